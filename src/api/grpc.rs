@@ -1,0 +1,470 @@
+//! gRPC services: parse and validate requests into domain values, call the engine, map errors
+//! to `tonic::Status` (here and only here).
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{self, EventKind, IncidentState, Link, NewAlert, Severity};
+use crate::engine::{ActionOutcome, Engine, EngineError};
+use crate::proto as pb;
+use crate::store::IncidentFilter;
+
+pub const MAX_SUMMARY_CHARS: usize = 1024;
+pub const MAX_DEDUP_KEY_BYTES: usize = 255;
+pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
+pub const MAX_SOURCE_BYTES: usize = 255;
+pub const MAX_LINKS: usize = 32;
+pub const MAX_ACTOR_BYTES: usize = 128;
+pub const MAX_NOTE_BYTES: usize = 4096;
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+impl From<EngineError> for Status {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound(m) => Status::not_found(m),
+            EngineError::FailedPrecondition(m) => Status::failed_precondition(m),
+            EngineError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                Status::internal("internal error; see the pagerd log")
+            }
+        }
+    }
+}
+
+fn invalid(field: &str, msg: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {msg}"))
+}
+
+fn parse_severity(v: i32) -> Result<Severity, Status> {
+    match pb::Severity::try_from(v) {
+        Ok(pb::Severity::Critical) => Ok(Severity::Critical),
+        Ok(pb::Severity::High) => Ok(Severity::High),
+        Ok(pb::Severity::Medium) => Ok(Severity::Medium),
+        Ok(pb::Severity::Low) => Ok(Severity::Low),
+        Ok(pb::Severity::Unspecified) => Err(invalid(
+            "severity",
+            "required (critical, high, medium or low)",
+        )),
+        Err(_) => Err(invalid("severity", format!("unknown value {v}"))),
+    }
+}
+
+fn severity_to_pb(s: Severity) -> pb::Severity {
+    match s {
+        Severity::Critical => pb::Severity::Critical,
+        Severity::High => pb::Severity::High,
+        Severity::Medium => pb::Severity::Medium,
+        Severity::Low => pb::Severity::Low,
+    }
+}
+
+fn state_to_pb(s: IncidentState) -> pb::IncidentState {
+    match s {
+        IncidentState::Triggered => pb::IncidentState::Triggered,
+        IncidentState::Acknowledged => pb::IncidentState::Acknowledged,
+        IncidentState::Resolved => pb::IncidentState::Resolved,
+    }
+}
+
+fn kind_to_pb(k: EventKind) -> pb::EventKind {
+    match k {
+        EventKind::Triggered => pb::EventKind::Triggered,
+        EventKind::Deduplicated => pb::EventKind::Deduplicated,
+        EventKind::Paged => pb::EventKind::Paged,
+        EventKind::Escalated => pb::EventKind::Escalated,
+        EventKind::Acknowledged => pb::EventKind::Acknowledged,
+        EventKind::Resolved => pb::EventKind::Resolved,
+        EventKind::Retriggered => pb::EventKind::Retriggered,
+        EventKind::Unanswered => pb::EventKind::Unanswered,
+        EventKind::Delivered => pb::EventKind::Delivered,
+        EventKind::DeliveryFailed => pb::EventKind::DeliveryFailed,
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn from_ts(field: &str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, Status> {
+    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+        .ok_or_else(|| invalid(field, "timestamp out of range"))
+}
+
+pub fn incident_to_pb(i: domain::Incident) -> pb::Incident {
+    pb::Incident {
+        id: i.id,
+        service: i.service,
+        dedup_key: i.dedup_key,
+        severity: severity_to_pb(i.severity) as i32,
+        summary: i.summary,
+        source: i.source,
+        details: i.details.into_iter().collect(),
+        links: i
+            .links
+            .into_iter()
+            .map(|l| pb::Link {
+                href: l.href,
+                text: l.text,
+            })
+            .collect(),
+        state: state_to_pb(i.state) as i32,
+        escalation_policy: i.escalation_policy,
+        level: i.pos.level,
+        r#loop: i.pos.loop_no,
+        alert_count: i.alert_count,
+        created_at: Some(ts(i.created_at)),
+        last_seen_at: Some(ts(i.last_seen_at)),
+        acknowledged_at: i.acknowledged_at.map(ts),
+        acknowledged_by: i.acknowledged_by.unwrap_or_default(),
+        resolved_at: i.resolved_at.map(ts),
+        resolved_by: i.resolved_by.unwrap_or_default(),
+        resolve_note: i.resolve_note.unwrap_or_default(),
+        next_action_at: i.next_action_at.map(ts),
+    }
+}
+
+pub fn event_to_pb(e: domain::Event) -> pb::IncidentEvent {
+    pb::IncidentEvent {
+        id: e.id,
+        incident_id: e.incident_id,
+        kind: kind_to_pb(e.kind) as i32,
+        at: Some(ts(e.at)),
+        service: e.service,
+        level: e.level.unwrap_or_default(),
+        person: e.person.unwrap_or_default(),
+        channel: e.channel.unwrap_or_default(),
+        actor: e.actor.unwrap_or_default(),
+        message: e.message,
+    }
+}
+
+/// Validates a trigger at the edge; the engine only sees well-formed alerts.
+pub fn parse_trigger(r: pb::TriggerRequest) -> Result<NewAlert, Status> {
+    let service = r.service.trim().to_string();
+    if service.is_empty() {
+        return Err(Status::not_found("service: empty; name a service from the policy files"));
+    }
+    let severity = parse_severity(r.severity)?;
+    let summary = r.summary.trim().to_string();
+    if summary.is_empty() {
+        return Err(invalid("summary", "required"));
+    }
+    let chars = summary.chars().count();
+    if chars > MAX_SUMMARY_CHARS {
+        return Err(invalid("summary", format!("{chars} characters; at most {MAX_SUMMARY_CHARS}")));
+    }
+    let dedup_key = if r.dedup_key.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else if r.dedup_key.len() > MAX_DEDUP_KEY_BYTES {
+        return Err(invalid(
+            "dedup_key",
+            format!("{} bytes; at most {MAX_DEDUP_KEY_BYTES}", r.dedup_key.len()),
+        ));
+    } else {
+        r.dedup_key
+    };
+    if r.source.len() > MAX_SOURCE_BYTES {
+        return Err(invalid("source", format!("{} bytes; at most {MAX_SOURCE_BYTES}", r.source.len())));
+    }
+    let details_bytes: usize = r.details.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if details_bytes > MAX_DETAILS_BYTES {
+        return Err(invalid("details", format!("{details_bytes} bytes; at most {MAX_DETAILS_BYTES} (64 KiB)")));
+    }
+    if r.links.len() > MAX_LINKS {
+        return Err(invalid("links", format!("{} links; at most {MAX_LINKS}", r.links.len())));
+    }
+    let mut links = Vec::with_capacity(r.links.len());
+    for (i, l) in r.links.into_iter().enumerate() {
+        if reqwest::Url::parse(&l.href).is_err() {
+            return Err(invalid(&format!("links[{i}].href"), format!("`{}` is not a URL", l.href)));
+        }
+        links.push(Link {
+            href: l.href,
+            text: l.text,
+        });
+    }
+    Ok(NewAlert {
+        service,
+        dedup_key,
+        severity,
+        summary,
+        source: r.source,
+        details: r.details.into_iter().collect::<BTreeMap<_, _>>(),
+        links,
+    })
+}
+
+fn parse_actor(by: String) -> Result<String, Status> {
+    let by = by.trim().to_string();
+    if by.len() > MAX_ACTOR_BYTES {
+        return Err(invalid("by", format!("at most {MAX_ACTOR_BYTES} bytes")));
+    }
+    Ok(if by.is_empty() { "api".to_string() } else { by })
+}
+
+fn parse_id(id: i64) -> Result<i64, Status> {
+    if id <= 0 {
+        return Err(invalid("id", "must be a positive incident id"));
+    }
+    Ok(id)
+}
+
+fn parse_note(note: String) -> Result<String, Status> {
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(invalid("note", format!("at most {MAX_NOTE_BYTES} bytes")));
+    }
+    Ok(note)
+}
+
+fn parse_key(service: &str, dedup_key: &str) -> Result<(), Status> {
+    if service.trim().is_empty() {
+        return Err(Status::not_found("service: empty; name a service from the policy files"));
+    }
+    if dedup_key.is_empty() {
+        return Err(invalid("dedup_key", "required"));
+    }
+    if dedup_key.len() > MAX_DEDUP_KEY_BYTES {
+        return Err(invalid("dedup_key", format!("at most {MAX_DEDUP_KEY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+fn alert_action(outcome: Option<ActionOutcome>) -> pb::AlertActionResponse {
+    match outcome {
+        Some(o) => pb::AlertActionResponse {
+            matched: true,
+            changed: o.changed,
+            incident_id: o.incident.id,
+            state: state_to_pb(o.incident.state) as i32,
+        },
+        None => pb::AlertActionResponse::default(),
+    }
+}
+
+fn incident_action(o: ActionOutcome) -> pb::IncidentActionResponse {
+    pb::IncidentActionResponse {
+        incident: Some(incident_to_pb(o.incident)),
+        changed: o.changed,
+    }
+}
+
+pub struct AlertApi {
+    pub engine: Engine,
+}
+
+#[tonic::async_trait]
+impl pb::alert_service_server::AlertService for AlertApi {
+    async fn trigger(
+        &self,
+        req: Request<pb::TriggerRequest>,
+    ) -> Result<Response<pb::TriggerResponse>, Status> {
+        let alert = parse_trigger(req.into_inner())?;
+        let o = self.engine.trigger(alert).await?;
+        Ok(Response::new(pb::TriggerResponse {
+            incident_id: o.incident_id,
+            dedup_key: o.dedup_key,
+            deduplicated: o.deduplicated,
+            alert_count: o.alert_count,
+        }))
+    }
+
+    async fn acknowledge(
+        &self,
+        req: Request<pb::AlertAcknowledgeRequest>,
+    ) -> Result<Response<pb::AlertActionResponse>, Status> {
+        let r = req.into_inner();
+        parse_key(&r.service, &r.dedup_key)?;
+        let by = parse_actor(r.by)?;
+        let o = self.engine.acknowledge_by_key(r.service.trim(), &r.dedup_key, by).await?;
+        Ok(Response::new(alert_action(o)))
+    }
+
+    async fn resolve(
+        &self,
+        req: Request<pb::AlertResolveRequest>,
+    ) -> Result<Response<pb::AlertActionResponse>, Status> {
+        let r = req.into_inner();
+        parse_key(&r.service, &r.dedup_key)?;
+        let by = parse_actor(r.by)?;
+        let note = parse_note(r.note)?;
+        let o = self.engine.resolve_by_key(r.service.trim(), &r.dedup_key, by, note).await?;
+        Ok(Response::new(alert_action(o)))
+    }
+}
+
+pub struct IncidentApi {
+    pub engine: Engine,
+    /// Ends `Watch` streams on shutdown so graceful shutdown does not wait on them forever.
+    pub shutdown: CancellationToken,
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::IncidentEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::incident_service_server::IncidentService for IncidentApi {
+    async fn get(
+        &self,
+        req: Request<pb::GetIncidentRequest>,
+    ) -> Result<Response<pb::GetIncidentResponse>, Status> {
+        let id = parse_id(req.into_inner().id)?;
+        let (incident, timeline) = self.engine.get(id).await?;
+        Ok(Response::new(pb::GetIncidentResponse {
+            incident: Some(incident_to_pb(incident)),
+            timeline: timeline.into_iter().map(event_to_pb).collect(),
+        }))
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListIncidentsRequest>,
+    ) -> Result<Response<pb::ListIncidentsResponse>, Status> {
+        let r = req.into_inner();
+        let mut states = Vec::new();
+        for (i, s) in r.states.iter().enumerate() {
+            states.push(match pb::IncidentState::try_from(*s) {
+                Ok(pb::IncidentState::Triggered) => IncidentState::Triggered,
+                Ok(pb::IncidentState::Acknowledged) => IncidentState::Acknowledged,
+                Ok(pb::IncidentState::Resolved) => IncidentState::Resolved,
+                _ => return Err(invalid(&format!("states[{i}]"), format!("unknown state {s}"))),
+            });
+        }
+        let page_size = match r.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n > MAX_PAGE_SIZE => {
+                return Err(invalid("page_size", format!("{n}; at most {MAX_PAGE_SIZE}")));
+            }
+            n => n,
+        };
+        let before_id = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                r.page_token
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid("page_token", "not a token from a previous List"))?,
+            )
+        };
+        let since = r.since.as_ref().map(|t| from_ts("since", t)).transpose()?;
+        let until = r.until.as_ref().map(|t| from_ts("until", t)).transpose()?;
+        if let (Some(s), Some(u)) = (since, until)
+            && s > u
+        {
+            return Err(invalid("until", "is before since"));
+        }
+        let service = Some(r.service.trim().to_string()).filter(|s| !s.is_empty());
+        if let Some(svc) = &service
+            && !self.engine.policies().services.contains_key(svc)
+        {
+            return Err(Status::not_found(format!("unknown service `{svc}`")));
+        }
+        let filter = IncidentFilter {
+            states,
+            service,
+            since,
+            until,
+            before_id,
+            // One extra row tells whether another page exists.
+            limit: page_size as usize + 1,
+        };
+        let mut incidents = self.engine.list(filter).await?;
+        let next_page_token = if incidents.len() > page_size as usize {
+            incidents.truncate(page_size as usize);
+            incidents.last().map(|i| i.id.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListIncidentsResponse {
+            incidents: incidents.into_iter().map(incident_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn acknowledge(
+        &self,
+        req: Request<pb::AcknowledgeRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let by = parse_actor(r.by)?;
+        Ok(Response::new(incident_action(self.engine.acknowledge(id, by).await?)))
+    }
+
+    async fn resolve(
+        &self,
+        req: Request<pb::ResolveRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let by = parse_actor(r.by)?;
+        let note = parse_note(r.note)?;
+        Ok(Response::new(incident_action(self.engine.resolve(id, by, note).await?)))
+    }
+
+    async fn escalate(
+        &self,
+        req: Request<pb::EscalateRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let by = parse_actor(r.by)?;
+        Ok(Response::new(incident_action(self.engine.escalate(id, by).await?)))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let r = req.into_inner();
+        if r.incident_id < 0 {
+            return Err(invalid("incident_id", "must not be negative"));
+        }
+        let service = r.service.trim().to_string();
+        if !service.is_empty() && !self.engine.policies().services.contains_key(&service) {
+            return Err(Status::not_found(format!("unknown service `{service}`")));
+        }
+        let incident_id = r.incident_id;
+        let shutdown = self.shutdown.clone();
+        let stream = futures::stream::unfold(Some(self.engine.subscribe()), move |rx| {
+            let (service, shutdown) = (service.clone(), shutdown.clone());
+            async move {
+                let mut rx = rx?;
+                loop {
+                    let ev = tokio::select! {
+                        _ = shutdown.cancelled() => return None,
+                        r = rx.recv() => r,
+                    };
+                    match ev {
+                        Ok(ev) => {
+                            let wanted = (incident_id == 0 || ev.incident_id == incident_id)
+                                && (service.is_empty() || ev.service == service);
+                            if wanted {
+                                return Some((Ok(event_to_pb(ev)), Some(rx)));
+                            }
+                        }
+                        // A watcher that fell behind gets one error and the stream ends.
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            let msg = format!("watcher fell {n} events behind; list incidents and watch again");
+                            return Some((Err(Status::data_loss(msg)), None));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,196 @@
+//! Wiring: open the store, build channels and the engine, start the supervised tasks, serve
+//! until the shutdown token fires, then stop in order and drain the writer.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, grpc};
+use crate::config::Settings;
+use crate::domain::PolicySet;
+use crate::engine::{Clock, Engine, OutboxWorker, TimerTask};
+use crate::notify::{Channel, LogChannel, WebhookChannel};
+use crate::proto;
+use crate::store::Store;
+
+/// Sockets the daemon serves on; bound by the caller (port 0 in tests).
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let grpc = TcpListener::bind(settings.grpc.listen)
+            .await
+            .with_context(|| format!("grpc.listen: cannot bind {}", settings.grpc.listen))?;
+        let http = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("http.listen: cannot bind {}", settings.http.listen))?;
+        Ok(Self { grpc, http })
+    }
+}
+
+/// What tests and benchmarks may change beyond the settings.
+pub struct Options {
+    pub clock: Clock,
+    /// Channels added to those built from settings (a test sink, a benchmark probe).
+    pub extra_channels: Vec<Arc<dyn Channel>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            clock: Clock::System,
+            extra_channels: Vec::new(),
+        }
+    }
+}
+
+/// Builds the channels the settings enable.
+pub fn channels_from_settings(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Channel>>> {
+    let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+    if settings.notify.log.enabled {
+        channels.push(Arc::new(LogChannel));
+    }
+    if let Some(url) = &settings.notify.webhook.url {
+        channels.push(Arc::new(
+            WebhookChannel::new(url, &settings.notify.webhook).context("notify.webhook")?,
+        ));
+    }
+    Ok(channels)
+}
+
+/// Runs the daemon until `shutdown` is cancelled or a task fails. Returns an error if any
+/// long-lived task stopped on its own: the process must not keep running deaf.
+pub async fn run(
+    settings: Settings,
+    policies: PolicySet,
+    listeners: Listeners,
+    options: Options,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let db = settings.database_path();
+    let (store, writer) = Store::open(&db, &settings.store).await?;
+
+    let mut channels = channels_from_settings(&settings)?;
+    channels.extend(options.extra_channels);
+    let names: Vec<String> = channels.iter().map(|c| c.name().to_string()).collect();
+    if names.is_empty() {
+        tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
+    }
+    let engine = Engine::new(store, policies, options.clock, names.clone());
+    let open = engine.store().read(|r| r.open_incident_count()).await?;
+
+    let stop = shutdown.child_token();
+    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    {
+        let timer = TimerTask::new(engine.clone(), settings.store.max_batch);
+        let stop = stop.clone();
+        tasks.spawn(async move { ("timer task", timer.run(stop).await) });
+    }
+    {
+        let outbox = OutboxWorker::new(engine.clone(), channels, settings.outbox.clone());
+        let stop = stop.clone();
+        tasks.spawn(async move { ("outbox worker", outbox.run(stop).await) });
+    }
+    {
+        let server = grpc_server(engine.clone(), stop.clone()).await?;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc);
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let r = server
+                .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+                .await
+                .context("gRPC server failed");
+            ("gRPC server", r)
+        });
+    }
+    {
+        let router = api::http::router(engine.clone());
+        let stop = stop.clone();
+        let listener = listeners.http;
+        tasks.spawn(async move {
+            let r = axum::serve(listener, router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .context("HTTP server failed");
+            ("HTTP server", r)
+        });
+    }
+    drop(engine);
+    tracing::info!(
+        db = %db.display(),
+        open_incidents = open,
+        channels = ?names,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "pagerd ready"
+    );
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    // The first task to end, before shutdown was asked for, is a failure.
+    let mut failure: Option<anyhow::Error> = None;
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => {}
+        Some(joined) = tasks.join_next() => {
+            if !stop.is_cancelled() {
+                failure = Some(task_failure(joined));
+                stop.cancel();
+            }
+        }
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    tracing::info!("shutting down: finishing in-flight requests");
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((name, Err(e))) = &joined {
+            tracing::error!(task = name, error = format!("{e:#}"), "task failed during shutdown");
+        }
+    }
+    // Every engine clone is gone with its task; the writer commits what is queued and stops.
+    writer.wait().await;
+    tracing::info!("pagerd stopped");
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn task_failure(joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>) -> anyhow::Error {
+    match joined {
+        Ok((name, Ok(()))) => anyhow::anyhow!("{name} stopped unexpectedly"),
+        Ok((name, Err(e))) => e.context(format!("{name} failed")),
+        Err(e) => anyhow::anyhow!("a daemon task panicked: {e}"),
+    }
+}
+
+async fn grpc_server(
+    engine: Engine,
+    stop: CancellationToken,
+) -> anyhow::Result<tonic::transport::server::Router> {
+    use proto::alert_service_server::AlertServiceServer;
+    use proto::incident_service_server::IncidentServiceServer;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<AlertServiceServer<grpc::AlertApi>>().await;
+    health.set_serving::<IncidentServiceServer<grpc::IncidentApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building gRPC reflection service")?;
+    Ok(tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(AlertServiceServer::new(grpc::AlertApi {
+            engine: engine.clone(),
+        }))
+        .add_service(IncidentServiceServer::new(grpc::IncidentApi {
+            engine,
+            shutdown: stop,
+        })))
+}

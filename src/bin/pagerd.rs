@@ -1,0 +1,142 @@
+//! The pagerd daemon: parse arguments, load settings and policy files, bind, run until
+//! SIGTERM/SIGINT. `pagerd check DIR` validates policy files offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use pagerd::app::{self, Listeners, Options};
+use pagerd::config::{self, Settings};
+
+#[derive(Parser)]
+#[command(name = "pagerd", version, about = "On-call paging daemon")]
+struct Cli {
+    /// Settings file (TOML). Without it, the embedded defaults apply; `PAGERD_*` environment
+    /// variables override either (e.g. PAGERD_GRPC__LISTEN=0.0.0.0:50051).
+    #[arg(long, short, env = "PAGERD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a directory of policy files and exit (non-zero on errors).
+    Check {
+        /// Defaults to the configured `schedules_dir`.
+        dir: Option<PathBuf>,
+    },
+    /// Print the default settings file.
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pagerd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Some(Command::Check { dir }) => check(&dir.unwrap_or(settings.schedules_dir)),
+        Some(Command::DefaultConfig) => {
+            print!("{}", config::settings::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+        None => serve(settings),
+    }
+}
+
+fn check(dir: &std::path::Path) -> ExitCode {
+    match config::check_dir(dir) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s)", dir.display(), errors.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| EnvFilter::try_new(&settings.log.filter));
+    let filter = match filter {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pagerd: log.filter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let policies = match config::load_dir(&settings.schedules_dir) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "pagerd: refusing to start: {} error(s) in {}",
+                errors.0.len(),
+                settings.schedules_dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pagerd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let listeners = Listeners::bind(&settings).await?;
+        tracing::info!(
+            grpc = %settings.grpc.listen,
+            http = %settings.http.listen,
+            schedules = %settings.schedules_dir.display(),
+            people = policies.people.len(),
+            services = policies.services.len(),
+            policies = policies.policies.len(),
+            "starting pagerd"
+        );
+        let shutdown = CancellationToken::new();
+        tokio::spawn(signal_shutdown(shutdown.clone()));
+        app::run(settings, policies, listeners, Options::default(), shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // systemd restarts a unit that exits non-zero.
+            tracing::error!(error = format!("{e:#}"), "pagerd stopped on an error");
+            eprintln!("pagerd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM or SIGINT → one cancellation that every task observes.
+async fn signal_shutdown(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL only");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    token.cancel();
+}

@@ -1,0 +1,882 @@
+//! Policy files (`schedules/*.toml`): people, services and escalation policies.
+//!
+//! Files are parsed into raw, span-carrying structs, then validated as one set so that every
+//! problem is reported at once, each as `file:line: message`. Names are global across files.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+use crate::domain::policy::Target;
+use crate::domain::{
+    EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Severity, Timeline,
+};
+
+/// One problem in the policy files.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}{}: {message}", .file.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct PolicyError {
+    pub file: PathBuf,
+    /// 1-based; `None` when the problem is the file or directory as a whole.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Every problem found, in file order; displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct PolicyErrors(pub Vec<PolicyError>);
+
+/// What `pagerd check` prints for a valid directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSummary {
+    pub dir: PathBuf,
+    pub people: usize,
+    pub services: usize,
+    pub policies: usize,
+}
+
+impl fmt::Display for CheckSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural =
+            |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        write!(
+            f,
+            "{}: {} {}, {} {}, {} escalation {} — OK",
+            self.dir.display(),
+            self.people,
+            plural(self.people, "person", "people"),
+            self.services,
+            plural(self.services, "service", "services"),
+            self.policies,
+            plural(self.policies, "policy", "policies"),
+        )
+    }
+}
+
+/// Loads and validates a directory of policy files; see [`load_dir`].
+pub fn check_dir(dir: &Path) -> Result<CheckSummary, PolicyErrors> {
+    let set = load_dir(dir)?;
+    Ok(CheckSummary {
+        dir: dir.to_path_buf(),
+        people: set.people.len(),
+        services: set.services.len(),
+        policies: set.policies.len(),
+    })
+}
+
+/// Reads every `*.toml` file directly in `dir` (in name order) and validates them as one set.
+pub fn load_dir(dir: &Path) -> Result<PolicySet, PolicyErrors> {
+    let dir_error = |message: String| {
+        PolicyErrors(vec![PolicyError {
+            file: dir.to_path_buf(),
+            line: None,
+            message,
+        }])
+    };
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| dir_error(format!("cannot read directory: {e}")))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| dir_error(format!("cannot read directory: {e}")))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "toml") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(dir_error("no *.toml policy files".to_owned()));
+    }
+    paths.sort();
+
+    let mut checker = Checker::default();
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push(SourceFile { path, text }),
+            Err(e) => checker.errors.push(PolicyError {
+                file: path,
+                line: None,
+                message: format!("cannot read file: {e}"),
+            }),
+        }
+    }
+    let set = checker.check(&files);
+    if checker.errors.is_empty() {
+        return Ok(set);
+    }
+    checker
+        .errors
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Err(PolicyErrors(checker.errors))
+}
+
+// ---- raw file format -------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    person: Vec<Spanned<RawPerson>>,
+    #[serde(default)]
+    service: Vec<Spanned<RawService>>,
+    #[serde(default)]
+    escalation_policy: Vec<Spanned<RawPolicy>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerson {
+    name: Spanned<String>,
+    time_zone: Spanned<String>,
+    email: Option<Spanned<String>>,
+    sms: Option<Spanned<String>>,
+    slack: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    description: Option<String>,
+    escalation_policy: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: Spanned<String>,
+    /// An integer or `"until_acknowledged"`; checked by hand for a clearer message.
+    repeat: Option<Spanned<toml::Value>>,
+    ack_timeout: Option<Spanned<String>>,
+    levels: Spanned<Vec<Spanned<RawLevel>>>,
+    critical: Option<RawTimeline>,
+    high: Option<RawTimeline>,
+    medium: Option<RawTimeline>,
+    low: Option<RawTimeline>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeline {
+    levels: Spanned<Vec<Spanned<RawLevel>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    targets: Vec<Spanned<String>>,
+    delay: Spanned<String>,
+}
+
+// ---- validation ------------------------------------------------------------------------------
+
+struct SourceFile {
+    path: PathBuf,
+    text: String,
+}
+
+impl SourceFile {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+}
+
+/// Where a name was first defined, for duplicate reports.
+struct Definition<'a> {
+    file: &'a SourceFile,
+    line: usize,
+}
+
+#[derive(Default)]
+struct Checker {
+    errors: Vec<PolicyError>,
+}
+
+impl Checker {
+    fn error(&mut self, file: &SourceFile, span: &Range<usize>, message: impl Into<String>) {
+        self.errors.push(PolicyError {
+            file: file.path.clone(),
+            line: Some(file.line(span)),
+            message: message.into(),
+        });
+    }
+
+    fn check(&mut self, files: &[SourceFile]) -> PolicySet {
+        let mut parsed = Vec::new();
+        for file in files {
+            match toml::from_str::<RawFile>(&file.text) {
+                Ok(raw) => parsed.push((file, raw)),
+                Err(e) => {
+                    let line = e.span().map(|span| file.line(&span));
+                    let message = with_severity_hint(e.message().trim_end());
+                    self.errors.push(PolicyError {
+                        file: file.path.clone(),
+                        line,
+                        message,
+                    });
+                }
+            }
+        }
+        // A file that does not parse defines names we cannot see: checking references
+        // against the rest would only add false "unknown person" reports.
+        let check_refs = parsed.len() == files.len();
+
+        let mut people: HashMap<String, Definition> = HashMap::new();
+        let mut services: HashMap<String, Definition> = HashMap::new();
+        let mut policies: HashMap<String, Definition> = HashMap::new();
+        for (file, raw) in &parsed {
+            for p in &raw.person {
+                self.define(&mut people, "person", file, &p.get_ref().name);
+            }
+            for s in &raw.service {
+                self.define(&mut services, "service", file, &s.get_ref().name);
+            }
+            for p in &raw.escalation_policy {
+                self.define(&mut policies, "escalation policy", file, &p.get_ref().name);
+            }
+        }
+        let known_people: HashSet<&str> = people.keys().map(String::as_str).collect();
+
+        let mut set = PolicySet::default();
+        for (file, raw) in &parsed {
+            for p in &raw.person {
+                if let Some(person) = self.person(file, p.get_ref()) {
+                    set.people.entry(person.name.clone()).or_insert(person);
+                }
+            }
+            for s in &raw.service {
+                let s = s.get_ref();
+                let policy = s.escalation_policy.get_ref();
+                if check_refs && !policies.contains_key(policy) {
+                    let message = format!(
+                        "service {:?}: unknown escalation policy {policy:?}",
+                        s.name.get_ref()
+                    );
+                    self.error(file, &s.escalation_policy.span(), message);
+                }
+                let service = Service {
+                    name: s.name.get_ref().clone(),
+                    description: s.description.clone().unwrap_or_default(),
+                    escalation_policy: policy.clone(),
+                };
+                set.services.entry(service.name.clone()).or_insert(service);
+            }
+            for p in &raw.escalation_policy {
+                let policy = self.policy(file, p.get_ref(), check_refs.then_some(&known_people));
+                if let Some(policy) = policy {
+                    set.policies.entry(policy.name.clone()).or_insert(policy);
+                }
+            }
+        }
+        set
+    }
+
+    /// Checks a name's spelling and records its first definition; reports duplicates.
+    fn define<'a>(
+        &mut self,
+        seen: &mut HashMap<String, Definition<'a>>,
+        kind: &str,
+        file: &'a SourceFile,
+        name: &Spanned<String>,
+    ) {
+        let line = file.line(&name.span());
+        if let Err(why) = check_name(name.get_ref()) {
+            self.error(
+                file,
+                &name.span(),
+                format!("{kind} name {:?} {why}", name.get_ref()),
+            );
+        }
+        if let Some(first) = seen.get(name.get_ref()) {
+            let message = format!(
+                "{kind} {:?} is already defined at {}:{}",
+                name.get_ref(),
+                first.file.path.display(),
+                first.line
+            );
+            self.error(file, &name.span(), message);
+        } else {
+            seen.insert(name.get_ref().clone(), Definition { file, line });
+        }
+    }
+
+    fn person(&mut self, file: &SourceFile, raw: &RawPerson) -> Option<Person> {
+        let name = raw.name.get_ref();
+        let before = self.errors.len();
+        let time_zone = match raw.time_zone.get_ref().parse::<chrono_tz::Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                let message = format!(
+                    "person {name:?}: unknown time zone {:?} (expected an IANA name such as \"Europe/Berlin\")",
+                    raw.time_zone.get_ref()
+                );
+                self.error(file, &raw.time_zone.span(), message);
+                None
+            }
+        };
+        let checks: [(&str, &Option<Spanned<String>>, fn(&str) -> bool, &str); 3] = [
+            ("email", &raw.email, valid_email, "is not an email address"),
+            (
+                "sms",
+                &raw.sms,
+                valid_e164,
+                "is not an E.164 number (+ and 8 to 15 digits)",
+            ),
+            (
+                "slack",
+                &raw.slack,
+                valid_slack_id,
+                "is not a Slack member id",
+            ),
+        ];
+        for (key, value, valid, why) in checks {
+            if let Some(value) = value.as_ref().filter(|v| !valid(v.get_ref())) {
+                self.error(
+                    file,
+                    &value.span(),
+                    format!("person {name:?}: {key} {:?} {why}", value.get_ref()),
+                );
+            }
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        let value = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        Some(Person {
+            name: name.clone(),
+            time_zone: time_zone?,
+            email: value(&raw.email),
+            sms: value(&raw.sms),
+            slack: value(&raw.slack),
+        })
+    }
+
+    fn policy(
+        &mut self,
+        file: &SourceFile,
+        raw: &RawPolicy,
+        people: Option<&HashSet<&str>>,
+    ) -> Option<EscalationPolicy> {
+        let name = raw.name.get_ref();
+        let before = self.errors.len();
+        let mut repeat = Repeat::Times(0);
+        if let Some(value) = &raw.repeat {
+            let parsed = match value.get_ref() {
+                toml::Value::Integer(n) => u32::try_from(*n).ok().map(Repeat::Times),
+                toml::Value::String(s) if s == "until_acknowledged" => {
+                    Some(Repeat::UntilAcknowledged)
+                }
+                _ => None,
+            };
+            match parsed {
+                Some(parsed) => repeat = parsed,
+                None => {
+                    let message = format!(
+                        "escalation policy {name:?}: repeat = {} is not a number of extra passes (0 or more) or \"until_acknowledged\"",
+                        value.get_ref()
+                    );
+                    self.error(file, &value.span(), message);
+                }
+            }
+        }
+        let context = format!("escalation policy {name:?}");
+        let ack_timeout = raw
+            .ack_timeout
+            .as_ref()
+            .and_then(|t| self.duration(file, t, &format!("{context}: ack_timeout")));
+        let default = self.timeline(file, &raw.levels, &context, people);
+        let mut per_severity = HashMap::new();
+        let timelines = [
+            (Severity::Critical, &raw.critical),
+            (Severity::High, &raw.high),
+            (Severity::Medium, &raw.medium),
+            (Severity::Low, &raw.low),
+        ];
+        for (severity, timeline) in timelines {
+            if let Some(timeline) = timeline {
+                let context = format!("the {severity} timeline of {context}");
+                per_severity.insert(
+                    severity,
+                    self.timeline(file, &timeline.levels, &context, people),
+                );
+            }
+        }
+        (self.errors.len() == before).then(|| EscalationPolicy {
+            name: name.clone(),
+            default,
+            per_severity,
+            repeat,
+            ack_timeout,
+        })
+    }
+
+    /// `context` names the timeline, e.g. `escalation policy "engineering"`.
+    fn timeline(
+        &mut self,
+        file: &SourceFile,
+        levels: &Spanned<Vec<Spanned<RawLevel>>>,
+        context: &str,
+        people: Option<&HashSet<&str>>,
+    ) -> Timeline {
+        if levels.get_ref().is_empty() {
+            self.error(
+                file,
+                &levels.span(),
+                format!("{context}: levels must not be empty"),
+            );
+        }
+        let mut out = Vec::new();
+        for (index, level) in levels.get_ref().iter().enumerate() {
+            let context = format!("level {} of {context}", index + 1);
+            let raw = level.get_ref();
+            if raw.targets.is_empty() {
+                self.error(
+                    file,
+                    &level.span(),
+                    format!("{context}: targets must not be empty"),
+                );
+            }
+            let mut seen = HashSet::new();
+            for target in &raw.targets {
+                let person = target.get_ref();
+                if !seen.insert(person) {
+                    self.error(
+                        file,
+                        &target.span(),
+                        format!("{context}: person {person:?} is listed twice"),
+                    );
+                } else if people.is_some_and(|known| !known.contains(person.as_str())) {
+                    self.error(
+                        file,
+                        &target.span(),
+                        format!("{context}: unknown person {person:?}"),
+                    );
+                }
+            }
+            let delay = self.duration(file, &raw.delay, &format!("{context}: delay"));
+            out.push(Level {
+                targets: raw
+                    .targets
+                    .iter()
+                    .map(|t| Target::Person(t.get_ref().clone()))
+                    .collect(),
+                delay: delay.unwrap_or_default(),
+            });
+        }
+        Timeline { levels: out }
+    }
+
+    /// A humantime duration greater than zero.
+    fn duration(
+        &mut self,
+        file: &SourceFile,
+        raw: &Spanned<String>,
+        context: &str,
+    ) -> Option<Duration> {
+        let text = raw.get_ref();
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.error(
+                    file,
+                    &raw.span(),
+                    format!("{context} must be greater than zero"),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(
+                    file,
+                    &raw.span(),
+                    format!("{context}: {text:?} is not a duration such as \"15m\" ({e})"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `[a-z0-9][a-z0-9._-]*`, at most 64 characters.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Err("is empty"),
+        Some(_) if name.len() > 64 => Err("is longer than 64 characters"),
+        Some(c) if !(c.is_ascii_lowercase() || c.is_ascii_digit()) => {
+            Err("must start with a-z or 0-9")
+        }
+        _ if !chars.all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+        }) =>
+        {
+            Err("may contain only a-z, 0-9, '.', '_' and '-'")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn valid_email(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.is_empty()
+            && !domain.contains('@')
+            && !s.contains(char::is_whitespace)
+    })
+}
+
+fn valid_e164(s: &str) -> bool {
+    s.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+fn valid_slack_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Severity tables are spelled `critical`/`high`/`medium`/`low`; point alias users there.
+fn with_severity_hint(message: &str) -> String {
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field);
+    match unknown.map(Severity::parse) {
+        Some(Ok(severity)) => {
+            format!("{message} (write the {severity} timeline as [escalation_policy.{severity}])")
+        }
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules")
+    }
+
+    const PEOPLE: &str = r#"
+[[person]]
+name = "alice"
+time_zone = "America/Los_Angeles"
+email = "alice@example.com"
+
+[[person]]
+name = "bob"
+time_zone = "Europe/Berlin"
+"#;
+
+    const POLICY: &str = r#"
+[[service]]
+name = "checkout-api"
+escalation_policy = "engineering"
+
+[[escalation_policy]]
+name = "engineering"
+levels = [
+  { targets = ["alice"], delay = "15m" },
+  { targets = ["bob"], delay = "30m" },
+]
+"#;
+
+    /// A temp dir holding `files`, as `(name, contents)`.
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write policy file");
+        }
+        dir
+    }
+
+    fn errors_for(files: &[(&str, &str)]) -> Vec<PolicyError> {
+        let dir = dir_with(files);
+        load_dir(dir.path())
+            .expect_err("policy set should be rejected")
+            .0
+    }
+
+    #[test]
+    fn the_shipped_schedules_load() {
+        let set = load_dir(&shipped_dir()).unwrap_or_else(|e| panic!("shipped schedules:\n{e}"));
+        for person in [
+            "alice", "bob", "dana", "victor", "cora", "erin", "sam", "sofia",
+        ] {
+            assert!(set.people.contains_key(person), "{person}");
+        }
+        assert_eq!(set.services.len(), 3);
+        let engineering = set
+            .policy_for_service("checkout-api")
+            .expect("checkout-api policy");
+        assert_eq!(engineering.name, "engineering");
+        assert_eq!(engineering.repeat, Repeat::Times(1));
+        assert_eq!(engineering.ack_timeout, Some(Duration::from_secs(4 * 3600)));
+        let critical = engineering.timeline(Severity::Critical);
+        let first_targets: Vec<_> = critical
+            .levels
+            .iter()
+            .map(|l| l.targets[0].clone())
+            .collect();
+        let ladder = ["alice", "dana", "victor", "cora", "erin"].map(|p| Target::Person(p.into()));
+        assert_eq!(first_targets, ladder);
+        assert_eq!(critical.levels[0].delay, Duration::from_secs(15 * 60));
+        assert_eq!(engineering.timeline(Severity::Low).levels.len(), 3);
+        let support = set
+            .policy_for_service("internal-tools")
+            .expect("internal-tools policy");
+        assert_eq!(support.repeat, Repeat::UntilAcknowledged);
+
+        let summary = check_dir(&shipped_dir()).expect("check").to_string();
+        assert!(
+            summary.ends_with("8 people, 3 services, 2 escalation policies — OK"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_valid_set_builds_domain_values() {
+        let dir = dir_with(&[
+            ("a.toml", PEOPLE),
+            ("b.toml", POLICY),
+            ("notes.txt", "ignored"),
+        ]);
+        let set = load_dir(dir.path()).expect("valid set");
+        assert_eq!(
+            set.people["alice"].time_zone,
+            chrono_tz::America::Los_Angeles
+        );
+        assert_eq!(
+            set.people["alice"].email.as_deref(),
+            Some("alice@example.com")
+        );
+        let policy = &set.policies["engineering"];
+        assert_eq!(policy.repeat, Repeat::Times(0));
+        assert!(policy.per_severity.is_empty());
+        assert_eq!(
+            policy.default.levels[1].targets,
+            vec![Target::Person("bob".into())]
+        );
+    }
+
+    #[test]
+    fn each_problem_is_reported_with_file_line_and_name() {
+        // (extra file contents, file name, line, words the message must contain)
+        let table: &[(&str, usize, &[&str])] = &[
+            (
+                "[[person]]\nname = \"alice\"\ntime_zone = \"UTC\"\n",
+                2,
+                &["person \"alice\"", "already defined at", "a.toml:3"],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"Mars/Olympus\"\n",
+                3,
+                &["zed", "unknown time zone \"Mars/Olympus\""],
+            ),
+            (
+                "[[person]]\nname = \"Zed\"\ntime_zone = \"UTC\"\n",
+                2,
+                &["person name \"Zed\""],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"zed.example.com\"\n",
+                4,
+                &["email \"zed.example.com\""],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nsms = \"555-1234\"\n",
+                4,
+                &["sms \"555-1234\"", "E.164"],
+            ),
+            (
+                "[[service]]\nname = \"search\"\nescalation_policy = \"nope\"\n",
+                3,
+                &["service \"search\"", "unknown escalation policy \"nope\""],
+            ),
+            (
+                "[[service]]\nname = \"checkout-api\"\nescalation_policy = \"engineering\"\n",
+                2,
+                &["service \"checkout-api\" is already defined at", "b.toml:3"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [\n  { targets = [\"alice\"], delay = \"5m\" },\n  { targets = [\"zoe\"], delay = \"5m\" },\n]\n",
+                5,
+                &[r#"level 2 of escalation policy "p2": unknown person "zoe""#],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\", \"alice\"], delay = \"5m\" }]\n",
+                3,
+                &["person \"alice\" is listed twice"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"0s\" }]\n",
+                3,
+                &["level 1 of escalation policy \"p2\": delay must be greater than zero"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"soon\" }]\n",
+                3,
+                &["delay", "\"soon\""],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [], delay = \"5m\" }]\n",
+                3,
+                &["targets must not be empty"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = []\n",
+                3,
+                &["escalation policy \"p2\": levels must not be empty"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nrepeat = -1\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n",
+                3,
+                &["repeat = -1", "until_acknowledged"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nrepeat = \"forever\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n",
+                3,
+                &["repeat = \"forever\""],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nack_timeout = \"0m\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n",
+                3,
+                &["ack_timeout must be greater than zero"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n[escalation_policy.critical]\nlevels = [{ targets = [\"zoe\"], delay = \"5m\" }]\n",
+                5,
+                &[
+                    r#"level 1 of the critical timeline of escalation policy "p2": unknown person "zoe""#,
+                ],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n[escalation_policy.urgent]\nlevels = []\n",
+                4,
+                &["unknown field `urgent`"],
+            ),
+            (
+                "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n[escalation_policy.p0]\nlevels = []\n",
+                4,
+                &["unknown field `p0`", "[escalation_policy.critical]"],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nphone = \"+15550000000\"\n",
+                4,
+                &["unknown field `phone`"],
+            ),
+            (
+                "[[persons]]\nname = \"zed\"\n",
+                1,
+                &["unknown field `persons`"],
+            ),
+            ("\n[[person]]\nname = \"zed\n", 3, &[]),
+        ];
+        for (text, line, wanted) in table {
+            let errors = errors_for(&[("a.toml", PEOPLE), ("b.toml", POLICY), ("c.toml", text)]);
+            let shown = errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert_eq!(errors.len(), 1, "{text}\n{shown}");
+            let error = &errors[0];
+            assert!(error.file.ends_with("c.toml"), "{shown}");
+            assert_eq!(error.line, Some(*line), "{shown}");
+            assert!(shown.contains(&format!("c.toml:{line}: ")), "{shown}");
+            for want in *wanted {
+                assert!(shown.contains(want), "{shown}\nlacks {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let bad = r#"
+[[person]]
+name = "zed"
+time_zone = "Nowhere/Land"
+
+[[escalation_policy]]
+name = "ops"
+levels = [{ targets = ["yuri"], delay = "0s" }]
+"#;
+        let errors = errors_for(&[
+            ("a.toml", PEOPLE),
+            ("b.toml", POLICY),
+            ("c.toml", bad),
+            ("d.toml", "oops ="),
+        ]);
+        let shown = PolicyErrors(errors.clone()).to_string();
+        assert_eq!(errors.len(), 3, "{shown}");
+        assert!(
+            errors.is_sorted_by_key(|e| (e.file.clone(), e.line)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("c.toml:4: person \"zed\": unknown time zone"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "c.toml:8: level 1 of escalation policy \"ops\": delay must be greater than zero"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("d.toml:1: "), "{shown}");
+        // References are not checked while a file fails to parse, so "yuri" is not reported.
+        assert!(!shown.contains("yuri"), "{shown}");
+        let fixed = errors_for(&[("a.toml", PEOPLE), ("b.toml", POLICY), ("c.toml", bad)]);
+        assert!(
+            fixed
+                .iter()
+                .any(|e| e.message.contains("unknown person \"yuri\"")),
+            "{fixed:?}"
+        );
+    }
+
+    #[test]
+    fn a_directory_without_policy_files_is_an_error() {
+        let empty = dir_with(&[("README.md", "# nothing")]);
+        let errors = load_dir(empty.path())
+            .expect_err("no toml files")
+            .to_string();
+        assert!(errors.contains("no *.toml policy files"), "{errors}");
+        let missing = empty.path().join("missing");
+        let errors = load_dir(&missing).expect_err("missing dir").to_string();
+        assert!(
+            errors.contains("missing") && errors.contains("cannot read directory"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn names_follow_the_naming_rule() {
+        for good in ["a", "0", "checkout-api", "sev.1_x", &"a".repeat(64)] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in ["", "-a", "Alice", "a b", "ünï", &"a".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(
+            valid_e164("+15551230001") && !valid_e164("+1234567") && !valid_e164("15551230001")
+        );
+        assert!(
+            valid_email("a@b") && !valid_email("@b") && !valid_email("a@") && !valid_email("a b@c")
+        );
+    }
+}

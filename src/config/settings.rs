@@ -1,0 +1,563 @@
+//! Daemon settings: built-in defaults, then an optional TOML file, then `PAGERD_*` environment
+//! overrides, layered by the `config` crate and checked by [`Settings::validate`].
+//!
+//! Every struct denies unknown keys, so a typo is an error that names the key rather than a
+//! silently ignored setting. Durations are humantime strings (`"10s"`, `"5m"`, `"1h"`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, Deserializer};
+
+/// The built-in defaults, written as a settings file. Layered first by [`Settings::load`] and
+/// kept equal to `Settings::default()` by a test, so it doubles as reference documentation.
+pub const DEFAULT_TOML: &str = r#"# pagerd settings. Every key is optional; these are the defaults.
+# Environment overrides: PAGERD_<SECTION>__<KEY>, e.g. PAGERD_GRPC__LISTEN=0.0.0.0:50051,
+# PAGERD_NOTIFY__WEBHOOK__URL=https://hooks.example.com/pagerd, PAGERD_DATA_DIR=/var/lib/pagerd.
+
+data_dir = "./pagerd-data"        # holds pagerd.db
+schedules_dir = "./schedules"     # people, services and escalation policies (*.toml)
+
+[grpc]
+listen = "127.0.0.1:50051"
+
+[http]
+listen = "127.0.0.1:8080"
+
+[log]
+filter = "info"                   # tracing EnvFilter syntax, e.g. "info,pagerd=debug"
+
+[notify.log]
+enabled = true                    # write every page to the log
+
+[notify.webhook]
+# url = "https://hooks.example.com/pagerd"   # unset = webhook channel disabled
+timeout = "10s"
+[notify.webhook.headers]          # sent with every request; values are secrets
+# Authorization = "Bearer ..."
+
+[outbox]
+concurrency = 32                  # deliveries in flight at once
+retry_initial = "5s"              # first retry delay, doubling up to retry_max
+retry_max = "5m"
+give_up_after = "1h"              # a delivery failing this long is marked failed
+
+[store]
+synchronous = "full"              # SQLite synchronous: "full" or "normal"
+busy_timeout = "5s"
+max_batch = 1024                  # rows written per transaction at most
+"#;
+
+/// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
+/// the settings tree.
+const CLI_ENV_VARS: [&str; 2] = ["PAGERD_ADDR", "PAGERD_CONFIG"];
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub grpc: GrpcSettings,
+    pub http: HttpSettings,
+    pub data_dir: PathBuf,
+    pub schedules_dir: PathBuf,
+    pub log: LogSettings,
+    pub notify: NotifySettings,
+    pub outbox: OutboxSettings,
+    pub store: StoreSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            grpc: GrpcSettings::default(),
+            http: HttpSettings::default(),
+            data_dir: PathBuf::from("./pagerd-data"),
+            schedules_dir: PathBuf::from("./schedules"),
+            log: LogSettings::default(),
+            notify: NotifySettings::default(),
+            outbox: OutboxSettings::default(),
+            store: StoreSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcSettings {
+    pub listen: SocketAddr,
+}
+
+impl Default for GrpcSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `tracing_subscriber::EnvFilter` directives.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    pub log: LogChannelSettings,
+    pub webhook: WebhookSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogChannelSettings {
+    pub enabled: bool,
+}
+
+impl Default for LogChannelSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// `None` disables the webhook channel.
+    pub url: Option<String>,
+    #[serde(deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// Extra request headers; the values are secrets (tokens) and never printed.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout: Duration::from_secs(10),
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: BTreeMap<&str, &str> =
+            self.headers.keys().map(|k| (k.as_str(), "***")).collect();
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("timeout", &self.timeout)
+            .field("headers", &headers)
+            .finish()
+    }
+}
+
+/// Webhook URLs often carry a token in the path or query (Slack-style hooks): keep the
+/// scheme, host and port, hide the rest.
+fn redact_url(raw: &str) -> String {
+    let Ok(url) = reqwest::Url::parse(raw) else {
+        return "***".to_owned();
+    };
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let hidden = url.path() != "/" || url.query().is_some() || !url.username().is_empty();
+    format!(
+        "{}://{}{port}/{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        if hidden { "***" } else { "" }
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// First retry delay; doubles on each failure up to `retry_max`.
+    #[serde(deserialize_with = "de_duration")]
+    pub retry_initial: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub retry_max: Duration,
+    /// A delivery still failing this long after it was queued is marked failed.
+    #[serde(deserialize_with = "de_duration")]
+    pub give_up_after: Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(5 * 60),
+            give_up_after: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    pub synchronous: Synchronous,
+    #[serde(deserialize_with = "de_duration")]
+    pub busy_timeout: Duration,
+    /// Most rows written in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_batch: 1024,
+        }
+    }
+}
+
+/// SQLite `PRAGMA synchronous` level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Durable across power loss.
+    #[default]
+    Full,
+    /// With WAL: durable across process crashes; the last commits may be lost on power loss.
+    Normal,
+}
+
+impl Synchronous {
+    /// The value for `PRAGMA synchronous = …`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Deserializes a humantime duration string (`"10s"`, `"5m"`, `"1h 30m"`).
+///
+/// Zero is rejected: every duration in the settings is a timeout or a retry interval, where
+/// zero would mean "fail at once" or "spin".
+pub fn de_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    use serde::de::Error;
+    let text = String::deserialize(deserializer)?;
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| D::Error::custom(format!("invalid duration {text:?}: {e}")))?;
+    if duration.is_zero() {
+        return Err(D::Error::custom(format!(
+            "duration {text:?} must be greater than zero"
+        )));
+    }
+    Ok(duration)
+}
+
+impl Settings {
+    /// Defaults, then `file` (which must exist if given), then `PAGERD_*` environment variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// Like [`Settings::load`], with the environment passed in (tests use this). Variables
+    /// without the `PAGERD_` prefix, and the CLI's own `PAGERD_ADDR` / `PAGERD_CONFIG`, are
+    /// ignored.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> anyhow::Result<Settings> {
+        let env: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| {
+                let upper = key.to_ascii_uppercase();
+                upper.starts_with("PAGERD_") && !CLI_ENV_VARS.contains(&upper.as_str())
+            })
+            .collect();
+
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+        let builder = builder.add_source(
+            Environment::with_prefix("PAGERD")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(env)),
+        );
+
+        let settings = builder
+            .build()
+            .and_then(Config::try_deserialize::<Settings>)
+            .map_err(anyhow::Error::from)
+            .and_then(|settings| settings.validate().map(|()| settings));
+        match file {
+            Some(path) => {
+                settings.with_context(|| format!("invalid configuration in {}", path.display()))
+            }
+            None => settings.context("invalid configuration"),
+        }
+    }
+
+    /// Checks the rules serde cannot express. Messages name the offending key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let webhook = &self.notify.webhook;
+        if let Some(raw) = &webhook.url {
+            match reqwest::Url::parse(raw) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+                Ok(_) => bail!("notify.webhook.url: {raw:?} is not an http(s) URL"),
+                Err(e) => bail!("notify.webhook.url: {raw:?} is not an http(s) URL: {e}"),
+            }
+        }
+        for (name, value) in &webhook.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                bail!("notify.webhook.headers: {name:?} is not a valid HTTP header name");
+            }
+            // Never echo the value: it is a secret.
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                bail!("notify.webhook.headers.{name}: value is not a valid HTTP header value");
+            }
+        }
+        let outbox = &self.outbox;
+        if outbox.concurrency == 0 {
+            bail!("outbox.concurrency: must be at least 1");
+        }
+        if outbox.retry_initial > outbox.retry_max {
+            bail!(
+                "outbox.retry_initial: {} is longer than outbox.retry_max ({})",
+                humantime::format_duration(outbox.retry_initial),
+                humantime::format_duration(outbox.retry_max)
+            );
+        }
+        if self.store.max_batch == 0 {
+            bail!("store.max_batch: must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file inside `data_dir`.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("pagerd.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .expect("temp file");
+        std::io::Write::write_all(&mut file, text.as_bytes()).expect("write temp file");
+        file
+    }
+
+    /// The whole error chain, as the binary logs it.
+    fn load_err(file: Option<&str>, vars: &[(&str, &str)]) -> String {
+        let file = file.map(write_file);
+        let err = Settings::load_from(file.as_ref().map(|f| f.path()), env(vars))
+            .expect_err("settings should be rejected");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn defaults_equal_the_embedded_default_file() {
+        let loaded = Settings::load_from(None, HashMap::new()).expect("defaults load");
+        assert_eq!(loaded, Settings::default());
+        assert_eq!(loaded.grpc.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(loaded.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(loaded.notify.webhook.url, None);
+        assert_eq!(loaded.store.synchronous, Synchronous::Full);
+        assert_eq!(loaded.database_path(), Path::new("./pagerd-data/pagerd.db"));
+        let bare: Settings = toml::from_str("").expect("empty file");
+        assert_eq!(bare, Settings::default());
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_keeps_the_rest() {
+        let file = write_file(
+            r#"
+            data_dir = "/var/lib/pagerd"
+            [grpc]
+            listen = "0.0.0.0:6000"
+            [notify.webhook]
+            url = "https://hooks.example.com/pagerd"
+            timeout = "3s"
+            headers = { Authorization = "Bearer s3cret" }
+            [outbox]
+            retry_max = "10m"
+            [store]
+            synchronous = "normal"
+            "#,
+        );
+        let s = Settings::load_from(Some(file.path()), HashMap::new()).expect("loads");
+        assert_eq!(s.grpc.listen.to_string(), "0.0.0.0:6000");
+        assert_eq!(s.http, HttpSettings::default());
+        assert_eq!(s.database_path(), Path::new("/var/lib/pagerd/pagerd.db"));
+        assert_eq!(
+            s.notify.webhook.url.as_deref(),
+            Some("https://hooks.example.com/pagerd")
+        );
+        assert_eq!(s.notify.webhook.timeout, Duration::from_secs(3));
+        assert_eq!(s.notify.webhook.headers["Authorization"], "Bearer s3cret");
+        assert_eq!(s.outbox.retry_max, Duration::from_secs(600));
+        assert_eq!(s.outbox.retry_initial, Duration::from_secs(5));
+        assert_eq!(s.store.synchronous, Synchronous::Normal);
+    }
+
+    #[test]
+    fn environment_overrides_beat_the_file() {
+        let file = write_file("[grpc]\nlisten = \"0.0.0.0:6000\"\n[outbox]\nconcurrency = 4\n");
+        let vars = env(&[
+            ("PAGERD_GRPC__LISTEN", "127.0.0.1:7000"),
+            ("PAGERD_DATA_DIR", "/srv/pagerd"),
+            ("PAGERD_NOTIFY__WEBHOOK__URL", "http://localhost:9000/hook"),
+            ("PAGERD_NOTIFY__LOG__ENABLED", "false"),
+            ("PAGERD_OUTBOX__CONCURRENCY", "8"),
+            ("PAGERD_STORE__BUSY_TIMEOUT", "250ms"),
+            ("HOME", "/root"),
+        ]);
+        let s = Settings::load_from(Some(file.path()), vars).expect("loads");
+        assert_eq!(s.grpc.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.data_dir, Path::new("/srv/pagerd"));
+        assert_eq!(
+            s.notify.webhook.url.as_deref(),
+            Some("http://localhost:9000/hook")
+        );
+        assert!(!s.notify.log.enabled);
+        assert_eq!(s.outbox.concurrency, 8);
+        assert_eq!(s.store.busy_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn cli_variables_are_not_settings() {
+        let vars = env(&[
+            ("PAGERD_ADDR", "http://127.0.0.1:1"),
+            ("PAGERD_CONFIG", "/etc/x.toml"),
+        ]);
+        assert_eq!(
+            Settings::load_from(None, vars).expect("loads"),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let err = Settings::load_from(Some(Path::new("/nonexistent/pagerd.toml")), HashMap::new())
+            .expect_err("missing file");
+        assert!(
+            format!("{err:#}").contains("/nonexistent/pagerd.toml"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_errors_naming_the_key() {
+        let table: [(Option<&str>, &[(&str, &str)], &[&str]); 11] = [
+            (
+                Some("grpcc = 1\n"),
+                &[],
+                &["invalid configuration in", "grpcc"],
+            ),
+            (Some("[notify.webhook]\nurll = \"x\"\n"), &[], &["urll"]),
+            (None, &[("PAGERD_GRPC__LISTN", "127.0.0.1:1")], &["listn"]),
+            (None, &[("PAGERD_BOGUS", "1")], &["bogus"]),
+            (
+                Some("[outbox]\nretry_max = \"5 parsecs\"\n"),
+                &[],
+                &["outbox.retry_max", "5 parsecs"],
+            ),
+            (
+                None,
+                &[("PAGERD_NOTIFY__WEBHOOK__TIMEOUT", "0s")],
+                &["notify.webhook.timeout", "zero"],
+            ),
+            (
+                Some("[grpc]\nlisten = \"localhost\"\n"),
+                &[],
+                &["grpc.listen"],
+            ),
+            (
+                Some("[store]\nsynchronous = \"off\"\n"),
+                &[],
+                &["store.synchronous", "off"],
+            ),
+            (
+                None,
+                &[("PAGERD_NOTIFY__WEBHOOK__URL", "ftp://x")],
+                &[r#"notify.webhook.url: "ftp://x" is not an http(s) URL"#],
+            ),
+            (
+                Some("[outbox]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n"),
+                &[],
+                &["outbox.retry_initial"],
+            ),
+            (Some("[store]\nmax_batch = 0\n"), &[], &["store.max_batch"]),
+        ];
+        for (file, vars, wanted) in table {
+            let message = load_err(file, vars);
+            for want in wanted {
+                assert!(
+                    message.contains(want),
+                    "{file:?} {vars:?}: {message:?} lacks {want:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn debug_output_masks_secrets() {
+        let mut s = Settings::default();
+        s.notify.webhook.url = Some("https://hooks.example.com/services/T0/B0/tok3n?k=v".into());
+        s.notify
+            .webhook
+            .headers
+            .insert("Authorization".into(), "Bearer s3cret".into());
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("tok3n"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("Authorization") && debug.contains("***"),
+            "{debug}"
+        );
+        assert!(debug.contains("https://hooks.example.com/***"), "{debug}");
+    }
+}

@@ -1,0 +1,543 @@
+//! The engine applies domain decisions: it writes the new incident state, the next due action
+//! and the pages to send in one store transaction, then wakes the timer task and the outbox
+//! worker and publishes the committed events to watchers.
+
+mod clock;
+pub mod outbox;
+pub mod timer;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, broadcast};
+
+pub use clock::Clock;
+pub use outbox::OutboxWorker;
+pub use timer::{TimerHandle, TimerTask};
+
+use crate::domain::{
+    self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent, PageKind, PolicySet, Step,
+    Target,
+};
+use crate::store::{DueKind, IncidentFilter, Store, WriteTx};
+
+/// Errors the API surfaces map onto their status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerOutcome {
+    pub incident_id: i64,
+    pub dedup_key: String,
+    pub deduplicated: bool,
+    pub alert_count: u32,
+}
+
+/// Result of acknowledge/resolve/escalate on one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionOutcome {
+    pub incident: Incident,
+    /// False when the incident already was in the requested state.
+    pub changed: bool,
+}
+
+/// Cheap to clone; every clone drives the same daemon state.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    policies: ArcSwap<PolicySet>,
+    clock: Clock,
+    /// Names of the channels every page goes out on.
+    channels: Vec<String>,
+    events: broadcast::Sender<Event>,
+    timer: TimerHandle,
+    outbox_wake: Notify,
+}
+
+/// What a write produced besides its answer: events to publish, wake-ups to give.
+#[derive(Default)]
+struct Effects {
+    events: Vec<Event>,
+    earliest_due: Option<DateTime<Utc>>,
+    pages: bool,
+}
+
+impl Engine {
+    pub fn new(store: Store, policies: PolicySet, clock: Clock, channels: Vec<String>) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                policies: ArcSwap::from_pointee(policies),
+                clock,
+                channels,
+                events,
+                timer: TimerHandle::default(),
+                outbox_wake: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
+    }
+
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.inner.policies.load_full()
+    }
+
+    pub fn timer_handle(&self) -> &TimerHandle {
+        &self.inner.timer
+    }
+
+    pub(crate) fn outbox_wake(&self) -> &Notify {
+        &self.inner.outbox_wake
+    }
+
+    /// Committed incident events, live.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn publish_events(&self, events: Vec<Event>) {
+        for ev in events {
+            // No watchers is fine.
+            let _ = self.inner.events.send(ev);
+        }
+    }
+
+    fn publish(&self, fx: Effects) {
+        if let Some(due) = fx.earliest_due {
+            self.inner.timer.hint(due);
+        }
+        if fx.pages {
+            self.inner.outbox_wake.notify_one();
+        }
+        self.publish_events(fx.events);
+    }
+
+    /// Opens an incident and pages its first level, or adds the alert to the open incident
+    /// with the same (service, dedup_key). Returns after the change is durable.
+    #[tracing::instrument(skip_all, fields(service = %alert.service, dedup_key = %alert.dedup_key))]
+    pub async fn trigger(&self, alert: NewAlert) -> EngineResult<TriggerOutcome> {
+        let policies = self.policies();
+        let policy = policies
+            .policy_for_service(&alert.service)
+            .ok_or_else(|| EngineError::NotFound(format!("unknown service `{}`", alert.service)))?;
+        let step = domain::on_trigger(policy.timeline(alert.severity));
+        let policy_name = policy.name.clone();
+        let now = self.inner.clock.now();
+        let channels = self.inner.channels.clone();
+
+        let (outcome, fx) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut fx = Effects::default();
+                if let Some(open) = tx.open_incident_by_key(&alert.service, &alert.dedup_key)? {
+                    let count = tx.record_duplicate(open.id, now)?;
+                    fx.events.push(tx.add_event(
+                        open.id,
+                        &open.service,
+                        NewEvent::new(
+                            EventKind::Deduplicated,
+                            format!("alert #{count} added: {}", alert.summary),
+                        ),
+                        now,
+                    )?);
+                    let outcome = TriggerOutcome {
+                        incident_id: open.id,
+                        dedup_key: alert.dedup_key,
+                        deduplicated: true,
+                        alert_count: count,
+                    };
+                    return Ok((outcome, fx));
+                }
+                let id = tx.insert_incident(&alert, &policy_name, step.pos(), now)?;
+                let msg = format!(
+                    "{} alert from {}: {}",
+                    alert.severity,
+                    if alert.source.is_empty() { "unknown source" } else { &alert.source },
+                    alert.summary
+                );
+                fx.events.push(tx.add_event(
+                    id,
+                    &alert.service,
+                    NewEvent::new(EventKind::Triggered, msg),
+                    now,
+                )?);
+                apply_step(tx, &policies, &channels, id, &alert.service, &step, now, now, &mut fx)?;
+                let outcome = TriggerOutcome {
+                    incident_id: id,
+                    dedup_key: alert.dedup_key,
+                    deduplicated: false,
+                    alert_count: 1,
+                };
+                Ok((outcome, fx))
+            })
+            .await?;
+        self.publish(fx);
+        Ok(outcome)
+    }
+
+    /// Acknowledges an incident: stops escalation, starts the ack timeout if the policy has one.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn acknowledge(&self, id: i64, by: String) -> EngineResult<ActionOutcome> {
+        self.change(id, move |tx, ctx, inc, fx| {
+            match inc.state {
+                IncidentState::Resolved => {
+                    return Err(EngineError::FailedPrecondition(format!(
+                        "incident {id} is already resolved"
+                    )));
+                }
+                IncidentState::Acknowledged => return Ok(false),
+                IncidentState::Triggered => {}
+            }
+            tx.set_acknowledged(id, &by, ctx.now)?;
+            tx.cancel_actions(id)?;
+            tx.cancel_pending_pages(id)?;
+            let mut ev = NewEvent::new(EventKind::Acknowledged, "acknowledged").actor(&by);
+            if let Some(timeout) = ctx.policy(inc).and_then(|p| p.ack_timeout) {
+                let due = ctx.now + chrono::Duration::from_std(timeout).unwrap_or_default();
+                tx.schedule(id, DueKind::AckTimeout, due)?;
+                fx.due(due);
+                ev.message = format!(
+                    "acknowledged; re-triggers if not resolved by {}",
+                    due.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            fx.events.push(tx.add_event(id, &inc.service, ev, ctx.now)?);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Resolves an incident: stops everything.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn resolve(&self, id: i64, by: String, note: String) -> EngineResult<ActionOutcome> {
+        self.change(id, move |tx, ctx, inc, fx| {
+            if inc.state == IncidentState::Resolved {
+                return Ok(false);
+            }
+            tx.set_resolved(id, &by, &note, ctx.now)?;
+            tx.cancel_actions(id)?;
+            tx.cancel_pending_pages(id)?;
+            let msg = if note.is_empty() { "resolved".to_string() } else { format!("resolved: {note}") };
+            fx.events.push(tx.add_event(
+                id,
+                &inc.service,
+                NewEvent::new(EventKind::Resolved, msg).actor(&by),
+                ctx.now,
+            )?);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Pages the next level now; an acknowledged incident is re-triggered.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn escalate(&self, id: i64, by: String) -> EngineResult<ActionOutcome> {
+        self.change(id, move |tx, ctx, inc, fx| {
+            if inc.state == IncidentState::Resolved {
+                return Err(EngineError::FailedPrecondition(format!(
+                    "incident {id} is resolved; nothing to escalate"
+                )));
+            }
+            let policy = ctx.policy(inc).ok_or_else(|| {
+                EngineError::FailedPrecondition(format!(
+                    "escalation policy `{}` no longer exists",
+                    inc.escalation_policy
+                ))
+            })?;
+            let step = domain::on_manual_escalate(
+                policy.timeline(inc.severity),
+                policy.repeat,
+                inc.pos,
+            )
+            .map_err(|e| EngineError::FailedPrecondition(format!("incident {id}: {e}")))?;
+            if inc.state == IncidentState::Acknowledged {
+                tx.set_triggered(id)?;
+            }
+            tx.cancel_actions(id)?;
+            fx.events.push(tx.add_event(
+                id,
+                &inc.service,
+                NewEvent::new(
+                    EventKind::Escalated,
+                    format!("escalated by hand to level {}", step.pos().level + 1),
+                )
+                .level(step.pos().level + 1)
+                .actor(&by),
+                ctx.now,
+            )?);
+            apply_step(tx, &ctx.policies, &ctx.channels, id, &inc.service, &step, ctx.now, ctx.now, fx)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Acknowledges the open incident with this key; `Ok(None)` when none is open.
+    pub async fn acknowledge_by_key(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        by: String,
+    ) -> EngineResult<Option<ActionOutcome>> {
+        match self.open_by_key(service, dedup_key).await? {
+            Some(id) => self.acknowledge(id, by).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Resolves the open incident with this key; `Ok(None)` when none is open.
+    pub async fn resolve_by_key(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        by: String,
+        note: String,
+    ) -> EngineResult<Option<ActionOutcome>> {
+        match self.open_by_key(service, dedup_key).await? {
+            Some(id) => self.resolve(id, by, note).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn open_by_key(&self, service: &str, dedup_key: &str) -> EngineResult<Option<i64>> {
+        if !self.policies().services.contains_key(service) {
+            return Err(EngineError::NotFound(format!("unknown service `{service}`")));
+        }
+        let (svc, key) = (service.to_string(), dedup_key.to_string());
+        let open = self.inner.store.read(move |r| r.open_incident_by_key(&svc, &key)).await?;
+        Ok(open.map(|i| i.id))
+    }
+
+    pub async fn get(&self, id: i64) -> EngineResult<(Incident, Vec<Event>)> {
+        let found = self
+            .inner
+            .store
+            .read(move |r| match r.incident(id)? {
+                Some(inc) => Ok(Some((inc, r.timeline(id)?))),
+                None => Ok(None),
+            })
+            .await?;
+        found.ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))
+    }
+
+    pub async fn list(&self, filter: IncidentFilter) -> EngineResult<Vec<Incident>> {
+        Ok(self.inner.store.read(move |r| r.list_incidents(&filter)).await?)
+    }
+
+    /// Runs every action due at `now` (up to `limit`) in one transaction; returns how many ran.
+    pub async fn run_due(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<usize> {
+        let ctx = self.ctx(now);
+        let (n, fx) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut fx = Effects::default();
+                let due = tx.take_due(now, limit)?;
+                for action in &due {
+                    let Some(inc) = tx.incident(action.incident_id)? else { continue };
+                    fire(tx, &ctx, &inc, action.kind, action.due_at, &mut fx)?;
+                }
+                Ok((due.len(), fx))
+            })
+            .await?;
+        self.publish(fx);
+        Ok(n)
+    }
+
+    fn ctx(&self, now: DateTime<Utc>) -> Ctx {
+        Ctx {
+            now,
+            policies: self.policies(),
+            channels: self.inner.channels.clone(),
+        }
+    }
+
+    /// Loads an incident and applies `f` to it in one transaction.
+    async fn change<F>(&self, id: i64, f: F) -> EngineResult<ActionOutcome>
+    where
+        F: FnOnce(&WriteTx<'_>, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
+            + Send
+            + 'static,
+    {
+        let ctx = self.ctx(self.inner.clock.now());
+        let (outcome, fx) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let inc = tx
+                    .incident(id)?
+                    .ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))?;
+                let mut fx = Effects::default();
+                // Any error rolls this change back; domain refusals keep their kind through
+                // anyhow and are recovered below.
+                let changed = f(tx, &ctx, &inc, &mut fx)?;
+                let incident = if changed { tx.incident(id)?.unwrap_or(inc) } else { inc };
+                Ok((ActionOutcome { incident, changed }, fx))
+            })
+            .await
+            .map_err(|e| e.downcast::<EngineError>().unwrap_or_else(EngineError::Internal))?;
+        self.publish(fx);
+        Ok(outcome)
+    }
+}
+
+/// What one write needs to decide: the time, the policy set, the channels.
+struct Ctx {
+    now: DateTime<Utc>,
+    policies: Arc<PolicySet>,
+    channels: Vec<String>,
+}
+
+impl Ctx {
+    /// The incident's policy, or its service's current one if that policy was removed.
+    fn policy<'a>(&'a self, inc: &Incident) -> Option<&'a domain::EscalationPolicy> {
+        self.policies
+            .policies
+            .get(&inc.escalation_policy)
+            .or_else(|| self.policies.policy_for_service(&inc.service))
+    }
+}
+
+impl Effects {
+    fn due(&mut self, t: DateTime<Utc>) {
+        self.earliest_due = Some(self.earliest_due.map_or(t, |e| e.min(t)));
+    }
+}
+
+/// One due action on one incident. Stale actions (the incident moved on) do nothing.
+fn fire(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    inc: &Incident,
+    kind: DueKind,
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let Some(policy) = ctx.policy(inc) else {
+        tracing::error!(incident = inc.id, policy = %inc.escalation_policy, "escalation policy gone; escalation stopped");
+        fx.events.push(tx.add_event(
+            inc.id,
+            &inc.service,
+            NewEvent::new(
+                EventKind::Unanswered,
+                format!("escalation policy `{}` no longer exists; escalation stopped", inc.escalation_policy),
+            ),
+            ctx.now,
+        )?);
+        return Ok(());
+    };
+    let timeline = policy.timeline(inc.severity);
+    let step = match (kind, inc.state) {
+        (DueKind::Escalate, IncidentState::Triggered) => {
+            let step = domain::on_escalation_due(timeline, policy.repeat, inc.pos);
+            if let Step::Page { pos, .. } = &step {
+                let msg = if pos.level == 0 {
+                    format!("no acknowledgement; starting pass {} of the chain", pos.loop_no + 1)
+                } else {
+                    format!("no acknowledgement; escalated to level {}", pos.level + 1)
+                };
+                fx.events.push(tx.add_event(
+                    inc.id,
+                    &inc.service,
+                    NewEvent::new(EventKind::Escalated, msg).level(pos.level + 1),
+                    ctx.now,
+                )?);
+            }
+            step
+        }
+        (DueKind::AckTimeout, IncidentState::Acknowledged) => {
+            tx.set_triggered(inc.id)?;
+            fx.events.push(tx.add_event(
+                inc.id,
+                &inc.service,
+                NewEvent::new(EventKind::Retriggered, "acknowledged but not resolved in time; re-triggered"),
+                ctx.now,
+            )?);
+            domain::on_ack_timeout(timeline, policy.repeat, inc.pos)
+        }
+        _ => return Ok(()),
+    };
+    apply_step(tx, &ctx.policies, &ctx.channels, inc.id, &inc.service, &step, due_at, ctx.now, fx)
+}
+
+/// Writes a decision: position, pages (one per person and channel), timeline, next due action.
+#[allow(clippy::too_many_arguments)]
+fn apply_step(
+    tx: &WriteTx<'_>,
+    policies: &PolicySet,
+    channels: &[String],
+    id: i64,
+    service: &str,
+    step: &Step,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let (pos, targets, kind) = match step {
+        Step::Page { pos, targets, .. } => (*pos, targets, PageKind::Page),
+        Step::Exhausted { pos, targets } => (*pos, targets, PageKind::Unanswered),
+    };
+    tx.set_position(id, pos)?;
+    let mut people: Vec<&str> = Vec::new();
+    let mut missing: Vec<&str> = Vec::new();
+    for Target::Person(name) in targets {
+        if people.contains(&name.as_str()) {
+            continue;
+        }
+        if policies.people.contains_key(name) {
+            people.push(name);
+        } else {
+            missing.push(name);
+        }
+    }
+    for person in &people {
+        for channel in channels {
+            tx.enqueue_page(id, kind, person, channel, pos, due_at, now)?;
+            fx.pages = true;
+        }
+    }
+    let mut msg = match kind {
+        PageKind::Page => format!("paging level {}: {}", pos.level + 1, people.join(", ")),
+        PageKind::Unanswered => format!(
+            "escalation chain exhausted without acknowledgement; told level {} ({}); incident stays open",
+            pos.level + 1,
+            people.join(", ")
+        ),
+    };
+    if !missing.is_empty() {
+        msg.push_str(&format!(" (unknown people skipped: {})", missing.join(", ")));
+    }
+    if channels.is_empty() {
+        msg.push_str(" (no notification channel is enabled)");
+    }
+    let ev_kind = if kind == PageKind::Page { EventKind::Paged } else { EventKind::Unanswered };
+    fx.events.push(tx.add_event(id, service, NewEvent::new(ev_kind, msg).level(pos.level + 1), now)?);
+    if let Step::Page { next_in, .. } = step {
+        let due = now + chrono::Duration::from_std(*next_in).unwrap_or_default();
+        tx.schedule(id, DueKind::Escalate, due)?;
+        fx.due(due);
+    }
+    Ok(())
+}

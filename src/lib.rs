@@ -1,0 +1,30 @@
+//! pagerd: an on-call paging daemon.
+//!
+//! # Layout
+//! - [`domain`]: pure types and decisions (severities, policies, the escalation step). No I/O.
+//! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
+//!   validated as a whole with file:line errors.
+//! - [`store`]: SQLite, the only place with SQL; one group-commit writer, a read pool.
+//! - [`engine`]: applies decisions in one transaction per change; the one [`engine::TimerTask`]
+//!   that runs due actions; the [`engine::OutboxWorker`] that delivers pages.
+//! - [`notify`]: the channel trait and its implementations (webhook, log).
+//! - [`api`]: gRPC services and HTTP routes; parse at the edge, map errors to status codes.
+//! - [`app`]: wires everything together; `run` is what the binary and the tests start.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod notify;
+pub mod store;
+
+/// Generated from `proto/pagerd/v1/pagerd.proto`.
+pub mod proto {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("pagerd.v1");
+
+    /// Encoded descriptors for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/pagerd_descriptor.bin"));
+}

@@ -1,0 +1,226 @@
+//! Durable state in SQLite — the only module with SQL.
+//!
+//! Writes go through one writer task that groups queued jobs into one transaction (each job in
+//! its own savepoint, so a failing job rolls back alone) and answers every job only after the
+//! transaction has committed: a caller that got `Ok` knows its change is durable, and one fsync
+//! covers a whole batch. The blocking SQLite work runs in `spawn_blocking`, so the async runtime
+//! never blocks (and tokio's paused test clock does not jump while a batch is in flight).
+//!
+//! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
+//!
+//! The engine talks to the store in domain operations (`WriteTx`, `ReadTx` methods). A second
+//! backend (PostgreSQL, for several daemons) would implement the same operations.
+
+mod read;
+mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+pub use read::{IncidentFilter, ReadTx};
+pub use write::{AttemptOutcome, DueAction, DueKind, WriteTx};
+
+use crate::config::settings::{StoreSettings, Synchronous};
+
+/// A job for the writer: runs inside the batch transaction, returns whether it succeeded
+/// (so its savepoint is kept) and a completion to call once the batch commit is known.
+type Job = Box<dyn FnOnce(&WriteTx<'_>) -> (bool, Completion) + Send>;
+type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// Cheap to clone; all clones share the writer and the read pool.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::UnboundedSender<Job>,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Resolves when the writer has finished every queued job and closed the database.
+pub struct WriterDone(tokio::task::JoinHandle<()>);
+
+impl WriterDone {
+    pub async fn wait(self) {
+        let _ = self.0.await;
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, runs migrations, starts the writer task.
+    pub async fn open(path: &Path, settings: &StoreSettings) -> anyhow::Result<(Store, WriterDone)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+        let path_buf = path.to_path_buf();
+        let settings = settings.clone();
+        let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
+            let mut conn = Connection::open(&path_buf)
+                .with_context(|| format!("opening database {}", path_buf.display()))?;
+            conn.busy_timeout(settings.busy_timeout)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // FULL: a committed batch survives power loss, which is what "accepted" promises.
+            let sync = match settings.synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", sync)?;
+            conn.pragma_update(None, "foreign_keys", true)?;
+            schema::migrate(&mut conn)
+                .with_context(|| format!("migrating database {}", path_buf.display()))?;
+            Ok(conn)
+        })
+        .await??;
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch));
+        let readers = Arc::new(ReadPool {
+            path: path.to_path_buf(),
+            busy_timeout: settings.busy_timeout,
+            idle: Mutex::new(Vec::new()),
+        });
+        Ok((Store { jobs: tx, readers }, WriterDone(writer)))
+    }
+
+    /// Runs `f` in the next write batch; resolves after the batch is durably committed.
+    /// An `Err` from `f` rolls back only `f`'s changes.
+    pub async fn write<R, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&WriteTx<'_>) -> anyhow::Result<R> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<anyhow::Result<R>>();
+        let job: Job = Box::new(move |tx| {
+            let result = f(tx);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit_error| {
+                let outcome = match commit_error {
+                    None => result,
+                    Some(e) => Err(anyhow::anyhow!("commit failed: {e}")),
+                };
+                let _ = done_tx.send(outcome);
+            });
+            (ok, completion)
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
+        done_rx
+            .await
+            .map_err(|_| anyhow::anyhow!("the store writer stopped before committing"))?
+    }
+
+    /// Runs `f` on a read connection (a consistent snapshot) off the async runtime.
+    pub async fn read<R, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&ReadTx<'_>) -> anyhow::Result<R> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            let result = {
+                let tx = conn.transaction()?;
+                let r = f(&ReadTx::new(&tx));
+                tx.finish()?;
+                r
+            };
+            pool.put(conn);
+            result
+        })
+        .await
+        .context("read task panicked")?
+    }
+}
+
+impl ReadPool {
+    fn get(&self) -> anyhow::Result<Connection> {
+        if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening {} for reading", self.path.display()))?;
+        conn.busy_timeout(self.busy_timeout)?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: Connection) {
+        let mut idle = self.idle.lock().expect("read pool poisoned");
+        // Keep a few warm connections; more would only hold memory.
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Takes every job queued (up to `max_batch`), runs them in one transaction, commits once,
+/// then answers them all. Ends when every `Store` clone is dropped and the queue is drained.
+async fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, max_batch: usize) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let jobs = std::mem::take(&mut batch);
+        let result = tokio::task::spawn_blocking(move || {
+            let completions = run_batch(&mut conn, jobs);
+            (conn, completions)
+        })
+        .await;
+        match result {
+            Ok((c, _)) => conn = c,
+            Err(e) => {
+                // A panic inside a job: the connection is gone with it. Nothing was answered
+                // as committed, so callers see an error; the process must not run deaf.
+                tracing::error!(error = %e, "store writer panicked; exiting");
+                std::process::exit(70);
+            }
+        }
+    }
+    tracing::debug!("store writer drained and stopped");
+}
+
+fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
+    let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+    let outcome = (|| -> rusqlite::Result<()> {
+        let mut tx = conn.transaction()?;
+        for job in jobs {
+            let mut sp = tx.savepoint()?;
+            let (ok, done) = job(&WriteTx::new(&sp));
+            completions.push(done);
+            if ok {
+                sp.commit()?;
+            } else {
+                sp.rollback()?;
+                sp.commit()?;
+            }
+        }
+        tx.commit()
+    })();
+    let err = outcome.err().map(|e| e.to_string());
+    if let Some(e) = &err {
+        tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
+    }
+    for done in completions {
+        done(err.as_deref());
+    }
+}
+
+/// Milliseconds since the Unix epoch: how instants are stored.
+pub(crate) fn to_ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,254 @@
+//! Read operations, usable on a read snapshot and inside a write batch.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{from_ms, to_ms};
+use crate::domain::{
+    Event, EventKind, Incident, IncidentState, Link, Page, PageIncident, PageKind, Position,
+    Severity,
+};
+
+pub struct ReadTx<'a> {
+    pub(super) conn: &'a Connection,
+}
+
+/// Filters for `List`; `before_id` is the pagination cursor (ids descend).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub states: Vec<IncidentState>,
+    pub service: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, \
+     i.details, i.links, i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
+     i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
+     i.resolve_note, (SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id)";
+
+impl<'a> ReadTx<'a> {
+    pub(super) fn new(conn: &'a Connection) -> Self {
+        Self { conn }
+    }
+
+    pub fn incident(&self, id: i64) -> anyhow::Result<Option<Incident>> {
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.id = ?1");
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([id], incident_from_row)
+            .optional()
+            .context("loading incident")
+    }
+
+    /// The open (not resolved) incident of `service` with `dedup_key`, if any.
+    pub fn open_incident_by_key(
+        &self,
+        service: &str,
+        dedup_key: &str,
+    ) -> anyhow::Result<Option<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents i \
+             WHERE i.service = ?1 AND i.dedup_key = ?2 AND i.state != 'resolved'"
+        );
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row(params![service, dedup_key], incident_from_row)
+            .optional()
+            .context("looking up open incident by dedup key")
+    }
+
+    pub fn list_incidents(&self, f: &IncidentFilter) -> anyhow::Result<Vec<Incident>> {
+        let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if !f.states.is_empty() {
+            let marks = vec!["?"; f.states.len()].join(", ");
+            sql.push_str(&format!(" AND i.state IN ({marks})"));
+            args.extend(f.states.iter().map(|s| s.as_str().to_string().into()));
+        }
+        if let Some(svc) = &f.service {
+            sql.push_str(" AND i.service = ?");
+            args.push(svc.clone().into());
+        }
+        if let Some(t) = f.since {
+            sql.push_str(" AND i.created_at >= ?");
+            args.push(to_ms(t).into());
+        }
+        if let Some(t) = f.until {
+            sql.push_str(" AND i.created_at < ?");
+            args.push(to_ms(t).into());
+        }
+        if let Some(id) = f.before_id {
+            sql.push_str(" AND i.id < ?");
+            args.push(id.into());
+        }
+        sql.push_str(" ORDER BY i.id DESC LIMIT ?");
+        args.push((f.limit as i64).into());
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), incident_from_row)?;
+        rows.collect::<Result<_, _>>().context("listing incidents")
+    }
+
+    /// The incident's timeline, oldest first.
+    pub fn timeline(&self, incident_id: i64) -> anyhow::Result<Vec<Event>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.id, e.incident_id, i.service, e.kind, e.at, e.level, e.person, e.channel, \
+                    e.actor, e.message
+             FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+             WHERE e.incident_id = ?1 ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([incident_id], |r| {
+            Ok(Event {
+                id: r.get(0)?,
+                incident_id: r.get(1)?,
+                service: r.get(2)?,
+                kind: EventKind::parse(&r.get::<_, String>(3)?)
+                    .unwrap_or(EventKind::Triggered),
+                at: from_ms(r.get(4)?),
+                level: r.get(5)?,
+                person: r.get(6)?,
+                channel: r.get(7)?,
+                actor: r.get(8)?,
+                message: r.get(9)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>().context("loading timeline")
+    }
+
+    /// The earliest due action, for the timer task.
+    pub fn next_due_at(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT MIN(due_at) FROM due_actions")?
+            .query_row([], |r| r.get(0))?;
+        Ok(ms.map(from_ms))
+    }
+
+    /// Pending pages whose next attempt is due, oldest first, with their incident.
+    pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<Page>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.idempotency_key, p.kind, p.person, p.channel, p.level, p.loop_no,
+                    p.attempts, p.due_at, p.created_at,
+                    i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, i.details,
+                    i.links, i.state
+             FROM pages p JOIN incidents i ON i.id = p.incident_id
+             WHERE p.status = 'pending' AND p.next_attempt_at <= ?1
+             ORDER BY p.next_attempt_at, p.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
+            Ok(Page {
+                id: r.get(0)?,
+                idempotency_key: r.get(1)?,
+                kind: PageKind::parse(&r.get::<_, String>(2)?).unwrap_or(PageKind::Page),
+                person: r.get(3)?,
+                channel: r.get(4)?,
+                pos: Position {
+                    level: r.get(5)?,
+                    loop_no: r.get(6)?,
+                },
+                attempts: r.get(7)?,
+                due_at: from_ms(r.get(8)?),
+                created_at: from_ms(r.get(9)?),
+                incident: PageIncident {
+                    id: r.get(10)?,
+                    service: r.get(11)?,
+                    dedup_key: r.get(12)?,
+                    severity: parse_severity(r, 13)?,
+                    summary: r.get(14)?,
+                    source: r.get(15)?,
+                    details: parse_json(r, 16)?,
+                    links: parse_links(r, 17)?,
+                    state: parse_state(r, 18)?,
+                },
+            })
+        })?;
+        rows.collect::<Result<_, _>>().context("loading pending pages")
+    }
+
+    /// When the earliest pending page (including retries) becomes due.
+    pub fn next_page_at(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT MIN(next_attempt_at) FROM pages WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(ms.map(from_ms))
+    }
+
+    /// Number of incidents not yet resolved (for status and start-up logs).
+    pub fn open_incident_count(&self) -> anyhow::Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM incidents WHERE state != 'resolved'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+fn conversion_error(idx: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        rusqlite::types::Type::Text,
+        msg.into(),
+    )
+}
+
+fn parse_severity(r: &Row<'_>, idx: usize) -> rusqlite::Result<Severity> {
+    Severity::parse(&r.get::<_, String>(idx)?).map_err(|e| conversion_error(idx, e))
+}
+
+fn parse_state(r: &Row<'_>, idx: usize) -> rusqlite::Result<IncidentState> {
+    let s: String = r.get(idx)?;
+    IncidentState::parse(&s).ok_or_else(|| conversion_error(idx, format!("bad state {s}")))
+}
+
+fn parse_json(r: &Row<'_>, idx: usize) -> rusqlite::Result<BTreeMap<String, String>> {
+    serde_json::from_str(&r.get::<_, String>(idx)?).map_err(|e| conversion_error(idx, e.to_string()))
+}
+
+fn parse_links(r: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Link>> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(&r.get::<_, String>(idx)?)
+        .map_err(|e| conversion_error(idx, e.to_string()))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(href, text)| Link { href, text })
+        .collect())
+}
+
+fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
+    Ok(Incident {
+        id: r.get(0)?,
+        service: r.get(1)?,
+        dedup_key: r.get(2)?,
+        severity: parse_severity(r, 3)?,
+        summary: r.get(4)?,
+        source: r.get(5)?,
+        details: parse_json(r, 6)?,
+        links: parse_links(r, 7)?,
+        state: parse_state(r, 8)?,
+        escalation_policy: r.get(9)?,
+        pos: Position {
+            level: r.get(10)?,
+            loop_no: r.get(11)?,
+        },
+        alert_count: r.get(12)?,
+        created_at: from_ms(r.get(13)?),
+        last_seen_at: from_ms(r.get(14)?),
+        acknowledged_at: r.get::<_, Option<i64>>(15)?.map(from_ms),
+        acknowledged_by: r.get(16)?,
+        resolved_at: r.get::<_, Option<i64>>(17)?.map(from_ms),
+        resolved_by: r.get(18)?,
+        resolve_note: r.get(19)?,
+        next_action_at: r.get::<_, Option<i64>>(20)?.map(from_ms),
+    })
+}
+
+/// Links are stored as `[[href, text], ...]`.
+pub(super) fn links_json(links: &[Link]) -> String {
+    let pairs: Vec<(&str, &str)> = links.iter().map(|l| (l.href.as_str(), l.text.as_str())).collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}

@@ -1,0 +1,308 @@
+//! Write operations; each runs inside the writer's batch transaction.
+
+use std::ops::Deref;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::read::{ReadTx, links_json};
+use super::{from_ms, to_ms};
+use crate::domain::{Event, NewAlert, NewEvent, PageKind, Position};
+
+/// Write access; also offers every read operation (reads see this batch's writes).
+pub struct WriteTx<'a> {
+    read: ReadTx<'a>,
+}
+
+impl<'a> Deref for WriteTx<'a> {
+    type Target = ReadTx<'a>;
+    fn deref(&self) -> &ReadTx<'a> {
+        &self.read
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueKind {
+    /// The current level's delay ran out: page the next one.
+    Escalate,
+    /// Acknowledged but not resolved in time: re-trigger and escalate.
+    AckTimeout,
+}
+
+impl DueKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Escalate => "escalate",
+            Self::AckTimeout => "ack_timeout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueAction {
+    pub incident_id: i64,
+    pub kind: DueKind,
+    pub due_at: DateTime<Utc>,
+}
+
+impl<'a> WriteTx<'a> {
+    pub(super) fn new(conn: &'a Connection) -> Self {
+        Self {
+            read: ReadTx::new(conn),
+        }
+    }
+
+    fn conn(&self) -> &Connection {
+        self.read.conn
+    }
+
+    /// Inserts a new incident at `pos` and returns its id. Fails if an open incident with the
+    /// same (service, dedup_key) exists (the unique index backs the dedup rule).
+    pub fn insert_incident(
+        &self,
+        alert: &NewAlert,
+        policy: &str,
+        pos: Position,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
+        let details = serde_json::to_string(&alert.details)?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO incidents (service, dedup_key, severity, summary, source, details,
+                     links, state, policy, level, loop_no, alert_count, created_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'triggered', ?8, ?9, ?10, 1, ?11, ?11)",
+            )?
+            .execute(params![
+                alert.service,
+                alert.dedup_key,
+                alert.severity.as_str(),
+                alert.summary,
+                alert.source,
+                details,
+                links_json(&alert.links),
+                policy,
+                pos.level,
+                pos.loop_no,
+                to_ms(now),
+            ])
+            .context("inserting incident")?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Counts another alert against an open incident; returns the new count.
+    pub fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<u32> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?2
+                 WHERE id = ?1 RETURNING alert_count",
+            )?
+            .query_row(params![id, to_ms(now)], |r| r.get(0))
+            .context("recording duplicate alert")
+    }
+
+    pub fn set_position(&self, id: i64, pos: Position) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE incidents SET level = ?2, loop_no = ?3 WHERE id = ?1")?
+            .execute(params![id, pos.level, pos.loop_no])?;
+        Ok(())
+    }
+
+    pub fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?2,
+                     acknowledged_by = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, to_ms(now), by])?;
+        Ok(())
+    }
+
+    pub fn set_resolved(
+        &self,
+        id: i64,
+        by: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE incidents SET state = 'resolved', resolved_at = ?2, resolved_by = ?3,
+                     resolve_note = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, to_ms(now), by, note])?;
+        Ok(())
+    }
+
+    /// Back to triggered (ack timeout or manual escalation of an acknowledged incident).
+    pub fn set_triggered(&self, id: i64) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE incidents SET state = 'triggered' WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Appends to the timeline and returns the stored event (for `Watch`).
+    pub fn add_event(
+        &self,
+        incident_id: i64,
+        service: &str,
+        ev: NewEvent,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Event> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO incident_events (incident_id, at, kind, level, person, channel,
+                     actor, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                incident_id,
+                to_ms(now),
+                ev.kind.as_str(),
+                ev.level,
+                ev.person,
+                ev.channel,
+                ev.actor,
+                ev.message,
+            ])
+            .context("appending incident event")?;
+        Ok(Event {
+            id: self.conn().last_insert_rowid(),
+            incident_id,
+            service: service.to_string(),
+            kind: ev.kind,
+            // Stored at millisecond precision; report what a later read returns.
+            at: from_ms(to_ms(now)),
+            level: ev.level,
+            person: ev.person,
+            channel: ev.channel,
+            actor: ev.actor,
+            message: ev.message,
+        })
+    }
+
+    /// Queues one page in the outbox. `due_at` is when the decision was due.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_page(
+        &self,
+        incident_id: i64,
+        kind: PageKind,
+        person: &str,
+        channel: &str,
+        pos: Position,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
+        let key = uuid::Uuid::new_v4().to_string();
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no,
+                     idempotency_key, status, due_at, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?9)",
+            )?
+            .execute(params![
+                incident_id,
+                kind.as_str(),
+                person,
+                channel,
+                pos.level,
+                pos.loop_no,
+                key,
+                to_ms(due_at),
+                to_ms(now),
+            ])
+            .context("queueing page")?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Acknowledged or resolved: pages not yet sent are not wanted any more.
+    pub fn cancel_pending_pages(&self, incident_id: i64) -> anyhow::Result<usize> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE pages SET status = 'cancelled'
+                 WHERE incident_id = ?1 AND status = 'pending' AND kind = 'page'",
+            )?
+            .execute([incident_id])?)
+    }
+
+    pub fn schedule(
+        &self,
+        incident_id: i64,
+        kind: DueKind,
+        due_at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO due_actions (incident_id, kind, due_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![incident_id, kind.as_str(), to_ms(due_at)])
+            .context("scheduling due action")?;
+        Ok(())
+    }
+
+    /// Drops every pending action of an incident.
+    pub fn cancel_actions(&self, incident_id: i64) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached("DELETE FROM due_actions WHERE incident_id = ?1")?
+            .execute([incident_id])?;
+        Ok(())
+    }
+
+    /// Removes and returns up to `limit` actions due at or before `now`, earliest first.
+    pub fn take_due(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<DueAction>> {
+        let mut stmt = self.conn().prepare_cached(
+            "DELETE FROM due_actions WHERE id IN
+                 (SELECT id FROM due_actions WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2)
+             RETURNING incident_id, kind, due_at",
+        )?;
+        let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
+            let kind: String = r.get(1)?;
+            Ok(DueAction {
+                incident_id: r.get(0)?,
+                kind: if kind == "ack_timeout" {
+                    DueKind::AckTimeout
+                } else {
+                    DueKind::Escalate
+                },
+                due_at: from_ms(r.get(2)?),
+            })
+        })?;
+        let mut due: Vec<DueAction> = rows.collect::<Result<_, _>>()?;
+        // RETURNING order is unspecified; run them in due order.
+        due.sort_by_key(|d| d.due_at);
+        Ok(due)
+    }
+
+    /// Records one delivery attempt: sent, retry at a later time, or failed for good.
+    pub fn record_attempt(
+        &self,
+        page_id: i64,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let (status, next, error) = match outcome {
+            AttemptOutcome::Sent => ("sent", now, None),
+            AttemptOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str())),
+            AttemptOutcome::Failed { error } => ("failed", now, Some(error.as_str())),
+        };
+        // A page cancelled while in flight stays cancelled; the attempt is still counted.
+        self.conn()
+            .prepare_cached(
+                "UPDATE pages SET attempts = attempts + 1, last_error = ?4, next_attempt_at = ?3,
+                     status = CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE ?2 END
+                 WHERE id = ?1",
+            )?
+            .execute(params![page_id, status, to_ms(next), error])
+            .context("recording page attempt")?;
+        Ok(())
+    }
+}
+
+/// Result of one delivery attempt, as the outbox decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Sent,
+    Retry { at: DateTime<Utc>, error: String },
+    Failed { error: String },
+}
