@@ -13,9 +13,8 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
-use crate::domain::policy::Target;
 use crate::domain::{
-    EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Severity, Timeline,
+    EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Severity, Target, Timeline,
 };
 
 /// One problem in the policy files.
@@ -124,11 +123,11 @@ pub fn load_dir(dir: &Path) -> Result<PolicySet, PolicyErrors> {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    person: Vec<Spanned<RawPerson>>,
+    person: Vec<RawPerson>,
     #[serde(default)]
-    service: Vec<Spanned<RawService>>,
+    service: Vec<RawService>,
     #[serde(default)]
-    escalation_policy: Vec<Spanned<RawPolicy>>,
+    escalation_policy: Vec<RawPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -230,22 +229,22 @@ impl Checker {
                 }
             }
         }
-        // A file that does not parse defines names we cannot see: checking references
-        // against the rest would only add false "unknown person" reports.
-        let check_refs = parsed.len() == files.len();
+        // A file that cannot be read or parsed defines names we cannot see: checking
+        // references against the rest would only add false "unknown person" reports.
+        let check_refs = self.errors.is_empty();
 
         let mut people: HashMap<String, Definition> = HashMap::new();
         let mut services: HashMap<String, Definition> = HashMap::new();
         let mut policies: HashMap<String, Definition> = HashMap::new();
         for (file, raw) in &parsed {
             for p in &raw.person {
-                self.define(&mut people, "person", file, &p.get_ref().name);
+                self.define(&mut people, "person", file, &p.name);
             }
             for s in &raw.service {
-                self.define(&mut services, "service", file, &s.get_ref().name);
+                self.define(&mut services, "service", file, &s.name);
             }
             for p in &raw.escalation_policy {
-                self.define(&mut policies, "escalation policy", file, &p.get_ref().name);
+                self.define(&mut policies, "escalation policy", file, &p.name);
             }
         }
         let known_people: HashSet<&str> = people.keys().map(String::as_str).collect();
@@ -253,12 +252,11 @@ impl Checker {
         let mut set = PolicySet::default();
         for (file, raw) in &parsed {
             for p in &raw.person {
-                if let Some(person) = self.person(file, p.get_ref()) {
+                if let Some(person) = self.person(file, p) {
                     set.people.entry(person.name.clone()).or_insert(person);
                 }
             }
             for s in &raw.service {
-                let s = s.get_ref();
                 let policy = s.escalation_policy.get_ref();
                 if check_refs && !policies.contains_key(policy) {
                     let message = format!(
@@ -275,7 +273,7 @@ impl Checker {
                 set.services.entry(service.name.clone()).or_insert(service);
             }
             for p in &raw.escalation_policy {
-                let policy = self.policy(file, p.get_ref(), check_refs.then_some(&known_people));
+                let policy = self.policy(file, p, check_refs.then_some(&known_people));
                 if let Some(policy) = policy {
                     set.policies.entry(policy.name.clone()).or_insert(policy);
                 }
@@ -327,7 +325,7 @@ impl Checker {
                 None
             }
         };
-        let checks: [(&str, &Option<Spanned<String>>, fn(&str) -> bool, &str); 3] = [
+        let checks: [ContactRule; 3] = [
             ("email", &raw.email, valid_email, "is not an email address"),
             (
                 "sms",
@@ -508,6 +506,14 @@ impl Checker {
         }
     }
 }
+
+/// An optional contact field of a person: key, value, validity check, why it is invalid.
+type ContactRule<'a> = (
+    &'static str,
+    &'a Option<Spanned<String>>,
+    fn(&str) -> bool,
+    &'static str,
+);
 
 /// `[a-z0-9][a-z0-9._-]*`, at most 64 characters.
 fn check_name(name: &str) -> Result<(), &'static str> {

@@ -489,7 +489,9 @@ mod tests {
 
     #[test]
     fn bad_settings_are_errors_naming_the_key() {
-        let table: [(Option<&str>, &[(&str, &str)], &[&str]); 11] = [
+        // (file contents, environment, fragments the error chain must contain)
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a [&'a str]);
+        let table: [Case; 11] = [
             (
                 Some("grpcc = 1\n"),
                 &[],

@@ -1,0 +1,155 @@
+//! The surfaces stock tools use: health, reflection, /healthz, List, Watch; the shipped example.
+
+use pagerd::engine::Clock;
+use pagerd::proto::{self as pb, EventKind, IncidentState, Severity};
+use tokio_stream::StreamExt;
+
+use crate::helpers::*;
+
+#[tokio::test(start_paused = true)]
+async fn standard_health_and_reflection_services_answer() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "pagerd.v1.AlertService".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving);
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(app.channel.clone());
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection.server_reflection_info(tokio_stream::iter([req])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = stream.next().await.unwrap().unwrap().message_response else {
+        panic!("unexpected reflection answer");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for want in ["pagerd.v1.AlertService", "pagerd.v1.IncidentService", "grpc.health.v1.Health"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+
+    let body = reqwest::get(format!("http://{}/healthz", app.http_addr)).await.unwrap();
+    assert_eq!(body.status(), 200);
+    assert!(body.text().await.unwrap().starts_with("ok"));
+    app.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn list_filters_by_state_service_and_time_and_paginates() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+
+    let mut ids = vec![];
+    for i in 0..7 {
+        let svc = if i % 2 == 0 { "checkout" } else { "tools" };
+        ids.push(app.trigger(svc, Severity::Low, &format!("k{i}")).await.incident_id);
+        advance(mins(1)).await;
+    }
+    app.ack(ids[0], "alice").await;
+
+    // Pages of 3, newest first, until the token runs out.
+    let mut seen = vec![];
+    let mut token = String::new();
+    loop {
+        let page = app
+            .incidents
+            .list(pb::ListIncidentsRequest { page_size: 3, page_token: token, ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.incidents.iter().map(|i| i.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ids.iter().rev().copied().collect::<Vec<_>>());
+
+    let list = |req: pb::ListIncidentsRequest| {
+        let mut client = app.incidents.clone();
+        async move { client.list(req).await.unwrap().into_inner().incidents.iter().map(|i| i.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(list(pb::ListIncidentsRequest { service: "tools".into(), ..Default::default() }).await, [ids[5], ids[3], ids[1]]);
+    assert_eq!(
+        list(pb::ListIncidentsRequest { states: vec![IncidentState::Acknowledged as i32], ..Default::default() }).await,
+        [ids[0]]
+    );
+    let at = |m: i64| Some(prost_types::Timestamp { seconds: (t0() + chrono::Duration::minutes(m)).timestamp(), nanos: 0 });
+    assert_eq!(
+        list(pb::ListIncidentsRequest { since: at(2), until: at(4), ..Default::default() }).await,
+        [ids[3], ids[2]]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn watch_streams_committed_events_for_the_chosen_incident() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let mut sink = WebhookSink::start().await;
+    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+
+    let mut all = app.incidents.watch(pb::WatchRequest::default()).await.unwrap().into_inner();
+    let r = app.trigger("checkout", Severity::High, "watched").await;
+    let mut only = app.incidents.watch(pb::WatchRequest { incident_id: r.incident_id, ..Default::default() }).await.unwrap().into_inner();
+    app.trigger("tools", Severity::High, "other").await;
+    app.pages(&mut sink, 2).await;
+    advance(mins(30)).await; // checkout escalates to bob
+    app.page(&mut sink).await;
+    app.ack(r.incident_id, "bob").await;
+    app.incidents.resolve(pb::ResolveRequest { id: r.incident_id, by: "bob".into(), note: String::new() }).await.unwrap();
+
+    let mut kinds = vec![];
+    while kinds.last() != Some(&EventKind::Resolved) {
+        let ev = within("an event on the filtered watch", only.next()).await.unwrap().unwrap();
+        assert_eq!(ev.incident_id, r.incident_id);
+        kinds.push(ev.kind());
+    }
+    // `only` was opened after the trigger committed: it starts with the delivery.
+    assert_eq!(
+        kinds,
+        [EventKind::Delivered, EventKind::Escalated, EventKind::Paged, EventKind::Delivered, EventKind::Acknowledged, EventKind::Resolved]
+    );
+    let first = within("an event on the full watch", all.next()).await.unwrap().unwrap();
+    assert_eq!((first.kind(), first.incident_id), (EventKind::Triggered, r.incident_id));
+    let mut services = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        services.insert(within("an event on the full watch", all.next()).await.unwrap().unwrap().service);
+    }
+    assert!(services.contains("tools"), "the unfiltered watch sees every service");
+
+    // Shutdown ends open watch streams instead of waiting for them.
+    app.stop().await;
+    assert!(within("an event on the filtered watch", only.next()).await.is_none_or(|r| r.is_err()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_shipped_example_set_runs_and_pages_the_critical_ladder() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let mut sink = WebhookSink::start().await;
+    let mut settings = test_settings(&dirs, &sink.url);
+    settings.schedules_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schedules").into();
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+
+    let r = app.trigger("checkout-api", Severity::Critical, "example").await;
+    assert_eq!(persons(&app.pages(&mut sink, 2).await), ["alice", "bob"]);
+    advance(mins(15)).await;
+    assert_eq!(app.page(&mut sink).await.person(), "dana");
+    assert_eq!(app.get(r.incident_id).await.incident.unwrap().escalation_policy, "engineering");
+    app.stop().await;
+}

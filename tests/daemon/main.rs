@@ -1,0 +1,11 @@
+//! End-to-end tests of the real daemon over its gRPC and HTTP interfaces.
+
+mod helpers;
+
+mod api;
+mod check;
+mod dedup;
+mod delivery;
+mod escalation;
+mod restart;
+mod validation;
