@@ -148,7 +148,11 @@ pub async fn run(
     tracing::info!("shutting down: finishing in-flight requests");
     while let Some(joined) = tasks.join_next().await {
         if let Ok((name, Err(e))) = &joined {
-            tracing::error!(task = name, error = format!("{e:#}"), "task failed during shutdown");
+            tracing::error!(
+                task = name,
+                error = format!("{e:#}"),
+                "task failed during shutdown"
+            );
         }
     }
     // Every engine clone is gone with its task; the writer commits what is queued and stops.
@@ -160,7 +164,9 @@ pub async fn run(
     }
 }
 
-fn task_failure(joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>) -> anyhow::Error {
+fn task_failure(
+    joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>,
+) -> anyhow::Error {
     match joined {
         Ok((name, Ok(()))) => anyhow::anyhow!("{name} stopped unexpectedly"),
         Ok((name, Err(e))) => e.context(format!("{name} failed")),
@@ -176,8 +182,12 @@ async fn grpc_server(
     use proto::incident_service_server::IncidentServiceServer;
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<AlertServiceServer<grpc::AlertApi>>().await;
-    health.set_serving::<IncidentServiceServer<grpc::IncidentApi>>().await;
+    health
+        .set_serving::<AlertServiceServer<grpc::AlertApi>>()
+        .await;
+    health
+        .set_serving::<IncidentServiceServer<grpc::IncidentApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -37,7 +37,13 @@ impl From<Output> for Run {
 impl Run {
     #[track_caller]
     fn success(self) -> Self {
-        assert_eq!(self.code, Some(0), "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -92,9 +98,18 @@ fn an_unreachable_daemon_exits_2_with_a_hint_and_no_debug_dump() {
 #[test]
 fn the_address_can_come_from_pagerd_addr() {
     let addr = format!("http://127.0.0.1:{}", closed_port());
-    let run: Run = command(&["ack", "12"]).env("PAGERD_ADDR", &addr).output().expect("runs").into();
+    let run: Run = command(&["ack", "12"])
+        .env("PAGERD_ADDR", &addr)
+        .output()
+        .expect("runs")
+        .into();
     assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("cannot reach pagerd at {addr} ")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach pagerd at {addr} ")),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -105,8 +120,24 @@ fn argument_errors_are_reported_by_clap() {
         &["ack", "12", "--service", "checkout-api", "--dedup-key", "k"],
         &["resolve", "--service", "checkout-api"],
         &["trigger", "--service", "checkout-api"],
-        &["trigger", "--service", "s", "--summary", "x", "--severity", "urgent"],
-        &["trigger", "--service", "s", "--summary", "x", "--detail", "novalue"],
+        &[
+            "trigger",
+            "--service",
+            "s",
+            "--summary",
+            "x",
+            "--severity",
+            "urgent",
+        ],
+        &[
+            "trigger",
+            "--service",
+            "s",
+            "--summary",
+            "x",
+            "--detail",
+            "novalue",
+        ],
         &["list", "--limit", "501"],
         &["list", "--since", "last tuesday"],
         &["--timeout", "0", "list"],
@@ -114,8 +145,16 @@ fn argument_errors_are_reported_by_clap() {
     ] {
         let run = pagerctl_sync(args);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
-        assert!(run.stderr.starts_with("error: "), "{args:?}: {}", run.stderr);
-        assert!(!run.stderr.contains("cannot reach"), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("cannot reach"),
+            "{args:?}: {}",
+            run.stderr
+        );
     }
 }
 
@@ -123,10 +162,23 @@ fn argument_errors_are_reported_by_clap() {
 fn a_repeated_detail_key_is_a_usage_error_before_connecting() {
     let addr = format!("127.0.0.1:{}", closed_port());
     let run = pagerctl_sync(&[
-        "--addr", &addr, "trigger", "--service", "s", "--summary", "x", "--detail", "a=1", "--detail", "a=2",
+        "--addr",
+        &addr,
+        "trigger",
+        "--service",
+        "s",
+        "--summary",
+        "x",
+        "--detail",
+        "a=1",
+        "--detail",
+        "a=2",
     ]);
     assert_eq!(run.code, Some(2));
-    assert_eq!(run.stderr.trim(), "pagerctl: --detail `a` is given more than once");
+    assert_eq!(
+        run.stderr.trim(),
+        "pagerctl: --detail `a` is given more than once"
+    );
 }
 
 /// The daemon, in-process on port 0, with its database in a temporary directory.
@@ -204,18 +256,32 @@ async fn a_responder_triggers_lists_shows_acknowledges_and_resolves_an_incident(
         "https://example.com/runbook=Runbook",
     ];
     let run = pagerctl(addr, &trigger).await.success();
-    assert_eq!(run.stdout.trim(), "incident 1 triggered (dedup key e2e-checkout)");
+    assert_eq!(
+        run.stdout.trim(),
+        "incident 1 triggered (dedup key e2e-checkout)"
+    );
     let run = pagerctl(addr, &trigger).await.success();
     assert_eq!(run.stdout.trim(), "incident 1: deduplicated (2 alerts)");
 
     // List: a table, and JSON with 1-based levels.
-    let run = pagerctl(addr, &["list", "--state", "triggered"]).await.success();
+    let run = pagerctl(addr, &["list", "--state", "triggered"])
+        .await
+        .success();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     assert!(lines[0].starts_with("ID  STATE"), "{}", run.stdout);
     let row: Vec<&str> = lines[1].split_whitespace().collect();
-    assert_eq!(row[..6], ["1", "triggered", "high", "checkout-api", "1", "2"], "{}", run.stdout);
-    assert!(lines[1].ends_with("Checkout returns 500s"), "{}", run.stdout);
+    assert_eq!(
+        row[..6],
+        ["1", "triggered", "high", "checkout-api", "1", "2"],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].ends_with("Checkout returns 500s"),
+        "{}",
+        run.stdout
+    );
 
     let listed = pagerctl(addr, &["--json", "list"]).await.success().json();
     assert_eq!(listed["next_page_token"], "");
@@ -229,46 +295,131 @@ async fn a_responder_triggers_lists_shows_acknowledges_and_resolves_an_incident(
     assert_eq!(incident["links"][0]["text"], "Runbook");
     assert!(incident["next_action_at"].is_string());
 
-    let run = pagerctl(addr, &["list", "--state", "resolved"]).await.success();
+    let run = pagerctl(addr, &["list", "--state", "resolved"])
+        .await
+        .success();
     assert!(run.stdout.is_empty());
     assert_eq!(run.stderr.trim(), "no incidents match");
 
     // Show: header and timeline.
     let run = pagerctl(addr, &["show", "1"]).await.success();
-    assert!(run.stdout.starts_with("incident 1: triggered, high\n"), "{}", run.stdout);
-    for expected in ["Checkout returns 500s", "e2e-checkout", "region = eu-west", "Runbook <https://example.com/runbook>", "TIMELINE", "EVENT", "deduplicated", "paged"] {
-        assert!(run.stdout.contains(expected), "{expected} missing from:\n{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("incident 1: triggered, high\n"),
+        "{}",
+        run.stdout
+    );
+    for expected in [
+        "Checkout returns 500s",
+        "e2e-checkout",
+        "region = eu-west",
+        "Runbook <https://example.com/runbook>",
+        "TIMELINE",
+        "EVENT",
+        "deduplicated",
+        "paged",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected} missing from:\n{}",
+            run.stdout
+        );
     }
 
     // Watch incident 1 while it is acknowledged and resolved.
-    let mut watch = tokio::process::Command::from(command(&["--addr", addr, "--json", "watch", "--incident", "1"]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("watch starts");
+    let mut watch = tokio::process::Command::from(command(&[
+        "--addr",
+        addr,
+        "--json",
+        "watch",
+        "--incident",
+        "1",
+    ]))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("watch starts");
     let mut watch_err = BufReader::new(watch.stderr.take().expect("stderr")).lines();
-    let ready = tokio::time::timeout(PATIENCE, watch_err.next_line()).await.expect("watch is ready");
-    assert!(ready.expect("stderr").is_some_and(|l| l.starts_with("watching pagerd at http://")));
+    let ready = tokio::time::timeout(PATIENCE, watch_err.next_line())
+        .await
+        .expect("watch is ready");
+    assert!(
+        ready
+            .expect("stderr")
+            .is_some_and(|l| l.starts_with("watching pagerd at http://"))
+    );
 
-    let run = pagerctl(addr, &["ack", "1", "--by", "alice"]).await.success();
-    assert!(run.stdout.starts_with("incident 1: acknowledged by alice"), "{}", run.stdout);
+    let run = pagerctl(addr, &["ack", "1", "--by", "alice"])
+        .await
+        .success();
+    assert!(
+        run.stdout.starts_with("incident 1: acknowledged by alice"),
+        "{}",
+        run.stdout
+    );
     let run = pagerctl(addr, &["ack", "1", "--by", "bob"]).await.success();
-    assert!(run.stdout.starts_with("incident 1: already acknowledged by alice"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("incident 1: already acknowledged by alice"),
+        "{}",
+        run.stdout
+    );
 
-    let shown = pagerctl(addr, &["--json", "show", "1"]).await.success().json();
+    let shown = pagerctl(addr, &["--json", "show", "1"])
+        .await
+        .success()
+        .json();
     assert_eq!(shown["state"], "acknowledged");
     assert_eq!(shown["acknowledged_by"], "alice");
-    let kinds: Vec<&str> = shown["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["kind"].as_str()).collect();
+    let kinds: Vec<&str> = shown["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
     assert_eq!(kinds.first(), Some(&"triggered"), "{kinds:?}");
     assert!(kinds.contains(&"acknowledged"), "{kinds:?}");
 
-    let run = pagerctl(addr, &["resolve", "--service", "checkout-api", "--dedup-key", "e2e-checkout", "--by", "alice", "--note", "rolled back"]).await.success();
+    let run = pagerctl(
+        addr,
+        &[
+            "resolve",
+            "--service",
+            "checkout-api",
+            "--dedup-key",
+            "e2e-checkout",
+            "--by",
+            "alice",
+            "--note",
+            "rolled back",
+        ],
+    )
+    .await
+    .success();
     assert_eq!(run.stdout.trim(), "incident 1: resolved");
-    let run = pagerctl(addr, &["resolve", "--service", "checkout-api", "--dedup-key", "e2e-checkout"]).await.success();
-    assert_eq!(run.stdout.trim(), "no open incident for checkout-api/e2e-checkout (nothing to do)");
+    let run = pagerctl(
+        addr,
+        &[
+            "resolve",
+            "--service",
+            "checkout-api",
+            "--dedup-key",
+            "e2e-checkout",
+        ],
+    )
+    .await
+    .success();
+    assert_eq!(
+        run.stdout.trim(),
+        "no open incident for checkout-api/e2e-checkout (nothing to do)"
+    );
     let run = pagerctl(addr, &["resolve", "1"]).await.success();
-    assert!(run.stdout.starts_with("incident 1: already resolved by alice"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("incident 1: already resolved by alice"),
+        "{}",
+        run.stdout
+    );
 
     // The watcher saw the acknowledgement and the resolution as JSON lines; Ctrl-C ends it cleanly.
     let mut watch_out = BufReader::new(watch.stdout.take().expect("stdout")).lines();
@@ -285,21 +436,38 @@ async fn a_responder_triggers_lists_shows_acknowledges_and_resolves_an_incident(
     }
     assert!(seen.contains(&"acknowledged".to_owned()), "{seen:?}");
     let pid = watch.id().expect("watch pid").to_string();
-    let interrupted = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
     assert!(interrupted.success());
-    let status = tokio::time::timeout(PATIENCE, watch.wait()).await.expect("watch ends").expect("wait");
+    let status = tokio::time::timeout(PATIENCE, watch.wait())
+        .await
+        .expect("watch ends")
+        .expect("wait");
     assert_eq!(status.code(), Some(0));
 
     // gRPC errors: one line, exit 1.
     let run = pagerctl(addr, &["show", "99"]).await;
     assert_eq!(run.code, Some(1));
     assert_eq!(run.stderr.trim(), "pagerctl: not found: no incident 99");
-    let run = pagerctl(addr, &["trigger", "--service", "checkout-api", "--summary", " "]).await;
+    let run = pagerctl(
+        addr,
+        &["trigger", "--service", "checkout-api", "--summary", " "],
+    )
+    .await;
     assert_eq!(run.code, Some(1));
-    assert_eq!(run.stderr.trim(), "pagerctl: invalid argument: summary: required");
+    assert_eq!(
+        run.stderr.trim(),
+        "pagerctl: invalid argument: summary: required"
+    );
     let run = pagerctl(addr, &["escalate", "1"]).await;
     assert_eq!(run.code, Some(1));
-    assert!(run.stderr.starts_with("pagerctl: failed precondition: "), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("pagerctl: failed precondition: "),
+        "{}",
+        run.stderr
+    );
 
     pagerd.stop().await;
 }

@@ -152,7 +152,9 @@ pub fn event_to_pb(e: domain::Event) -> pb::IncidentEvent {
 pub fn parse_trigger(r: pb::TriggerRequest) -> Result<NewAlert, Status> {
     let service = r.service.trim().to_string();
     if service.is_empty() {
-        return Err(Status::not_found("service: empty; name a service from the policy files"));
+        return Err(Status::not_found(
+            "service: empty; name a service from the policy files",
+        ));
     }
     let severity = parse_severity(r.severity)?;
     let summary = r.summary.trim().to_string();
@@ -161,7 +163,10 @@ pub fn parse_trigger(r: pb::TriggerRequest) -> Result<NewAlert, Status> {
     }
     let chars = summary.chars().count();
     if chars > MAX_SUMMARY_CHARS {
-        return Err(invalid("summary", format!("{chars} characters; at most {MAX_SUMMARY_CHARS}")));
+        return Err(invalid(
+            "summary",
+            format!("{chars} characters; at most {MAX_SUMMARY_CHARS}"),
+        ));
     }
     let dedup_key = if r.dedup_key.is_empty() {
         uuid::Uuid::new_v4().to_string()
@@ -174,19 +179,31 @@ pub fn parse_trigger(r: pb::TriggerRequest) -> Result<NewAlert, Status> {
         r.dedup_key
     };
     if r.source.len() > MAX_SOURCE_BYTES {
-        return Err(invalid("source", format!("{} bytes; at most {MAX_SOURCE_BYTES}", r.source.len())));
+        return Err(invalid(
+            "source",
+            format!("{} bytes; at most {MAX_SOURCE_BYTES}", r.source.len()),
+        ));
     }
     let details_bytes: usize = r.details.iter().map(|(k, v)| k.len() + v.len()).sum();
     if details_bytes > MAX_DETAILS_BYTES {
-        return Err(invalid("details", format!("{details_bytes} bytes; at most {MAX_DETAILS_BYTES} (64 KiB)")));
+        return Err(invalid(
+            "details",
+            format!("{details_bytes} bytes; at most {MAX_DETAILS_BYTES} (64 KiB)"),
+        ));
     }
     if r.links.len() > MAX_LINKS {
-        return Err(invalid("links", format!("{} links; at most {MAX_LINKS}", r.links.len())));
+        return Err(invalid(
+            "links",
+            format!("{} links; at most {MAX_LINKS}", r.links.len()),
+        ));
     }
     let mut links = Vec::with_capacity(r.links.len());
     for (i, l) in r.links.into_iter().enumerate() {
         if reqwest::Url::parse(&l.href).is_err() {
-            return Err(invalid(&format!("links[{i}].href"), format!("`{}` is not a URL", l.href)));
+            return Err(invalid(
+                &format!("links[{i}].href"),
+                format!("`{}` is not a URL", l.href),
+            ));
         }
         links.push(Link {
             href: l.href,
@@ -228,13 +245,18 @@ fn parse_note(note: String) -> Result<String, Status> {
 
 fn parse_key(service: &str, dedup_key: &str) -> Result<(), Status> {
     if service.trim().is_empty() {
-        return Err(Status::not_found("service: empty; name a service from the policy files"));
+        return Err(Status::not_found(
+            "service: empty; name a service from the policy files",
+        ));
     }
     if dedup_key.is_empty() {
         return Err(invalid("dedup_key", "required"));
     }
     if dedup_key.len() > MAX_DEDUP_KEY_BYTES {
-        return Err(invalid("dedup_key", format!("at most {MAX_DEDUP_KEY_BYTES} bytes")));
+        return Err(invalid(
+            "dedup_key",
+            format!("at most {MAX_DEDUP_KEY_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -285,7 +307,10 @@ impl pb::alert_service_server::AlertService for AlertApi {
         let r = req.into_inner();
         parse_key(&r.service, &r.dedup_key)?;
         let by = parse_actor(r.by)?;
-        let o = self.engine.acknowledge_by_key(r.service.trim(), &r.dedup_key, by).await?;
+        let o = self
+            .engine
+            .acknowledge_by_key(r.service.trim(), &r.dedup_key, by)
+            .await?;
         Ok(Response::new(alert_action(o)))
     }
 
@@ -297,7 +322,10 @@ impl pb::alert_service_server::AlertService for AlertApi {
         parse_key(&r.service, &r.dedup_key)?;
         let by = parse_actor(r.by)?;
         let note = parse_note(r.note)?;
-        let o = self.engine.resolve_by_key(r.service.trim(), &r.dedup_key, by, note).await?;
+        let o = self
+            .engine
+            .resolve_by_key(r.service.trim(), &r.dedup_key, by, note)
+            .await?;
         Ok(Response::new(alert_action(o)))
     }
 }
@@ -335,13 +363,21 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
                 Ok(pb::IncidentState::Triggered) => IncidentState::Triggered,
                 Ok(pb::IncidentState::Acknowledged) => IncidentState::Acknowledged,
                 Ok(pb::IncidentState::Resolved) => IncidentState::Resolved,
-                _ => return Err(invalid(&format!("states[{i}]"), format!("unknown state {s}"))),
+                _ => {
+                    return Err(invalid(
+                        &format!("states[{i}]"),
+                        format!("unknown state {s}"),
+                    ));
+                }
             });
         }
         let page_size = match r.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n > MAX_PAGE_SIZE => {
-                return Err(invalid("page_size", format!("{n}; at most {MAX_PAGE_SIZE}")));
+                return Err(invalid(
+                    "page_size",
+                    format!("{n}; at most {MAX_PAGE_SIZE}"),
+                ));
             }
             n => n,
         };
@@ -381,7 +417,10 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         let mut incidents = self.engine.list(filter).await?;
         let next_page_token = if incidents.len() > page_size as usize {
             incidents.truncate(page_size as usize);
-            incidents.last().map(|i| i.id.to_string()).unwrap_or_default()
+            incidents
+                .last()
+                .map(|i| i.id.to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -398,7 +437,9 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         let r = req.into_inner();
         let id = parse_id(r.id)?;
         let by = parse_actor(r.by)?;
-        Ok(Response::new(incident_action(self.engine.acknowledge(id, by).await?)))
+        Ok(Response::new(incident_action(
+            self.engine.acknowledge(id, by).await?,
+        )))
     }
 
     async fn resolve(
@@ -409,7 +450,9 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         let id = parse_id(r.id)?;
         let by = parse_actor(r.by)?;
         let note = parse_note(r.note)?;
-        Ok(Response::new(incident_action(self.engine.resolve(id, by, note).await?)))
+        Ok(Response::new(incident_action(
+            self.engine.resolve(id, by, note).await?,
+        )))
     }
 
     async fn escalate(
@@ -419,7 +462,9 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         let r = req.into_inner();
         let id = parse_id(r.id)?;
         let by = parse_actor(r.by)?;
-        Ok(Response::new(incident_action(self.engine.escalate(id, by).await?)))
+        Ok(Response::new(incident_action(
+            self.engine.escalate(id, by).await?,
+        )))
     }
 
     type WatchStream = WatchStream;
@@ -457,7 +502,9 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
                         }
                         // A watcher that fell behind gets one error and the stream ends.
                         Err(broadcast::error::RecvError::Lagged(n)) => {
-                            let msg = format!("watcher fell {n} events behind; list incidents and watch again");
+                            let msg = format!(
+                                "watcher fell {n} events behind; list incidents and watch again"
+                            );
                             return Some((Err(Status::data_loss(msg)), None));
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,

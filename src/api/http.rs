@@ -6,7 +6,9 @@ use axum::{Router, extract::State, http::StatusCode, routing::get};
 use crate::engine::Engine;
 
 pub fn router(engine: Engine) -> Router {
-    Router::new().route("/healthz", get(healthz)).with_state(engine)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(engine)
 }
 
 /// Healthy when the database answers a read.
@@ -15,7 +17,10 @@ async fn healthz(State(engine): State<Engine>) -> (StatusCode, String) {
         Ok(open) => (StatusCode::OK, format!("ok: {open} open incidents\n")),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n".into())
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable\n".into(),
+            )
         }
     }
 }

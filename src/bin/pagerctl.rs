@@ -268,9 +268,15 @@ fn default_actor() -> String {
 /// `host:port` gets `http://`; the daemon serves plaintext gRPC, so only http is accepted.
 fn parse_addr(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
-    let addr = if s.contains("://") { s.to_owned() } else { format!("http://{s}") };
+    let addr = if s.contains("://") {
+        s.to_owned()
+    } else {
+        format!("http://{s}")
+    };
     if !addr.starts_with("http://") {
-        return Err(format!("`{s}`: only http:// addresses are supported (pagerd serves plaintext gRPC)"));
+        return Err(format!(
+            "`{s}`: only http:// addresses are supported (pagerd serves plaintext gRPC)"
+        ));
     }
     Endpoint::from_shared(addr.clone()).map_err(|e| format!("`{s}` is not an address: {e}"))?;
     Ok(addr)
@@ -279,7 +285,9 @@ fn parse_addr(s: &str) -> Result<String, String> {
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = match s.trim().parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
-        Err(_) => humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (try 10s, 500ms, 1m)"))?,
+        Err(_) => {
+            humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (try 10s, 500ms, 1m)"))?
+        }
     };
     if d.is_zero() {
         return Err("must be more than zero".into());
@@ -321,7 +329,9 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         return Ok(t.with_timezone(&Utc));
     }
     let ago = humantime::parse_duration(s).map_err(|_| {
-        format!("`{s}`: expected an RFC 3339 time (2024-05-01T14:00:00Z) or a duration ago (2h, 3d)")
+        format!(
+            "`{s}`: expected an RFC 3339 time (2024-05-01T14:00:00Z) or a duration ago (2h, 3d)"
+        )
     })?;
     chrono::Duration::from_std(ago)
         .ok()
@@ -468,7 +478,11 @@ impl Pagerd {
         match status.code() {
             Code::Unavailable => Unreachable {
                 addr: self.addr.clone(),
-                reason: if message.is_empty() { "unavailable".into() } else { message.to_owned() },
+                reason: if message.is_empty() {
+                    "unavailable".into()
+                } else {
+                    message.to_owned()
+                },
             }
             .into(),
             Code::Unimplemented => anyhow!(
@@ -486,7 +500,10 @@ impl Pagerd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pagerctl: cannot start the async runtime: {e}");
@@ -496,7 +513,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         // `pagerctl list | head` closes stdout early; that is not an error.
-        Err(e) if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -570,9 +590,16 @@ async fn trigger(g: &Global, args: TriggerArgs) -> anyhow::Result<()> {
         }));
     }
     if r.deduplicated {
-        emit(&format!("incident {}: deduplicated ({} alerts)", r.incident_id, r.alert_count))
+        emit(&format!(
+            "incident {}: deduplicated ({} alerts)",
+            r.incident_id, r.alert_count
+        ))
     } else {
-        emit(&format!("incident {} triggered (dedup key {})", r.incident_id, clean(&r.dedup_key)))
+        emit(&format!(
+            "incident {} triggered (dedup key {})",
+            r.incident_id,
+            clean(&r.dedup_key)
+        ))
     }
 }
 
@@ -583,7 +610,13 @@ async fn ack(g: &Global, args: AckArgs) -> anyhow::Result<()> {
         Target::Id(id) => {
             let request = pb::AcknowledgeRequest { id, by: args.by };
             let r = pagerd.call(pagerd.incidents().acknowledge(request)).await?;
-            emit_action(&r, g.json, |desc| if r.changed { desc } else { format!("already {desc}") })
+            emit_action(&r, g.json, |desc| {
+                if r.changed {
+                    desc
+                } else {
+                    format!("already {desc}")
+                }
+            })
         }
         Target::Key { service, dedup_key } => {
             let request = pb::AlertAcknowledgeRequest {
@@ -603,9 +636,19 @@ async fn resolve(g: &Global, args: ResolveArgs) -> anyhow::Result<()> {
     let pagerd = g.connect().await?;
     match target {
         Target::Id(id) => {
-            let request = pb::ResolveRequest { id, by: args.by, note };
+            let request = pb::ResolveRequest {
+                id,
+                by: args.by,
+                note,
+            };
             let r = pagerd.call(pagerd.incidents().resolve(request)).await?;
-            emit_action(&r, g.json, |desc| if r.changed { desc } else { format!("already {desc}") })
+            emit_action(&r, g.json, |desc| {
+                if r.changed {
+                    desc
+                } else {
+                    format!("already {desc}")
+                }
+            })
         }
         Target::Key { service, dedup_key } => {
             let request = pb::AlertResolveRequest {
@@ -628,13 +671,21 @@ async fn escalate(g: &Global, args: EscalateArgs) -> anyhow::Result<()> {
     let pagerd = g.connect().await?;
     let r = pagerd.call(pagerd.incidents().escalate(request)).await?;
     emit_action(&r, g.json, |desc| {
-        if r.changed { format!("escalated, now {desc}") } else { format!("not escalated, still {desc}") }
+        if r.changed {
+            format!("escalated, now {desc}")
+        } else {
+            format!("not escalated, still {desc}")
+        }
     })
 }
 
 async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
     let mut request = pb::ListIncidentsRequest {
-        states: args.states.into_iter().map(|s| IncidentState::from(s) as i32).collect(),
+        states: args
+            .states
+            .into_iter()
+            .map(|s| IncidentState::from(s) as i32)
+            .collect(),
         service: args.service.unwrap_or_default(),
         since: args.since.map(to_timestamp),
         until: args.until.map(to_timestamp),
@@ -644,7 +695,9 @@ async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
     let pagerd = g.connect().await?;
     let mut incidents = Vec::new();
     let next_page_token = loop {
-        let page = pagerd.call(pagerd.incidents().list(request.clone())).await?;
+        let page = pagerd
+            .call(pagerd.incidents().list(request.clone()))
+            .await?;
         incidents.extend(page.incidents);
         if !args.all || page.next_page_token.is_empty() {
             break page.next_page_token;
@@ -661,14 +714,19 @@ async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
     }
     emit(&incident_table(&incidents, Utc::now()))?;
     if !next_page_token.is_empty() {
-        eprintln!("(showing the newest {}; more match: use --all or a larger --limit)", incidents.len());
+        eprintln!(
+            "(showing the newest {}; more match: use --all or a larger --limit)",
+            incidents.len()
+        );
     }
     Ok(())
 }
 
 async fn show(g: &Global, id: i64) -> anyhow::Result<()> {
     let pagerd = g.connect().await?;
-    let r = pagerd.call(pagerd.incidents().get(pb::GetIncidentRequest { id })).await?;
+    let r = pagerd
+        .call(pagerd.incidents().get(pb::GetIncidentRequest { id }))
+        .await?;
     let incident = r.incident.context("pagerd replied without the incident")?;
     if g.json {
         let timeline: Vec<Value> = r.timeline.iter().map(event_json).collect();
@@ -687,7 +745,8 @@ async fn watch(g: &Global, args: WatchArgs) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     // Installed before the stream opens, so an early Ctrl-C still ends the watch cleanly.
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the Ctrl-C handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let request = pb::WatchRequest {
         incident_id: args.incident.unwrap_or(0),
         service: args.service.unwrap_or_default(),
@@ -737,7 +796,10 @@ fn emit_action(
     json: bool,
     phrase: impl FnOnce(String) -> String,
 ) -> anyhow::Result<()> {
-    let incident = r.incident.as_ref().context("pagerd replied without the incident")?;
+    let incident = r
+        .incident
+        .as_ref()
+        .context("pagerd replied without the incident")?;
     if json {
         return emit_json(&json!({ "changed": r.changed, "incident": incident_json(incident) }));
     }
@@ -757,8 +819,16 @@ fn emit_key_action(
     json: bool,
 ) -> anyhow::Result<()> {
     if json {
-        let incident_id = if r.matched { json!(r.incident_id) } else { Value::Null };
-        let state = if r.matched { json!(state_name(r.state)) } else { Value::Null };
+        let incident_id = if r.matched {
+            json!(r.incident_id)
+        } else {
+            Value::Null
+        };
+        let state = if r.matched {
+            json!(state_name(r.state))
+        } else {
+            Value::Null
+        };
         return emit_json(&json!({
             "matched": r.matched,
             "changed": r.changed,
@@ -767,32 +837,51 @@ fn emit_key_action(
         }));
     }
     let line = if !r.matched {
-        format!("no open incident for {}/{} (nothing to do)", clean(service), clean(dedup_key))
+        format!(
+            "no open incident for {}/{} (nothing to do)",
+            clean(service),
+            clean(dedup_key)
+        )
     } else if r.changed {
         format!("incident {}: {}", r.incident_id, state_name(r.state))
     } else {
-        format!("incident {}: already {}", r.incident_id, state_name(r.state))
+        format!(
+            "incident {}: already {}",
+            r.incident_id,
+            state_name(r.state)
+        )
     };
     emit(&line)
 }
 
-/// "acknowledged by alice", "triggered at level 2, next action in 14m".
+/// "triggered at level 2, next escalation in 14m", "acknowledged by alice".
 fn state_description(i: &pb::Incident, now: DateTime<Utc>) -> String {
-    let mut desc = match IncidentState::try_from(i.state) {
-        Ok(IncidentState::Triggered) => format!("triggered at level {}", level_label(i)),
-        Ok(IncidentState::Acknowledged) => format!("acknowledged by {}", clean(&i.acknowledged_by)),
-        Ok(IncidentState::Resolved) => format!("resolved by {}", clean(&i.resolved_by)),
+    let next = to_datetime(i.next_action_at.as_ref()).map(|t| relative(t, now));
+    match (IncidentState::try_from(i.state), next) {
+        (Ok(IncidentState::Triggered), Some(next)) => {
+            format!(
+                "triggered at level {}, next escalation {next}",
+                level_label(i)
+            )
+        }
+        (Ok(IncidentState::Triggered), None) => format!("triggered at level {}", level_label(i)),
+        (Ok(IncidentState::Acknowledged), Some(next)) => format!(
+            "acknowledged by {}, re-triggers {next} unless resolved",
+            clean(&i.acknowledged_by)
+        ),
+        (Ok(IncidentState::Acknowledged), None) => {
+            format!("acknowledged by {}", clean(&i.acknowledged_by))
+        }
+        (Ok(IncidentState::Resolved), _) => format!("resolved by {}", clean(&i.resolved_by)),
         _ => state_name(i.state).to_owned(),
-    };
-    if let Some(next) = to_datetime(i.next_action_at.as_ref()) {
-        desc.push_str(&format!(", next action {}", relative(next, now)));
     }
-    desc
 }
 
 fn incident_table(incidents: &[pb::Incident], now: DateTime<Utc>) -> String {
     let mut table = plain_table();
-    table.set_header(["ID", "STATE", "SEV", "SERVICE", "LEVEL", "ALERTS", "AGE", "SUMMARY"]);
+    table.set_header([
+        "ID", "STATE", "SEV", "SERVICE", "LEVEL", "ALERTS", "AGE", "SUMMARY",
+    ]);
     for i in incidents {
         let age = to_datetime(i.created_at.as_ref())
             .map(|t| compact_duration(now - t))
@@ -829,15 +918,26 @@ fn incident_header(i: &pb::Incident, now: DateTime<Utc>) -> String {
         ("next action", at(i.next_action_at.as_ref())),
     ];
     if i.acknowledged_at.is_some() || !i.acknowledged_by.is_empty() {
-        fields.push(("acknowledged", format!("{} by {}", at(i.acknowledged_at.as_ref()), clean(&i.acknowledged_by))));
+        let by = clean(&i.acknowledged_by);
+        fields.push((
+            "acknowledged",
+            format!("by {by}, {}", at(i.acknowledged_at.as_ref())),
+        ));
     }
     if i.resolved_at.is_some() || !i.resolved_by.is_empty() {
-        fields.push(("resolved", format!("{} by {}", at(i.resolved_at.as_ref()), clean(&i.resolved_by))));
+        let by = clean(&i.resolved_by);
+        fields.push((
+            "resolved",
+            format!("by {by}, {}", at(i.resolved_at.as_ref())),
+        ));
         fields.push(("note", non_empty(clean(&i.resolve_note))));
     }
     let details: BTreeMap<&String, &String> = i.details.iter().collect();
     for (n, (k, v)) in details.into_iter().enumerate() {
-        fields.push((if n == 0 { "details" } else { "" }, format!("{} = {}", clean(k), clean(v))));
+        fields.push((
+            if n == 0 { "details" } else { "" },
+            format!("{} = {}", clean(k), clean(v)),
+        ));
     }
     for (n, l) in i.links.iter().enumerate() {
         let link = if l.text.is_empty() {
@@ -854,9 +954,17 @@ fn incident_header(i: &pb::Incident, now: DateTime<Utc>) -> String {
         state_name(i.state),
         severity_name(i.severity)
     );
-    let width = fields.iter().map(|(label, _)| label.len() + 1).max().unwrap_or(0);
+    let width = fields
+        .iter()
+        .map(|(label, _)| label.len() + 1)
+        .max()
+        .unwrap_or(0);
     for (label, value) in fields {
-        let label = if label.is_empty() { String::new() } else { format!("{label}:") };
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}:")
+        };
         text.push_str(&format!("  {label:<width$}  {value}\n"));
     }
     text
@@ -866,10 +974,14 @@ fn timeline_table(events: &[pb::IncidentEvent]) -> String {
     let mut table = plain_table();
     // Wrap long messages to the terminal's width rather than the whole row.
     table.set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header(["TIME", "EVENT", "LEVEL", "PERSON", "CHANNEL", "ACTOR", "MESSAGE"]);
+    table.set_header([
+        "TIME", "EVENT", "LEVEL", "PERSON", "CHANNEL", "ACTOR", "MESSAGE",
+    ]);
     for e in events {
         table.add_row([
-            to_datetime(e.at.as_ref()).map(local_time).unwrap_or_default(),
+            to_datetime(e.at.as_ref())
+                .map(local_time)
+                .unwrap_or_default(),
             kind_name(e.kind).replace('_', " "),
             event_level(e).map(|l| l.to_string()).unwrap_or_default(),
             clean(&e.person),
@@ -885,7 +997,9 @@ fn timeline_table(events: &[pb::IncidentEvent]) -> String {
 fn watch_line(e: &pb::IncidentEvent) -> String {
     let mut line = format!(
         "{} #{} {} {}",
-        to_datetime(e.at.as_ref()).map(local_time).unwrap_or_default(),
+        to_datetime(e.at.as_ref())
+            .map(local_time)
+            .unwrap_or_default(),
         e.incident_id,
         clean(&e.service),
         kind_name(e.kind).replace('_', " "),
@@ -894,12 +1008,14 @@ fn watch_line(e: &pb::IncidentEvent) -> String {
         line.push_str(&format!(" level {level}"));
     }
     match (e.person.is_empty(), e.channel.is_empty()) {
-        (false, false) => line.push_str(&format!(", {} via {}", clean(&e.person), clean(&e.channel))),
+        (false, false) => {
+            line.push_str(&format!(", {} via {}", clean(&e.person), clean(&e.channel)))
+        }
         (false, true) => line.push_str(&format!(", {}", clean(&e.person))),
         _ => {}
     }
     if !e.actor.is_empty() {
-        line.push_str(&format!(", by {}", clean(&e.actor)));
+        line.push_str(&format!(" by {}", clean(&e.actor)));
     }
     line.push_str(&format!(": {}", clean(&e.message)));
     line
@@ -921,9 +1037,16 @@ fn finish_table(mut table: Table) -> String {
 }
 
 fn incident_json(i: &pb::Incident) -> Value {
-    let details: serde_json::Map<String, Value> =
-        i.details.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    let links: Vec<Value> = i.links.iter().map(|l| json!({ "href": l.href, "text": l.text })).collect();
+    let details: serde_json::Map<String, Value> = i
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let links: Vec<Value> = i
+        .links
+        .iter()
+        .map(|l| json!({ "href": l.href, "text": l.text }))
+        .collect();
     json!({
         "id": i.id,
         "service": i.service,
@@ -1033,7 +1156,9 @@ fn to_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 fn local_time(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string()
+    t.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// `2024-05-01 16:03:04 +02:00 (2024-05-01 14:03:04 UTC)`, or once when local time is UTC.
@@ -1114,8 +1239,14 @@ mod tests {
 
     #[test]
     fn addresses_without_a_scheme_get_http() {
-        assert_eq!(parse_addr("127.0.0.1:50051").unwrap(), "http://127.0.0.1:50051");
-        assert_eq!(parse_addr("http://pagerd:50051/").unwrap(), "http://pagerd:50051");
+        assert_eq!(
+            parse_addr("127.0.0.1:50051").unwrap(),
+            "http://127.0.0.1:50051"
+        );
+        assert_eq!(
+            parse_addr("http://pagerd:50051/").unwrap(),
+            "http://pagerd:50051"
+        );
         assert!(parse_addr("https://pagerd:50051").is_err());
     }
 
@@ -1129,9 +1260,20 @@ mod tests {
             ("SEV3", Severity::Medium),
             ("low", Severity::Low),
         ] {
-            let cli = Cli::try_parse_from(["pagerctl", "trigger", "--service", "s", "--summary", "x", "--severity", arg])
-                .unwrap_or_else(|e| panic!("{arg}: {e}"));
-            let Command::Trigger(t) = cli.command else { panic!("not a trigger") };
+            let cli = Cli::try_parse_from([
+                "pagerctl",
+                "trigger",
+                "--service",
+                "s",
+                "--summary",
+                "x",
+                "--severity",
+                arg,
+            ])
+            .unwrap_or_else(|e| panic!("{arg}: {e}"));
+            let Command::Trigger(t) = cli.command else {
+                panic!("not a trigger")
+            };
             assert_eq!(Severity::from(t.severity), want, "{arg}");
         }
     }
@@ -1152,17 +1294,35 @@ mod tests {
         let link = |s| parse_link(s).map(|l| (l.href, l.text));
         let pair = |h: &str, t: &str| Ok((h.to_owned(), t.to_owned()));
         assert_eq!(link("https://x/runbook"), pair("https://x/runbook", ""));
-        assert_eq!(link("https://x/runbook=Runbook"), pair("https://x/runbook", "Runbook"));
-        assert_eq!(link("https://x/d?org=1&v=a"), pair("https://x/d?org=1&v=a", ""));
-        assert_eq!(link("https://x/d?org=1=Checkout dashboard"), pair("https://x/d?org=1", "Checkout dashboard"));
-        assert_eq!(link("https://x/r=Text with a=b"), pair("https://x/r", "Text with a=b"));
+        assert_eq!(
+            link("https://x/runbook=Runbook"),
+            pair("https://x/runbook", "Runbook")
+        );
+        assert_eq!(
+            link("https://x/d?org=1&v=a"),
+            pair("https://x/d?org=1&v=a", "")
+        );
+        assert_eq!(
+            link("https://x/d?org=1=Checkout dashboard"),
+            pair("https://x/d?org=1", "Checkout dashboard")
+        );
+        assert_eq!(
+            link("https://x/r=Text with a=b"),
+            pair("https://x/r", "Text with a=b")
+        );
         assert!(parse_link("=text").is_err());
     }
 
     #[test]
     fn details_need_a_key() {
-        assert_eq!(parse_detail("region=eu=west").unwrap(), ("region".into(), "eu=west".into()));
-        assert_eq!(parse_detail("empty=").unwrap(), ("empty".into(), String::new()));
+        assert_eq!(
+            parse_detail("region=eu=west").unwrap(),
+            ("region".into(), "eu=west".into())
+        );
+        assert_eq!(
+            parse_detail("empty=").unwrap(),
+            ("empty".into(), String::new())
+        );
         assert!(parse_detail("=v").is_err());
         assert!(parse_detail("novalue").is_err());
     }
@@ -1178,9 +1338,19 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_or_a_duration_ago() {
-        assert_eq!(parse_time("2024-05-01T16:00:00+02:00").unwrap().to_rfc3339(), "2024-05-01T14:00:00+00:00");
+        assert_eq!(
+            parse_time("2024-05-01T16:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2024-05-01T14:00:00+00:00"
+        );
         let two_hours_ago = parse_time("2h").unwrap();
-        assert!((Utc::now() - two_hours_ago - chrono::TimeDelta::hours(2)).num_seconds().abs() < 5);
+        assert!(
+            (Utc::now() - two_hours_ago - chrono::TimeDelta::hours(2))
+                .num_seconds()
+                .abs()
+                < 5
+        );
         assert!(parse_time("yesterday").is_err());
     }
 
@@ -1216,7 +1386,9 @@ mod tests {
             state: IncidentState::Triggered as i32,
             level: 1,
             alert_count: 3,
-            created_at: Some(to_timestamp(DateTime::from_timestamp(1_700_000_000, 0).unwrap())),
+            created_at: Some(to_timestamp(
+                DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            )),
             ..Default::default()
         }
     }
@@ -1224,15 +1396,47 @@ mod tests {
     #[test]
     fn the_list_table_shows_one_based_levels_and_ages() {
         let now = DateTime::from_timestamp(1_700_000_000 + 3 * 3600 + 60, 0).unwrap();
-        let text = incident_table(&[incident(12, "Checkout 500s\non EU"), incident(7, &"x".repeat(100))], now);
+        let text = incident_table(
+            &[
+                incident(12, "Checkout 500s\non EU"),
+                incident(7, &"x".repeat(100)),
+            ],
+            now,
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         let cols: Vec<&str> = lines[0].split_whitespace().collect();
-        assert_eq!(cols, ["ID", "STATE", "SEV", "SERVICE", "LEVEL", "ALERTS", "AGE", "SUMMARY"]);
+        assert_eq!(
+            cols,
+            [
+                "ID", "STATE", "SEV", "SERVICE", "LEVEL", "ALERTS", "AGE", "SUMMARY"
+            ]
+        );
         let row: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(row, ["12", "triggered", "high", "checkout-api", "2", "3", "3h01m", "Checkout", "500s", "on", "EU"]);
-        assert!(lines[2].ends_with(&format!("{}…", "x".repeat(LIST_SUMMARY_CHARS - 1))), "{text}");
-        assert!(!text.starts_with(' ') && text.lines().all(|l| l == l.trim_end()), "{text:?}");
+        assert_eq!(
+            row,
+            [
+                "12",
+                "triggered",
+                "high",
+                "checkout-api",
+                "2",
+                "3",
+                "3h01m",
+                "Checkout",
+                "500s",
+                "on",
+                "EU"
+            ]
+        );
+        assert!(
+            lines[2].ends_with(&format!("{}…", "x".repeat(LIST_SUMMARY_CHARS - 1))),
+            "{text}"
+        );
+        assert!(
+            !text.starts_with(' ') && text.lines().all(|l| l == l.trim_end()),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -1247,9 +1451,16 @@ mod tests {
             message: "timed out".into(),
             ..Default::default()
         };
-        assert!(watch_line(&e).ends_with("#3 search delivery failed level 2, alice via webhook: timed out"));
+        assert!(
+            watch_line(&e)
+                .ends_with("#3 search delivery failed level 2, alice via webhook: timed out")
+        );
         assert_eq!(event_json(&e)["level"], 2);
-        let ack = pb::IncidentEvent { level: 0, actor: "bob".into(), ..e };
+        let ack = pb::IncidentEvent {
+            level: 0,
+            actor: "bob".into(),
+            ..e
+        };
         assert!(!watch_line(&ack).contains("level"));
         assert_eq!(event_json(&ack)["level"], Value::Null);
     }

@@ -68,8 +68,8 @@ fn check(dir: &std::path::Path) -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| EnvFilter::try_new(&settings.log.filter));
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").or_else(|_| EnvFilter::try_new(&settings.log.filter));
     let filter = match filter {
         Ok(f) => f,
         Err(e) => {
@@ -127,7 +127,10 @@ fn serve(settings: Settings) -> ExitCode {
 /// SIGTERM or SIGINT → one cancellation that every task observes.
 async fn signal_shutdown(token: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(t), Ok(i)) => (t, i),
         _ => {
             tracing::error!("cannot install signal handlers; stop with SIGKILL only");

@@ -38,7 +38,9 @@ impl Step {
 
 fn last_index(timeline: &Timeline) -> u32 {
     // Timelines are validated non-empty; saturate anyway so a bad value cannot panic.
-    u32::try_from(timeline.levels.len()).unwrap_or(u32::MAX).saturating_sub(1)
+    u32::try_from(timeline.levels.len())
+        .unwrap_or(u32::MAX)
+        .saturating_sub(1)
 }
 
 fn page_at(timeline: &Timeline, pos: Position) -> Step {
@@ -181,7 +183,12 @@ mod tests {
             (pos(4, 0), Repeat::Times(0), pos(4, 0), None),
             (pos(4, 0), Repeat::Times(1), pos(0, 1), Some("alice")),
             (pos(4, 1), Repeat::Times(1), pos(4, 1), None),
-            (pos(4, 7), Repeat::UntilAcknowledged, pos(0, 8), Some("alice")),
+            (
+                pos(4, 7),
+                Repeat::UntilAcknowledged,
+                pos(0, 8),
+                Some("alice"),
+            ),
             // A timeline that shrank on reload: treat the old level as the last one.
             (pos(9, 0), Repeat::Times(0), pos(4, 0), None),
         ];
@@ -190,7 +197,9 @@ mod tests {
             assert_eq!(step.pos(), want_pos, "from {from:?} with {repeat:?}");
             match (step, want_target) {
                 (Step::Page { targets, .. }, Some(first)) => assert_eq!(targets[0], person(first)),
-                (Step::Exhausted { targets, .. }, None) => assert_eq!(targets, vec![person("erin")]),
+                (Step::Exhausted { targets, .. }, None) => {
+                    assert_eq!(targets, vec![person("erin")])
+                }
                 (other, want) => panic!("from {from:?}: got {other:?}, wanted {want:?}"),
             }
         }
@@ -215,7 +224,9 @@ mod tests {
     fn manual_escalate_is_refused_at_the_end_of_the_chain() {
         let t = critical_ladder();
         assert_eq!(
-            on_manual_escalate(&t, Repeat::Times(0), pos(0, 0)).unwrap().pos(),
+            on_manual_escalate(&t, Repeat::Times(0), pos(0, 0))
+                .unwrap()
+                .pos(),
             pos(1, 0)
         );
         let err = on_manual_escalate(&t, Repeat::Times(0), pos(4, 0)).unwrap_err();
@@ -225,7 +236,10 @@ mod tests {
     #[test]
     fn ack_timeout_escalates_and_never_gives_up() {
         let t = critical_ladder();
-        assert_eq!(on_ack_timeout(&t, Repeat::Times(0), pos(0, 0)).pos(), pos(1, 0));
+        assert_eq!(
+            on_ack_timeout(&t, Repeat::Times(0), pos(0, 0)).pos(),
+            pos(1, 0)
+        );
         let last = on_ack_timeout(&t, Repeat::Times(0), pos(4, 0));
         assert!(matches!(last, Step::Page { pos: p, .. } if p == pos(4, 0)));
     }

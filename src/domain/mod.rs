@@ -7,7 +7,9 @@ pub mod escalation;
 pub mod incident;
 pub mod policy;
 
-pub use escalation::{Position, Step, on_ack_timeout, on_escalation_due, on_manual_escalate, on_trigger};
+pub use escalation::{
+    Position, Step, on_ack_timeout, on_escalation_due, on_manual_escalate, on_trigger,
+};
 pub use incident::{Event, Incident, Link, NewAlert, NewEvent, Page, PageIncident};
 pub use policy::{EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Target, Timeline};
 
@@ -198,7 +200,11 @@ mod tests {
         for s in Severity::ALL {
             assert_eq!(Severity::parse(s.as_str()), Ok(s));
         }
-        for s in [IncidentState::Triggered, IncidentState::Acknowledged, IncidentState::Resolved] {
+        for s in [
+            IncidentState::Triggered,
+            IncidentState::Acknowledged,
+            IncidentState::Resolved,
+        ] {
             assert_eq!(IncidentState::parse(s.as_str()), Some(s));
         }
     }

@@ -62,6 +62,9 @@ mod tests {
         tokio::time::advance(Duration::from_secs(900)).await;
         assert_eq!(clock.now(), start + chrono::Duration::minutes(15));
         let due = start + chrono::Duration::minutes(20);
-        assert_eq!(clock.instant_for(due) - Instant::now(), Duration::from_secs(300));
+        assert_eq!(
+            clock.instant_for(due) - Instant::now(),
+            Duration::from_secs(300)
+        );
     }
 }

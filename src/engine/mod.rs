@@ -175,7 +175,11 @@ impl Engine {
                 let msg = format!(
                     "{} alert from {}: {}",
                     alert.severity,
-                    if alert.source.is_empty() { "unknown source" } else { &alert.source },
+                    if alert.source.is_empty() {
+                        "unknown source"
+                    } else {
+                        &alert.source
+                    },
                     alert.summary
                 );
                 fx.events.push(tx.add_event(
@@ -184,7 +188,17 @@ impl Engine {
                     NewEvent::new(EventKind::Triggered, msg),
                     now,
                 )?);
-                apply_step(tx, &policies, &channels, id, &alert.service, &step, now, now, &mut fx)?;
+                apply_step(
+                    tx,
+                    &policies,
+                    &channels,
+                    id,
+                    &alert.service,
+                    &step,
+                    now,
+                    now,
+                    &mut fx,
+                )?;
                 let outcome = TriggerOutcome {
                     incident_id: id,
                     dedup_key: alert.dedup_key,
@@ -240,7 +254,11 @@ impl Engine {
             tx.set_resolved(id, &by, &note, ctx.now)?;
             tx.cancel_actions(id)?;
             tx.cancel_pending_pages(id)?;
-            let msg = if note.is_empty() { "resolved".to_string() } else { format!("resolved: {note}") };
+            let msg = if note.is_empty() {
+                "resolved".to_string()
+            } else {
+                format!("resolved: {note}")
+            };
             fx.events.push(tx.add_event(
                 id,
                 &inc.service,
@@ -267,28 +285,37 @@ impl Engine {
                     inc.escalation_policy
                 ))
             })?;
-            let step = domain::on_manual_escalate(
-                policy.timeline(inc.severity),
-                policy.repeat,
-                inc.pos,
-            )
-            .map_err(|e| EngineError::FailedPrecondition(format!("incident {id}: {e}")))?;
+            let step =
+                domain::on_manual_escalate(policy.timeline(inc.severity), policy.repeat, inc.pos)
+                    .map_err(|e| EngineError::FailedPrecondition(format!("incident {id}: {e}")))?;
             if inc.state == IncidentState::Acknowledged {
                 tx.set_triggered(id)?;
             }
             tx.cancel_actions(id)?;
-            fx.events.push(tx.add_event(
+            fx.events.push(
+                tx.add_event(
+                    id,
+                    &inc.service,
+                    NewEvent::new(
+                        EventKind::Escalated,
+                        format!("escalated by hand to level {}", step.pos().level + 1),
+                    )
+                    .level(step.pos().level + 1)
+                    .actor(&by),
+                    ctx.now,
+                )?,
+            );
+            apply_step(
+                tx,
+                &ctx.policies,
+                &ctx.channels,
                 id,
                 &inc.service,
-                NewEvent::new(
-                    EventKind::Escalated,
-                    format!("escalated by hand to level {}", step.pos().level + 1),
-                )
-                .level(step.pos().level + 1)
-                .actor(&by),
+                &step,
                 ctx.now,
-            )?);
-            apply_step(tx, &ctx.policies, &ctx.channels, id, &inc.service, &step, ctx.now, ctx.now, fx)?;
+                ctx.now,
+                fx,
+            )?;
             Ok(true)
         })
         .await
@@ -323,10 +350,16 @@ impl Engine {
 
     async fn open_by_key(&self, service: &str, dedup_key: &str) -> EngineResult<Option<i64>> {
         if !self.policies().services.contains_key(service) {
-            return Err(EngineError::NotFound(format!("unknown service `{service}`")));
+            return Err(EngineError::NotFound(format!(
+                "unknown service `{service}`"
+            )));
         }
         let (svc, key) = (service.to_string(), dedup_key.to_string());
-        let open = self.inner.store.read(move |r| r.open_incident_by_key(&svc, &key)).await?;
+        let open = self
+            .inner
+            .store
+            .read(move |r| r.open_incident_by_key(&svc, &key))
+            .await?;
         Ok(open.map(|i| i.id))
     }
 
@@ -343,7 +376,11 @@ impl Engine {
     }
 
     pub async fn list(&self, filter: IncidentFilter) -> EngineResult<Vec<Incident>> {
-        Ok(self.inner.store.read(move |r| r.list_incidents(&filter)).await?)
+        Ok(self
+            .inner
+            .store
+            .read(move |r| r.list_incidents(&filter))
+            .await?)
     }
 
     /// Runs every action due at `now` (up to `limit`) in one transaction; returns how many ran.
@@ -356,7 +393,9 @@ impl Engine {
                 let mut fx = Effects::default();
                 let due = tx.take_due(now, limit)?;
                 for action in &due {
-                    let Some(inc) = tx.incident(action.incident_id)? else { continue };
+                    let Some(inc) = tx.incident(action.incident_id)? else {
+                        continue;
+                    };
                     fire(tx, &ctx, &inc, action.kind, action.due_at, &mut fx)?;
                 }
                 Ok((due.len(), fx))
@@ -393,11 +432,18 @@ impl Engine {
                 // Any error rolls this change back; domain refusals keep their kind through
                 // anyhow and are recovered below.
                 let changed = f(tx, &ctx, &inc, &mut fx)?;
-                let incident = if changed { tx.incident(id)?.unwrap_or(inc) } else { inc };
+                let incident = if changed {
+                    tx.incident(id)?.unwrap_or(inc)
+                } else {
+                    inc
+                };
                 Ok((ActionOutcome { incident, changed }, fx))
             })
             .await
-            .map_err(|e| e.downcast::<EngineError>().unwrap_or_else(EngineError::Internal))?;
+            .map_err(|e| {
+                e.downcast::<EngineError>()
+                    .unwrap_or_else(EngineError::Internal)
+            })?;
         self.publish(fx);
         Ok(outcome)
     }
@@ -442,7 +488,10 @@ fn fire(
             &inc.service,
             NewEvent::new(
                 EventKind::Unanswered,
-                format!("escalation policy `{}` no longer exists; escalation stopped", inc.escalation_policy),
+                format!(
+                    "escalation policy `{}` no longer exists; escalation stopped",
+                    inc.escalation_policy
+                ),
             ),
             ctx.now,
         )?);
@@ -454,7 +503,10 @@ fn fire(
             let step = domain::on_escalation_due(timeline, policy.repeat, inc.pos);
             if let Step::Page { pos, .. } = &step {
                 let msg = if pos.level == 0 {
-                    format!("no acknowledgement; starting pass {} of the chain", pos.loop_no + 1)
+                    format!(
+                        "no acknowledgement; starting pass {} of the chain",
+                        pos.loop_no + 1
+                    )
                 } else {
                     format!("no acknowledgement; escalated to level {}", pos.level + 1)
                 };
@@ -472,14 +524,27 @@ fn fire(
             fx.events.push(tx.add_event(
                 inc.id,
                 &inc.service,
-                NewEvent::new(EventKind::Retriggered, "acknowledged but not resolved in time; re-triggered"),
+                NewEvent::new(
+                    EventKind::Retriggered,
+                    "acknowledged but not resolved in time; re-triggered",
+                ),
                 ctx.now,
             )?);
             domain::on_ack_timeout(timeline, policy.repeat, inc.pos)
         }
         _ => return Ok(()),
     };
-    apply_step(tx, &ctx.policies, &ctx.channels, inc.id, &inc.service, &step, due_at, ctx.now, fx)
+    apply_step(
+        tx,
+        &ctx.policies,
+        &ctx.channels,
+        inc.id,
+        &inc.service,
+        &step,
+        due_at,
+        ctx.now,
+        fx,
+    )
 }
 
 /// Writes a decision: position, pages (one per person and channel), timeline, next due action.
@@ -527,13 +592,25 @@ fn apply_step(
         ),
     };
     if !missing.is_empty() {
-        msg.push_str(&format!(" (unknown people skipped: {})", missing.join(", ")));
+        msg.push_str(&format!(
+            " (unknown people skipped: {})",
+            missing.join(", ")
+        ));
     }
     if channels.is_empty() {
         msg.push_str(" (no notification channel is enabled)");
     }
-    let ev_kind = if kind == PageKind::Page { EventKind::Paged } else { EventKind::Unanswered };
-    fx.events.push(tx.add_event(id, service, NewEvent::new(ev_kind, msg).level(pos.level + 1), now)?);
+    let ev_kind = if kind == PageKind::Page {
+        EventKind::Paged
+    } else {
+        EventKind::Unanswered
+    };
+    fx.events.push(tx.add_event(
+        id,
+        service,
+        NewEvent::new(ev_kind, msg).level(pos.level + 1),
+        now,
+    )?);
     if let Step::Page { next_in, .. } = step {
         let due = now + chrono::Duration::from_std(*next_in).unwrap_or_default();
         tx.schedule(id, DueKind::Escalate, due)?;

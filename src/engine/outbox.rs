@@ -35,7 +35,10 @@ pub struct OutboxWorker {
 
 impl OutboxWorker {
     pub fn new(engine: Engine, channels: Vec<Arc<dyn Channel>>, settings: OutboxSettings) -> Self {
-        let channels = channels.into_iter().map(|c| (c.name().to_string(), c)).collect();
+        let channels = channels
+            .into_iter()
+            .map(|c| (c.name().to_string(), c))
+            .collect();
         Self {
             engine,
             channels,
@@ -73,7 +76,11 @@ impl OutboxWorker {
     pub async fn try_execute(&self) -> anyhow::Result<ExecutionOutcome> {
         let now = self.engine.clock().now();
         let limit = self.settings.concurrency * 4;
-        let pages = self.engine.store().read(move |r| r.pending_pages(now, limit)).await?;
+        let pages = self
+            .engine
+            .store()
+            .read(move |r| r.pending_pages(now, limit))
+            .await?;
         if pages.is_empty() {
             return Ok(ExecutionOutcome::Empty);
         }
@@ -103,7 +110,13 @@ impl OutboxWorker {
         let decided: Vec<(Page, AttemptOutcome)> = results
             .into_iter()
             .map(|(page, result)| {
-                let outcome = decide(&page, result, done_at, &settings, rand::random_range(0.8..1.2));
+                let outcome = decide(
+                    &page,
+                    result,
+                    done_at,
+                    &settings,
+                    rand::random_range(0.8..1.2),
+                );
                 (page, outcome)
             })
             .collect();
@@ -117,21 +130,44 @@ impl OutboxWorker {
                     let (kind, msg) = match outcome {
                         AttemptOutcome::Sent => (
                             EventKind::Delivered,
-                            format!("{} {} to {} via {}", verb(page), ordinal(page.attempts + 1), page.person, page.channel),
+                            format!(
+                                "{} {} to {} via {}",
+                                verb(page),
+                                ordinal(page.attempts + 1),
+                                page.person,
+                                page.channel
+                            ),
                         ),
                         AttemptOutcome::Retry { at, error } => (
                             EventKind::DeliveryFailed,
-                            format!("{} to {} via {} failed: {error}; retrying at {}", verb(page), page.person, page.channel, at.format("%H:%M:%S UTC")),
+                            format!(
+                                "{} to {} via {} failed: {error}; retrying at {}",
+                                verb(page),
+                                page.person,
+                                page.channel,
+                                at.format("%H:%M:%S UTC")
+                            ),
                         ),
                         AttemptOutcome::Failed { error } => (
                             EventKind::DeliveryFailed,
-                            format!("{} to {} via {} failed for good after {} attempt(s): {error}", verb(page), page.person, page.channel, page.attempts + 1),
+                            format!(
+                                "{} to {} via {} failed for good after {} attempt(s): {error}",
+                                verb(page),
+                                page.person,
+                                page.channel,
+                                page.attempts + 1
+                            ),
                         ),
                     };
                     let mut ev = NewEvent::new(kind, msg).level(page.pos.level + 1);
                     ev.person = Some(page.person.clone());
                     ev.channel = Some(page.channel.clone());
-                    events.push(tx.add_event(page.incident.id, &page.incident.service, ev, done_at)?);
+                    events.push(tx.add_event(
+                        page.incident.id,
+                        &page.incident.service,
+                        ev,
+                        done_at,
+                    )?);
                 }
                 Ok(events)
             })
@@ -149,7 +185,11 @@ fn verb(page: &Page) -> &'static str {
 }
 
 fn ordinal(attempt: u32) -> String {
-    if attempt == 1 { "delivered".into() } else { format!("delivered on attempt {attempt}") }
+    if attempt == 1 {
+        "delivered".into()
+    } else {
+        format!("delivered on attempt {attempt}")
+    }
 }
 
 /// Retry policy: exponential backoff from `retry_initial`, capped at `retry_max`, scaled by
@@ -174,7 +214,8 @@ pub fn decide(
         .min(s.retry_max);
     let wait = exp.mul_f64(jitter.clamp(0.5, 1.5)).max(floor);
     let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-    let deadline = page.created_at + chrono::Duration::from_std(s.give_up_after).unwrap_or_default();
+    let deadline =
+        page.created_at + chrono::Duration::from_std(s.give_up_after).unwrap_or_default();
     if at > deadline {
         AttemptOutcome::Failed { error }
     } else {
@@ -222,7 +263,13 @@ mod tests {
         };
         let t0 = Utc::now();
         let retry = |attempts: u32, now_offset: i64, err: SendError| {
-            decide(&page(attempts, t0), Err(err), t0 + chrono::Duration::seconds(now_offset), &s, 1.0)
+            decide(
+                &page(attempts, t0),
+                Err(err),
+                t0 + chrono::Duration::seconds(now_offset),
+                &s,
+                1.0,
+            )
         };
         let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
         let e = || SendError::Retryable("503".into());
@@ -231,7 +278,14 @@ mod tests {
             (retry(1, 0, e()), Some(at(10))),
             (retry(3, 0, e()), Some(at(40))),
             (retry(10, 0, e()), Some(at(300))), // capped
-            (retry(1, 0, SendError::RetryAfter(Duration::from_secs(120), "429".into())), Some(at(120))),
+            (
+                retry(
+                    1,
+                    0,
+                    SendError::RetryAfter(Duration::from_secs(120), "429".into()),
+                ),
+                Some(at(120)),
+            ),
             (retry(5, 3500, e()), None), // past the deadline
         ];
         for (i, (got, want)) in table.into_iter().enumerate() {
@@ -241,9 +295,18 @@ mod tests {
                 (got, want) => panic!("row {i}: got {got:?}, want retry at {want:?}"),
             }
         }
-        assert_eq!(decide(&page(0, t0), Ok(()), t0, &s, 1.0), AttemptOutcome::Sent);
+        assert_eq!(
+            decide(&page(0, t0), Ok(()), t0, &s, 1.0),
+            AttemptOutcome::Sent
+        );
         assert!(matches!(
-            decide(&page(0, t0), Err(SendError::Permanent("404".into())), t0, &s, 1.0),
+            decide(
+                &page(0, t0),
+                Err(SendError::Permanent("404".into())),
+                t0,
+                &s,
+                1.0
+            ),
             AttemptOutcome::Failed { .. }
         ));
     }

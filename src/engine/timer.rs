@@ -58,9 +58,10 @@ impl TimerTask {
                 continue;
             }
             let next = self.engine.store().read(|r| r.next_due_at()).await?;
-            handle
-                .target_ms
-                .store(next.map_or(i64::MAX, |t| t.timestamp_millis()), Ordering::Release);
+            handle.target_ms.store(
+                next.map_or(i64::MAX, |t| t.timestamp_millis()),
+                Ordering::Release,
+            );
             let sleep = async {
                 match next {
                     Some(t) => tokio::time::sleep_until(clock.instant_for(t)).await,

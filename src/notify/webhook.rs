@@ -20,8 +20,9 @@ impl WebhookChannel {
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &settings.headers {
             headers.insert(
-                reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|e| anyhow::anyhow!("notify.webhook.headers: bad header name `{k}`: {e}"))?,
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
+                    anyhow::anyhow!("notify.webhook.headers: bad header name `{k}`: {e}")
+                })?,
                 reqwest::header::HeaderValue::from_str(v)
                     .map_err(|e| anyhow::anyhow!("notify.webhook.headers.{k}: bad value: {e}"))?,
             );

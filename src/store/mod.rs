@@ -57,7 +57,10 @@ impl WriterDone {
 
 impl Store {
     /// Opens (creating if needed) the database, runs migrations, starts the writer task.
-    pub async fn open(path: &Path, settings: &StoreSettings) -> anyhow::Result<(Store, WriterDone)> {
+    pub async fn open(
+        path: &Path,
+        settings: &StoreSettings,
+    ) -> anyhow::Result<(Store, WriterDone)> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
@@ -173,12 +176,12 @@ async fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>,
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let jobs = std::mem::take(&mut batch);
         let result = tokio::task::spawn_blocking(move || {
-            let completions = run_batch(&mut conn, jobs);
-            (conn, completions)
+            run_batch(&mut conn, jobs);
+            conn
         })
         .await;
         match result {
-            Ok((c, _)) => conn = c,
+            Ok(c) => conn = c,
             Err(e) => {
                 // A panic inside a job: the connection is gone with it. Nothing was answered
                 // as committed, so callers see an error; the process must not run deaf.

@@ -107,8 +107,7 @@ impl<'a> ReadTx<'a> {
                 id: r.get(0)?,
                 incident_id: r.get(1)?,
                 service: r.get(2)?,
-                kind: EventKind::parse(&r.get::<_, String>(3)?)
-                    .unwrap_or(EventKind::Triggered),
+                kind: EventKind::parse(&r.get::<_, String>(3)?).unwrap_or(EventKind::Triggered),
                 at: from_ms(r.get(4)?),
                 level: r.get(5)?,
                 person: r.get(6)?,
@@ -167,7 +166,8 @@ impl<'a> ReadTx<'a> {
                 },
             })
         })?;
-        rows.collect::<Result<_, _>>().context("loading pending pages")
+        rows.collect::<Result<_, _>>()
+            .context("loading pending pages")
     }
 
     /// When the earliest pending page (including retries) becomes due.
@@ -190,11 +190,7 @@ impl<'a> ReadTx<'a> {
 }
 
 fn conversion_error(idx: usize, msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        idx,
-        rusqlite::types::Type::Text,
-        msg.into(),
-    )
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, msg.into())
 }
 
 fn parse_severity(r: &Row<'_>, idx: usize) -> rusqlite::Result<Severity> {
@@ -207,7 +203,8 @@ fn parse_state(r: &Row<'_>, idx: usize) -> rusqlite::Result<IncidentState> {
 }
 
 fn parse_json(r: &Row<'_>, idx: usize) -> rusqlite::Result<BTreeMap<String, String>> {
-    serde_json::from_str(&r.get::<_, String>(idx)?).map_err(|e| conversion_error(idx, e.to_string()))
+    serde_json::from_str(&r.get::<_, String>(idx)?)
+        .map_err(|e| conversion_error(idx, e.to_string()))
 }
 
 fn parse_links(r: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Link>> {
@@ -249,6 +246,9 @@ fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
 
 /// Links are stored as `[[href, text], ...]`.
 pub(super) fn links_json(links: &[Link]) -> String {
-    let pairs: Vec<(&str, &str)> = links.iter().map(|l| (l.href.as_str(), l.text.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| (l.href.as_str(), l.text.as_str()))
+        .collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
 }

@@ -15,12 +15,17 @@ async fn standard_health_and_reflection_services_answer() {
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
     let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "pagerd.v1.AlertService".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "pagerd.v1.AlertService".into(),
+        })
         .await
         .unwrap()
         .into_inner()
         .status();
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
 
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -31,16 +36,28 @@ async fn standard_health_and_reflection_services_answer() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut stream = reflection.server_reflection_info(tokio_stream::iter([req])).await.unwrap().into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = stream.next().await.unwrap().unwrap().message_response else {
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        stream.next().await.unwrap().unwrap().message_response
+    else {
         panic!("unexpected reflection answer");
     };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for want in ["pagerd.v1.AlertService", "pagerd.v1.IncidentService", "grpc.health.v1.Health"] {
+    for want in [
+        "pagerd.v1.AlertService",
+        "pagerd.v1.IncidentService",
+        "grpc.health.v1.Health",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
 
-    let body = reqwest::get(format!("http://{}/healthz", app.http_addr)).await.unwrap();
+    let body = reqwest::get(format!("http://{}/healthz", app.http_addr))
+        .await
+        .unwrap();
     assert_eq!(body.status(), 200);
     assert!(body.text().await.unwrap().starts_with("ok"));
     app.stop().await;
@@ -56,7 +73,11 @@ async fn list_filters_by_state_service_and_time_and_paginates() {
     let mut ids = vec![];
     for i in 0..7 {
         let svc = if i % 2 == 0 { "checkout" } else { "tools" };
-        ids.push(app.trigger(svc, Severity::Low, &format!("k{i}")).await.incident_id);
+        ids.push(
+            app.trigger(svc, Severity::Low, &format!("k{i}"))
+                .await
+                .incident_id,
+        );
         advance(mins(1)).await;
     }
     app.ack(ids[0], "alice").await;
@@ -67,7 +88,11 @@ async fn list_filters_by_state_service_and_time_and_paginates() {
     loop {
         let page = app
             .incidents
-            .list(pb::ListIncidentsRequest { page_size: 3, page_token: token, ..Default::default() })
+            .list(pb::ListIncidentsRequest {
+                page_size: 3,
+                page_token: token,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -81,16 +106,47 @@ async fn list_filters_by_state_service_and_time_and_paginates() {
 
     let list = |req: pb::ListIncidentsRequest| {
         let mut client = app.incidents.clone();
-        async move { client.list(req).await.unwrap().into_inner().incidents.iter().map(|i| i.id).collect::<Vec<_>>() }
+        async move {
+            client
+                .list(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .incidents
+                .iter()
+                .map(|i| i.id)
+                .collect::<Vec<_>>()
+        }
     };
-    assert_eq!(list(pb::ListIncidentsRequest { service: "tools".into(), ..Default::default() }).await, [ids[5], ids[3], ids[1]]);
     assert_eq!(
-        list(pb::ListIncidentsRequest { states: vec![IncidentState::Acknowledged as i32], ..Default::default() }).await,
+        list(pb::ListIncidentsRequest {
+            service: "tools".into(),
+            ..Default::default()
+        })
+        .await,
+        [ids[5], ids[3], ids[1]]
+    );
+    assert_eq!(
+        list(pb::ListIncidentsRequest {
+            states: vec![IncidentState::Acknowledged as i32],
+            ..Default::default()
+        })
+        .await,
         [ids[0]]
     );
-    let at = |m: i64| Some(prost_types::Timestamp { seconds: (t0() + chrono::Duration::minutes(m)).timestamp(), nanos: 0 });
+    let at = |m: i64| {
+        Some(prost_types::Timestamp {
+            seconds: (t0() + chrono::Duration::minutes(m)).timestamp(),
+            nanos: 0,
+        })
+    };
     assert_eq!(
-        list(pb::ListIncidentsRequest { since: at(2), until: at(4), ..Default::default() }).await,
+        list(pb::ListIncidentsRequest {
+            since: at(2),
+            until: at(4),
+            ..Default::default()
+        })
+        .await,
         [ids[3], ids[2]]
     );
     app.stop().await;
@@ -103,38 +159,87 @@ async fn watch_streams_committed_events_for_the_chosen_incident() {
     let mut sink = WebhookSink::start().await;
     let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    let mut all = app.incidents.watch(pb::WatchRequest::default()).await.unwrap().into_inner();
+    let mut all = app
+        .incidents
+        .watch(pb::WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     let r = app.trigger("checkout", Severity::High, "watched").await;
-    let mut only = app.incidents.watch(pb::WatchRequest { incident_id: r.incident_id, ..Default::default() }).await.unwrap().into_inner();
+    let mut only = app
+        .incidents
+        .watch(pb::WatchRequest {
+            incident_id: r.incident_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     app.trigger("tools", Severity::High, "other").await;
     app.pages(&mut sink, 2).await;
     advance(mins(30)).await; // checkout escalates to bob
     app.page(&mut sink).await;
     app.ack(r.incident_id, "bob").await;
-    app.incidents.resolve(pb::ResolveRequest { id: r.incident_id, by: "bob".into(), note: String::new() }).await.unwrap();
+    app.incidents
+        .resolve(pb::ResolveRequest {
+            id: r.incident_id,
+            by: "bob".into(),
+            note: String::new(),
+        })
+        .await
+        .unwrap();
 
     let mut kinds = vec![];
     while kinds.last() != Some(&EventKind::Resolved) {
-        let ev = within("an event on the filtered watch", only.next()).await.unwrap().unwrap();
+        let ev = within("an event on the filtered watch", only.next())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ev.incident_id, r.incident_id);
         kinds.push(ev.kind());
     }
     // `only` was opened after the trigger committed: it starts with the delivery.
     assert_eq!(
         kinds,
-        [EventKind::Delivered, EventKind::Escalated, EventKind::Paged, EventKind::Delivered, EventKind::Acknowledged, EventKind::Resolved]
+        [
+            EventKind::Delivered,
+            EventKind::Escalated,
+            EventKind::Paged,
+            EventKind::Delivered,
+            EventKind::Acknowledged,
+            EventKind::Resolved
+        ]
     );
-    let first = within("an event on the full watch", all.next()).await.unwrap().unwrap();
-    assert_eq!((first.kind(), first.incident_id), (EventKind::Triggered, r.incident_id));
+    let first = within("an event on the full watch", all.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.kind(), first.incident_id),
+        (EventKind::Triggered, r.incident_id)
+    );
     let mut services = std::collections::BTreeSet::new();
     for _ in 0..6 {
-        services.insert(within("an event on the full watch", all.next()).await.unwrap().unwrap().service);
+        services.insert(
+            within("an event on the full watch", all.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .service,
+        );
     }
-    assert!(services.contains("tools"), "the unfiltered watch sees every service");
+    assert!(
+        services.contains("tools"),
+        "the unfiltered watch sees every service"
+    );
 
     // Shutdown ends open watch streams instead of waiting for them.
     app.stop().await;
-    assert!(within("an event on the filtered watch", only.next()).await.is_none_or(|r| r.is_err()));
+    assert!(
+        within("an event on the filtered watch", only.next())
+            .await
+            .is_none_or(|r| r.is_err())
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -146,10 +251,19 @@ async fn the_shipped_example_set_runs_and_pages_the_critical_ladder() {
     settings.schedules_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schedules").into();
     let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
 
-    let r = app.trigger("checkout-api", Severity::Critical, "example").await;
+    let r = app
+        .trigger("checkout-api", Severity::Critical, "example")
+        .await;
     assert_eq!(persons(&app.pages(&mut sink, 2).await), ["alice", "bob"]);
     advance(mins(15)).await;
     assert_eq!(app.page(&mut sink).await.person(), "dana");
-    assert_eq!(app.get(r.incident_id).await.incident.unwrap().escalation_policy, "engineering");
+    assert_eq!(
+        app.get(r.incident_id)
+            .await
+            .incident
+            .unwrap()
+            .escalation_policy,
+        "engineering"
+    );
     app.stop().await;
 }

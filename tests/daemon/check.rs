@@ -16,17 +16,31 @@ fn check_accepts_the_shipped_schedules() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schedules");
     let out = pagerd().args(["check", dir]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("OK"), "{stdout}");
 }
 
 #[test]
 fn check_reports_every_error_with_file_and_line_and_exits_non_zero() {
     let broken = TEST_POLICIES
-        .replace(r#"{ targets = ["bob"], delay = "1h" }"#, r#"{ targets = ["zoe"], delay = "0s" }"#)
-        .replace("name = \"erin\"\ntime_zone = \"UTC\"", "name = \"erin\"\ntime_zone = \"Mars/Olympus\"");
+        .replace(
+            r#"{ targets = ["bob"], delay = "1h" }"#,
+            r#"{ targets = ["zoe"], delay = "0s" }"#,
+        )
+        .replace(
+            "name = \"erin\"\ntime_zone = \"UTC\"",
+            "name = \"erin\"\ntime_zone = \"Mars/Olympus\"",
+        );
     let dirs = AppDirs::new(&broken);
-    let out = pagerd().arg("check").arg(dirs.schedules()).output().unwrap();
+    let out = pagerd()
+        .arg("check")
+        .arg(dirs.schedules())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line_of = |needle: &str| broken.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -37,7 +51,9 @@ fn check_reports_every_error_with_file_and_line_and_exits_non_zero() {
     ] {
         let expected = format!("policies.toml:{line}:");
         assert!(
-            stderr.lines().any(|l| l.contains(&expected) && l.contains(what)),
+            stderr
+                .lines()
+                .any(|l| l.contains(&expected) && l.contains(what)),
             "no `{expected} … {what}` in:\n{stderr}"
         );
     }
@@ -55,21 +71,42 @@ fn the_daemon_refuses_to_start_on_a_broken_policy_set() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("policies.toml:4") && stderr.contains("shoe_size"), "{stderr}");
-    assert!(!dirs.data().join("pagerd.db").exists(), "nothing is written on a refused start");
+    assert!(
+        stderr.contains("policies.toml:4") && stderr.contains("shoe_size"),
+        "{stderr}"
+    );
+    assert!(
+        !dirs.data().join("pagerd.db").exists(),
+        "nothing is written on a refused start"
+    );
 }
 
 #[test]
 fn the_daemon_refuses_unknown_settings_keys_naming_them() {
     let dirs = AppDirs::new(TEST_POLICIES);
     let file = dirs.root.path().join("pagerd.toml");
-    std::fs::write(&file, "[grpc]\nlisten = \"127.0.0.1:0\"\nlisten_backlog = 5\n").unwrap();
-    let out = pagerd().arg("--config").arg(&file).arg("check").arg(dirs.schedules()).output().unwrap();
+    std::fs::write(
+        &file,
+        "[grpc]\nlisten = \"127.0.0.1:0\"\nlisten_backlog = 5\n",
+    )
+    .unwrap();
+    let out = pagerd()
+        .arg("--config")
+        .arg(&file)
+        .arg("check")
+        .arg(dirs.schedules())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("listen_backlog"), "{stderr}");
 
-    let out = pagerd().env("PAGERD_GRPC__LISTEN", "not-an-address").arg("check").arg(dirs.schedules()).output().unwrap();
+    let out = pagerd()
+        .env("PAGERD_GRPC__LISTEN", "not-an-address")
+        .arg("check")
+        .arg(dirs.schedules())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("listen"), "{stderr}");

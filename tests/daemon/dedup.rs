@@ -22,8 +22,15 @@ async fn a_trigger_with_an_open_incidents_key_is_added_to_it_and_pages_nobody() 
 
     let inc = app.get(first.incident_id).await.incident.unwrap();
     assert_eq!(inc.alert_count, 2);
-    assert_eq!(inc.last_seen_at.unwrap().seconds - inc.created_at.unwrap().seconds, 60);
-    assert!(app.timeline_kinds(first.incident_id).await.contains(&EventKind::Deduplicated));
+    assert_eq!(
+        inc.last_seen_at.unwrap().seconds - inc.created_at.unwrap().seconds,
+        60
+    );
+    assert!(
+        app.timeline_kinds(first.incident_id)
+            .await
+            .contains(&EventKind::Deduplicated)
+    );
 
     // The same key on another service is another incident.
     let other = app.trigger("tools", Severity::High, "cpu").await;
@@ -32,10 +39,19 @@ async fn a_trigger_with_an_open_incidents_key_is_added_to_it_and_pages_nobody() 
 
     // Still deduplicated while acknowledged; after resolve the key opens a new incident.
     app.ack(first.incident_id, "alice").await;
-    assert!(app.trigger("checkout", Severity::High, "cpu").await.deduplicated);
+    assert!(
+        app.trigger("checkout", Severity::High, "cpu")
+            .await
+            .deduplicated
+    );
     let resolved = app
         .alerts
-        .resolve(pb::AlertResolveRequest { service: "checkout".into(), dedup_key: "cpu".into(), by: "prometheus".into(), note: String::new() })
+        .resolve(pb::AlertResolveRequest {
+            service: "checkout".into(),
+            dedup_key: "cpu".into(),
+            by: "prometheus".into(),
+            note: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -58,14 +74,26 @@ async fn ack_and_resolve_for_a_key_without_an_open_incident_are_reported_no_ops(
 
     let ack = app
         .alerts
-        .acknowledge(pb::AlertAcknowledgeRequest { service: "checkout".into(), dedup_key: "nope".into(), by: String::new() })
+        .acknowledge(pb::AlertAcknowledgeRequest {
+            service: "checkout".into(),
+            dedup_key: "nope".into(),
+            by: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(ack, pb::AlertActionResponse::default(), "matched = false, nothing changed");
+    assert_eq!(
+        ack,
+        pb::AlertActionResponse::default(),
+        "matched = false, nothing changed"
+    );
     let res = app
         .alerts
-        .resolve(pb::AlertResolveRequest { service: "checkout".into(), dedup_key: "nope".into(), ..Default::default() })
+        .resolve(pb::AlertResolveRequest {
+            service: "checkout".into(),
+            dedup_key: "nope".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -73,8 +101,17 @@ async fn ack_and_resolve_for_a_key_without_an_open_incident_are_reported_no_ops(
 
     // Acknowledge by key works on an open one, and a second ack reports no change.
     let r = app.trigger("checkout", Severity::Low, "k").await;
-    let req = pb::AlertAcknowledgeRequest { service: "checkout".into(), dedup_key: "k".into(), by: "grafana".into() };
-    let first = app.alerts.acknowledge(req.clone()).await.unwrap().into_inner();
+    let req = pb::AlertAcknowledgeRequest {
+        service: "checkout".into(),
+        dedup_key: "k".into(),
+        by: "grafana".into(),
+    };
+    let first = app
+        .alerts
+        .acknowledge(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(first.matched && first.changed);
     assert_eq!(first.incident_id, r.incident_id);
     let second = app.alerts.acknowledge(req).await.unwrap().into_inner();

@@ -22,7 +22,8 @@ async fn a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_in_the_t
     advance(secs(5)).await;
     let a2 = app.page(&mut sink).await;
     advance(secs(15)).await;
-    sink.expect_quiet("second retry came before the doubled backoff").await;
+    sink.expect_quiet("second retry came before the doubled backoff")
+        .await;
     advance(secs(9)).await;
     let a3 = app.page(&mut sink).await;
     assert_eq!(a1.idempotency_key, a2.idempotency_key);
@@ -36,10 +37,21 @@ async fn a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_in_the_t
         .filter(|e| matches!(e.kind(), EventKind::Delivered | EventKind::DeliveryFailed))
         .collect();
     assert_eq!(attempts.len(), 3);
-    assert!(attempts[0].message.contains("503"), "{}", attempts[0].message);
-    assert!(attempts[1].message.contains("502"), "{}", attempts[1].message);
+    assert!(
+        attempts[0].message.contains("503"),
+        "{}",
+        attempts[0].message
+    );
+    assert!(
+        attempts[1].message.contains("502"),
+        "{}",
+        attempts[1].message
+    );
     for a in &attempts {
-        assert_eq!((a.person.as_str(), a.channel.as_str()), ("alice", "webhook"));
+        assert_eq!(
+            (a.person.as_str(), a.channel.as_str()),
+            ("alice", "webhook")
+        );
     }
     app.stop().await;
 }
@@ -56,8 +68,18 @@ async fn a_client_error_fails_the_page_for_good_without_retrying() {
     app.page(&mut sink).await;
     advance(mins(10)).await;
     sink.expect_quiet("a permanent failure was retried").await;
-    let failed = app.get(r.incident_id).await.timeline.into_iter().find(|e| e.kind() == EventKind::DeliveryFailed).unwrap();
-    assert!(failed.message.contains("failed for good"), "{}", failed.message);
+    let failed = app
+        .get(r.incident_id)
+        .await
+        .timeline
+        .into_iter()
+        .find(|e| e.kind() == EventKind::DeliveryFailed)
+        .unwrap();
+    assert!(
+        failed.message.contains("failed for good"),
+        "{}",
+        failed.message
+    );
     app.stop().await;
 }
 
@@ -77,7 +99,10 @@ async fn the_webhook_body_carries_the_incident_and_the_persons_contacts() {
             summary: "p99 latency over 2s".into(),
             source: "prometheus".into(),
             details: [("region".to_string(), "eu-west-1".to_string())].into(),
-            links: vec![pagerd::proto::Link { href: "https://grafana.example.com/d/1".into(), text: "dashboard".into() }],
+            links: vec![pagerd::proto::Link {
+                href: "https://grafana.example.com/d/1".into(),
+                text: "dashboard".into(),
+            }],
         })
         .await
         .unwrap()
@@ -88,7 +113,10 @@ async fn the_webhook_body_carries_the_incident_and_the_persons_contacts() {
     assert_eq!(b["incident"]["summary"], "p99 latency over 2s");
     assert_eq!(b["incident"]["severity"], "high");
     assert_eq!(b["incident"]["details"]["region"], "eu-west-1");
-    assert_eq!(b["incident"]["links"][0]["href"], "https://grafana.example.com/d/1");
+    assert_eq!(
+        b["incident"]["links"][0]["href"],
+        "https://grafana.example.com/d/1"
+    );
     assert_eq!(b["person"]["email"], "alice@example.com");
     assert_eq!(b["person"]["time_zone"], "America/Los_Angeles");
     assert_eq!(b["idempotency_key"], page.idempotency_key.as_str());

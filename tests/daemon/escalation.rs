@@ -21,14 +21,20 @@ async fn second_level_is_paged_when_first_level_does_not_acknowledge_and_ack_sto
     let r = app.trigger("checkout", Severity::High, "disk-full").await;
     assert!(!r.deduplicated);
     let first = app.page(&mut sink).await;
-    assert_eq!((first.person(), first.level(), first.kind()), ("alice", 1, "page"));
+    assert_eq!(
+        (first.person(), first.level(), first.kind()),
+        ("alice", 1, "page")
+    );
     assert_eq!(first.incident_id(), r.incident_id);
     assert!(!first.idempotency_key.is_empty());
 
     // One second before the 30-minute delay runs out, level 2 is still only scheduled.
     advance(mins(30) - Duration::from_secs(1)).await;
     let inc = app.get(r.incident_id).await.incident.unwrap();
-    assert_eq!((inc.level, secs_after_t0(&inc.next_action_at)), (0, 30 * 60));
+    assert_eq!(
+        (inc.level, secs_after_t0(&inc.next_action_at)),
+        (0, 30 * 60)
+    );
     sink.expect_quiet("level 2 paged before its delay").await;
 
     advance(Duration::from_secs(1)).await;
@@ -44,7 +50,8 @@ async fn second_level_is_paged_when_first_level_does_not_acknowledge_and_ack_sto
     assert_eq!(secs_after_t0(&inc.next_action_at), 30 * 60 + 4 * 3600);
 
     advance(mins(200)).await;
-    sink.expect_quiet("paging continued after acknowledgement").await;
+    sink.expect_quiet("paging continued after acknowledgement")
+        .await;
     assert_eq!(
         app.timeline_kinds(r.incident_id).await,
         [
@@ -75,7 +82,12 @@ async fn critical_incidents_climb_the_critical_ladder_on_its_timeline() {
     assert_eq!(persons(&app.pages(&mut sink, 2).await), ["alice", "bob"]);
 
     // 15m → dana, 30m → victor, 1h → cora, 2h → erin, each one second late: not yet.
-    for (wait, who, level) in [(15, "dana", 2), (30, "victor", 3), (60, "cora", 4), (120, "erin", 5)] {
+    for (wait, who, level) in [
+        (15, "dana", 2),
+        (30, "victor", 3),
+        (60, "cora", 4),
+        (120, "erin", 5),
+    ] {
         advance(mins(wait) - Duration::from_secs(1)).await;
         sink.expect_quiet(&format!("{who} paged early")).await;
         advance(Duration::from_secs(1)).await;
@@ -89,12 +101,21 @@ async fn critical_incidents_climb_the_critical_ladder_on_its_timeline() {
     assert_eq!((notice.person(), notice.kind()), ("erin", "unanswered"));
     let got = app.get(r.incident_id).await;
     let inc = got.incident.unwrap();
-    assert_eq!(inc.state(), IncidentState::Triggered, "an unanswered incident stays open");
+    assert_eq!(
+        inc.state(),
+        IncidentState::Triggered,
+        "an unanswered incident stays open"
+    );
     assert_eq!(inc.level, 4);
     assert!(inc.next_action_at.is_none(), "nothing more is scheduled");
-    assert!(got.timeline.iter().any(|e| e.kind() == EventKind::Unanswered));
+    assert!(
+        got.timeline
+            .iter()
+            .any(|e| e.kind() == EventKind::Unanswered)
+    );
     advance(mins(600)).await;
-    sink.expect_quiet("paged after the chain was exhausted").await;
+    sink.expect_quiet("paged after the chain was exhausted")
+        .await;
     app.stop().await;
 }
 
@@ -108,7 +129,8 @@ async fn high_severity_uses_the_default_ladder_not_the_critical_one() {
     app.trigger("checkout", Severity::High, "sev2").await;
     assert_eq!(persons(&app.pages(&mut sink, 1).await), ["alice"]);
     advance(mins(15)).await;
-    sink.expect_quiet("high severity followed the 15-minute critical step").await;
+    sink.expect_quiet("high severity followed the 15-minute critical step")
+        .await;
     advance(mins(15)).await;
     assert_eq!(app.page(&mut sink).await.person(), "bob");
     app.stop().await;
@@ -122,19 +144,26 @@ async fn until_acknowledged_policies_loop_until_someone_acknowledges() {
     let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
     let r = app.trigger("tools", Severity::Low, "").await;
-    assert!(!r.dedup_key.is_empty(), "a dedup key is generated when absent");
+    assert!(
+        !r.dedup_key.is_empty(),
+        "a dedup key is generated when absent"
+    );
     let mut seen = vec![app.page(&mut sink).await.person().to_string()];
     for _ in 0..6 {
         advance(mins(10)).await;
         seen.push(app.page(&mut sink).await.person().to_string());
     }
-    assert_eq!(seen, ["sam", "alice", "sam", "alice", "sam", "alice", "sam"]);
+    assert_eq!(
+        seen,
+        ["sam", "alice", "sam", "alice", "sam", "alice", "sam"]
+    );
     let inc = app.get(r.incident_id).await.incident.unwrap();
     assert_eq!((inc.level, inc.r#loop), (0, 3));
 
     app.ack(r.incident_id, "sam").await;
     advance(mins(120)).await;
-    sink.expect_quiet("looping continued after acknowledgement").await;
+    sink.expect_quiet("looping continued after acknowledgement")
+        .await;
     app.stop().await;
 }
 
@@ -173,18 +202,31 @@ async fn acknowledged_incident_is_retriggered_and_escalated_after_the_ack_timeou
     assert_eq!(secs_after_t0(&acked.next_action_at), 4 * 3600);
 
     advance(mins(239)).await;
-    sink.expect_quiet("re-triggered before the ack timeout").await;
+    sink.expect_quiet("re-triggered before the ack timeout")
+        .await;
     advance(mins(1)).await;
     let page = app.page(&mut sink).await;
-    assert_eq!((page.person(), page.level()), ("bob", 2), "ack timeout escalates to the next level");
+    assert_eq!(
+        (page.person(), page.level()),
+        ("bob", 2),
+        "ack timeout escalates to the next level"
+    );
     let inc = app.get(r.incident_id).await.incident.unwrap();
     assert_eq!(inc.state(), IncidentState::Triggered);
-    assert!(app.timeline_kinds(r.incident_id).await.contains(&EventKind::Retriggered));
+    assert!(
+        app.timeline_kinds(r.incident_id)
+            .await
+            .contains(&EventKind::Retriggered)
+    );
 
     // Resolving stops everything, including the pending escalation.
     let resolved = app
         .incidents
-        .resolve(pb::ResolveRequest { id: r.incident_id, by: "bob".into(), note: "rolled back".into() })
+        .resolve(pb::ResolveRequest {
+            id: r.incident_id,
+            by: "bob".into(),
+            note: "rolled back".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -209,7 +251,10 @@ async fn manual_escalation_pages_the_next_level_now_and_restarts_its_timer() {
     advance(mins(5)).await;
     let esc = app
         .incidents
-        .escalate(pb::EscalateRequest { id: r.incident_id, by: "alice".into() })
+        .escalate(pb::EscalateRequest {
+            id: r.incident_id,
+            by: "alice".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -224,7 +269,10 @@ async fn manual_escalation_pages_the_next_level_now_and_restarts_its_timer() {
     // At the end of a chain without repeats, manual escalation is refused.
     let end = app.trigger("checkout", Severity::High, "end").await;
     app.page(&mut sink).await;
-    let req = pb::EscalateRequest { id: end.incident_id, by: String::new() };
+    let req = pb::EscalateRequest {
+        id: end.incident_id,
+        by: String::new(),
+    };
     app.incidents.escalate(req.clone()).await.unwrap();
     app.page(&mut sink).await;
     let err = app.incidents.escalate(req).await.unwrap_err();

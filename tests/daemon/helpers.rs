@@ -139,7 +139,9 @@ impl WebhookSink {
             tx,
             script: script.clone(),
         };
-        let router = Router::new().route("/pages", post(receive)).with_state(state);
+        let router = Router::new()
+            .route("/pages", post(receive))
+            .with_state(state);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/pages", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -227,9 +229,11 @@ pub struct TestApp {
 }
 
 pub fn test_settings(dirs: &AppDirs, webhook: &str) -> Settings {
-    let mut settings = Settings::default();
-    settings.data_dir = dirs.data();
-    settings.schedules_dir = dirs.schedules();
+    let mut settings = Settings {
+        data_dir: dirs.data(),
+        schedules_dir: dirs.schedules(),
+        ..Settings::default()
+    };
     settings.notify.log.enabled = false;
     settings.notify.webhook.url = Some(webhook.to_string());
     settings.outbox.retry_initial = Duration::from_secs(10);
@@ -294,7 +298,12 @@ impl TestApp {
             .expect("daemon stopped with an error");
     }
 
-    pub async fn trigger(&mut self, service: &str, severity: pb::Severity, key: &str) -> pb::TriggerResponse {
+    pub async fn trigger(
+        &mut self,
+        service: &str,
+        severity: pb::Severity,
+        key: &str,
+    ) -> pb::TriggerResponse {
         self.alerts
             .trigger(pb::TriggerRequest {
                 service: service.into(),
@@ -361,27 +370,21 @@ impl TestApp {
     fn outcomes(&self) -> usize {
         self.events
             .iter()
-            .filter(|e| matches!(e.kind(), pb::EventKind::Delivered | pb::EventKind::DeliveryFailed))
+            .filter(|e| {
+                matches!(
+                    e.kind(),
+                    pb::EventKind::Delivered | pb::EventKind::DeliveryFailed
+                )
+            })
             .count()
     }
 
-    async fn next_event(&mut self) -> pb::IncidentEvent {
+    async fn next_event(&mut self) {
         let ev = within("an incident event", self.watch.message())
             .await
             .expect("watch stream failed")
             .expect("watch stream ended");
-        self.events.push(ev.clone());
-        ev
-    }
-
-    /// Waits until `n` events of `kind` have been streamed for incident `id`.
-    pub async fn wait_for_events(&mut self, id: i64, kind: pb::EventKind, n: usize) {
-        let count = |evs: &[pb::IncidentEvent]| {
-            evs.iter().filter(|e| e.incident_id == id && e.kind() == kind).count()
-        };
-        while count(&self.events) < n {
-            self.next_event().await;
-        }
+        self.events.push(ev);
     }
 }
 

@@ -23,7 +23,10 @@ async fn a_pending_escalation_fires_after_a_restart() {
     let mut app = spawn_app(&dirs, &sink, clock).await;
     let inc = app.get(r.incident_id).await.incident.unwrap();
     assert_eq!(inc.state(), IncidentState::Triggered);
-    assert_eq!(inc.next_action_at.unwrap().seconds, (t0() + chrono::Duration::minutes(30)).timestamp());
+    assert_eq!(
+        inc.next_action_at.unwrap().seconds,
+        (t0() + chrono::Duration::minutes(30)).timestamp()
+    );
 
     advance(mins(15) - std::time::Duration::from_secs(1)).await;
     sink.expect_quiet("escalated early after restart").await;
@@ -51,11 +54,17 @@ async fn an_overdue_escalation_fires_at_start() {
     assert_eq!(app.page(&mut sink).await.person(), "dana");
     // The chain continues from the restart: victor 30 minutes after dana's page.
     let inc = app.get(r.incident_id).await.incident.unwrap();
-    assert_eq!(inc.next_action_at.unwrap().seconds, (t0() + chrono::Duration::minutes(150)).timestamp());
+    assert_eq!(
+        inc.next_action_at.unwrap().seconds,
+        (t0() + chrono::Duration::minutes(150)).timestamp()
+    );
     advance(mins(30)).await;
     assert_eq!(app.page(&mut sink).await.person(), "victor");
     let kinds = app.timeline_kinds(r.incident_id).await;
-    assert_eq!(kinds.iter().filter(|k| **k == EventKind::Escalated).count(), 2);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::Escalated).count(),
+        2
+    );
     app.stop().await;
 }
 
@@ -80,6 +89,9 @@ async fn pages_queued_before_a_stop_are_delivered_after_restart_with_the_same_ke
     assert_eq!(retried.idempotency_key, failed.idempotency_key);
     assert_eq!(retried.body["attempt"], 2);
     let kinds = app.timeline_kinds(r.incident_id).await;
-    assert!(kinds.ends_with(&[EventKind::DeliveryFailed, EventKind::Delivered]), "{kinds:?}");
+    assert!(
+        kinds.ends_with(&[EventKind::DeliveryFailed, EventKind::Delivered]),
+        "{kinds:?}"
+    );
     app.stop().await;
 }
