@@ -227,3 +227,98 @@ pub(crate) fn to_ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
 pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::StoreSettings;
+    use crate::domain::{NewAlert, Position, Severity};
+
+    fn alert(key: &str) -> NewAlert {
+        NewAlert {
+            service: "svc".into(),
+            dedup_key: key.into(),
+            severity: Severity::High,
+            summary: "s".into(),
+            source: String::new(),
+            details: Default::default(),
+            links: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_rolls_back_alone_while_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, writer) = Store::open(&dir.path().join("t.db"), &StoreSettings::default())
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let write = |key: &'static str, fail: bool| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| {
+                        let id = tx.insert_incident(&alert(key), "p", Position::default(), now)?;
+                        if fail {
+                            anyhow::bail!("refused after writing {id}");
+                        }
+                        Ok(id)
+                    })
+                    .await
+            }
+        };
+        // Queued together, so they share one batch (one transaction).
+        let (a, b, c) = tokio::join!(write("a", false), write("b", true), write("c", false));
+        assert!(a.is_ok() && c.is_ok());
+        assert!(b.unwrap_err().to_string().contains("refused"));
+        let keys = store
+            .read(|r| {
+                let list = r.list_incidents(&IncidentFilter {
+                    limit: 10,
+                    ..Default::default()
+                })?;
+                Ok(list.into_iter().map(|i| i.dedup_key).collect::<Vec<_>>())
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, ["c", "a"]);
+        // The unique index backs the dedup rule even if a caller forgot to look first.
+        assert!(write("a", false).await.is_err());
+        drop(store);
+        writer.wait().await;
+    }
+
+    #[tokio::test]
+    async fn the_writer_drains_queued_jobs_before_it_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let (store, writer) = Store::open(&path, &StoreSettings::default()).await.unwrap();
+        let now = chrono::Utc::now();
+        let pending: Vec<_> = (0..100)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .write(move |tx| {
+                            tx.insert_incident(
+                                &alert(&format!("k{i}")),
+                                "p",
+                                Position::default(),
+                                now,
+                            )
+                        })
+                        .await
+                })
+            })
+            .collect();
+        drop(store);
+        for p in pending {
+            p.await.unwrap().unwrap();
+        }
+        writer.wait().await;
+        let (store, writer) = Store::open(&path, &StoreSettings::default()).await.unwrap();
+        assert_eq!(store.read(|r| r.open_incident_count()).await.unwrap(), 100);
+        drop(store);
+        writer.wait().await;
+    }
+}

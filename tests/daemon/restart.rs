@@ -95,3 +95,53 @@ async fn pages_queued_before_a_stop_are_delivered_after_restart_with_the_same_ke
     );
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_finishes_in_flight_triggers_and_every_accepted_one_is_kept() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let clock = Clock::anchored(t0());
+
+    let app = spawn_app(&dirs, &sink, clock).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let mut client = app.alerts.clone();
+        calls.spawn(async move {
+            let req = pagerd::proto::TriggerRequest {
+                service: "checkout".into(),
+                dedup_key: format!("k{i}"),
+                severity: Severity::High as i32,
+                summary: "storm".into(),
+                ..Default::default()
+            };
+            client.trigger(req).await.map(|r| r.into_inner())
+        });
+    }
+    // Let some requests reach the server, then ask for shutdown while others are in flight.
+    tokio::task::yield_now().await;
+    app.stop().await;
+    let mut accepted = std::collections::BTreeMap::new();
+    while let Some(r) = calls.join_next().await {
+        if let Ok(resp) = r.unwrap() {
+            accepted.insert(resp.incident_id, resp.dedup_key);
+        }
+    }
+    assert!(!accepted.is_empty(), "no trigger was in flight at shutdown");
+
+    let mut app = spawn_app(&dirs, &sink, clock).await;
+    let stored = app
+        .incidents
+        .list(pagerd::proto::ListIncidentsRequest {
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .incidents;
+    let stored: std::collections::BTreeMap<_, _> =
+        stored.into_iter().map(|i| (i.id, i.dedup_key)).collect();
+    assert_eq!(stored, accepted, "exactly the accepted triggers are stored");
+    app.stop().await;
+}
