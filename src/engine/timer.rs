@@ -11,8 +11,9 @@ use super::Engine;
 
 /// Shared between the timer task and the writers that schedule actions.
 pub struct TimerHandle {
-    /// Unix ms the task sleeps until; `i64::MIN` while it is running actions (every hint then
-    /// leaves a wake-up permit), `i64::MAX` when nothing is due.
+    /// Unix ms the task sleeps until. `i64::MAX` while it is running actions or when nothing
+    /// is due, so every hint then leaves a wake-up permit: an action committed between the
+    /// task's "what is next" read and its sleep is never missed.
     target_ms: AtomicI64,
     wake: Notify,
 }
@@ -20,7 +21,7 @@ pub struct TimerHandle {
 impl Default for TimerHandle {
     fn default() -> Self {
         Self {
-            target_ms: AtomicI64::new(i64::MIN),
+            target_ms: AtomicI64::new(i64::MAX),
             wake: Notify::new(),
         }
     }
@@ -50,7 +51,7 @@ impl TimerTask {
         let handle = self.engine.timer_handle();
         let clock = self.engine.clock();
         loop {
-            handle.target_ms.store(i64::MIN, Ordering::Release);
+            handle.target_ms.store(i64::MAX, Ordering::Release);
             let ran = self.engine.run_due(clock.now(), self.batch).await?;
             if ran == self.batch {
                 // More may be due; yield so RPCs are not starved, then continue.
@@ -74,5 +75,35 @@ impl TimerTask {
                 _ = sleep => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    async fn woken(h: &TimerHandle) -> bool {
+        tokio::time::timeout(Duration::from_millis(1), h.wake.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hints_wake_the_timer_only_for_earlier_deadlines() {
+        let h = TimerHandle::default();
+        // Busy (or idle with nothing due): any new action must wake it.
+        h.hint(at(5_000));
+        assert!(woken(&h).await);
+
+        h.target_ms.store(10_000, Ordering::Release);
+        h.hint(at(20_000));
+        assert!(!woken(&h).await, "a later action must not wake the timer");
+        h.hint(at(9_999));
+        assert!(woken(&h).await);
     }
 }
