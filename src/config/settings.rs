@@ -50,7 +50,7 @@ give_up_after = "1h"              # a delivery failing this long is marked faile
 [store]
 synchronous = "full"              # SQLite synchronous: "full" or "normal"
 busy_timeout = "5s"
-max_batch = 1024                  # rows written per transaction at most
+max_batch = 1024                  # changes grouped into one commit (and due actions per timer pass) at most
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to

@@ -1,0 +1,1010 @@
+//! Load generator: measures the real `pagerd` binary, run as a separate process, against the
+//! performance targets, and prints a summary table (recorded in `BENCHMARKS.md`).
+//!
+//! ```text
+//! cargo build --release --bins --examples && target/release/examples/loadgen
+//! ```
+//!
+//! Phases, all against one daemon on one fresh data directory:
+//! - **A** — gRPC throughput: `grpc.health.v1.Health/Check` (the no-op) and then durable
+//!   `AlertService/Trigger` calls, each from `--clients` closed-loop clients on separate
+//!   connections. Every trigger has a unique dedup key, so each one opens an incident and
+//!   commits incident + timeline + a page in the outbox + a due escalation before replying.
+//! - **B** — timer lateness: with those incidents' escalations pending (due in 24 h), triggers
+//!   on a service whose second level is due 10 s later, at a steady rate; a webhook sink in this
+//!   process records, for every level-2 page, receive time − `due_at`.
+//! - **C** — memory: VmRSS/VmHWM of the daemon from `/proc/PID/status`.
+//! - **D** — restart: SIGTERM (time to exit), then a new daemon on the same data directory
+//!   (time from spawn to the first SERVING health check, and the `startup_ms` it logs).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use tokio::process::{Child, Command};
+use tokio::task::JoinSet;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use pagerd::proto::alert_service_client::AlertServiceClient;
+use pagerd::proto::{Severity, TriggerRequest};
+
+const LOAD_SERVICE: &str = "bench-load";
+const TIMER_SERVICE: &str = "bench-timer";
+/// The `fast` policy's first delay: level 2 of a `bench-timer` incident is due this long
+/// after its trigger.
+const TIMER_ESCALATION: Duration = Duration::from_secs(10);
+
+const POLICIES: &str = r#"# Written by examples/loadgen.rs.
+[[person]]
+name = "oncall"
+time_zone = "UTC"
+
+[[service]]
+name = "bench-load"
+escalation_policy = "slow"
+
+[[service]]
+name = "bench-timer"
+escalation_policy = "fast"
+
+[[escalation_policy]]
+name = "slow"
+levels = [ { targets = ["oncall"], delay = "24h" }, { targets = ["oncall"], delay = "24h" } ]
+
+[[escalation_policy]]
+name = "fast"
+levels = [ { targets = ["oncall"], delay = "10s" }, { targets = ["oncall"], delay = "24h" } ]
+"#;
+
+// Targets, on a 2-core machine.
+const TARGET_TRIGGERS_PER_SEC: f64 = 10_000.0;
+const TARGET_NOOP_RATIO: f64 = 0.5;
+const TARGET_LATENESS_P99_MS: f64 = 50.0;
+const TARGET_RSS_MB: f64 = 100.0;
+const TARGET_STARTUP: Duration = Duration::from_secs(2);
+
+#[derive(Parser, Debug)]
+#[command(about = "Measures a release pagerd binary against its performance targets")]
+struct Args {
+    /// The daemon binary (build it with `cargo build --release --bins`).
+    #[arg(long, default_value = "target/release/pagerd")]
+    pagerd: PathBuf,
+    /// Durable triggers to send in phase A (one new incident each).
+    #[arg(long, default_value_t = 100_000)]
+    triggers: u64,
+    /// Health checks to send in phase A (the no-op baseline).
+    #[arg(long, default_value_t = 100_000)]
+    noops: u64,
+    /// Concurrent gRPC clients in phase A, each on its own connection.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Warm-up before the measured phase A, in seconds.
+    #[arg(long, default_value_t = 2)]
+    warmup_secs: u64,
+    /// Give up on a phase-A run after this many seconds (the rate is still reported).
+    #[arg(long, default_value_t = 120)]
+    phase_timeout_secs: u64,
+    /// Triggers per second on the fast-escalating service in phase B.
+    #[arg(long, default_value_t = 200)]
+    timer_rate: u32,
+    /// Seconds of phase-B triggers.
+    #[arg(long, default_value_t = 15)]
+    timer_secs: u64,
+    /// Connections the phase-B triggers are spread over.
+    #[arg(long, default_value_t = 4)]
+    timer_clients: usize,
+    /// Parent of the temporary benchmark directory (must be on the disk being measured).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the benchmark directory (database and daemon logs) instead of deleting it.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.clients == 0 || args.timer_clients == 0 || args.timer_rate == 0 {
+        bail!("--clients, --timer-clients and --timer-rate must be at least 1");
+    }
+    if !args.pagerd.is_file() {
+        bail!(
+            "{} not found: build it first with\n  cargo build --release --bins --examples && target/release/examples/loadgen",
+            args.pagerd.display()
+        );
+    }
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let tmp = tempfile::Builder::new()
+        .prefix("pagerd-loadgen-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let bench = BenchDir::create(tmp.path())?;
+    println!("benchmark directory: {}", tmp.path().display());
+
+    let sink = Sink::start().await?;
+    let result = run(&args, &bench, &sink).await;
+    if args.keep {
+        let kept = tmp.keep();
+        println!("kept {}", kept.display());
+    }
+    let report = result?;
+    report.print(&args);
+    Ok(())
+}
+
+/// Runs every phase; the daemon is killed on any error (`kill_on_drop`).
+async fn run(args: &Args, bench: &BenchDir, sink: &Sink) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let cpu = CpuClock::new();
+
+    let (mut daemon, empty_startup) = Daemon::start(args, bench, sink, "warn", "pagerd-1.log").await?;
+    report.empty_startup = empty_startup;
+    println!("daemon pid {} up in {}", daemon.pid, ms(empty_startup));
+
+    // --- Phase A: no-op and durable trigger throughput ------------------------------------
+    let clients = connect_many(&daemon.grpc_url, args.clients).await?;
+    let health: Vec<HealthClient<Channel>> = clients.iter().cloned().map(HealthClient::new).collect();
+    let alerts: Vec<AlertServiceClient<Channel>> =
+        clients.iter().cloned().map(AlertServiceClient::new).collect();
+    let timeout = Duration::from_secs(args.phase_timeout_secs);
+
+    println!("phase A: warm-up {} s", args.warmup_secs);
+    closed_loop(&health, u64::MAX, Duration::from_secs(args.warmup_secs), health_check).await;
+
+    println!("phase A: {} health checks from {} clients", args.noops, args.clients);
+    let mark = cpu.mark(daemon.pid);
+    report.noop = closed_loop(&health, args.noops, timeout, health_check).await;
+    report.noop_cpu = cpu.since(&mark, daemon.pid);
+    println!("  {}", report.noop.line());
+
+    println!("phase A: {} triggers from {} clients", args.triggers, args.clients);
+    let key_prefix = format!("load-{}", uuid::Uuid::new_v4().simple());
+    let mark = cpu.mark(daemon.pid);
+    report.trigger = closed_loop(&alerts, args.triggers, timeout, move |client, i| {
+        let request = trigger_request(LOAD_SERVICE, format!("{key_prefix}-{i}"));
+        Box::pin(async move { client.trigger(request).await.map(drop) })
+    })
+    .await;
+    report.trigger_cpu = cpu.since(&mark, daemon.pid);
+    println!("  {}", report.trigger.line());
+    drop((health, alerts, clients));
+
+    // The level-1 pages of phase A go out through the outbox; let it drain so phase B
+    // measures the timer, not a delivery backlog.
+    let drained = Instant::now();
+    let want = report.trigger.ok;
+    let backlog_at_end = want.saturating_sub(sink.count(LOAD_SERVICE, 1));
+    let reached = sink.wait_for(LOAD_SERVICE, 1, want, Duration::from_secs(120)).await;
+    report.outbox_backlog = backlog_at_end;
+    report.outbox_drain = drained.elapsed();
+    println!(
+        "  outbox: {backlog_at_end} level-1 pages still queued when triggers ended; drained in {}",
+        ms(report.outbox_drain)
+    );
+    if reached < want {
+        bail!("only {reached} of {want} level-1 pages reached the webhook sink within 120 s");
+    }
+
+    // --- Phase B: timer lateness with the phase-A escalations pending ---------------------
+    println!(
+        "phase B: {} triggers/s on {TIMER_SERVICE} for {} s ({} escalations pending for 24 h)",
+        args.timer_rate, args.timer_secs, report.trigger.ok
+    );
+    let timer_clients: Vec<AlertServiceClient<Channel>> = connect_many(&daemon.grpc_url, args.timer_clients)
+        .await?
+        .into_iter()
+        .map(AlertServiceClient::new)
+        .collect();
+    let mark = cpu.mark(daemon.pid);
+    report.timer_triggers = steady_triggers(&timer_clients, args.timer_rate, args.timer_secs).await;
+    println!("  {}", report.timer_triggers.line());
+    let want = report.timer_triggers.ok;
+    let got = sink
+        .wait_for(TIMER_SERVICE, 2, want, TIMER_ESCALATION + Duration::from_secs(30))
+        .await;
+    report.timer_cpu = cpu.since(&mark, daemon.pid);
+    report.lateness = sink.lateness_ms();
+    report.lateness_expected = want;
+    println!("  {got} of {want} level-2 pages received");
+
+    // --- Phase C: memory with the incidents open ------------------------------------------
+    report.open_incidents = daemon.open_incidents().await?;
+    report.memory_loaded = proc_memory(daemon.pid)?;
+    println!(
+        "phase C: {} open incidents; {}",
+        report.open_incidents, report.memory_loaded
+    );
+
+    // --- Phase D: shutdown and restart on the same data directory -------------------------
+    report.shutdown = daemon.terminate().await?;
+    println!("phase D: stopped in {}", ms(report.shutdown));
+    let (mut daemon, startup) = Daemon::start(args, bench, sink, "info", "pagerd-2.log").await?;
+    report.startup = startup;
+    report.startup_logged_ms = daemon.logged_startup_ms();
+    report.restart_open_incidents = daemon.open_incidents().await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    report.memory_restarted = proc_memory(daemon.pid)?;
+    println!(
+        "  restarted in {} (daemon logged startup_ms={}); {} open incidents; {}",
+        ms(startup),
+        report.startup_logged_ms.map_or("?".into(), |v| v.to_string()),
+        report.restart_open_incidents,
+        report.memory_restarted
+    );
+    daemon.terminate().await?;
+    report.sink_malformed = sink.malformed();
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon process
+// ---------------------------------------------------------------------------------------------
+
+/// Paths of one benchmark run: policy files, database, daemon logs.
+struct BenchDir {
+    root: PathBuf,
+    data: PathBuf,
+    schedules: PathBuf,
+    grpc: SocketAddr,
+    http: SocketAddr,
+}
+
+impl BenchDir {
+    fn create(root: &Path) -> anyhow::Result<Self> {
+        let schedules = root.join("schedules");
+        std::fs::create_dir_all(&schedules)?;
+        std::fs::write(schedules.join("bench.toml"), POLICIES)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            data: root.join("data"),
+            schedules,
+            grpc: free_port()?,
+            http: free_port()?,
+        })
+    }
+}
+
+/// A loopback address with a port nobody listens on right now.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+struct Daemon {
+    child: Child,
+    pid: u32,
+    log: PathBuf,
+    grpc_url: String,
+    http_url: String,
+}
+
+impl Daemon {
+    /// Spawns the daemon and waits for its first SERVING health answer; returns the time
+    /// from spawn to that answer.
+    async fn start(
+        args: &Args,
+        bench: &BenchDir,
+        sink: &Sink,
+        log_filter: &str,
+        log_name: &str,
+    ) -> anyhow::Result<(Self, Duration)> {
+        let log = bench.root.join(log_name);
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone()?;
+        let mut cmd = Command::new(&args.pagerd);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PAGERD_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .env("PAGERD_DATA_DIR", &bench.data)
+            .env("PAGERD_SCHEDULES_DIR", &bench.schedules)
+            .env("PAGERD_GRPC__LISTEN", bench.grpc.to_string())
+            .env("PAGERD_HTTP__LISTEN", bench.http.to_string())
+            .env("PAGERD_NOTIFY__LOG__ENABLED", "false")
+            .env("PAGERD_NOTIFY__WEBHOOK__URL", format!("http://{}/pages", sink.addr))
+            .env("PAGERD_LOG__FILTER", log_filter)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+
+        let spawned = Instant::now();
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", args.pagerd.display()))?;
+        let pid = child.id().context("the daemon exited at once")?;
+        let mut daemon = Daemon {
+            child,
+            pid,
+            log,
+            grpc_url: format!("http://{}", bench.grpc),
+            http_url: format!("http://{}", bench.http),
+        };
+        let ready = daemon.wait_serving(spawned, Duration::from_secs(30)).await?;
+        Ok((daemon, ready))
+    }
+
+    /// Polls the health check every few ms until it answers SERVING.
+    async fn wait_serving(&mut self, spawned: Instant, limit: Duration) -> anyhow::Result<Duration> {
+        let endpoint = Endpoint::from_shared(self.grpc_url.clone())?
+            .connect_timeout(Duration::from_millis(200))
+            .timeout(Duration::from_secs(2));
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the daemon exited with {status} before serving\n{}", self.log_tail());
+            }
+            if let Ok(channel) = endpoint.connect().await {
+                let answer = HealthClient::new(channel)
+                    .check(HealthCheckRequest { service: String::new() })
+                    .await;
+                if answer.is_ok_and(|r| r.get_ref().status == ServingStatus::Serving as i32) {
+                    return Ok(spawned.elapsed());
+                }
+            }
+            if spawned.elapsed() > limit {
+                bail!("the daemon did not serve within {limit:?}\n{}", self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    }
+
+    /// The count from `GET /healthz` (`ok: N open incidents`).
+    async fn open_incidents(&self) -> anyhow::Result<u64> {
+        let url = format!("{}/healthz", self.http_url);
+        let body = reqwest::get(&url)
+            .await
+            .with_context(|| format!("GET {url}"))?
+            .error_for_status()?
+            .text()
+            .await?;
+        body.trim()
+            .strip_prefix("ok: ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("unexpected /healthz answer `{}`", body.trim()))
+    }
+
+    /// SIGTERM, then waits for the exit; returns how long that took.
+    async fn terminate(&mut self) -> anyhow::Result<Duration> {
+        let asked = Instant::now();
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status()
+            .context("running kill -TERM")?;
+        if !status.success() {
+            bail!("kill -TERM {} failed: {status}", self.pid);
+        }
+        let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .context("the daemon did not exit within 30 s of SIGTERM")??;
+        let took = asked.elapsed();
+        if !exit.success() {
+            bail!("the daemon exited with {exit} after SIGTERM\n{}", self.log_tail());
+        }
+        Ok(took)
+    }
+
+    /// `startup_ms` from the daemon's "pagerd ready" log line (needs the info filter).
+    fn logged_startup_ms(&self) -> Option<u64> {
+        let log = std::fs::read_to_string(&self.log).ok()?;
+        let line = log.lines().find(|l| l.contains("pagerd ready"))?;
+        log_field(&strip_ansi(line), "startup_ms")?.parse().ok()
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        format!("--- last lines of {} ---\n{tail}", self.log.display())
+    }
+}
+
+/// The value of `key=value` in a tracing fmt line.
+fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Removes ANSI colour sequences (`ESC [ ... m`) in case the daemon logged with colours.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Memory {
+    rss_kb: u64,
+    hwm_kb: u64,
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VmRSS {:.1} MB, VmHWM {:.1} MB",
+            self.rss_kb as f64 / 1024.0,
+            self.hwm_kb as f64 / 1024.0
+        )
+    }
+}
+
+fn proc_memory(pid: u32) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .with_context(|| format!("{name} missing from {path}"))
+    };
+    Ok(Memory {
+        rss_kb: field("VmRSS:")?,
+        hwm_kb: field("VmHWM:")?,
+    })
+}
+
+/// CPU time (user + system) of the daemon and of this process, from `/proc/*/stat`.
+struct CpuClock {
+    ticks_per_sec: f64,
+}
+
+struct CpuMark {
+    at: Instant,
+    daemon: f64,
+    loadgen: f64,
+}
+
+/// Cores each side kept busy during a phase.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuUse {
+    daemon_cores: f64,
+    loadgen_cores: f64,
+}
+
+impl std::fmt::Display for CpuUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "daemon {:.2} cores, loadgen {:.2} cores",
+            self.daemon_cores, self.loadgen_cores
+        )
+    }
+}
+
+impl CpuClock {
+    fn new() -> Self {
+        let ticks = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0);
+        Self { ticks_per_sec: ticks }
+    }
+
+    fn seconds(&self, pid: &str) -> f64 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return 0.0;
+        };
+        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return 0.0;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / self.ticks_per_sec
+    }
+
+    fn mark(&self, daemon: u32) -> CpuMark {
+        CpuMark {
+            at: Instant::now(),
+            daemon: self.seconds(&daemon.to_string()),
+            loadgen: self.seconds("self"),
+        }
+    }
+
+    fn since(&self, mark: &CpuMark, daemon: u32) -> CpuUse {
+        let wall = mark.at.elapsed().as_secs_f64().max(1e-9);
+        CpuUse {
+            daemon_cores: (self.seconds(&daemon.to_string()) - mark.daemon) / wall,
+            loadgen_cores: (self.seconds("self") - mark.loadgen) / wall,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+// ---------------------------------------------------------------------------------------------
+
+/// One connection per client: `Endpoint::connect` opens its own HTTP/2 connection.
+async fn connect_many(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+    let endpoint = Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30));
+    let mut channels = Vec::with_capacity(n);
+    for _ in 0..n {
+        channels.push(endpoint.connect().await.with_context(|| format!("connecting to {url}"))?);
+    }
+    Ok(channels)
+}
+
+type RpcFuture<'a> = Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>>;
+
+fn health_check(client: &mut HealthClient<Channel>, _: u64) -> RpcFuture<'_> {
+    Box::pin(async move {
+        let answer = client.check(HealthCheckRequest { service: String::new() }).await?;
+        if answer.get_ref().status == ServingStatus::Serving as i32 {
+            Ok(())
+        } else {
+            Err(tonic::Status::unavailable("health check answered NOT_SERVING"))
+        }
+    })
+}
+
+fn trigger_request(service: &str, dedup_key: String) -> TriggerRequest {
+    TriggerRequest {
+        service: service.to_string(),
+        summary: format!("loadgen: {dedup_key}"),
+        dedup_key,
+        severity: Severity::High as i32,
+        source: "loadgen".to_string(),
+        ..Default::default()
+    }
+}
+
+/// Outcome of one load phase.
+#[derive(Debug, Default)]
+struct LoadResult {
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    first_error: Option<String>,
+    elapsed: Duration,
+    /// Latency of each successful call, in microseconds.
+    latencies_us: Vec<u32>,
+    timed_out: bool,
+}
+
+impl LoadResult {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    fn merge(&mut self, other: LoadResult) {
+        self.ok += other.ok;
+        for (code, n) in other.errors {
+            *self.errors.entry(code).or_default() += n;
+        }
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latencies_us.extend(other.latencies_us);
+    }
+
+    fn record(&mut self, started: Instant, result: Result<(), tonic::Status>) {
+        match result {
+            Ok(()) => {
+                self.ok += 1;
+                let us = started.elapsed().as_micros();
+                self.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+            }
+            Err(status) => {
+                *self.errors.entry(format!("{:?}", status.code())).or_default() += 1;
+                if self.first_error.is_none() {
+                    self.first_error = Some(status.to_string());
+                }
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        let mut sorted = self.latencies_us.clone();
+        sorted.sort_unstable();
+        let pct = |p: f64| percentile(&sorted, p).map_or("-".into(), |us| ms_f(us as f64 / 1000.0));
+        let mut line = format!(
+            "{} ok in {:.2} s = {:.0}/s; latency p50 {} p99 {} max {}",
+            self.ok,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            pct(50.0),
+            pct(99.0),
+            pct(100.0)
+        );
+        if self.error_count() > 0 {
+            line.push_str(&format!(
+                "; {} errors {:?} (first: {})",
+                self.error_count(),
+                self.errors,
+                self.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+        if self.timed_out {
+            line.push_str("; stopped at the phase timeout");
+        }
+        line
+    }
+}
+
+/// Closed loop: every client sends its next call as soon as the previous one answered, until
+/// `total` calls were made or `limit` has passed.
+async fn closed_loop<C, F>(clients: &[C], total: u64, limit: Duration, call: F) -> LoadResult
+where
+    C: Clone + Send + 'static,
+    F: for<'a> Fn(&'a mut C, u64) -> RpcFuture<'a> + Clone + Send + Sync + 'static,
+{
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + limit;
+    let mut workers = JoinSet::new();
+    for client in clients {
+        let mut client = client.clone();
+        let next = next.clone();
+        let call = call.clone();
+        workers.spawn(async move {
+            let mut result = LoadResult::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    result.timed_out = total != u64::MAX;
+                    break;
+                }
+                let t = Instant::now();
+                let answer = call(&mut client, i).await;
+                result.record(t, answer);
+            }
+            result
+        });
+    }
+    let mut all = LoadResult::default();
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(r) => {
+                all.timed_out |= r.timed_out;
+                all.merge(r);
+            }
+            Err(e) => {
+                *all.errors.entry("worker panicked".into()).or_default() += 1;
+                all.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    all.elapsed = started.elapsed();
+    all
+}
+
+/// Open loop: `rate` triggers per second for `secs` seconds on the timer service, spread over
+/// `clients`, whatever the answer times.
+async fn steady_triggers(clients: &[AlertServiceClient<Channel>], rate: u32, secs: u64) -> LoadResult {
+    let total = u64::from(rate) * secs;
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    let key_prefix = format!("timer-{}", uuid::Uuid::new_v4().simple());
+    let started = Instant::now();
+    let mut calls = JoinSet::new();
+    for i in 0..total {
+        ticker.tick().await;
+        let mut client = clients[i as usize % clients.len()].clone();
+        let request = trigger_request(TIMER_SERVICE, format!("{key_prefix}-{i}"));
+        calls.spawn(async move {
+            let t = Instant::now();
+            let answer = client.trigger(request).await.map(drop);
+            (t, answer)
+        });
+    }
+    let mut result = LoadResult::default();
+    while let Some(joined) = calls.join_next().await {
+        match joined {
+            Ok((t, answer)) => result.record(t, answer),
+            Err(e) => {
+                *result.errors.entry("call panicked".into()).or_default() += 1;
+                result.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    result.elapsed = started.elapsed();
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// The webhook sink
+// ---------------------------------------------------------------------------------------------
+
+/// Receives the daemon's webhook pages; counts them per (service, level) and records the
+/// lateness of every level-2 page of the timer service.
+struct Sink {
+    addr: SocketAddr,
+    state: Arc<SinkState>,
+}
+
+#[derive(Default)]
+struct SinkState {
+    pages: Mutex<SinkPages>,
+    malformed: AtomicU64,
+}
+
+#[derive(Default)]
+struct SinkPages {
+    counts: HashMap<(String, u64), u64>,
+    lateness_ms: Vec<f64>,
+}
+
+impl Sink {
+    async fn start() -> anyhow::Result<Self> {
+        let state = Arc::new(SinkState::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the webhook sink")?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new()
+            .route("/pages", axum::routing::post(receive_page))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("webhook sink stopped: {e}");
+            }
+        });
+        Ok(Self { addr, state })
+    }
+
+    fn count(&self, service: &str, level: u64) -> u64 {
+        let pages = self.state.pages.lock().unwrap_or_else(|p| p.into_inner());
+        pages.counts.get(&(service.to_string(), level)).copied().unwrap_or(0)
+    }
+
+    /// Waits until `want` pages of (service, level) arrived or `limit` passed; returns the count.
+    async fn wait_for(&self, service: &str, level: u64, want: u64, limit: Duration) -> u64 {
+        let deadline = Instant::now() + limit;
+        loop {
+            let got = self.count(service, level);
+            if got >= want || Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn lateness_ms(&self) -> Vec<f64> {
+        let pages = self.state.pages.lock().unwrap_or_else(|p| p.into_inner());
+        pages.lateness_ms.clone()
+    }
+
+    fn malformed(&self) -> u64 {
+        self.state.malformed.load(Ordering::Relaxed)
+    }
+}
+
+/// Always answers 200, so the daemon never retries; a body it cannot read is only counted.
+async fn receive_page(State(state): State<Arc<SinkState>>, body: Bytes) -> StatusCode {
+    let received = Utc::now();
+    match parse_page(&body) {
+        Some((service, level, due_at)) => {
+            let mut pages = state.pages.lock().unwrap_or_else(|p| p.into_inner());
+            if service == TIMER_SERVICE && level == 2 {
+                let late = (received - due_at).num_microseconds().unwrap_or(i64::MAX);
+                pages.lateness_ms.push(late as f64 / 1000.0);
+            }
+            *pages.counts.entry((service, level)).or_default() += 1;
+        }
+        None => {
+            state.malformed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    StatusCode::OK
+}
+
+/// `(incident.service, level, due_at)` of a page body.
+fn parse_page(body: &[u8]) -> Option<(String, u64, DateTime<Utc>)> {
+    let page: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let service = page.get("incident")?.get("service")?.as_str()?.to_string();
+    let level = page.get("level")?.as_u64()?;
+    let due_at = DateTime::parse_from_rfc3339(page.get("due_at")?.as_str()?).ok()?;
+    Some((service, level, due_at.with_timezone(&Utc)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Report {
+    empty_startup: Duration,
+    noop: LoadResult,
+    noop_cpu: CpuUse,
+    trigger: LoadResult,
+    trigger_cpu: CpuUse,
+    outbox_backlog: u64,
+    outbox_drain: Duration,
+    timer_triggers: LoadResult,
+    timer_cpu: CpuUse,
+    lateness: Vec<f64>,
+    lateness_expected: u64,
+    open_incidents: u64,
+    memory_loaded: Memory,
+    shutdown: Duration,
+    startup: Duration,
+    startup_logged_ms: Option<u64>,
+    restart_open_incidents: u64,
+    memory_restarted: Memory,
+    sink_malformed: u64,
+}
+
+impl Report {
+    fn print(&self, args: &Args) {
+        let mut late = self.lateness.clone();
+        late.sort_by(f64::total_cmp);
+        let late_pct = |p: f64| percentile(&late, p).copied();
+        let ratio = self.trigger.rate() / self.noop.rate().max(1e-9);
+        let rss_mb = self.memory_loaded.hwm_kb as f64 / 1024.0;
+        let all_late = late.len() as u64 >= self.lateness_expected && self.lateness_expected > 0;
+        let p99 = late_pct(99.0);
+
+        println!();
+        println!("phase CPU use (of 2 cores on the reference machine):");
+        println!("  health checks: {}", self.noop_cpu);
+        println!("  triggers:      {}", self.trigger_cpu);
+        println!("  timer phase:   {}", self.timer_cpu);
+        println!(
+            "timer lateness (due -> page at the sink), {} of {} pages: p50 {} p90 {} p99 {} max {}",
+            late.len(),
+            self.lateness_expected,
+            opt_ms(late_pct(50.0)),
+            opt_ms(late_pct(90.0)),
+            opt_ms(p99),
+            opt_ms(late_pct(100.0)),
+        );
+        println!(
+            "memory: loaded ({} open) {}; after restart ({} open) {}",
+            self.open_incidents, self.memory_loaded, self.restart_open_incidents, self.memory_restarted
+        );
+        println!(
+            "start-up: empty database {}; {} open incidents {} (daemon logged startup_ms={}); shutdown {}",
+            ms(self.empty_startup),
+            self.restart_open_incidents,
+            ms(self.startup),
+            self.startup_logged_ms.map_or("?".into(), |v| v.to_string()),
+            ms(self.shutdown)
+        );
+        if self.sink_malformed > 0 {
+            println!("webhook sink: {} page bodies it could not read", self.sink_malformed);
+        }
+
+        let rows = [
+            (
+                format!("(a) durable triggers/s, {} clients", args.clients),
+                format!(">= {TARGET_TRIGGERS_PER_SEC:.0}/s"),
+                format!("{:.0}/s", self.trigger.rate()),
+                self.trigger.rate() >= TARGET_TRIGGERS_PER_SEC && self.trigger.error_count() == 0,
+            ),
+            (
+                "(a) no-op Health/Check/s (same clients)".to_string(),
+                "-".to_string(),
+                format!("{:.0}/s", self.noop.rate()),
+                true,
+            ),
+            (
+                "(a) triggers / no-op".to_string(),
+                format!(">= {TARGET_NOOP_RATIO}x"),
+                format!("{ratio:.2}x"),
+                ratio >= TARGET_NOOP_RATIO,
+            ),
+            (
+                format!("(b) timer lateness p99, {} pending", self.trigger.ok),
+                format!("<= {TARGET_LATENESS_P99_MS:.0} ms"),
+                opt_ms(p99),
+                all_late && p99.is_some_and(|v| v <= TARGET_LATENESS_P99_MS),
+            ),
+            (
+                format!("(c) peak RSS (VmHWM), {} open", self.open_incidents),
+                format!("<= {TARGET_RSS_MB:.0} MB"),
+                format!("{rss_mb:.1} MB"),
+                rss_mb <= TARGET_RSS_MB,
+            ),
+            (
+                format!("(d) start-up, {} open", self.restart_open_incidents),
+                format!("<= {} ms", TARGET_STARTUP.as_millis()),
+                ms(self.startup),
+                self.startup <= TARGET_STARTUP && self.restart_open_incidents >= self.trigger.ok,
+            ),
+        ];
+        println!();
+        println!("{:<44} {:>12} {:>12}  result", "figure", "target", "measured");
+        for (name, target, measured, pass) in rows {
+            let verdict = if target == "-" { "" } else if pass { "PASS" } else { "MISS" };
+            println!("{name:<44} {target:>12} {measured:>12}  {verdict}");
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values (`p` = 100 is the maximum).
+fn percentile<T>(sorted: &[T], p: f64) -> Option<&T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1)
+}
+
+fn ms(d: Duration) -> String {
+    ms_f(d.as_secs_f64() * 1000.0)
+}
+
+fn ms_f(v: f64) -> String {
+    if v < 10.0 { format!("{v:.2} ms") } else { format!("{v:.0} ms") }
+}
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), ms_f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(&50));
+        assert_eq!(percentile(&v, 99.0), Some(&99));
+        assert_eq!(percentile(&v, 100.0), Some(&100));
+        assert_eq!(percentile(&[7u32], 0.0), Some(&7));
+        assert_eq!(percentile::<u32>(&[], 50.0), None);
+    }
+
+    #[test]
+    fn ready_line_fields_are_found_with_or_without_colours() {
+        let line = "2026-11-02T10:00:00Z  INFO pagerd::app: pagerd ready \u{1b}[3mopen_incidents\u{1b}[0m\u{1b}[2m=\u{1b}[0m103000 startup_ms=41";
+        let plain = strip_ansi(line);
+        assert_eq!(log_field(&plain, "open_incidents"), Some("103000"));
+        assert_eq!(log_field(&plain, "startup_ms"), Some("41"));
+    }
+
+    #[test]
+    fn page_bodies_give_service_level_and_due_time() {
+        let body = br#"{"level": 2, "kind": "page", "due_at": "2026-11-02T10:00:00.5+00:00",
+                        "incident": {"service": "bench-timer"}}"#;
+        let (service, level, due) = parse_page(body).expect("parsed");
+        assert_eq!((service.as_str(), level), ("bench-timer", 2));
+        assert_eq!(due.timestamp_millis() % 1000, 500);
+        assert!(parse_page(b"{}").is_none());
+    }
+}
