@@ -112,19 +112,6 @@ pub struct Page {
     /// When the decision that produced this page was due (for lateness).
     pub due_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
-    pub incident: PageIncident,
-}
-
-/// The incident fields a page carries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageIncident {
-    pub id: i64,
-    pub service: String,
-    pub dedup_key: String,
-    pub severity: Severity,
-    pub summary: String,
-    pub source: String,
-    pub details: BTreeMap<String, String>,
-    pub links: Vec<Link>,
-    pub state: IncidentState,
+    /// The incident as it was when the page was taken from the outbox.
+    pub incident: Incident,
 }

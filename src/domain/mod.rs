@@ -10,7 +10,7 @@ pub mod policy;
 pub use escalation::{
     Position, Step, on_ack_timeout, on_escalation_due, on_manual_escalate, on_trigger,
 };
-pub use incident::{Event, Incident, Link, NewAlert, NewEvent, Page, PageIncident};
+pub use incident::{Event, Incident, Link, NewAlert, NewEvent, Page};
 pub use policy::{EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Target, Timeline};
 
 use std::fmt;

@@ -42,6 +42,14 @@ impl Clock {
         Instant::now() + wait
     }
 
+    /// Sleeps until `t` (see [`Clock::instant_for`]), or forever when there is no deadline.
+    pub async fn sleep_until(&self, t: Option<DateTime<Utc>>) {
+        match t {
+            Some(t) => tokio::time::sleep_until(self.instant_for(t)).await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Longest single sleep against the wall clock, so a clock step (NTP, suspend) delays a
     /// due action by at most this much.
     const MAX_SYSTEM_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);

@@ -58,16 +58,10 @@ impl OutboxWorker {
                 continue;
             }
             let next = self.engine.store().read(|r| r.next_page_at()).await?;
-            let sleep = async {
-                match next {
-                    Some(t) => tokio::time::sleep_until(clock.instant_for(t)).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = self.engine.outbox_wake().notified() => {}
-                _ = sleep => {}
+                _ = clock.sleep_until(next) => {}
             }
         }
     }
@@ -111,7 +105,8 @@ impl OutboxWorker {
             .into_iter()
             .map(|(page, result)| {
                 let outcome = decide(
-                    &page,
+                    page.attempts,
+                    page.created_at,
                     result,
                     done_at,
                     &settings,
@@ -196,7 +191,8 @@ fn ordinal(attempt: u32) -> String {
 /// `jitter` (≈0.8–1.2) so retries from many pages spread out; `Retry-After` is a floor; past
 /// `give_up_after` from the page's creation the page fails for good.
 pub fn decide(
-    page: &Page,
+    attempts: u32,
+    created_at: DateTime<Utc>,
     result: Result<(), SendError>,
     now: DateTime<Utc>,
     s: &OutboxSettings,
@@ -210,12 +206,11 @@ pub fn decide(
     };
     let exp = s
         .retry_initial
-        .saturating_mul(2u32.saturating_pow(page.attempts.min(30)))
+        .saturating_mul(2u32.saturating_pow(attempts.min(30)))
         .min(s.retry_max);
     let wait = exp.mul_f64(jitter.clamp(0.5, 1.5)).max(floor);
     let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-    let deadline =
-        page.created_at + chrono::Duration::from_std(s.give_up_after).unwrap_or_default();
+    let deadline = created_at + chrono::Duration::from_std(s.give_up_after).unwrap_or_default();
     if at > deadline {
         AttemptOutcome::Failed { error }
     } else {
@@ -226,32 +221,6 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IncidentState, PageIncident, PageKind, Position, Severity};
-
-    fn page(attempts: u32, created_at: DateTime<Utc>) -> Page {
-        Page {
-            id: 1,
-            idempotency_key: "k".into(),
-            kind: PageKind::Page,
-            person: "alice".into(),
-            channel: "webhook".into(),
-            pos: Position::default(),
-            attempts,
-            due_at: created_at,
-            created_at,
-            incident: PageIncident {
-                id: 1,
-                service: "s".into(),
-                dedup_key: "d".into(),
-                severity: Severity::Critical,
-                summary: "x".into(),
-                source: String::new(),
-                details: Default::default(),
-                links: vec![],
-                state: IncidentState::Triggered,
-            },
-        }
-    }
 
     #[test]
     fn retry_schedule_backs_off_caps_and_gives_up() {
@@ -264,7 +233,8 @@ mod tests {
         let t0 = Utc::now();
         let retry = |attempts: u32, now_offset: i64, err: SendError| {
             decide(
-                &page(attempts, t0),
+                attempts,
+                t0,
                 Err(err),
                 t0 + chrono::Duration::seconds(now_offset),
                 &s,
@@ -295,18 +265,9 @@ mod tests {
                 (got, want) => panic!("row {i}: got {got:?}, want retry at {want:?}"),
             }
         }
-        assert_eq!(
-            decide(&page(0, t0), Ok(()), t0, &s, 1.0),
-            AttemptOutcome::Sent
-        );
+        assert_eq!(decide(0, t0, Ok(()), t0, &s, 1.0), AttemptOutcome::Sent);
         assert!(matches!(
-            decide(
-                &page(0, t0),
-                Err(SendError::Permanent("404".into())),
-                t0,
-                &s,
-                1.0
-            ),
+            decide(0, t0, Err(SendError::Permanent("404".into())), t0, &s, 1.0),
             AttemptOutcome::Failed { .. }
         ));
     }

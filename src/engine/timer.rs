@@ -63,16 +63,10 @@ impl TimerTask {
                 next.map_or(i64::MAX, |t| t.timestamp_millis()),
                 Ordering::Release,
             );
-            let sleep = async {
-                match next {
-                    Some(t) => tokio::time::sleep_until(clock.instant_for(t)).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = handle.wake.notified() => {}
-                _ = sleep => {}
+                _ = clock.sleep_until(next) => {}
             }
         }
     }

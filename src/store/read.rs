@@ -8,8 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{from_ms, to_ms};
 use crate::domain::{
-    Event, EventKind, Incident, IncidentState, Link, Page, PageIncident, PageKind, Position,
-    Severity,
+    Event, EventKind, Incident, IncidentState, Link, Page, PageKind, Position, Severity,
 };
 
 pub struct ReadTx<'a> {
@@ -31,6 +30,8 @@ const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summ
      i.details, i.links, i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
      i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
      i.resolve_note, (SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id)";
+/// How many columns `INCIDENT_COLUMNS` selects (what `incident_from_row` reads).
+const INCIDENT_COLUMN_COUNT: usize = 21;
 
 impl<'a> ReadTx<'a> {
     pub(super) fn new(conn: &'a Connection) -> Self {
@@ -130,40 +131,30 @@ impl<'a> ReadTx<'a> {
 
     /// Pending pages whose next attempt is due, oldest first, with their incident.
     pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<Page>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT p.id, p.idempotency_key, p.kind, p.person, p.channel, p.level, p.loop_no,
-                    p.attempts, p.due_at, p.created_at,
-                    i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, i.details,
-                    i.links, i.state
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS}, p.id, p.idempotency_key, p.kind, p.person, p.channel,
+                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at
              FROM pages p JOIN incidents i ON i.id = p.incident_id
              WHERE p.status = 'pending' AND p.next_attempt_at <= ?1
-             ORDER BY p.next_attempt_at, p.id LIMIT ?2",
-        )?;
+             ORDER BY p.next_attempt_at, p.id LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
+            let p = INCIDENT_COLUMN_COUNT;
             Ok(Page {
-                id: r.get(0)?,
-                idempotency_key: r.get(1)?,
-                kind: PageKind::parse(&r.get::<_, String>(2)?).unwrap_or(PageKind::Page),
-                person: r.get(3)?,
-                channel: r.get(4)?,
+                incident: incident_from_row(r)?,
+                id: r.get(p)?,
+                idempotency_key: r.get(p + 1)?,
+                kind: PageKind::parse(&r.get::<_, String>(p + 2)?).unwrap_or(PageKind::Page),
+                person: r.get(p + 3)?,
+                channel: r.get(p + 4)?,
                 pos: Position {
-                    level: r.get(5)?,
-                    loop_no: r.get(6)?,
+                    level: r.get(p + 5)?,
+                    loop_no: r.get(p + 6)?,
                 },
-                attempts: r.get(7)?,
-                due_at: from_ms(r.get(8)?),
-                created_at: from_ms(r.get(9)?),
-                incident: PageIncident {
-                    id: r.get(10)?,
-                    service: r.get(11)?,
-                    dedup_key: r.get(12)?,
-                    severity: parse_severity(r, 13)?,
-                    summary: r.get(14)?,
-                    source: r.get(15)?,
-                    details: parse_json(r, 16)?,
-                    links: parse_links(r, 17)?,
-                    state: parse_state(r, 18)?,
-                },
+                attempts: r.get(p + 7)?,
+                due_at: from_ms(r.get(p + 8)?),
+                created_at: from_ms(r.get(p + 9)?),
             })
         })?;
         rows.collect::<Result<_, _>>()
