@@ -40,7 +40,10 @@ async fn page(headers: HeaderMap, Json(body): Json<serde_json::Value>) -> &'stat
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    println!("webhook sink listening on http://{}/pages", listener.local_addr()?);
+    println!(
+        "webhook sink listening on http://{}/pages",
+        listener.local_addr()?
+    );
     axum::serve(listener, Router::new().route("/pages", post(page))).await?;
     Ok(())
 }
