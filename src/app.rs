@@ -74,6 +74,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
+    let grpc_addr = listeners.grpc.local_addr()?;
+    let http_addr = listeners.http.local_addr()?;
     let db = settings.database_path();
     let (store, writer) = Store::open(&db, &settings.store).await?;
 
@@ -124,6 +126,8 @@ pub async fn run(
     }
     drop(engine);
     tracing::info!(
+        grpc = %grpc_addr,
+        http = %http_addr,
         db = %db.display(),
         open_incidents = open,
         channels = ?names,

@@ -101,8 +101,6 @@ fn serve(settings: Settings) -> ExitCode {
     let result = runtime.block_on(async move {
         let listeners = Listeners::bind(&settings).await?;
         tracing::info!(
-            grpc = %settings.grpc.listen,
-            http = %settings.http.listen,
             schedules = %settings.schedules_dir.display(),
             people = policies.people.len(),
             services = policies.services.len(),

@@ -111,3 +111,57 @@ fn the_daemon_refuses_unknown_settings_keys_naming_them() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("listen"), "{stderr}");
 }
+
+/// The real binary: starts on the given settings, serves, and exits 0 on SIGTERM.
+#[test]
+fn the_daemon_process_serves_and_stops_cleanly_on_sigterm() {
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (grpc, http) = (free_port(), free_port());
+    let mut child = pagerd()
+        .env("PAGERD_SCHEDULES_DIR", dirs.schedules())
+        .env("PAGERD_DATA_DIR", dirs.data())
+        .env("PAGERD_GRPC__LISTEN", grpc.to_string())
+        .env("PAGERD_HTTP__LISTEN", http.to_string())
+        .env("PAGERD_LOG__FILTER", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let healthy = loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(http) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pagerd never answered /healthz"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        healthy.contains("200 OK") && healthy.contains("ok: 0 open incidents"),
+        "{healthy}"
+    );
+    assert!(dirs.data().join("pagerd.db").exists());
+
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
