@@ -152,11 +152,11 @@ impl Engine {
             .store
             .write(move |tx| {
                 let mut fx = Effects::default();
-                if let Some(open) = tx.open_incident_by_key(&alert.service, &alert.dedup_key)? {
-                    let count = tx.record_duplicate(open.id, now)?;
+                if let Some(open_id) = tx.open_incident_id(&alert.service, &alert.dedup_key)? {
+                    let count = tx.record_duplicate(open_id, now)?;
                     fx.events.push(tx.add_event(
-                        open.id,
-                        &open.service,
+                        open_id,
+                        &alert.service,
                         NewEvent::new(
                             EventKind::Deduplicated,
                             format!("alert #{count} added: {}", alert.summary),
@@ -164,7 +164,7 @@ impl Engine {
                         now,
                     )?);
                     let outcome = TriggerOutcome {
-                        incident_id: open.id,
+                        incident_id: open_id,
                         dedup_key: alert.dedup_key,
                         deduplicated: true,
                         alert_count: count,
@@ -355,12 +355,11 @@ impl Engine {
             )));
         }
         let (svc, key) = (service.to_string(), dedup_key.to_string());
-        let open = self
+        Ok(self
             .inner
             .store
-            .read(move |r| r.open_incident_by_key(&svc, &key))
-            .await?;
-        Ok(open.map(|i| i.id))
+            .read(move |r| r.open_incident_id(&svc, &key))
+            .await?)
     }
 
     pub async fn get(&self, id: i64) -> EngineResult<(Incident, Vec<Event>)> {

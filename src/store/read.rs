@@ -47,19 +47,14 @@ impl<'a> ReadTx<'a> {
             .context("loading incident")
     }
 
-    /// The open (not resolved) incident of `service` with `dedup_key`, if any.
-    pub fn open_incident_by_key(
-        &self,
-        service: &str,
-        dedup_key: &str,
-    ) -> anyhow::Result<Option<Incident>> {
-        let sql = format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents i \
-             WHERE i.service = ?1 AND i.dedup_key = ?2 AND i.state != 'resolved'"
-        );
+    /// The id of the open (not resolved) incident of `service` with `dedup_key`, if any.
+    pub fn open_incident_id(&self, service: &str, dedup_key: &str) -> anyhow::Result<Option<i64>> {
         self.conn
-            .prepare_cached(&sql)?
-            .query_row(params![service, dedup_key], incident_from_row)
+            .prepare_cached(
+                "SELECT id FROM incidents
+                 WHERE service = ?1 AND dedup_key = ?2 AND state != 'resolved'",
+            )?
+            .query_row(params![service, dedup_key], |r| r.get(0))
             .optional()
             .context("looking up open incident by dedup key")
     }
