@@ -103,6 +103,7 @@ impl NewEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub id: i64,
+    /// Stable across retries and restarts; unique across databases.
     pub idempotency_key: String,
     pub kind: PageKind,
     pub person: String,

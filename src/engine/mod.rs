@@ -292,6 +292,7 @@ impl Engine {
                 tx.set_triggered(id)?;
             }
             tx.cancel_actions(id)?;
+            tx.set_position(id, step.pos())?;
             fx.events.push(
                 tx.add_event(
                     id,
@@ -533,6 +534,7 @@ fn fire(
         }
         _ => return Ok(()),
     };
+    tx.set_position(inc.id, step.pos())?;
     apply_step(
         tx,
         &ctx.policies,
@@ -546,7 +548,8 @@ fn fire(
     )
 }
 
-/// Writes a decision: position, pages (one per person and channel), timeline, next due action.
+/// Writes a decision: pages (one per person and channel), timeline, next due action. The caller
+/// has stored the incident at `step.pos()`.
 #[allow(clippy::too_many_arguments)]
 fn apply_step(
     tx: &WriteTx<'_>,
@@ -563,7 +566,6 @@ fn apply_step(
         Step::Page { pos, targets, .. } => (*pos, targets, PageKind::Page),
         Step::Exhausted { pos, targets } => (*pos, targets, PageKind::Unanswered),
     };
-    tx.set_position(id, pos)?;
     let mut people: Vec<&str> = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
     for Target::Person(name) in targets {

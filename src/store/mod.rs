@@ -79,6 +79,8 @@ impl Store {
             };
             conn.pragma_update(None, "synchronous", sync)?;
             conn.pragma_update(None, "foreign_keys", true)?;
+            // Savepoint (statement) journals stay in memory instead of a temp file per batch.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
             schema::migrate(&mut conn)
                 .with_context(|| format!("migrating database {}", path_buf.display()))?;
             Ok(conn)
@@ -194,6 +196,9 @@ async fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>,
 }
 
 fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
+    let t0 = std::time::Instant::now();
+    let n = jobs.len();
+    let mut t_commit = t0;
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     let outcome = (|| -> rusqlite::Result<()> {
         let mut tx = conn.transaction()?;
@@ -208,8 +213,15 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
                 sp.commit()?;
             }
         }
+        t_commit = std::time::Instant::now();
         tx.commit()
     })();
+    tracing::trace!(
+        jobs = n,
+        exec_us = (t_commit - t0).as_micros() as u64,
+        commit_us = t_commit.elapsed().as_micros() as u64,
+        "write batch"
+    );
     let err = outcome.err().map(|e| e.to_string());
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");

@@ -127,7 +127,9 @@ impl<'a> ReadTx<'a> {
     /// Pending pages whose next attempt is due, oldest first, with their incident.
     pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<Page>> {
         let sql = format!(
-            "SELECT {INCIDENT_COLUMNS}, p.id, p.idempotency_key, p.kind, p.person, p.channel,
+            "SELECT {INCIDENT_COLUMNS}, p.id,
+                    (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
+                    p.kind, p.person, p.channel,
                     p.level, p.loop_no, p.attempts, p.due_at, p.created_at
              FROM pages p JOIN incidents i ON i.id = p.incident_id
              WHERE p.status = 'pending' AND p.next_attempt_at <= ?1

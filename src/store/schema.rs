@@ -7,6 +7,13 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     // 1: incidents, their timeline, due actions and the page outbox.
     r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- Prefix of every idempotency key: page ids restart if a database is replaced, keys do not.
+    INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+
     CREATE TABLE incidents (
         id              INTEGER PRIMARY KEY,
         service         TEXT    NOT NULL,
@@ -66,7 +73,6 @@ const MIGRATIONS: &[&str] = &[
         channel         TEXT    NOT NULL,
         level           INTEGER NOT NULL,
         loop_no         INTEGER NOT NULL,
-        idempotency_key TEXT    NOT NULL UNIQUE,
         status          TEXT    NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
         attempts        INTEGER NOT NULL DEFAULT 0,
         due_at          INTEGER NOT NULL,

@@ -193,12 +193,11 @@ impl<'a> WriteTx<'a> {
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<i64> {
-        let key = uuid::Uuid::new_v4().to_string();
         self.conn()
             .prepare_cached(
                 "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no,
-                     idempotency_key, status, due_at, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?9)",
+                     status, due_at, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8)",
             )?
             .execute(params![
                 incident_id,
@@ -207,7 +206,6 @@ impl<'a> WriteTx<'a> {
                 channel,
                 pos.level,
                 pos.loop_no,
-                key,
                 to_ms(due_at),
                 to_ms(now),
             ])
