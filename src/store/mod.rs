@@ -79,6 +79,9 @@ impl Store {
             };
             conn.pragma_update(None, "synchronous", sync)?;
             conn.pragma_update(None, "foreign_keys", true)?;
+            // The checkpointer thread moves WAL pages into the database, so commits never
+            // stall on a checkpoint.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             // Savepoint (statement) journals stay in memory instead of a temp file per batch.
             conn.pragma_update(None, "temp_store", "MEMORY")?;
             schema::migrate(&mut conn)
@@ -87,8 +90,9 @@ impl Store {
         })
         .await??;
 
+        let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch));
+        let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
         let readers = Arc::new(ReadPool {
             path: path.to_path_buf(),
             busy_timeout: settings.busy_timeout,
@@ -173,7 +177,12 @@ impl ReadPool {
 
 /// Takes every job queued (up to `max_batch`), runs them in one transaction, commits once,
 /// then answers them all. Ends when every `Store` clone is dropped and the queue is drained.
-async fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, max_batch: usize) {
+async fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    max_batch: usize,
+    checkpointer: Checkpointer,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let jobs = std::mem::take(&mut batch);
@@ -183,7 +192,10 @@ async fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>,
         })
         .await;
         match result {
-            Ok(c) => conn = c,
+            Ok(c) => {
+                conn = c;
+                checkpointer.poke();
+            }
             Err(e) => {
                 // A panic inside a job: the connection is gone with it. Nothing was answered
                 // as committed, so callers see an error; the process must not run deaf.
@@ -192,7 +204,56 @@ async fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>,
             }
         }
     }
+    drop(conn);
+    let _ = tokio::task::spawn_blocking(move || checkpointer.finish()).await;
     tracing::debug!("store writer drained and stopped");
+}
+
+/// Copies committed WAL frames into the database file from its own connection and thread,
+/// at most every `PAUSE`, so the writer's commits only append to the WAL.
+struct Checkpointer {
+    poke: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    const PAUSE: Duration = Duration::from_millis(200);
+
+    fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<Self> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening {} for checkpoints", path.display()))?;
+        conn.busy_timeout(busy_timeout)?;
+        let (poke, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("pagerd-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // PASSIVE never blocks the writer or readers; what it cannot copy now
+                    // waits for the next round.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                    std::thread::sleep(Self::PAUSE);
+                }
+                // The writer is gone: fold the whole WAL in and truncate it.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "final WAL checkpoint failed");
+                }
+            })
+            .context("starting the checkpoint thread")?;
+        Ok(Self { poke, thread })
+    }
+
+    /// After a commit: ask for a checkpoint unless one is already pending.
+    fn poke(&self) {
+        let _ = self.poke.try_send(());
+    }
+
+    fn finish(self) {
+        drop(self.poke);
+        let _ = self.thread.join();
+    }
 }
 
 fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
