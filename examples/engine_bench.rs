@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 let alert = NewAlert {
                     service: "s".into(),
-                    dedup_key: format!("k{i}"),
+                    dedup_key: uuid::Uuid::new_v4().to_string(),
                     severity: Severity::High,
                     summary: "bench".into(),
                     source: "bench".into(),

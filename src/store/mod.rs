@@ -71,6 +71,10 @@ impl Store {
             let mut conn = Connection::open(&path_buf)
                 .with_context(|| format!("opening database {}", path_buf.display()))?;
             conn.busy_timeout(settings.busy_timeout)?;
+            // Small pages: each commit dirties one index leaf per new incident (dedup keys are
+            // random), and every dirty page is written to the WAL and synced. 1 KiB pages
+            // halve commit cost against the 4 KiB default. Takes effect on a new database.
+            conn.pragma_update(None, "page_size", 1024)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             // FULL: a committed batch survives power loss, which is what "accepted" promises.
             let sync = match settings.synchronous {
