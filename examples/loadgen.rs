@@ -78,13 +78,16 @@ const TARGET_NOOP_RATIO: f64 = 0.5;
 const TARGET_LATENESS_P99_MS: f64 = 50.0;
 const TARGET_RSS_MB: f64 = 100.0;
 const TARGET_STARTUP: Duration = Duration::from_secs(2);
+/// Above this much CPU taken by other processes during a phase, the run is flagged as noisy.
+const NOISY_OTHERS_CORES: f64 = 0.2;
 
 #[derive(Parser, Debug)]
 #[command(about = "Measures a release pagerd binary against its performance targets")]
 struct Args {
-    /// The daemon binary (build it with `cargo build --release --bins`).
-    #[arg(long, default_value = "target/release/pagerd")]
-    pagerd: PathBuf,
+    /// The daemon binary (build it with `cargo build --release --bins`). Default: `pagerd`
+    /// next to this example's directory, i.e. `target/release/pagerd`.
+    #[arg(long)]
+    pagerd: Option<PathBuf>,
     /// Durable triggers to send in phase A (one new incident each).
     #[arg(long, default_value_t = 100_000)]
     triggers: u64,
@@ -115,6 +118,25 @@ struct Args {
     /// Keep the benchmark directory (database and daemon logs) instead of deleting it.
     #[arg(long)]
     keep: bool,
+    /// Extra daemon environment, e.g. `PAGERD_STORE__SYNCHRONOUS=normal` (repeatable); set
+    /// after the loadgen's own settings, so it can override them.
+    #[arg(long = "daemon-env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    daemon_env: Vec<(String, String)>,
+}
+
+/// `target/<profile>/pagerd` for a loadgen at `target/<profile>/examples/loadgen`.
+fn default_pagerd() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("pagerd")))
+        .unwrap_or_else(|| PathBuf::from("target/release/pagerd"))
+}
+
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
 }
 
 #[tokio::main]
@@ -123,10 +145,11 @@ async fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.timer_clients == 0 || args.timer_rate == 0 {
         bail!("--clients, --timer-clients and --timer-rate must be at least 1");
     }
-    if !args.pagerd.is_file() {
+    let pagerd = args.pagerd.clone().unwrap_or_else(default_pagerd);
+    if !pagerd.is_file() {
         bail!(
             "{} not found: build it first with\n  cargo build --release --bins --examples && target/release/examples/loadgen",
-            args.pagerd.display()
+            pagerd.display()
         );
     }
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -134,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
         .prefix("pagerd-loadgen-")
         .tempdir_in(&parent)
         .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
-    let bench = BenchDir::create(tmp.path())?;
+    let bench = BenchDir::create(tmp.path(), pagerd)?;
     println!("benchmark directory: {}", tmp.path().display());
 
     let sink = Sink::start().await?;
@@ -152,112 +175,158 @@ async fn main() -> anyhow::Result<()> {
 async fn run(args: &Args, bench: &BenchDir, sink: &Sink) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let cpu = CpuClock::new();
+    let (mut daemon, startup) = Daemon::start(args, bench, sink, "warn", "pagerd-1.log").await?;
+    report.empty_startup = startup;
+    println!("daemon pid {} up in {}", daemon.pid, ms(startup));
 
-    let (mut daemon, empty_startup) = Daemon::start(args, bench, sink, "warn", "pagerd-1.log").await?;
-    report.empty_startup = empty_startup;
-    println!("daemon pid {} up in {}", daemon.pid, ms(empty_startup));
+    throughput_phase(args, &daemon, &cpu, &mut report).await?;
+    drain_outbox(sink, &mut report).await?;
+    timer_phase(args, &daemon, sink, &cpu, &mut report).await?;
 
-    // --- Phase A: no-op and durable trigger throughput ------------------------------------
-    let clients = connect_many(&daemon.grpc_url, args.clients).await?;
-    let health: Vec<HealthClient<Channel>> = clients.iter().cloned().map(HealthClient::new).collect();
-    let alerts: Vec<AlertServiceClient<Channel>> =
-        clients.iter().cloned().map(AlertServiceClient::new).collect();
-    let timeout = Duration::from_secs(args.phase_timeout_secs);
+    // Phase C: memory with the incidents open.
+    report.open_incidents = daemon.open_incidents().await?;
+    report.memory_loaded = proc_memory(daemon.pid)?;
+    println!(
+        "phase C: {} open incidents; {}; on disk: {}",
+        report.open_incidents,
+        report.memory_loaded,
+        disk_usage(&bench.data)
+    );
+
+    restart_phase(args, bench, sink, &mut daemon, &mut report).await?;
+    report.sink_malformed = sink.malformed();
+    Ok(report)
+}
+
+/// Phase A: the no-op and the durable trigger rate from `--clients` connections.
+async fn throughput_phase(
+    args: &Args,
+    daemon: &Daemon,
+    cpu: &CpuClock,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let channels = connect_many(&daemon.grpc_url, args.clients).await?;
+    let health: Vec<_> = channels.iter().cloned().map(HealthClient::new).collect();
+    let alerts: Vec<_> = channels.into_iter().map(AlertServiceClient::new).collect();
+    let limit = Duration::from_secs(args.phase_timeout_secs);
 
     println!("phase A: warm-up {} s", args.warmup_secs);
-    closed_loop(&health, u64::MAX, Duration::from_secs(args.warmup_secs), health_check).await;
+    let warmup = Duration::from_secs(args.warmup_secs);
+    closed_loop(&health, u64::MAX, warmup, health_check).await;
 
-    println!("phase A: {} health checks from {} clients", args.noops, args.clients);
+    println!(
+        "phase A: {} health checks from {} clients",
+        args.noops, args.clients
+    );
     let mark = cpu.mark(daemon.pid);
-    report.noop = closed_loop(&health, args.noops, timeout, health_check).await;
+    report.noop = closed_loop(&health, args.noops, limit, health_check).await;
     report.noop_cpu = cpu.since(&mark, daemon.pid);
     println!("  {}", report.noop.line());
 
-    println!("phase A: {} triggers from {} clients", args.triggers, args.clients);
+    println!(
+        "phase A: {} triggers from {} clients",
+        args.triggers, args.clients
+    );
     let key_prefix = format!("load-{}", uuid::Uuid::new_v4().simple());
     let mark = cpu.mark(daemon.pid);
-    report.trigger = closed_loop(&alerts, args.triggers, timeout, move |client, i| {
+    report.trigger = closed_loop(&alerts, args.triggers, limit, move |client, i| {
         let request = trigger_request(LOAD_SERVICE, format!("{key_prefix}-{i}"));
         Box::pin(async move { client.trigger(request).await.map(drop) })
     })
     .await;
     report.trigger_cpu = cpu.since(&mark, daemon.pid);
     println!("  {}", report.trigger.line());
-    drop((health, alerts, clients));
+    Ok(())
+}
 
-    // The level-1 pages of phase A go out through the outbox; let it drain so phase B
-    // measures the timer, not a delivery backlog.
-    let drained = Instant::now();
+/// The level-1 pages of phase A go out through the outbox; wait until the sink has them all,
+/// so phase B measures the timer and not a delivery backlog.
+async fn drain_outbox(sink: &Sink, report: &mut Report) -> anyhow::Result<()> {
+    let started = Instant::now();
     let want = report.trigger.ok;
-    let backlog_at_end = want.saturating_sub(sink.count(LOAD_SERVICE, 1));
-    let reached = sink.wait_for(LOAD_SERVICE, 1, want, Duration::from_secs(120)).await;
-    report.outbox_backlog = backlog_at_end;
-    report.outbox_drain = drained.elapsed();
+    report.outbox_backlog = want.saturating_sub(sink.count(LOAD_SERVICE, 1));
+    let limit = Duration::from_secs(120);
+    let reached = sink.wait_for(LOAD_SERVICE, 1, want, limit).await;
+    report.outbox_drain = started.elapsed();
     println!(
-        "  outbox: {backlog_at_end} level-1 pages still queued when triggers ended; drained in {}",
+        "  outbox: {} level-1 pages still queued when the triggers ended; drained in {}",
+        report.outbox_backlog,
         ms(report.outbox_drain)
     );
     if reached < want {
-        bail!("only {reached} of {want} level-1 pages reached the webhook sink within 120 s");
+        bail!("only {reached} of {want} level-1 pages reached the webhook sink within {limit:?}");
     }
+    Ok(())
+}
 
-    // --- Phase B: timer lateness with the phase-A escalations pending ---------------------
+/// Phase B: steady triggers on the fast service while phase A's escalations stay pending;
+/// the lateness of every level-2 page they lead to.
+async fn timer_phase(
+    args: &Args,
+    daemon: &Daemon,
+    sink: &Sink,
+    cpu: &CpuClock,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     println!(
         "phase B: {} triggers/s on {TIMER_SERVICE} for {} s ({} escalations pending for 24 h)",
         args.timer_rate, args.timer_secs, report.trigger.ok
     );
-    let timer_clients: Vec<AlertServiceClient<Channel>> = connect_many(&daemon.grpc_url, args.timer_clients)
+    let clients: Vec<_> = connect_many(&daemon.grpc_url, args.timer_clients)
         .await?
         .into_iter()
         .map(AlertServiceClient::new)
         .collect();
     let mark = cpu.mark(daemon.pid);
-    report.timer_triggers = steady_triggers(&timer_clients, args.timer_rate, args.timer_secs).await;
+    report.timer_triggers = steady_triggers(&clients, args.timer_rate, args.timer_secs).await;
     println!("  {}", report.timer_triggers.line());
     let want = report.timer_triggers.ok;
-    let got = sink
-        .wait_for(TIMER_SERVICE, 2, want, TIMER_ESCALATION + Duration::from_secs(30))
-        .await;
+    let limit = TIMER_ESCALATION + Duration::from_secs(30);
+    let got = sink.wait_for(TIMER_SERVICE, 2, want, limit).await;
     report.timer_cpu = cpu.since(&mark, daemon.pid);
     report.lateness = sink.lateness_ms();
     report.lateness_expected = want;
     println!("  {got} of {want} level-2 pages received");
+    Ok(())
+}
 
-    // --- Phase C: memory with the incidents open ------------------------------------------
-    report.open_incidents = daemon.open_incidents().await?;
-    report.memory_loaded = proc_memory(daemon.pid)?;
-    println!(
-        "phase C: {} open incidents; {}",
-        report.open_incidents, report.memory_loaded
-    );
-
-    // --- Phase D: shutdown and restart on the same data directory -------------------------
+/// Phase D: SIGTERM (time to exit), then a new daemon on the same data directory.
+async fn restart_phase(
+    args: &Args,
+    bench: &BenchDir,
+    sink: &Sink,
+    daemon: &mut Daemon,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     report.shutdown = daemon.terminate().await?;
     println!("phase D: stopped in {}", ms(report.shutdown));
-    let (mut daemon, startup) = Daemon::start(args, bench, sink, "info", "pagerd-2.log").await?;
+    // The info filter, so the "pagerd ready" line with `startup_ms` is logged.
+    let (mut restarted, startup) = Daemon::start(args, bench, sink, "info", "pagerd-2.log").await?;
     report.startup = startup;
-    report.startup_logged_ms = daemon.logged_startup_ms();
-    report.restart_open_incidents = daemon.open_incidents().await?;
+    report.startup_logged_ms = restarted.logged_startup_ms().await;
+    report.restart_open_incidents = restarted.open_incidents().await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    report.memory_restarted = proc_memory(daemon.pid)?;
+    report.memory_restarted = proc_memory(restarted.pid)?;
     println!(
         "  restarted in {} (daemon logged startup_ms={}); {} open incidents; {}",
         ms(startup),
-        report.startup_logged_ms.map_or("?".into(), |v| v.to_string()),
+        report
+            .startup_logged_ms
+            .map_or("?".into(), |v| v.to_string()),
         report.restart_open_incidents,
         report.memory_restarted
     );
-    daemon.terminate().await?;
-    report.sink_malformed = sink.malformed();
-    Ok(report)
+    restarted.terminate().await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // The daemon process
 // ---------------------------------------------------------------------------------------------
 
-/// Paths of one benchmark run: policy files, database, daemon logs.
+/// What one benchmark run uses: the daemon binary, policy files, database, daemon logs, ports.
 struct BenchDir {
+    pagerd: PathBuf,
     root: PathBuf,
     data: PathBuf,
     schedules: PathBuf,
@@ -266,11 +335,12 @@ struct BenchDir {
 }
 
 impl BenchDir {
-    fn create(root: &Path) -> anyhow::Result<Self> {
+    fn create(root: &Path, pagerd: PathBuf) -> anyhow::Result<Self> {
         let schedules = root.join("schedules");
         std::fs::create_dir_all(&schedules)?;
         std::fs::write(schedules.join("bench.toml"), POLICIES)?;
         Ok(Self {
+            pagerd,
             root: root.to_path_buf(),
             data: root.join("data"),
             schedules,
@@ -307,7 +377,7 @@ impl Daemon {
         let log = bench.root.join(log_name);
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
-        let mut cmd = Command::new(&args.pagerd);
+        let mut cmd = Command::new(&bench.pagerd);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PAGERD_") {
                 cmd.env_remove(&key);
@@ -320,8 +390,12 @@ impl Daemon {
             .env("PAGERD_GRPC__LISTEN", bench.grpc.to_string())
             .env("PAGERD_HTTP__LISTEN", bench.http.to_string())
             .env("PAGERD_NOTIFY__LOG__ENABLED", "false")
-            .env("PAGERD_NOTIFY__WEBHOOK__URL", format!("http://{}/pages", sink.addr))
+            .env(
+                "PAGERD_NOTIFY__WEBHOOK__URL",
+                format!("http://{}/pages", sink.addr),
+            )
             .env("PAGERD_LOG__FILTER", log_filter)
+            .envs(args.daemon_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -330,7 +404,7 @@ impl Daemon {
         let spawned = Instant::now();
         let child = cmd
             .spawn()
-            .with_context(|| format!("starting {}", args.pagerd.display()))?;
+            .with_context(|| format!("starting {}", bench.pagerd.display()))?;
         let pid = child.id().context("the daemon exited at once")?;
         let mut daemon = Daemon {
             child,
@@ -339,29 +413,43 @@ impl Daemon {
             grpc_url: format!("http://{}", bench.grpc),
             http_url: format!("http://{}", bench.http),
         };
-        let ready = daemon.wait_serving(spawned, Duration::from_secs(30)).await?;
+        let ready = daemon
+            .wait_serving(spawned, Duration::from_secs(30))
+            .await?;
         Ok((daemon, ready))
     }
 
     /// Polls the health check every few ms until it answers SERVING.
-    async fn wait_serving(&mut self, spawned: Instant, limit: Duration) -> anyhow::Result<Duration> {
+    async fn wait_serving(
+        &mut self,
+        spawned: Instant,
+        limit: Duration,
+    ) -> anyhow::Result<Duration> {
         let endpoint = Endpoint::from_shared(self.grpc_url.clone())?
             .connect_timeout(Duration::from_millis(200))
             .timeout(Duration::from_secs(2));
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("the daemon exited with {status} before serving\n{}", self.log_tail());
+                bail!(
+                    "the daemon exited with {status} before serving\n{}",
+                    self.log_tail()
+                );
             }
             if let Ok(channel) = endpoint.connect().await {
                 let answer = HealthClient::new(channel)
-                    .check(HealthCheckRequest { service: String::new() })
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
                     .await;
                 if answer.is_ok_and(|r| r.get_ref().status == ServingStatus::Serving as i32) {
                     return Ok(spawned.elapsed());
                 }
             }
             if spawned.elapsed() > limit {
-                bail!("the daemon did not serve within {limit:?}\n{}", self.log_tail());
+                bail!(
+                    "the daemon did not serve within {limit:?}\n{}",
+                    self.log_tail()
+                );
             }
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
@@ -399,16 +487,25 @@ impl Daemon {
             .context("the daemon did not exit within 30 s of SIGTERM")??;
         let took = asked.elapsed();
         if !exit.success() {
-            bail!("the daemon exited with {exit} after SIGTERM\n{}", self.log_tail());
+            bail!(
+                "the daemon exited with {exit} after SIGTERM\n{}",
+                self.log_tail()
+            );
         }
         Ok(took)
     }
 
-    /// `startup_ms` from the daemon's "pagerd ready" log line (needs the info filter).
-    fn logged_startup_ms(&self) -> Option<u64> {
-        let log = std::fs::read_to_string(&self.log).ok()?;
-        let line = log.lines().find(|l| l.contains("pagerd ready"))?;
-        log_field(&strip_ansi(line), "startup_ms")?.parse().ok()
+    /// `startup_ms` from the daemon's "pagerd ready" log line (needs the info filter). The
+    /// line may come a moment after the first SERVING answer, so this waits up to a second.
+    async fn logged_startup_ms(&self) -> Option<u64> {
+        for _ in 0..100 {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains("pagerd ready")) {
+                return log_field(&strip_ansi(line), "startup_ms")?.parse().ok();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
     }
 
     fn log_tail(&self) -> String {
@@ -460,6 +557,28 @@ impl std::fmt::Display for Memory {
     }
 }
 
+/// Sizes of the files in the data directory (database, WAL), for context.
+fn disk_usage(dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return format!("{} unreadable", dir.display());
+    };
+    let mut files: Vec<(String, u64)> = entries
+        .flatten()
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().ok()?.len(),
+            ))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|(name, len)| format!("{name} {:.1} MB", *len as f64 / 1e6))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn proc_memory(pid: u32) -> anyhow::Result<Memory> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
@@ -477,7 +596,8 @@ fn proc_memory(pid: u32) -> anyhow::Result<Memory> {
     })
 }
 
-/// CPU time (user + system) of the daemon and of this process, from `/proc/*/stat`.
+/// CPU time (user + system) of the daemon, of this process and of the whole machine, from
+/// `/proc`: what each side used during a phase, and how much other processes took.
 struct CpuClock {
     ticks_per_sec: f64,
 }
@@ -486,21 +606,24 @@ struct CpuMark {
     at: Instant,
     daemon: f64,
     loadgen: f64,
+    machine: f64,
 }
 
-/// Cores each side kept busy during a phase.
+/// Cores kept busy during a phase.
 #[derive(Debug, Clone, Copy, Default)]
 struct CpuUse {
-    daemon_cores: f64,
-    loadgen_cores: f64,
+    daemon: f64,
+    loadgen: f64,
+    /// Everything else on the machine (other tenants, the kernel's own threads).
+    others: f64,
 }
 
 impl std::fmt::Display for CpuUse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "daemon {:.2} cores, loadgen {:.2} cores",
-            self.daemon_cores, self.loadgen_cores
+            "daemon {:.2}, loadgen {:.2}, other processes {:.2} cores",
+            self.daemon, self.loadgen, self.others
         )
     }
 }
@@ -514,10 +637,13 @@ impl CpuClock {
             .and_then(|o| String::from_utf8(o.stdout).ok())
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(100.0);
-        Self { ticks_per_sec: ticks }
+        Self {
+            ticks_per_sec: ticks,
+        }
     }
 
-    fn seconds(&self, pid: &str) -> f64 {
+    /// CPU seconds of one process (`self` for this one); 0 if it is gone.
+    fn process_seconds(&self, pid: &str) -> f64 {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             return 0.0;
         };
@@ -526,23 +652,51 @@ impl CpuClock {
             return 0.0;
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         (ticks(11) + ticks(12)) / self.ticks_per_sec
+    }
+
+    /// Busy CPU seconds of the whole machine: every `cpu` column but idle and iowait.
+    fn machine_seconds(&self) -> f64 {
+        let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+            return 0.0;
+        };
+        let Some(total) = stat.lines().next().and_then(|l| l.strip_prefix("cpu ")) else {
+            return 0.0;
+        };
+        let busy: f64 = total
+            .split_whitespace()
+            .take(8) // user nice system idle iowait irq softirq steal
+            .enumerate()
+            .filter(|(i, _)| *i != 3 && *i != 4)
+            .filter_map(|(_, v)| v.parse::<f64>().ok())
+            .sum();
+        busy / self.ticks_per_sec
     }
 
     fn mark(&self, daemon: u32) -> CpuMark {
         CpuMark {
             at: Instant::now(),
-            daemon: self.seconds(&daemon.to_string()),
-            loadgen: self.seconds("self"),
+            daemon: self.process_seconds(&daemon.to_string()),
+            loadgen: self.process_seconds("self"),
+            machine: self.machine_seconds(),
         }
     }
 
     fn since(&self, mark: &CpuMark, daemon: u32) -> CpuUse {
         let wall = mark.at.elapsed().as_secs_f64().max(1e-9);
+        let daemon = (self.process_seconds(&daemon.to_string()) - mark.daemon) / wall;
+        let loadgen = (self.process_seconds("self") - mark.loadgen) / wall;
+        let machine = (self.machine_seconds() - mark.machine) / wall;
         CpuUse {
-            daemon_cores: (self.seconds(&daemon.to_string()) - mark.daemon) / wall,
-            loadgen_cores: (self.seconds("self") - mark.loadgen) / wall,
+            daemon,
+            loadgen,
+            others: (machine - daemon - loadgen).max(0.0),
         }
     }
 }
@@ -558,7 +712,12 @@ async fn connect_many(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
         .timeout(Duration::from_secs(30));
     let mut channels = Vec::with_capacity(n);
     for _ in 0..n {
-        channels.push(endpoint.connect().await.with_context(|| format!("connecting to {url}"))?);
+        channels.push(
+            endpoint
+                .connect()
+                .await
+                .with_context(|| format!("connecting to {url}"))?,
+        );
     }
     Ok(channels)
 }
@@ -567,11 +726,17 @@ type RpcFuture<'a> = Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Se
 
 fn health_check(client: &mut HealthClient<Channel>, _: u64) -> RpcFuture<'_> {
     Box::pin(async move {
-        let answer = client.check(HealthCheckRequest { service: String::new() }).await?;
+        let answer = client
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
         if answer.get_ref().status == ServingStatus::Serving as i32 {
             Ok(())
         } else {
-            Err(tonic::Status::unavailable("health check answered NOT_SERVING"))
+            Err(tonic::Status::unavailable(
+                "health check answered NOT_SERVING",
+            ))
         }
     })
 }
@@ -619,15 +784,19 @@ impl LoadResult {
         self.latencies_us.extend(other.latencies_us);
     }
 
-    fn record(&mut self, started: Instant, result: Result<(), tonic::Status>) {
+    fn record(&mut self, latency: Duration, result: Result<(), tonic::Status>) {
         match result {
             Ok(()) => {
                 self.ok += 1;
-                let us = started.elapsed().as_micros();
-                self.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                let us = latency.as_micros();
+                self.latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
             }
             Err(status) => {
-                *self.errors.entry(format!("{:?}", status.code())).or_default() += 1;
+                *self
+                    .errors
+                    .entry(format!("{:?}", status.code()))
+                    .or_default() += 1;
                 if self.first_error.is_none() {
                     self.first_error = Some(status.to_string());
                 }
@@ -638,7 +807,8 @@ impl LoadResult {
     fn line(&self) -> String {
         let mut sorted = self.latencies_us.clone();
         sorted.sort_unstable();
-        let pct = |p: f64| percentile(&sorted, p).map_or("-".into(), |us| ms_f(us as f64 / 1000.0));
+        let pct =
+            |p: f64| percentile(&sorted, p).map_or("-".into(), |&us| ms_f(f64::from(us) / 1000.0));
         let mut line = format!(
             "{} ok in {:.2} s = {:.0}/s; latency p50 {} p99 {} max {}",
             self.ok,
@@ -691,7 +861,7 @@ where
                 }
                 let t = Instant::now();
                 let answer = call(&mut client, i).await;
-                result.record(t, answer);
+                result.record(t.elapsed(), answer);
             }
             result
         });
@@ -715,7 +885,11 @@ where
 
 /// Open loop: `rate` triggers per second for `secs` seconds on the timer service, spread over
 /// `clients`, whatever the answer times.
-async fn steady_triggers(clients: &[AlertServiceClient<Channel>], rate: u32, secs: u64) -> LoadResult {
+async fn steady_triggers(
+    clients: &[AlertServiceClient<Channel>],
+    rate: u32,
+    secs: u64,
+) -> LoadResult {
     let total = u64::from(rate) * secs;
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     let key_prefix = format!("timer-{}", uuid::Uuid::new_v4().simple());
@@ -728,13 +902,13 @@ async fn steady_triggers(clients: &[AlertServiceClient<Channel>], rate: u32, sec
         calls.spawn(async move {
             let t = Instant::now();
             let answer = client.trigger(request).await.map(drop);
-            (t, answer)
+            (t.elapsed(), answer)
         });
     }
     let mut result = LoadResult::default();
     while let Some(joined) = calls.join_next().await {
         match joined {
-            Ok((t, answer)) => result.record(t, answer),
+            Ok((latency, answer)) => result.record(latency, answer),
             Err(e) => {
                 *result.errors.entry("call panicked".into()).or_default() += 1;
                 result.first_error.get_or_insert_with(|| e.to_string());
@@ -788,7 +962,11 @@ impl Sink {
 
     fn count(&self, service: &str, level: u64) -> u64 {
         let pages = self.state.pages.lock().unwrap_or_else(|p| p.into_inner());
-        pages.counts.get(&(service.to_string(), level)).copied().unwrap_or(0)
+        pages
+            .counts
+            .get(&(service.to_string(), level))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Waits until `want` pages of (service, level) arrived or `limit` passed; returns the count.
@@ -879,10 +1057,20 @@ impl Report {
         let p99 = late_pct(99.0);
 
         println!();
-        println!("phase CPU use (of 2 cores on the reference machine):");
+        println!("CPU use per phase (cores; the reference machine has 2):");
         println!("  health checks: {}", self.noop_cpu);
         println!("  triggers:      {}", self.trigger_cpu);
         println!("  timer phase:   {}", self.timer_cpu);
+        let others = [self.noop_cpu, self.trigger_cpu, self.timer_cpu]
+            .iter()
+            .map(|c| c.others)
+            .fold(0.0, f64::max);
+        if others > NOISY_OTHERS_CORES {
+            println!(
+                "  WARNING: other processes took up to {others:.2} cores during a phase; \
+                 these figures are disturbed, run again on a quiet machine"
+            );
+        }
         println!(
             "timer lateness (due -> page at the sink), {} of {} pages: p50 {} p90 {} p99 {} max {}",
             late.len(),
@@ -894,7 +1082,10 @@ impl Report {
         );
         println!(
             "memory: loaded ({} open) {}; after restart ({} open) {}",
-            self.open_incidents, self.memory_loaded, self.restart_open_incidents, self.memory_restarted
+            self.open_incidents,
+            self.memory_loaded,
+            self.restart_open_incidents,
+            self.memory_restarted
         );
         println!(
             "start-up: empty database {}; {} open incidents {} (daemon logged startup_ms={}); shutdown {}",
@@ -905,7 +1096,10 @@ impl Report {
             ms(self.shutdown)
         );
         if self.sink_malformed > 0 {
-            println!("webhook sink: {} page bodies it could not read", self.sink_malformed);
+            println!(
+                "webhook sink: {} page bodies it could not read",
+                self.sink_malformed
+            );
         }
 
         let rows = [
@@ -947,9 +1141,18 @@ impl Report {
             ),
         ];
         println!();
-        println!("{:<44} {:>12} {:>12}  result", "figure", "target", "measured");
+        println!(
+            "{:<44} {:>12} {:>12}  result",
+            "figure", "target", "measured"
+        );
         for (name, target, measured, pass) in rows {
-            let verdict = if target == "-" { "" } else if pass { "PASS" } else { "MISS" };
+            let verdict = if target == "-" {
+                ""
+            } else if pass {
+                "PASS"
+            } else {
+                "MISS"
+            };
             println!("{name:<44} {target:>12} {measured:>12}  {verdict}");
         }
     }
@@ -969,7 +1172,11 @@ fn ms(d: Duration) -> String {
 }
 
 fn ms_f(v: f64) -> String {
-    if v < 10.0 { format!("{v:.2} ms") } else { format!("{v:.0} ms") }
+    if v < 10.0 {
+        format!("{v:.2} ms")
+    } else {
+        format!("{v:.0} ms")
+    }
 }
 
 fn opt_ms(v: Option<f64>) -> String {

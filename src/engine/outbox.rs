@@ -13,6 +13,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
+use super::timer::Failures;
 use crate::config::settings::OutboxSettings;
 use crate::domain::{EventKind, NewEvent, Page};
 use crate::notify::{Channel, SendError};
@@ -48,16 +49,28 @@ impl OutboxWorker {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let clock = self.engine.clock();
+        let mut failures = Failures::new("outbox worker");
         loop {
             let outcome = tokio::select! {
                 // Stopping mid-send leaves the pages pending: they go out after restart.
                 _ = shutdown.cancelled() => return Ok(()),
-                r = self.try_execute() => r?,
+                r = self.try_execute() => r,
             };
-            if let ExecutionOutcome::Attempted(_) = outcome {
-                continue;
-            }
-            let next = self.engine.store().read(|r| r.next_page_at()).await?;
+            let next = match outcome {
+                Ok(ExecutionOutcome::Attempted(_)) => {
+                    failures.reset();
+                    continue;
+                }
+                Ok(ExecutionOutcome::Empty) => self.engine.store().read(|r| r.next_page_at()).await,
+                Err(e) => Err(e),
+            };
+            let next = match next {
+                Ok(next) => next,
+                Err(e) => {
+                    failures.record(e, &shutdown).await?;
+                    continue;
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = self.engine.outbox_wake().notified() => {}

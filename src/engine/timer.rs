@@ -50,15 +50,24 @@ impl TimerTask {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.engine.timer_handle();
         let clock = self.engine.clock();
+        let mut failures = Failures::new("timer task");
         loop {
             handle.target_ms.store(i64::MAX, Ordering::Release);
-            let ran = self.engine.run_due(clock.now(), self.batch).await?;
-            if ran == self.batch {
-                // More may be due; yield so RPCs are not starved, then continue.
-                tokio::task::yield_now().await;
-                continue;
-            }
-            let next = self.engine.store().read(|r| r.next_due_at()).await?;
+            let next = match self.pass(clock.now()).await {
+                Ok(Pass::More) => {
+                    // More may be due; yield so RPCs are not starved, then continue.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Ok(Pass::Idle(next)) => {
+                    failures.reset();
+                    next
+                }
+                Err(e) => {
+                    failures.record(e, &shutdown).await?;
+                    continue;
+                }
+            };
             handle.target_ms.store(
                 next.map_or(i64::MAX, |t| t.timestamp_millis()),
                 Ordering::Release,
@@ -69,6 +78,68 @@ impl TimerTask {
                 _ = clock.sleep_until(next) => {}
             }
         }
+    }
+
+    /// Runs what is due; says whether more is waiting or when the next action is due.
+    async fn pass(&self, now: DateTime<Utc>) -> anyhow::Result<Pass> {
+        if self.engine.run_due(now, self.batch).await? == self.batch {
+            return Ok(Pass::More);
+        }
+        Ok(Pass::Idle(
+            self.engine.store().read(|r| r.next_due_at()).await?,
+        ))
+    }
+}
+
+enum Pass {
+    More,
+    Idle(Option<DateTime<Utc>>),
+}
+
+/// Consecutive store failures a background task rides out (pausing between tries) before it
+/// gives up, so a passing lock or I/O hiccup does not stop the daemon, but a lasting fault
+/// makes it exit for its supervisor to restart rather than run deaf.
+pub(crate) struct Failures {
+    task: &'static str,
+    count: u32,
+}
+
+impl Failures {
+    const LIMIT: u32 = 10;
+    const PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub(crate) fn new(task: &'static str) -> Self {
+        Self { task, count: 0 }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.count = 0;
+    }
+
+    /// Logs `e` and pauses; returns it once the limit is reached.
+    pub(crate) async fn record(
+        &mut self,
+        e: anyhow::Error,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        self.count += 1;
+        if self.count >= Self::LIMIT {
+            return Err(e.context(format!(
+                "{} failed {} times in a row",
+                self.task, self.count
+            )));
+        }
+        tracing::warn!(
+            task = self.task,
+            error = format!("{e:#}"),
+            attempt = self.count,
+            "retrying"
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(Self::PAUSE) => {}
+        }
+        Ok(())
     }
 }
 
@@ -99,5 +170,27 @@ mod tests {
         assert!(!woken(&h).await, "a later action must not wake the timer");
         h.hint(at(9_999));
         assert!(woken(&h).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_tasks_ride_out_passing_failures_but_not_lasting_ones() {
+        let stop = CancellationToken::new();
+        let mut f = Failures::new("test task");
+        for _ in 0..Failures::LIMIT - 1 {
+            f.record(anyhow::anyhow!("database is locked"), &stop)
+                .await
+                .unwrap();
+        }
+        f.reset();
+        for _ in 0..Failures::LIMIT - 1 {
+            f.record(anyhow::anyhow!("database is locked"), &stop)
+                .await
+                .unwrap();
+        }
+        let err = f
+            .record(anyhow::anyhow!("disk I/O error"), &stop)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("test task failed 10 times in a row: disk I/O error"));
     }
 }

@@ -76,12 +76,6 @@ impl Store {
             // halve commit cost against the 4 KiB default. Takes effect on a new database.
             conn.pragma_update(None, "page_size", 1024)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            // FULL: a committed batch survives power loss, which is what "accepted" promises.
-            let sync = match settings.synchronous {
-                Synchronous::Full => "FULL",
-                Synchronous::Normal => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", sync)?;
             conn.pragma_update(None, "foreign_keys", true)?;
             // The checkpointer thread moves WAL pages into the database, so commits never
             // stall on a checkpoint.
@@ -90,6 +84,12 @@ impl Store {
             conn.pragma_update(None, "temp_store", "MEMORY")?;
             schema::migrate(&mut conn)
                 .with_context(|| format!("migrating database {}", path_buf.display()))?;
+            // FULL: a committed batch survives power loss, which is what "accepted" promises.
+            let sync = match settings.synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", sync)?;
             Ok(conn)
         })
         .await??;
@@ -191,13 +191,19 @@ async fn writer_loop(
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let jobs = std::mem::take(&mut batch);
         let result = tokio::task::spawn_blocking(move || {
-            run_batch(&mut conn, jobs);
-            conn
+            let committed = run_batch(&mut conn, jobs);
+            (conn, committed)
         })
         .await;
         match result {
-            Ok(c) => {
+            Ok((c, committed)) => {
                 conn = c;
+                match committed {
+                    Ok(completions) => completions.into_iter().for_each(|done| done(None)),
+                    Err((completions, e)) => {
+                        completions.into_iter().for_each(|done| done(Some(&e)));
+                    }
+                }
                 checkpointer.poke();
             }
             Err(e) => {
@@ -222,21 +228,27 @@ struct Checkpointer {
 
 impl Checkpointer {
     const PAUSE: Duration = Duration::from_millis(200);
+    const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
     fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening {} for checkpoints", path.display()))?;
         conn.busy_timeout(busy_timeout)?;
+        let wal_path = wal_path(path);
         let (poke, rx) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("pagerd-checkpoint".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    // PASSIVE never blocks the writer or readers; what it cannot copy now
-                    // waits for the next round.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    // PASSIVE never blocks the writer or readers. But the WAL only starts over
+                    // once no reader holds an old snapshot, which under steady load may never
+                    // happen by itself: past a size, TRUNCATE waits for readers (briefly
+                    // holding the writer) and resets the file.
+                    let big = std::fs::metadata(&wal_path).is_ok_and(|m| m.len() > Self::WAL_LIMIT);
+                    let mode = if big { "TRUNCATE" } else { "PASSIVE" };
+                    let sql = format!("PRAGMA wal_checkpoint({mode})");
+                    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
+                        tracing::warn!(error = %e, mode, "WAL checkpoint failed; will retry");
                     }
                     std::thread::sleep(Self::PAUSE);
                 }
@@ -260,13 +272,21 @@ impl Checkpointer {
     }
 }
 
-fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
+/// Runs the jobs in one transaction and commits it. Returns the jobs' completions, with the
+/// error if the batch did not commit.
+#[allow(clippy::type_complexity)]
+fn run_batch(
+    conn: &mut Connection,
+    jobs: Vec<Job>,
+) -> Result<Vec<Completion>, (Vec<Completion>, String)> {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     let outcome = (|| -> rusqlite::Result<()> {
-        let mut tx = conn.transaction()?;
+        // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
+        // checkpoint that holds it; a deferred upgrade would fail at once instead.
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for job in jobs {
             let mut sp = tx.savepoint()?;
             let (ok, done) = job(&WriteTx::new(&sp));
@@ -287,13 +307,19 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
         commit_us = t_commit.elapsed().as_micros() as u64,
         "write batch"
     );
-    let err = outcome.err().map(|e| e.to_string());
-    if let Some(e) = &err {
-        tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
+    match outcome {
+        Ok(()) => Ok(completions),
+        Err(e) => {
+            tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
+            Err((completions, e.to_string()))
+        }
     }
-    for done in completions {
-        done(err.as_deref());
-    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
 }
 
 /// Milliseconds since the Unix epoch: how instants are stored.

@@ -11,6 +11,9 @@ use crate::domain::{
     Event, EventKind, Incident, IncidentState, Link, Page, PageKind, Position, Severity,
 };
 
+// Limits are written into the SQL text rather than bound: a bound LIMIT makes SQLite
+// re-prepare the cached statement on every run.
+
 pub struct ReadTx<'a> {
     pub(super) conn: &'a Connection,
 }
@@ -83,8 +86,7 @@ impl<'a> ReadTx<'a> {
             sql.push_str(" AND i.id < ?");
             args.push(id.into());
         }
-        sql.push_str(" ORDER BY i.id DESC LIMIT ?");
-        args.push((f.limit as i64).into());
+        sql.push_str(&format!(" ORDER BY i.id DESC LIMIT {}", f.limit));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args), incident_from_row)?;
         rows.collect::<Result<_, _>>().context("listing incidents")
@@ -133,10 +135,10 @@ impl<'a> ReadTx<'a> {
                     p.level, p.loop_no, p.attempts, p.due_at, p.created_at
              FROM pages p JOIN incidents i ON i.id = p.incident_id
              WHERE p.status = 'pending' AND p.next_attempt_at <= ?1
-             ORDER BY p.next_attempt_at, p.id LIMIT ?2"
+             ORDER BY p.next_attempt_at, p.id LIMIT {limit}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
+        let rows = stmt.query_map(params![to_ms(now)], |r| {
             let p = INCIDENT_COLUMN_COUNT;
             Ok(Page {
                 incident: incident_from_row(r)?,

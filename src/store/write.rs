@@ -249,12 +249,13 @@ impl<'a> WriteTx<'a> {
 
     /// Removes and returns up to `limit` actions due at or before `now`, earliest first.
     pub fn take_due(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<DueAction>> {
-        let mut stmt = self.conn().prepare_cached(
+        // The limit is in the text: a bound LIMIT re-prepares the statement on every run.
+        let mut stmt = self.conn().prepare_cached(&format!(
             "DELETE FROM due_actions WHERE id IN
-                 (SELECT id FROM due_actions WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2)
-             RETURNING incident_id, kind, due_at",
-        )?;
-        let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
+                 (SELECT id FROM due_actions WHERE due_at <= ?1 ORDER BY due_at, id LIMIT {limit})
+             RETURNING incident_id, kind, due_at"
+        ))?;
+        let rows = stmt.query_map(params![to_ms(now)], |r| {
             let kind: String = r.get(1)?;
             Ok(DueAction {
                 incident_id: r.get(0)?,
