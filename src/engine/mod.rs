@@ -144,8 +144,8 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("unknown service `{}`", alert.service)))?;
         let step = domain::on_trigger(policy.timeline(alert.severity));
         let policy_name = policy.name.clone();
-        let now = self.inner.clock.now();
-        let channels = self.inner.channels.clone();
+        let ctx = self.ctx(self.inner.clock.now());
+        let now = ctx.now;
 
         let (outcome, fx) = self
             .inner
@@ -188,17 +188,7 @@ impl Engine {
                     NewEvent::new(EventKind::Triggered, msg),
                     now,
                 )?);
-                apply_step(
-                    tx,
-                    &policies,
-                    &channels,
-                    id,
-                    &alert.service,
-                    &step,
-                    now,
-                    now,
-                    &mut fx,
-                )?;
+                apply_step(tx, &ctx, id, &alert.service, &step, now, &mut fx)?;
                 let outcome = TriggerOutcome {
                     incident_id: id,
                     dedup_key: alert.dedup_key,
@@ -306,17 +296,7 @@ impl Engine {
                     ctx.now,
                 )?,
             );
-            apply_step(
-                tx,
-                &ctx.policies,
-                &ctx.channels,
-                id,
-                &inc.service,
-                &step,
-                ctx.now,
-                ctx.now,
-                fx,
-            )?;
+            apply_step(tx, ctx, id, &inc.service, &step, ctx.now, fx)?;
             Ok(true)
         })
         .await
@@ -535,33 +515,21 @@ fn fire(
         _ => return Ok(()),
     };
     tx.set_position(inc.id, step.pos())?;
-    apply_step(
-        tx,
-        &ctx.policies,
-        &ctx.channels,
-        inc.id,
-        &inc.service,
-        &step,
-        due_at,
-        ctx.now,
-        fx,
-    )
+    apply_step(tx, ctx, inc.id, &inc.service, &step, due_at, fx)
 }
 
 /// Writes a decision: pages (one per person and channel), timeline, next due action. The caller
 /// has stored the incident at `step.pos()`.
-#[allow(clippy::too_many_arguments)]
 fn apply_step(
     tx: &WriteTx<'_>,
-    policies: &PolicySet,
-    channels: &[String],
+    ctx: &Ctx,
     id: i64,
     service: &str,
     step: &Step,
     due_at: DateTime<Utc>,
-    now: DateTime<Utc>,
     fx: &mut Effects,
 ) -> anyhow::Result<()> {
+    let (policies, channels, now) = (&ctx.policies, &ctx.channels, ctx.now);
     let (pos, targets, kind) = match step {
         Step::Page { pos, targets, .. } => (*pos, targets, PageKind::Page),
         Step::Exhausted { pos, targets } => (*pos, targets, PageKind::Unanswered),
