@@ -191,19 +191,13 @@ async fn writer_loop(
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let jobs = std::mem::take(&mut batch);
         let result = tokio::task::spawn_blocking(move || {
-            let committed = run_batch(&mut conn, jobs);
-            (conn, committed)
+            run_batch(&mut conn, jobs);
+            conn
         })
         .await;
         match result {
-            Ok((c, committed)) => {
+            Ok(c) => {
                 conn = c;
-                match committed {
-                    Ok(completions) => completions.into_iter().for_each(|done| done(None)),
-                    Err((completions, e)) => {
-                        completions.into_iter().for_each(|done| done(Some(&e)));
-                    }
-                }
                 checkpointer.poke();
             }
             Err(e) => {
@@ -272,13 +266,8 @@ impl Checkpointer {
     }
 }
 
-/// Runs the jobs in one transaction and commits it. Returns the jobs' completions, with the
-/// error if the batch did not commit.
-#[allow(clippy::type_complexity)]
-fn run_batch(
-    conn: &mut Connection,
-    jobs: Vec<Job>,
-) -> Result<Vec<Completion>, (Vec<Completion>, String)> {
+/// Runs the jobs in one transaction, commits it, then answers every job with the outcome.
+fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
@@ -307,12 +296,12 @@ fn run_batch(
         commit_us = t_commit.elapsed().as_micros() as u64,
         "write batch"
     );
-    match outcome {
-        Ok(()) => Ok(completions),
-        Err(e) => {
-            tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
-            Err((completions, e.to_string()))
-        }
+    let err = outcome.err().map(|e| e.to_string());
+    if let Some(e) = &err {
+        tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
+    }
+    for done in completions {
+        done(err.as_deref());
     }
 }
 
