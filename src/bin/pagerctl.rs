@@ -610,13 +610,7 @@ async fn ack(g: &Global, args: AckArgs) -> anyhow::Result<()> {
         Target::Id(id) => {
             let request = pb::AcknowledgeRequest { id, by: args.by };
             let r = pagerd.call(pagerd.incidents().acknowledge(request)).await?;
-            emit_action(&r, g.json, |desc| {
-                if r.changed {
-                    desc
-                } else {
-                    format!("already {desc}")
-                }
-            })
+            emit_action(&r, g.json, |desc| already_unless(r.changed, desc))
         }
         Target::Key { service, dedup_key } => {
             let request = pb::AlertAcknowledgeRequest {
@@ -642,13 +636,7 @@ async fn resolve(g: &Global, args: ResolveArgs) -> anyhow::Result<()> {
                 note,
             };
             let r = pagerd.call(pagerd.incidents().resolve(request)).await?;
-            emit_action(&r, g.json, |desc| {
-                if r.changed {
-                    desc
-                } else {
-                    format!("already {desc}")
-                }
-            })
+            emit_action(&r, g.json, |desc| already_unless(r.changed, desc))
         }
         Target::Key { service, dedup_key } => {
             let request = pb::AlertResolveRequest {
@@ -791,6 +779,15 @@ fn emit_json(value: &Value) -> anyhow::Result<()> {
 }
 
 /// One line about an incident after an id-based action; `phrase` words the state description.
+/// "acknowledged by alice" or, when nothing changed, "already acknowledged by alice".
+fn already_unless(changed: bool, desc: String) -> String {
+    if changed {
+        desc
+    } else {
+        format!("already {desc}")
+    }
+}
+
 fn emit_action(
     r: &pb::IncidentActionResponse,
     json: bool,
