@@ -188,7 +188,22 @@ async fn writer_loop(
     checkpointer: Checkpointer,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut last = 0;
     while rx.recv_many(&mut batch, max_batch).await > 0 {
+        if last > 8 && batch.len() < last {
+            // Busy: let the request handlers already running queue their jobs too, so one
+            // commit (and its fsync) serves them all instead of splitting into two batches.
+            for _ in 0..16 {
+                tokio::task::yield_now().await;
+            }
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        last = batch.len();
         let jobs = std::mem::take(&mut batch);
         let result = tokio::task::spawn_blocking(move || {
             run_batch(&mut conn, jobs);
