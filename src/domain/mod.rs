@@ -7,6 +7,7 @@ pub mod escalation;
 pub mod incident;
 pub mod policy;
 pub mod rotation;
+pub mod schedule;
 
 pub use escalation::{
     Position, Step, on_ack_timeout, on_escalation_due, on_manual_escalate, on_trigger,
