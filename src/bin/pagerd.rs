@@ -1,5 +1,6 @@
 //! The pagerd daemon: parse arguments, load settings and policy files, bind, run until
-//! SIGTERM/SIGINT. `pagerd check DIR` validates policy files offline.
+//! SIGTERM/SIGINT. `pagerd check DIR` validates policy files offline and lists upcoming
+//! schedule gaps.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a directory of policy files and exit (non-zero on errors).
+    /// Validate a directory of policy files and exit (non-zero on errors); also lists each
+    /// schedule's gaps in the next 28 days (warnings only).
     Check {
         /// Defaults to the configured `schedules_dir`.
         dir: Option<PathBuf>,
@@ -53,10 +55,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Validates `dir`; on success also lists each schedule's upcoming gaps (warnings only).
 fn check(dir: &std::path::Path) -> ExitCode {
-    match config::check_dir(dir) {
-        Ok(summary) => {
-            println!("{summary}");
+    match config::load_dir(dir) {
+        Ok(set) => {
+            println!("{}", config::CheckSummary::of(dir, &set));
+            for line in config::policy::gap_report(&set, chrono::Utc::now()) {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -1,4 +1,5 @@
-//! Policy files (`schedules/*.toml`): people, services and escalation policies.
+//! Policy files (`schedules/*.toml`): people, services, escalation policies and on-call
+//! schedules.
 //!
 //! Files are parsed into raw, span-carrying structs, then validated as one set so that every
 //! problem is reported at once, each as `file:line: message`. Names are global across files.
@@ -9,10 +10,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::domain::policy::ScheduleDef;
+use crate::domain::rotation::{Rotation, ShiftLength, resolve_local};
+use crate::domain::schedule::{Layer, Override, Restriction, Schedule};
 use crate::domain::{
     EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Severity, Target, Timeline,
 };
@@ -39,6 +45,7 @@ pub struct CheckSummary {
     pub people: usize,
     pub services: usize,
     pub policies: usize,
+    pub schedules: usize,
 }
 
 impl fmt::Display for CheckSummary {
@@ -47,7 +54,7 @@ impl fmt::Display for CheckSummary {
             |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
         write!(
             f,
-            "{}: {} {}, {} {}, {} escalation {} — OK",
+            "{}: {} {}, {} {}, {} escalation {}, {} {} — OK",
             self.dir.display(),
             self.people,
             plural(self.people, "person", "people"),
@@ -55,19 +62,64 @@ impl fmt::Display for CheckSummary {
             plural(self.services, "service", "services"),
             self.policies,
             plural(self.policies, "policy", "policies"),
+            self.schedules,
+            plural(self.schedules, "schedule", "schedules"),
         )
+    }
+}
+
+impl CheckSummary {
+    /// The counts of a loaded set from `dir`.
+    pub fn of(dir: &Path, set: &PolicySet) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            people: set.people.len(),
+            services: set.services.len(),
+            policies: set.policies.len(),
+            schedules: set.schedules.len(),
+        }
     }
 }
 
 /// Loads and validates a directory of policy files; see [`load_dir`].
 pub fn check_dir(dir: &Path) -> Result<CheckSummary, PolicyErrors> {
     let set = load_dir(dir)?;
-    Ok(CheckSummary {
-        dir: dir.to_path_buf(),
-        people: set.people.len(),
-        services: set.services.len(),
-        policies: set.policies.len(),
-    })
+    Ok(CheckSummary::of(dir, &set))
+}
+
+/// How far ahead `pagerd check` looks for schedule gaps.
+pub const GAP_HORIZON_DAYS: i64 = 28;
+
+/// One line per schedule describing its gaps (nobody on call) in the [`GAP_HORIZON_DAYS`]
+/// from `now`; times are shown in the schedule's zone. Gaps are warnings, not errors.
+pub fn gap_report(set: &PolicySet, now: DateTime<Utc>) -> Vec<String> {
+    let until = now + chrono::Duration::days(GAP_HORIZON_DAYS);
+    set.schedules
+        .values()
+        .map(|def| {
+            let schedule = &def.schedule;
+            let gaps = schedule.gaps(now, until);
+            let name = &schedule.name;
+            match gaps.first() {
+                None => {
+                    format!("schedule {name:?}: no gaps in the next {GAP_HORIZON_DAYS} days")
+                }
+                Some((start, end)) => {
+                    let local = |t: &DateTime<Utc>| {
+                        t.with_timezone(&schedule.zone)
+                            .format("%a %Y-%m-%d %H:%M %Z")
+                            .to_string()
+                    };
+                    format!(
+                        "schedule {name:?}: {} gap(s) in the next {GAP_HORIZON_DAYS} days, first {}–{}",
+                        gaps.len(),
+                        local(start),
+                        local(end)
+                    )
+                }
+            }
+        })
+        .collect()
 }
 
 /// Reads every `*.toml` file directly in `dir` (in name order) and validates them as one set.
@@ -128,6 +180,8 @@ struct RawFile {
     service: Vec<RawService>,
     #[serde(default)]
     escalation_policy: Vec<RawPolicy>,
+    #[serde(default)]
+    schedule: Vec<RawSchedule>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +227,47 @@ struct RawTimeline {
 struct RawLevel {
     targets: Vec<Spanned<String>>,
     delay: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    name: Spanned<String>,
+    time_zone: Spanned<String>,
+    owner: Spanned<String>,
+    /// Lowest first.
+    #[serde(default)]
+    layer: Vec<RawLayer>,
+    #[serde(default, rename = "override")]
+    overrides: Vec<RawOverride>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    name: Spanned<String>,
+    members: Spanned<Vec<Spanned<String>>>,
+    shift: Spanned<String>,
+    start: Spanned<String>,
+    #[serde(default)]
+    restrictions: Vec<Spanned<RawRestriction>>,
+}
+
+/// Exactly one of the two; checked by hand for a clearer message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestriction {
+    daily: Option<Spanned<String>>,
+    weekly: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    person: Spanned<String>,
+    from: Spanned<String>,
+    to: Spanned<String>,
+    reason: Option<String>,
 }
 
 // ---- validation ------------------------------------------------------------------------------
@@ -236,6 +331,7 @@ impl Checker {
         let mut people: HashMap<String, Definition> = HashMap::new();
         let mut services: HashMap<String, Definition> = HashMap::new();
         let mut policies: HashMap<String, Definition> = HashMap::new();
+        let mut schedules: HashMap<String, Definition> = HashMap::new();
         for (file, raw) in &parsed {
             for p in &raw.person {
                 self.define(&mut people, "person", file, &p.name);
@@ -245,6 +341,9 @@ impl Checker {
             }
             for p in &raw.escalation_policy {
                 self.define(&mut policies, "escalation policy", file, &p.name);
+            }
+            for s in &raw.schedule {
+                self.define(&mut schedules, "schedule", file, &s.name);
             }
         }
         let known_people: HashSet<&str> = people.keys().map(String::as_str).collect();
@@ -276,6 +375,14 @@ impl Checker {
                 let policy = self.policy(file, p, check_refs.then_some(&known_people));
                 if let Some(policy) = policy {
                     set.policies.entry(policy.name.clone()).or_insert(policy);
+                }
+            }
+            for s in &raw.schedule {
+                let schedule = self.schedule(file, s, check_refs.then_some(&known_people));
+                if let Some(def) = schedule {
+                    set.schedules
+                        .entry(def.schedule.name.clone())
+                        .or_insert(def);
                 }
             }
         }
@@ -477,6 +584,245 @@ impl Checker {
         Timeline { levels: out }
     }
 
+    /// Reports `person` as unknown if the set of `people` is known and lacks it.
+    fn check_person(
+        &mut self,
+        file: &SourceFile,
+        person: &Spanned<String>,
+        people: Option<&HashSet<&str>>,
+        context: &str,
+    ) {
+        let name = person.get_ref();
+        if people.is_some_and(|known| !known.contains(name.as_str())) {
+            self.error(
+                file,
+                &person.span(),
+                format!("{context}: unknown person {name:?}"),
+            );
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        file: &SourceFile,
+        raw: &RawSchedule,
+        people: Option<&HashSet<&str>>,
+    ) -> Option<ScheduleDef> {
+        let name = raw.name.get_ref();
+        let context = format!("schedule {name:?}");
+        let before = self.errors.len();
+        let zone = match raw.time_zone.get_ref().parse::<Tz>() {
+            Ok(zone) => Some(zone),
+            Err(_) => {
+                let message = format!(
+                    "{context}: unknown time zone {:?} (expected an IANA name such as \"Europe/Berlin\")",
+                    raw.time_zone.get_ref()
+                );
+                self.error(file, &raw.time_zone.span(), message);
+                None
+            }
+        };
+        self.check_person(file, &raw.owner, people, &format!("{context}: owner"));
+        if raw.layer.is_empty() {
+            self.error(
+                file,
+                &raw.name.span(),
+                format!("{context}: needs at least one [[schedule.layer]]"),
+            );
+        }
+        let mut layers = Vec::new();
+        let mut layer_names = HashSet::new();
+        for layer in &raw.layer {
+            let layer_name = layer.name.get_ref();
+            if let Err(why) = check_name(layer_name) {
+                self.error(
+                    file,
+                    &layer.name.span(),
+                    format!("{context}: layer name {layer_name:?} {why}"),
+                );
+            } else if !layer_names.insert(layer_name) {
+                self.error(
+                    file,
+                    &layer.name.span(),
+                    format!("{context}: layer {layer_name:?} is already listed"),
+                );
+            }
+            let context = format!("layer {layer_name:?} of {context}");
+            if let Some(layer) = self.layer(file, layer, zone, &context, people) {
+                layers.push(layer);
+            }
+        }
+        let mut overrides = Vec::new();
+        for (index, raw) in raw.overrides.iter().enumerate() {
+            let context = format!("override {} of {context}", index + 1);
+            self.check_person(file, &raw.person, people, &context);
+            let Some(zone) = zone else { continue };
+            let from = self.instant(file, &raw.from, zone, &format!("{context}: from"));
+            let to = self.instant(file, &raw.to, zone, &format!("{context}: to"));
+            let (Some(start), Some(end)) = (from, to) else {
+                continue;
+            };
+            if end <= start {
+                let message = format!(
+                    "{context}: to {:?} is not after from {:?}",
+                    raw.to.get_ref(),
+                    raw.from.get_ref()
+                );
+                self.error(file, &raw.to.span(), message);
+            }
+            overrides.push(Override {
+                person: raw.person.get_ref().clone(),
+                start,
+                end,
+                reason: raw.reason.clone().unwrap_or_default(),
+            });
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(ScheduleDef {
+            schedule: Schedule {
+                name: name.clone(),
+                zone: zone?,
+                layers,
+                overrides,
+            },
+            owner: raw.owner.get_ref().clone(),
+        })
+    }
+
+    /// `context` names the layer, e.g. `layer "evenings" of schedule "support"`. `None` when
+    /// the layer has errors or the schedule's zone is unknown.
+    fn layer(
+        &mut self,
+        file: &SourceFile,
+        raw: &RawLayer,
+        zone: Option<Tz>,
+        context: &str,
+        people: Option<&HashSet<&str>>,
+    ) -> Option<Layer> {
+        let before = self.errors.len();
+        if raw.members.get_ref().is_empty() {
+            self.error(
+                file,
+                &raw.members.span(),
+                format!("{context}: members must not be empty"),
+            );
+        }
+        let mut seen = HashSet::new();
+        for member in raw.members.get_ref() {
+            if !seen.insert(member.get_ref()) {
+                self.error(
+                    file,
+                    &member.span(),
+                    format!(
+                        "{context}: person {:?} is listed twice in members",
+                        member.get_ref()
+                    ),
+                );
+            } else {
+                self.check_person(file, member, people, context);
+            }
+        }
+        let shift = self.report(
+            file,
+            &raw.shift,
+            parse_shift(raw.shift.get_ref()),
+            &format!("{context}: shift"),
+        );
+        let start = self.report(
+            file,
+            &raw.start,
+            parse_local(raw.start.get_ref()),
+            &format!("{context}: start"),
+        );
+        let mut restrictions = Vec::new();
+        for r in &raw.restrictions {
+            let parsed = match (&r.get_ref().daily, &r.get_ref().weekly) {
+                (Some(daily), None) => self.report(
+                    file,
+                    daily,
+                    parse_daily(daily.get_ref()),
+                    &format!("{context}: daily restriction"),
+                ),
+                (None, Some(weekly)) => self.report(
+                    file,
+                    weekly,
+                    parse_weekly(weekly.get_ref()),
+                    &format!("{context}: weekly restriction"),
+                ),
+                _ => {
+                    self.error(
+                        file,
+                        &r.span(),
+                        format!(
+                            "{context}: a restriction is either {{ daily = \"17:00-09:00\" }} or {{ weekly = \"Mon 09:00 - Fri 17:00\" }}"
+                        ),
+                    );
+                    None
+                }
+            };
+            restrictions.extend(parsed);
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(Layer {
+            name: raw.name.get_ref().clone(),
+            rotation: Rotation {
+                zone: zone?,
+                start: start?,
+                length: shift?,
+                members: raw
+                    .members
+                    .get_ref()
+                    .iter()
+                    .map(|m| m.get_ref().clone())
+                    .collect(),
+            },
+            restrictions,
+        })
+    }
+
+    /// An override bound: RFC 3339 with an offset, or a local date-time in `zone`.
+    fn instant(
+        &mut self,
+        file: &SourceFile,
+        raw: &Spanned<String>,
+        zone: Tz,
+        context: &str,
+    ) -> Option<DateTime<Utc>> {
+        let text = raw.get_ref().trim();
+        let parsed = match DateTime::parse_from_rfc3339(text) {
+            Ok(t) => Ok(t.with_timezone(&Utc)),
+            Err(_) => parse_local(text)
+                .map(|local| resolve_local(zone, local))
+                .map_err(|_| {
+                    "is not a local date-time such as \"2026-03-10T17:00\" or an RFC 3339 time with an offset".to_owned()
+                }),
+        };
+        self.report(file, raw, parsed, context)
+    }
+
+    /// Reports a parse failure as `context: "value" why` at the value's line.
+    fn report<T>(
+        &mut self,
+        file: &SourceFile,
+        raw: &Spanned<String>,
+        parsed: Result<T, String>,
+        context: &str,
+    ) -> Option<T> {
+        parsed
+            .map_err(|why| {
+                self.error(
+                    file,
+                    &raw.span(),
+                    format!("{context}: {:?} {why}", raw.get_ref()),
+                );
+            })
+            .ok()
+    }
+
     /// A humantime duration greater than zero.
     fn duration(
         &mut self,
@@ -555,6 +901,83 @@ fn valid_slack_id(s: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// `<n>h`, `<n>d`, `<n>w` or `<n>mo` with `n >= 1`, at most a year (longer turns make no
+/// sense for on-call, and bounding them keeps the calendar arithmetic in range).
+fn parse_shift(text: &str) -> Result<ShiftLength, String> {
+    let syntax = || "is not a shift length such as \"1w\" (<n>h, <n>d, <n>w or <n>mo)".to_owned();
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(0));
+    let (length, max): (fn(u32) -> ShiftLength, u32) = match unit {
+        "h" => (ShiftLength::Hours, 366 * 24),
+        "d" => (ShiftLength::Days, 366),
+        "w" => (ShiftLength::Weeks, 52),
+        "mo" => (ShiftLength::Months, 12),
+        _ => return Err(syntax()),
+    };
+    match number.parse::<u32>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) if n <= max => Ok(length(n)),
+        Err(_) if number.is_empty() => Err(syntax()),
+        _ => Err(format!("is longer than a year (at most {max}{unit})")),
+    }
+}
+
+/// A local date-time without an offset: `2026-03-02T09:00` (seconds optional; a space may
+/// replace the `T`).
+fn parse_local(text: &str) -> Result<NaiveDateTime, String> {
+    let text = text.trim();
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .ok_or_else(|| {
+            "is not a local date-time such as \"2026-03-02T09:00\" (no offset: it is read in the schedule's time zone)".to_owned()
+        })
+}
+
+/// `HH:MM`.
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
+}
+
+/// `"17:00-09:00"`: an end at or before the start crosses midnight; equal bounds are empty.
+fn parse_daily(text: &str) -> Result<Restriction, String> {
+    let (start, end) = text
+        .split_once('-')
+        .and_then(|(s, e)| Some((parse_time(s)?, parse_time(e)?)))
+        .ok_or_else(|| "is not a daily window such as \"17:00-09:00\" (HH:MM-HH:MM)".to_owned())?;
+    if start == end {
+        return Err(
+            "starts and ends at the same time (to be on call all day, leave out restrictions)"
+                .to_owned(),
+        );
+    }
+    Ok(Restriction::Daily { start, end })
+}
+
+/// `"Mon 09:00 - Fri 17:00"`: may cross the week's end; equal bounds are empty.
+fn parse_weekly(text: &str) -> Result<Restriction, String> {
+    let point = |s: &str| -> Option<(Weekday, NaiveTime)> {
+        let mut words = s.split_whitespace();
+        let day = words.next()?.parse::<Weekday>().ok()?;
+        let time = parse_time(words.next()?)?;
+        words.next().is_none().then_some((day, time))
+    };
+    let (start, end) = text
+        .split_once('-')
+        .and_then(|(s, e)| Some((point(s)?, point(e)?)))
+        .ok_or_else(|| {
+            "is not a weekly window such as \"Mon 09:00 - Fri 17:00\" (day HH:MM - day HH:MM)"
+                .to_owned()
+        })?;
+    if start == end {
+        return Err(
+            "starts and ends at the same time (to be on call all week, leave out restrictions)"
+                .to_owned(),
+        );
+    }
+    Ok(Restriction::Weekly { start, end })
+}
+
 /// Severity tables are spelled `critical`/`high`/`medium`/`low`; point alias users there.
 fn with_severity_hint(message: &str) -> String {
     let unknown = message
@@ -621,7 +1044,8 @@ levels = [
     fn the_shipped_schedules_load() {
         let set = load_dir(&shipped_dir()).unwrap_or_else(|e| panic!("shipped schedules:\n{e}"));
         for person in [
-            "alice", "bob", "dana", "victor", "cora", "erin", "sam", "sofia",
+            "alice", "bob", "dana", "victor", "cora", "erin", "sam", "sofia", "jonas", "lena",
+            "mateo", "priya",
         ] {
             assert!(set.people.contains_key(person), "{person}");
         }
@@ -647,10 +1071,405 @@ levels = [
             .expect("internal-tools policy");
         assert_eq!(support.repeat, Repeat::UntilAcknowledged);
 
+        let names: Vec<_> = set.schedules.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "engineering",
+                "sre-follow-the-sun",
+                "support-evenings",
+                "vp"
+            ]
+        );
+        let support = &set.schedules["support-evenings"];
+        assert_eq!(support.owner, "alice");
+        let evenings = &support.schedule.layers[0];
+        assert_eq!(evenings.rotation.length, ShiftLength::Weeks(1));
+        assert_eq!(
+            evenings.restrictions,
+            [Restriction::Daily {
+                start: hm(17, 0),
+                end: hm(9, 0)
+            }]
+        );
+        assert_eq!(support.schedule.overrides.len(), 1);
+        assert_eq!(
+            set.schedules["vp"].schedule.layers[0].rotation.length,
+            ShiftLength::Months(1)
+        );
+        let sun = &set.schedules["sre-follow-the-sun"].schedule;
+        assert_eq!(sun.layers.len(), 2);
+        // The two regions' windows tile the day: no gaps once the rotations have started.
+        let from = utc("2026-06-01T00:00:00Z");
+        assert!(
+            sun.gaps(from, from + chrono::Duration::days(28)).is_empty(),
+            "{:?}",
+            sun.gaps(from, from + chrono::Duration::days(28))
+        );
+
         let summary = check_dir(&shipped_dir()).expect("check").to_string();
         assert!(
-            summary.ends_with("8 people, 3 services, 2 escalation policies — OK"),
+            summary.ends_with("12 people, 3 services, 2 escalation policies, 4 schedules — OK"),
             "{summary}"
+        );
+    }
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).expect("valid time")
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().expect("RFC 3339 instant")
+    }
+
+    fn local(s: &str) -> NaiveDateTime {
+        parse_local(s).expect("local date-time")
+    }
+
+    /// People alice and bob (from `PEOPLE`) plus sam and sofia.
+    const SUPPORT: &str = r#"
+[[person]]
+name = "sam"
+time_zone = "Europe/Berlin"
+
+[[person]]
+name = "sofia"
+time_zone = "America/New_York"
+"#;
+
+    /// A valid schedule; the error table edits one line of it at a time.
+    const SCHEDULE: &str = r#"[[schedule]]
+name = "support-evenings"
+time_zone = "America/Los_Angeles"
+owner = "alice"
+[[schedule.layer]]
+name = "base"
+members = ["alice", "bob"]
+shift = "1mo"
+start = "2026-03-01T09:00"
+[[schedule.layer]]
+name = "evenings"
+members = ["sam", "sofia"]
+shift = "1w"
+start = "2026-03-02T09:00"
+restrictions = [{ daily = "17:00-09:00" }, { weekly = "Sat 09:00 - Mon 09:00" }]
+[[schedule.override]]
+person = "sofia"
+from = "2026-03-10T17:00"
+to = "2026-03-11T09:00"
+reason = "swap with sam"
+[[schedule.override]]
+person = "bob"
+from = "2026-03-12T01:00:00Z"
+to = "2026-03-12T05:00:00-07:00"
+"#;
+
+    #[test]
+    fn a_valid_schedule_builds_the_domain_value() {
+        let dir = dir_with(&[
+            ("a.toml", PEOPLE),
+            ("b.toml", POLICY),
+            ("c.toml", SUPPORT),
+            ("d.toml", SCHEDULE),
+        ]);
+        let set = load_dir(dir.path()).unwrap_or_else(|e| {
+            panic!(
+                "valid set:
+{e}"
+            )
+        });
+        let la = chrono_tz::America::Los_Angeles;
+        let rotation = |start: &str, length, members: [&str; 2]| Rotation {
+            zone: la,
+            start: local(start),
+            length,
+            members: members.map(String::from).to_vec(),
+        };
+        let want = ScheduleDef {
+            owner: "alice".into(),
+            schedule: Schedule {
+                name: "support-evenings".into(),
+                zone: la,
+                layers: vec![
+                    Layer {
+                        name: "base".into(),
+                        rotation: rotation(
+                            "2026-03-01T09:00",
+                            ShiftLength::Months(1),
+                            ["alice", "bob"],
+                        ),
+                        restrictions: vec![],
+                    },
+                    Layer {
+                        name: "evenings".into(),
+                        rotation: rotation(
+                            "2026-03-02T09:00",
+                            ShiftLength::Weeks(1),
+                            ["sam", "sofia"],
+                        ),
+                        restrictions: vec![
+                            Restriction::Daily {
+                                start: hm(17, 0),
+                                end: hm(9, 0),
+                            },
+                            Restriction::Weekly {
+                                start: (Weekday::Sat, hm(9, 0)),
+                                end: (Weekday::Mon, hm(9, 0)),
+                            },
+                        ],
+                    },
+                ],
+                overrides: vec![
+                    Override {
+                        person: "sofia".into(),
+                        // 17:00 PDT (UTC-7) after the 2026-03-08 spring-forward.
+                        start: utc("2026-03-11T00:00:00Z"),
+                        end: utc("2026-03-11T16:00:00Z"),
+                        reason: "swap with sam".into(),
+                    },
+                    Override {
+                        person: "bob".into(),
+                        start: utc("2026-03-12T01:00:00Z"),
+                        end: utc("2026-03-12T12:00:00Z"),
+                        reason: String::new(),
+                    },
+                ],
+            },
+        };
+        assert_eq!(set.schedules.len(), 1);
+        assert_eq!(set.schedules["support-evenings"], want);
+        assert!(
+            check_dir(dir.path())
+                .expect("check")
+                .to_string()
+                .ends_with(", 1 schedule — OK")
+        );
+    }
+
+    #[test]
+    fn each_schedule_problem_is_reported_with_file_line_and_value() {
+        // (line of SCHEDULE to replace, its replacement, words the message must contain);
+        // the error is expected on the replaced line.
+        let table: &[(&str, &str, &[&str])] = &[
+            (
+                r#"name = "support-evenings""#,
+                r#"name = "Support""#,
+                &[r#"schedule name "Support""#],
+            ),
+            (
+                r#"time_zone = "America/Los_Angeles""#,
+                r#"time_zone = "Pacific""#,
+                &[
+                    r#"schedule "support-evenings""#,
+                    r#"unknown time zone "Pacific""#,
+                ],
+            ),
+            (
+                r#"owner = "alice""#,
+                r#"owner = "zoe""#,
+                &[r#"schedule "support-evenings": owner: unknown person "zoe""#],
+            ),
+            (
+                r#"members = ["sam", "sofia"]"#,
+                r#"members = ["sam", "zoe"]"#,
+                &[r#"layer "evenings" of schedule "support-evenings": unknown person "zoe""#],
+            ),
+            (
+                r#"members = ["sam", "sofia"]"#,
+                r#"members = ["sam", "sofia", "sam"]"#,
+                &[r#"person "sam" is listed twice"#],
+            ),
+            (
+                r#"members = ["sam", "sofia"]"#,
+                r#"members = []"#,
+                &[r#"layer "evenings""#, "members must not be empty"],
+            ),
+            (
+                r#"name = "evenings""#,
+                r#"name = "base""#,
+                &[r#"schedule "support-evenings": layer "base" is already listed"#],
+            ),
+            (
+                r#"shift = "1w""#,
+                r#"shift = "0w""#,
+                &[r#"shift: "0w" must be at least 1"#],
+            ),
+            (
+                r#"shift = "1w""#,
+                r#"shift = "1 week""#,
+                &[r#"shift: "1 week" is not a shift length"#, "<n>mo"],
+            ),
+            (r#"shift = "1w""#, r#"shift = "w""#, &[r#"shift: "w""#]),
+            (
+                r#"start = "2026-03-02T09:00""#,
+                r#"start = "2026-03-02""#,
+                &[r#"start: "2026-03-02" is not a local date-time"#],
+            ),
+            (
+                r#"start = "2026-03-02T09:00""#,
+                r#"start = "2026-03-02T09:00:00-08:00""#,
+                &[r#"start: "2026-03-02T09:00:00-08:00""#, "no offset"],
+            ),
+            (
+                r#"{ daily = "17:00-09:00" }"#,
+                r#"{ daily = "09:00-09:00" }"#,
+                &[r#"daily restriction: "09:00-09:00" starts and ends at the same time"#],
+            ),
+            (
+                r#"{ daily = "17:00-09:00" }"#,
+                r#"{ daily = "5pm-9am" }"#,
+                &[r#"daily restriction: "5pm-9am" is not a daily window"#],
+            ),
+            (
+                r#"{ weekly = "Sat 09:00 - Mon 09:00" }"#,
+                r#"{ weekly = "Sat 09:00 - Sat 09:00" }"#,
+                &[
+                    r#"weekly restriction: "Sat 09:00 - Sat 09:00" starts and ends at the same time"#,
+                ],
+            ),
+            (
+                r#"{ weekly = "Sat 09:00 - Mon 09:00" }"#,
+                r#"{ weekly = "Caturday 09:00 - Mon 09:00" }"#,
+                &[r#"weekly restriction: "Caturday 09:00 - Mon 09:00" is not a weekly window"#],
+            ),
+            (
+                r#"{ weekly = "Sat 09:00 - Mon 09:00" }"#,
+                r#"{ weekly = "Sat 09:00 - Mon 09:00", daily = "17:00-09:00" }"#,
+                &["a restriction is either"],
+            ),
+            (
+                r#"person = "sofia""#,
+                r#"person = "zoe""#,
+                &[r#"override 1 of schedule "support-evenings": unknown person "zoe""#],
+            ),
+            (
+                r#"to = "2026-03-11T09:00""#,
+                r#"to = "2026-03-10T17:00""#,
+                &[
+                    "override 1",
+                    r#"to "2026-03-10T17:00" is not after from "2026-03-10T17:00""#,
+                ],
+            ),
+            (
+                r#"to = "2026-03-11T09:00""#,
+                r#"to = "tomorrow""#,
+                &["override 1", r#"to: "tomorrow" is not a local date-time"#],
+            ),
+            (
+                r#"to = "2026-03-12T05:00:00-07:00""#,
+                r#"to = "2026-03-12T01:00:00+00:00""#,
+                &[
+                    "override 2",
+                    r#"to "2026-03-12T01:00:00+00:00" is not after from "2026-03-12T01:00:00Z""#,
+                ],
+            ),
+            (
+                r#"reason = "swap with sam""#,
+                r#"note = "swap with sam""#,
+                &["unknown field `note`"],
+            ),
+        ];
+        for (from, to, wanted) in table {
+            let (line, _) = SCHEDULE
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.contains(from))
+                .unwrap_or_else(|| panic!("{from:?} is not in SCHEDULE"));
+            let line = line + 1;
+            assert_eq!(
+                SCHEDULE.matches(from).count(),
+                1,
+                "{from} is not unique in SCHEDULE"
+            );
+            let text = SCHEDULE.replace(from, to);
+            let errors = errors_for(&[
+                ("a.toml", PEOPLE),
+                ("b.toml", POLICY),
+                ("c.toml", &text),
+                ("s.toml", SUPPORT),
+            ]);
+            let shown = PolicyErrors(errors.clone()).to_string();
+            assert_eq!(
+                errors.len(),
+                1,
+                "{to}
+{shown}"
+            );
+            assert!(errors[0].file.ends_with("c.toml"), "{shown}");
+            assert!(
+                shown.contains(&format!("c.toml:{line}: ")),
+                "{to}
+{shown}"
+            );
+            for want in *wanted {
+                assert!(
+                    shown.contains(want),
+                    "{shown}
+lacks {want:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn schedule_names_are_unique_across_files_and_need_a_layer() {
+        let errors = errors_for(&[
+            ("a.toml", PEOPLE),
+            ("b.toml", POLICY),
+            ("c.toml", SCHEDULE),
+            ("d.toml", &format!("\n{SCHEDULE}")),
+            ("s.toml", SUPPORT),
+        ]);
+        let shown = PolicyErrors(errors.clone()).to_string();
+        assert_eq!(errors.len(), 1, "{shown}");
+        assert!(
+            shown.contains("d.toml:3: schedule \"support-evenings\" is already defined at ")
+                && shown.contains("c.toml:2"),
+            "{shown}"
+        );
+
+        let lonely = "[[schedule]]\nname = \"empty\"\ntime_zone = \"UTC\"\nowner = \"bob\"\n";
+        let errors = errors_for(&[("a.toml", PEOPLE), ("c.toml", lonely)]);
+        let shown = PolicyErrors(errors).to_string();
+        assert!(
+            shown.contains("c.toml:2: schedule \"empty\": needs at least one [[schedule.layer]]"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_gap_report_names_each_schedule_and_its_first_gap() {
+        let dir = dir_with(&[
+            ("a.toml", PEOPLE),
+            ("c.toml", SUPPORT),
+            ("d.toml", SCHEDULE),
+        ]);
+        let mut set = load_dir(dir.path()).unwrap_or_else(|e| {
+            panic!(
+                "valid set:
+{e}"
+            )
+        });
+        // Before any rotation starts, the whole horizon is one gap.
+        let report = gap_report(&set, utc("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            report,
+            [
+                "schedule \"support-evenings\": 1 gap(s) in the next 28 days, first Wed 2025-12-31 16:00 PST–Wed 2026-01-28 16:00 PST"
+            ]
+        );
+        let report = gap_report(&set, utc("2026-04-01T00:00:00Z"));
+        assert_eq!(
+            report,
+            ["schedule \"support-evenings\": no gaps in the next 28 days"]
+        );
+        if let Some(def) = set.schedules.get_mut("support-evenings") {
+            def.schedule.layers.remove(0);
+        }
+        let report = gap_report(&set, utc("2026-04-01T16:00:00Z"));
+        assert!(
+            report[0].contains("gap(s) in the next 28 days, first Wed 2026-04-01 09:00 PDT–Wed 2026-04-01 17:00 PDT"),
+            "{report:?}"
         );
     }
 
@@ -868,6 +1687,56 @@ levels = [{ targets = ["yuri"], delay = "0s" }]
             errors.contains("missing") && errors.contains("cannot read directory"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn shift_lengths_and_windows_parse() {
+        let shifts = [
+            ("1w", Ok(ShiftLength::Weeks(1))),
+            (" 12h ", Ok(ShiftLength::Hours(12))),
+            ("3d", Ok(ShiftLength::Days(3))),
+            ("1mo", Ok(ShiftLength::Months(1))),
+            ("52w", Ok(ShiftLength::Weeks(52))),
+            ("53w", Err("longer than a year")),
+            ("99999999999h", Err("longer than a year")),
+            ("0d", Err("at least 1")),
+            ("1", Err("not a shift length")),
+            ("1 w", Err("not a shift length")),
+            ("-1w", Err("not a shift length")),
+            ("1m", Err("not a shift length")),
+        ];
+        for (text, want) in shifts {
+            match (parse_shift(text), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+        assert_eq!(
+            parse_daily(" 17:00 - 09:00 "),
+            Ok(Restriction::Daily {
+                start: hm(17, 0),
+                end: hm(9, 0)
+            })
+        );
+        assert_eq!(
+            parse_weekly("friday 17:00 - Mon 09:30"),
+            Ok(Restriction::Weekly {
+                start: (Weekday::Fri, hm(17, 0)),
+                end: (Weekday::Mon, hm(9, 30))
+            })
+        );
+        for bad in ["17:00", "25:00-09:00", "17:00-09:00-10:00"] {
+            assert!(parse_daily(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "Mon 09:00",
+            "Mon - Fri",
+            "Mon 09:00 - Fri 17:00 UTC",
+            "Mon 09:00 Fri 17:00",
+        ] {
+            assert!(parse_weekly(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

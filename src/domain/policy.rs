@@ -1,4 +1,5 @@
-//! Validated policy set: people, services and escalation policies, as loaded from `schedules/`.
+//! Validated policy set: people, services, escalation policies and on-call schedules, as
+//! loaded from `schedules/`.
 //!
 //! These are plain values; parsing and validation (with file:line messages) live in
 //! `crate::config::policy`.
@@ -7,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::Severity;
+use super::schedule::Schedule;
 
 /// A responder.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,12 +73,21 @@ impl EscalationPolicy {
     }
 }
 
+/// An on-call schedule as defined in the policy files, with the person responsible for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleDef {
+    pub schedule: Schedule,
+    /// A person's name: paged when nobody is on call (not wired into escalation yet).
+    pub owner: String,
+}
+
 /// Everything the daemon needs from the policy files, validated as a whole.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicySet {
     pub people: BTreeMap<String, Person>,
     pub services: BTreeMap<String, Service>,
     pub policies: BTreeMap<String, EscalationPolicy>,
+    pub schedules: BTreeMap<String, ScheduleDef>,
 }
 
 impl PolicySet {
