@@ -225,7 +225,12 @@ struct RawTimeline {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLevel {
+    /// People.
+    #[serde(default)]
     targets: Vec<Spanned<String>>,
+    /// Schedules: whoever is on call when the level is paged.
+    #[serde(default)]
+    schedules: Vec<Spanned<String>>,
     delay: Spanned<String>,
 }
 
@@ -299,6 +304,14 @@ struct Checker {
     errors: Vec<PolicyError>,
 }
 
+/// Names defined anywhere in the set, for reference checks (absent while a file failed to
+/// parse).
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    people: &'a HashSet<&'a str>,
+    schedules: &'a HashSet<&'a str>,
+}
+
 impl Checker {
     fn error(&mut self, file: &SourceFile, span: &Range<usize>, message: impl Into<String>) {
         self.errors.push(PolicyError {
@@ -347,6 +360,11 @@ impl Checker {
             }
         }
         let known_people: HashSet<&str> = people.keys().map(String::as_str).collect();
+        let known_schedules: HashSet<&str> = schedules.keys().map(String::as_str).collect();
+        let known = check_refs.then_some(Known {
+            people: &known_people,
+            schedules: &known_schedules,
+        });
 
         let mut set = PolicySet::default();
         for (file, raw) in &parsed {
@@ -372,7 +390,7 @@ impl Checker {
                 set.services.entry(service.name.clone()).or_insert(service);
             }
             for p in &raw.escalation_policy {
-                let policy = self.policy(file, p, check_refs.then_some(&known_people));
+                let policy = self.policy(file, p, known);
                 if let Some(policy) = policy {
                     set.policies.entry(policy.name.clone()).or_insert(policy);
                 }
@@ -473,7 +491,7 @@ impl Checker {
         &mut self,
         file: &SourceFile,
         raw: &RawPolicy,
-        people: Option<&HashSet<&str>>,
+        known: Option<Known<'_>>,
     ) -> Option<EscalationPolicy> {
         let name = raw.name.get_ref();
         let before = self.errors.len();
@@ -502,7 +520,7 @@ impl Checker {
             .ack_timeout
             .as_ref()
             .and_then(|t| self.duration(file, t, &format!("{context}: ack_timeout")));
-        let default = self.timeline(file, &raw.levels, &context, people);
+        let default = self.timeline(file, &raw.levels, &context, known);
         let mut per_severity = HashMap::new();
         let timelines = [
             (Severity::Critical, &raw.critical),
@@ -515,7 +533,7 @@ impl Checker {
                 let context = format!("the {severity} timeline of {context}");
                 per_severity.insert(
                     severity,
-                    self.timeline(file, &timeline.levels, &context, people),
+                    self.timeline(file, &timeline.levels, &context, known),
                 );
             }
         }
@@ -534,7 +552,7 @@ impl Checker {
         file: &SourceFile,
         levels: &Spanned<Vec<Spanned<RawLevel>>>,
         context: &str,
-        people: Option<&HashSet<&str>>,
+        known: Option<Known<'_>>,
     ) -> Timeline {
         if levels.get_ref().is_empty() {
             self.error(
@@ -547,37 +565,49 @@ impl Checker {
         for (index, level) in levels.get_ref().iter().enumerate() {
             let context = format!("level {} of {context}", index + 1);
             let raw = level.get_ref();
-            if raw.targets.is_empty() {
+            if raw.targets.is_empty() && raw.schedules.is_empty() {
                 self.error(
                     file,
                     &level.span(),
-                    format!("{context}: targets must not be empty"),
+                    format!(
+                        "{context}: targets must not be empty (people in `targets`, schedules in `schedules`)"
+                    ),
                 );
             }
-            let mut seen = HashSet::new();
-            for target in &raw.targets {
-                let person = target.get_ref();
-                if !seen.insert(person) {
-                    self.error(
-                        file,
-                        &target.span(),
-                        format!("{context}: person {person:?} is listed twice"),
-                    );
-                } else if people.is_some_and(|known| !known.contains(person.as_str())) {
-                    self.error(
-                        file,
-                        &target.span(),
-                        format!("{context}: unknown person {person:?}"),
-                    );
+            let lists = [
+                ("person", &raw.targets, known.map(|k| k.people)),
+                ("schedule", &raw.schedules, known.map(|k| k.schedules)),
+            ];
+            for (kind, names, known_names) in lists {
+                let mut seen = HashSet::new();
+                for target in names {
+                    let name = target.get_ref();
+                    if !seen.insert(name) {
+                        self.error(
+                            file,
+                            &target.span(),
+                            format!("{context}: {kind} {name:?} is listed twice"),
+                        );
+                    } else if known_names.is_some_and(|k| !k.contains(name.as_str())) {
+                        self.error(
+                            file,
+                            &target.span(),
+                            format!("{context}: unknown {kind} {name:?}"),
+                        );
+                    }
                 }
             }
             let delay = self.duration(file, &raw.delay, &format!("{context}: delay"));
+            let people = raw
+                .targets
+                .iter()
+                .map(|t| Target::Person(t.get_ref().clone()));
+            let schedules = raw
+                .schedules
+                .iter()
+                .map(|t| Target::Schedule(t.get_ref().clone()));
             out.push(Level {
-                targets: raw
-                    .targets
-                    .iter()
-                    .map(|t| Target::Person(t.get_ref().clone()))
-                    .collect(),
+                targets: people.chain(schedules).collect(),
                 delay: delay.unwrap_or_default(),
             });
         }
@@ -1038,6 +1068,70 @@ levels = [
         load_dir(dir.path())
             .expect_err("policy set should be rejected")
             .0
+    }
+
+    #[test]
+    fn levels_may_target_schedules_which_must_exist() {
+        let schedule = r#"
+[[schedule]]
+name = "primary"
+time_zone = "UTC"
+owner = "alice"
+[[schedule.layer]]
+name = "all"
+members = ["alice", "bob"]
+shift = "1w"
+start = "2026-03-02T09:00"
+"#;
+        let policy = POLICY.replace(
+            r#"{ targets = ["bob"], delay = "30m" }"#,
+            r#"{ schedules = ["primary"], delay = "30m" }"#,
+        );
+        let dir = dir_with(&[
+            ("people.toml", PEOPLE),
+            ("p.toml", &policy),
+            ("s.toml", schedule),
+        ]);
+        let set = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            set.policies["engineering"].default.levels[1].targets,
+            [Target::Schedule("primary".into())]
+        );
+
+        let broken = POLICY.replace(
+            r#"{ targets = ["bob"], delay = "30m" }"#,
+            r#"{ schedules = ["secondary"], delay = "30m" }"#,
+        );
+        let errors = errors_for(&[
+            ("people.toml", PEOPLE),
+            ("p.toml", &broken),
+            ("s.toml", schedule),
+        ]);
+        let line = broken
+            .lines()
+            .position(|l| l.contains("secondary"))
+            .unwrap()
+            + 1;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, Some(line));
+        assert!(
+            errors[0]
+                .message
+                .contains(r#"unknown schedule "secondary""#),
+            "{}",
+            errors[0]
+        );
+
+        let empty = POLICY.replace(
+            r#"{ targets = ["bob"], delay = "30m" }"#,
+            r#"{ delay = "30m" }"#,
+        );
+        let errors = errors_for(&[("people.toml", PEOPLE), ("p.toml", &empty)]);
+        assert!(
+            errors[0].message.contains("targets must not be empty"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -28,10 +28,12 @@ pub struct Service {
     pub escalation_policy: String,
 }
 
-/// Who a level pages. Schedules join people with the schedules work.
+/// Who a level pages.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Person(String),
+    /// Whoever is on call for the schedule when the level is paged (its owner in a gap).
+    Schedule(String),
 }
 
 /// One rung of the ladder: page `targets`, then wait `delay` before the next level.
@@ -90,10 +92,138 @@ pub struct PolicySet {
     pub schedules: BTreeMap<String, ScheduleDef>,
 }
 
+/// The people a level's targets come to at one instant, with what is worth telling about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// In target order, each once.
+    pub people: Vec<String>,
+    /// E.g. a schedule gap that paged its owner, or a target that no longer exists.
+    pub warnings: Vec<String>,
+}
+
 impl PolicySet {
+    /// Resolves targets at `at`: people as they are; a schedule to whoever is on call, or
+    /// to its owner (with a warning) when nobody is, so a level never waits silently.
+    pub fn resolve_targets(
+        &self,
+        targets: &[Target],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Resolved {
+        let mut out = Resolved::default();
+        let add = |out: &mut Resolved, person: &str| {
+            if !self.people.contains_key(person) {
+                out.warnings
+                    .push(format!("unknown person {person} skipped"));
+            } else if !out.people.iter().any(|p| p == person) {
+                out.people.push(person.to_string());
+            }
+        };
+        for target in targets {
+            match target {
+                Target::Person(name) => add(&mut out, name),
+                Target::Schedule(name) => match self.schedules.get(name) {
+                    Some(def) => match def.schedule.on_call(at) {
+                        Some(shift) => add(&mut out, &shift.person),
+                        None => {
+                            out.warnings.push(format!(
+                                "schedule {name} has nobody on call: paging its owner {}",
+                                def.owner
+                            ));
+                            add(&mut out, &def.owner);
+                        }
+                    },
+                    None => out
+                        .warnings
+                        .push(format!("unknown schedule {name} skipped")),
+                },
+            }
+        }
+        out
+    }
+
     /// The escalation policy of a service, if both exist.
     pub fn policy_for_service(&self, service: &str) -> Option<&EscalationPolicy> {
         let svc = self.services.get(service)?;
         self.policies.get(&svc.escalation_policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rotation::{Rotation, ShiftLength};
+    use crate::domain::schedule::{Layer, Restriction, Schedule};
+    use chrono::{NaiveDate, NaiveTime};
+
+    fn set() -> PolicySet {
+        let mut set = PolicySet::default();
+        for name in ["alice", "sam", "victor"] {
+            set.people.insert(
+                name.into(),
+                Person {
+                    name: name.into(),
+                    time_zone: chrono_tz::UTC,
+                    email: None,
+                    sms: None,
+                    slack: None,
+                },
+            );
+        }
+        let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        let schedule = Schedule {
+            name: "nights".into(),
+            zone: chrono_tz::UTC,
+            layers: vec![Layer {
+                name: "nights".into(),
+                rotation: Rotation {
+                    zone: chrono_tz::UTC,
+                    start: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_time(t(9)),
+                    length: ShiftLength::Weeks(1),
+                    members: vec!["sam".into()],
+                },
+                restrictions: vec![Restriction::Daily {
+                    start: t(20),
+                    end: t(8),
+                }],
+            }],
+            overrides: vec![],
+        };
+        set.schedules.insert(
+            "nights".into(),
+            ScheduleDef {
+                schedule,
+                owner: "victor".into(),
+            },
+        );
+        set
+    }
+
+    #[test]
+    fn targets_resolve_to_people_on_call_or_the_owner_with_a_warning() {
+        let set = set();
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let targets = [
+            Target::Person("alice".into()),
+            Target::Schedule("nights".into()),
+            Target::Person("alice".into()),
+            Target::Person("zoe".into()),
+            Target::Schedule("days".into()),
+        ];
+        let night = set.resolve_targets(&targets, at("2026-03-03T22:00:00Z"));
+        assert_eq!(night.people, ["alice", "sam"]);
+        assert_eq!(
+            night.warnings,
+            [
+                "unknown person zoe skipped",
+                "unknown schedule days skipped"
+            ]
+        );
+
+        let noon = set.resolve_targets(&targets[..2], at("2026-03-03T12:00:00Z"));
+        assert_eq!(noon.people, ["alice", "victor"]);
+        assert_eq!(
+            noon.warnings,
+            ["schedule nights has nobody on call: paging its owner victor"]
+        );
     }
 }

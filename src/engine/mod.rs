@@ -18,7 +18,6 @@ pub use timer::{TimerHandle, TimerTask};
 
 use crate::domain::{
     self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent, PageKind, PolicySet, Step,
-    Target,
 };
 use crate::store::{DueKind, IncidentFilter, Store, WriteTx};
 
@@ -534,19 +533,9 @@ fn apply_step(
         Step::Page { pos, targets, .. } => (*pos, targets, PageKind::Page),
         Step::Exhausted { pos, targets } => (*pos, targets, PageKind::Unanswered),
     };
-    let mut people: Vec<&str> = Vec::new();
-    let mut missing: Vec<&str> = Vec::new();
-    for Target::Person(name) in targets {
-        if people.contains(&name.as_str()) {
-            continue;
-        }
-        if policies.people.contains_key(name) {
-            people.push(name);
-        } else {
-            missing.push(name);
-        }
-    }
-    for person in &people {
+    let resolved = policies.resolve_targets(targets, now);
+    let people = &resolved.people;
+    for person in people {
         for channel in channels {
             tx.enqueue_page(id, kind, person, channel, pos, due_at, now)?;
             fx.pages = true;
@@ -560,11 +549,9 @@ fn apply_step(
             people.join(", ")
         ),
     };
-    if !missing.is_empty() {
-        msg.push_str(&format!(
-            " (unknown people skipped: {})",
-            missing.join(", ")
-        ));
+    for warning in &resolved.warnings {
+        tracing::warn!(incident = id, level = pos.level + 1, "{warning}");
+        msg.push_str(&format!(" ({warning})"));
     }
     if channels.is_empty() {
         msg.push_str(" (no notification channel is enabled)");

@@ -280,3 +280,41 @@ async fn manual_escalation_pages_the_next_level_now_and_restarts_its_timer() {
     assert!(err.message().contains("last level"), "{}", err.message());
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_schedule_target_pages_whoever_is_on_call_and_its_owner_in_a_gap() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let mut sink = WebhookSink::start().await;
+    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+
+    // t0 is Monday 09:00 Pacific: the evening schedule has nobody on call, so its owner is
+    // paged and the incident records the gap instead of waiting silently.
+    let day = app.trigger("web", Severity::High, "daytime").await;
+    assert_eq!(app.page(&mut sink).await.person(), "victor");
+    let paged = app
+        .get(day.incident_id)
+        .await
+        .timeline
+        .into_iter()
+        .find(|e| e.kind() == EventKind::Paged)
+        .unwrap();
+    assert!(
+        paged
+            .message
+            .contains("schedule evenings has nobody on call: paging its owner victor"),
+        "{}",
+        paged.message
+    );
+    // Its ladder goes on: dana after the level's 10 minutes, then the unanswered notice.
+    advance(mins(10)).await;
+    assert_eq!(app.page(&mut sink).await.person(), "dana");
+    advance(mins(10)).await;
+    assert_eq!(app.page(&mut sink).await.kind(), "unanswered");
+
+    // 17:00 Pacific: sam's evening turn has begun.
+    advance(mins(8 * 60 - 20)).await;
+    app.trigger("web", Severity::High, "evening").await;
+    assert_eq!(app.page(&mut sink).await.person(), "sam");
+    app.stop().await;
+}

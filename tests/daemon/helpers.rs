@@ -84,6 +84,29 @@ levels = [
 name = "twice"
 repeat = 1
 levels = [{ targets = ["sam"], delay = "5m" }]
+
+[[service]]
+name = "web"
+escalation_policy = "oncall"
+
+[[escalation_policy]]
+name = "oncall"
+levels = [
+  { schedules = ["evenings"], delay = "10m" },
+  { targets = ["dana"], delay = "10m" },
+]
+
+# On call 17:00-09:00 Pacific only; victor owns the daytime gap.
+[[schedule]]
+name = "evenings"
+time_zone = "America/Los_Angeles"
+owner = "victor"
+[[schedule.layer]]
+name = "evenings"
+members = ["sam", "bob"]
+shift = "1w"
+start = "2026-03-02T09:00"
+restrictions = [{ daily = "17:00-09:00" }]
 "#;
 
 /// Where every test's clock starts: a Monday morning.
