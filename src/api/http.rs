@@ -1,13 +1,18 @@
-//! HTTP endpoints. For now only `/healthz`; acknowledgement links and inbound webhooks join
-//! with the channels work.
+//! HTTP endpoints: `/healthz`, and iCalendar feeds `/schedules/{name}.ics` and
+//! `/people/{name}.ics`. Acknowledgement links and inbound webhooks join with the channels work.
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Router, routing::get};
 
 use crate::engine::Engine;
 
 pub fn router(engine: Engine) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/schedules/{file}", get(schedule_ics))
+        .route("/people/{file}", get(person_ics))
         .with_state(engine)
 }
 
@@ -23,4 +28,31 @@ async fn healthz(State(engine): State<Engine>) -> (StatusCode, String) {
             )
         }
     }
+}
+
+fn ics(feed: Option<String>, what: &str) -> Response {
+    match feed {
+        Some(body) => (
+            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no {what}\n")).into_response(),
+    }
+}
+
+async fn schedule_ics(State(engine): State<Engine>, Path(file): Path<String>) -> Response {
+    let Some(name) = file.strip_suffix(".ics") else {
+        return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
+    };
+    let feed = super::ical::schedule_feed(&engine.policies(), name, engine.clock().now());
+    ics(feed, &format!("schedule {name}"))
+}
+
+async fn person_ics(State(engine): State<Engine>, Path(file): Path<String>) -> Response {
+    let Some(name) = file.strip_suffix(".ics") else {
+        return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
+    };
+    let feed = super::ical::person_feed(&engine.policies(), name, engine.clock().now());
+    ics(feed, &format!("person {name}"))
 }

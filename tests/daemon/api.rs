@@ -267,3 +267,61 @@ async fn the_shipped_example_set_runs_and_pages_the_critical_ladder() {
     );
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn calendar_feeds_list_each_shift_as_a_vevent_with_a_stable_uid() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+    let get = |path: &str| {
+        let url = format!("http://{}{path}", app.http_addr);
+        async move { within("the feed", reqwest::get(url)).await.unwrap() }
+    };
+
+    let resp = get("/schedules/evenings.ics").await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = resp.text().await.unwrap();
+    let cal: icalendar::Calendar = text.parse().expect("a valid RFC 5545 calendar");
+    let events: Vec<_> = cal.components.iter().filter_map(|c| c.as_event()).collect();
+    use icalendar::{Component, EventLike};
+    // 17:00–09:00 Pacific every night: ~90 evenings ahead (t0 is before the first one).
+    assert!((88..=92).contains(&events.len()), "{} events", events.len());
+    let first = events[0];
+    assert_eq!(first.get_summary(), Some("On call: sam (evenings)"));
+    let start = first.get_start().unwrap();
+    assert_eq!(
+        start,
+        icalendar::DatePerhapsTime::DateTime(icalendar::CalendarDateTime::Utc(
+            "2026-03-03T01:00:00Z".parse().unwrap()
+        ))
+    );
+    // The same request gives the same UIDs.
+    let again = get("/schedules/evenings.ics").await.text().await.unwrap();
+    let uid = first.get_uid().unwrap();
+    assert!(again.contains(uid), "UID {uid} changed between fetches");
+
+    let bob = get("/people/bob.ics").await.text().await.unwrap();
+    let bob: icalendar::Calendar = bob.parse().unwrap();
+    let summaries: Vec<_> = bob
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| e.get_summary().unwrap().to_string())
+        .collect();
+    assert!(
+        !summaries.is_empty() && summaries.iter().all(|s| s == "On call: bob (evenings)"),
+        "{summaries:?}"
+    );
+
+    assert_eq!(get("/schedules/nope.ics").await.status(), 404);
+    assert_eq!(get("/people/zoe.ics").await.status(), 404);
+    assert_eq!(get("/schedules/evenings").await.status(), 404);
+    app.stop().await;
+}

@@ -1,0 +1,71 @@
+//! iCalendar (RFC 5545) feeds of final shifts, so calendar apps can subscribe to a schedule
+//! or to one person's shifts.
+
+use chrono::{DateTime, Duration, Utc};
+use icalendar::{Calendar, Component, Event, EventLike};
+
+use crate::domain::PolicySet;
+use crate::domain::schedule::{FinalShift, Source};
+
+/// How far back and ahead a feed reaches.
+pub const PAST: Duration = Duration::days(14);
+pub const AHEAD: Duration = Duration::days(90);
+
+fn event(schedule: &str, layer_or_override: &str, shift: &FinalShift) -> Event {
+    Event::new()
+        // Stable across fetches: the same shift keeps its UID, so calendars update in place.
+        .uid(&format!(
+            "{schedule}-{layer_or_override}-{}@pagerd",
+            shift.start.timestamp()
+        ))
+        .summary(&format!("On call: {} ({schedule})", shift.person))
+        .description(&format!(
+            "{} is on call for {schedule} via {layer_or_override}",
+            shift.person
+        ))
+        .starts(shift.start)
+        .ends(shift.end)
+        .timestamp(shift.start)
+        .done()
+}
+
+fn source_name(set: &PolicySet, schedule: &str, source: &Source) -> String {
+    let def = &set.schedules[schedule];
+    match source {
+        Source::Layer(i) => format!("layer {}", def.schedule.layers[*i].name),
+        Source::Override(i) => format!("override ({})", def.schedule.overrides[*i].reason),
+    }
+}
+
+fn calendar(name: &str, events: impl IntoIterator<Item = Event>) -> String {
+    let mut cal = Calendar::new();
+    cal.name(name);
+    for e in events {
+        cal.push(e);
+    }
+    cal.done().to_string()
+}
+
+/// The feed of one schedule around `now`; `None` if there is no such schedule.
+pub fn schedule_feed(set: &PolicySet, name: &str, now: DateTime<Utc>) -> Option<String> {
+    let def = set.schedules.get(name)?;
+    let shifts = def.schedule.final_shifts(now - PAST, now + AHEAD);
+    let events = shifts
+        .iter()
+        .map(|s| event(name, &source_name(set, name, &s.source), s));
+    Some(calendar(&format!("pagerd: {name}"), events))
+}
+
+/// One person's shifts across every schedule around `now`; `None` if there is no such person.
+pub fn person_feed(set: &PolicySet, person: &str, now: DateTime<Utc>) -> Option<String> {
+    set.people.get(person)?;
+    let mut events = Vec::new();
+    for (name, def) in &set.schedules {
+        for s in def.schedule.final_shifts(now - PAST, now + AHEAD) {
+            if s.person == person {
+                events.push(event(name, &source_name(set, name, &s.source), &s));
+            }
+        }
+    }
+    Some(calendar(&format!("pagerd: {person} on call"), events))
+}
