@@ -290,7 +290,7 @@ async fn calendar_feeds_list_each_shift_as_a_vevent_with_a_stable_uid() {
     let text = resp.text().await.unwrap();
     let cal: icalendar::Calendar = text.parse().expect("a valid RFC 5545 calendar");
     let events: Vec<_> = cal.components.iter().filter_map(|c| c.as_event()).collect();
-    use icalendar::{Component, EventLike};
+    use icalendar::Component;
     // 17:00–09:00 Pacific every night: ~90 evenings ahead (t0 is before the first one).
     assert!((88..=92).contains(&events.len()), "{} events", events.len());
     let first = events[0];
