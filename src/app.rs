@@ -184,6 +184,7 @@ async fn grpc_server(
 ) -> anyhow::Result<tonic::transport::server::Router> {
     use proto::alert_service_server::AlertServiceServer;
     use proto::incident_service_server::IncidentServiceServer;
+    use proto::schedule_service_server::ScheduleServiceServer;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -201,6 +202,9 @@ async fn grpc_server(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(AlertServiceServer::new(grpc::AlertApi {
+            engine: engine.clone(),
+        }))
+        .add_service(ScheduleServiceServer::new(grpc::ScheduleApi {
             engine: engine.clone(),
         }))
         .add_service(IncidentServiceServer::new(grpc::IncidentApi {

@@ -515,3 +515,103 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+pub struct ScheduleApi {
+    pub engine: Engine,
+}
+
+fn shift_to_pb(
+    schedule: &crate::domain::schedule::Schedule,
+    s: crate::domain::schedule::FinalShift,
+) -> pb::Shift {
+    pb::Shift {
+        source: schedule.describe(&s.source),
+        person: s.person,
+        start: Some(ts(s.start)),
+        end: Some(ts(s.end)),
+    }
+}
+
+/// Longest range `Shifts` answers, so one request cannot ask for years of shifts.
+pub const MAX_SHIFTS_RANGE_DAYS: i64 = 366;
+
+#[tonic::async_trait]
+impl pb::schedule_service_server::ScheduleService for ScheduleApi {
+    async fn list_schedules(
+        &self,
+        _req: Request<pb::ListSchedulesRequest>,
+    ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
+        let set = self.engine.policies();
+        let schedules = set
+            .schedules
+            .values()
+            .map(|d| pb::ScheduleInfo {
+                name: d.schedule.name.clone(),
+                time_zone: d.schedule.zone.name().to_string(),
+                owner: d.owner.clone(),
+                layers: d.schedule.layers.iter().map(|l| l.name.clone()).collect(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListSchedulesResponse { schedules }))
+    }
+
+    async fn on_call(
+        &self,
+        req: Request<pb::OnCallRequest>,
+    ) -> Result<Response<pb::OnCallResponse>, Status> {
+        let r = req.into_inner();
+        let at = match &r.at {
+            Some(t) => from_ts("at", t)?,
+            None => self.engine.clock().now(),
+        };
+        let set = self.engine.policies();
+        let def = set
+            .schedules
+            .get(r.schedule.trim())
+            .ok_or_else(|| Status::not_found(format!("schedule: no schedule `{}`", r.schedule)))?;
+        let shift = def
+            .schedule
+            .on_call(at)
+            .map(|s| shift_to_pb(&def.schedule, s));
+        Ok(Response::new(pb::OnCallResponse {
+            shift,
+            owner: def.owner.clone(),
+        }))
+    }
+
+    async fn shifts(
+        &self,
+        req: Request<pb::ShiftsRequest>,
+    ) -> Result<Response<pb::ShiftsResponse>, Status> {
+        let r = req.into_inner();
+        let from = from_ts(
+            "from",
+            r.from.as_ref().ok_or_else(|| invalid("from", "required"))?,
+        )?;
+        let to = from_ts(
+            "to",
+            r.to.as_ref().ok_or_else(|| invalid("to", "required"))?,
+        )?;
+        if to <= from {
+            return Err(invalid("to", "must be after from"));
+        }
+        if to - from > chrono::Duration::days(MAX_SHIFTS_RANGE_DAYS) {
+            return Err(invalid(
+                "to",
+                format!("at most {MAX_SHIFTS_RANGE_DAYS} days after from"),
+            ));
+        }
+        let set = self.engine.policies();
+        let def = set
+            .schedules
+            .get(r.schedule.trim())
+            .ok_or_else(|| Status::not_found(format!("schedule: no schedule `{}`", r.schedule)))?;
+        let shifts = def
+            .schedule
+            .final_shifts(from, to)
+            .into_iter()
+            .map(|s| shift_to_pb(&def.schedule, s))
+            .collect();
+        Ok(Response::new(pb::ShiftsResponse { shifts }))
+    }
+}

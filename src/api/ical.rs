@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
 
 use crate::domain::PolicySet;
-use crate::domain::schedule::{FinalShift, Source};
+use crate::domain::schedule::{FinalShift, Schedule};
 
 /// How far back and ahead a feed reaches.
 pub const PAST: Duration = Duration::days(14);
@@ -29,12 +29,13 @@ fn event(schedule: &str, layer_or_override: &str, shift: &FinalShift) -> Event {
         .done()
 }
 
-fn source_name(set: &PolicySet, schedule: &str, source: &Source) -> String {
-    let def = &set.schedules[schedule];
-    match source {
-        Source::Layer(i) => format!("layer {}", def.schedule.layers[*i].name),
-        Source::Override(i) => format!("override ({})", def.schedule.overrides[*i].reason),
-    }
+/// The shifts a feed shows. A shift cut by the start of the window would get a start (and so
+/// a UID) that changes with every fetch, so it is left out.
+fn feed_shifts(schedule: &Schedule, now: DateTime<Utc>) -> Vec<FinalShift> {
+    let from = now - PAST;
+    let mut shifts = schedule.final_shifts(from, now + AHEAD);
+    shifts.retain(|s| s.start > from);
+    shifts
 }
 
 fn calendar(name: &str, events: impl IntoIterator<Item = Event>) -> String {
@@ -49,10 +50,10 @@ fn calendar(name: &str, events: impl IntoIterator<Item = Event>) -> String {
 /// The feed of one schedule around `now`; `None` if there is no such schedule.
 pub fn schedule_feed(set: &PolicySet, name: &str, now: DateTime<Utc>) -> Option<String> {
     let def = set.schedules.get(name)?;
-    let shifts = def.schedule.final_shifts(now - PAST, now + AHEAD);
+    let shifts = feed_shifts(&def.schedule, now);
     let events = shifts
         .iter()
-        .map(|s| event(name, &source_name(set, name, &s.source), s));
+        .map(|s| event(name, &def.schedule.describe(&s.source), s));
     Some(calendar(&format!("pagerd: {name}"), events))
 }
 
@@ -61,9 +62,9 @@ pub fn person_feed(set: &PolicySet, person: &str, now: DateTime<Utc>) -> Option<
     set.people.get(person)?;
     let mut events = Vec::new();
     for (name, def) in &set.schedules {
-        for s in def.schedule.final_shifts(now - PAST, now + AHEAD) {
+        for s in feed_shifts(&def.schedule, now) {
             if s.person == person {
-                events.push(event(name, &source_name(set, name, &s.source), &s));
+                events.push(event(name, &def.schedule.describe(&s.source), &s));
             }
         }
     }

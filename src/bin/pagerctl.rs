@@ -24,6 +24,7 @@ use tonic::{Code, Status};
 use pagerd::proto::{self as pb, EventKind, IncidentState, Severity};
 use pb::alert_service_client::AlertServiceClient;
 use pb::incident_service_client::IncidentServiceClient;
+use pb::schedule_service_client::ScheduleServiceClient;
 
 const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 const GLOBAL: &str = "Global options";
@@ -88,6 +89,30 @@ enum Command {
     },
     /// Print incident events as they happen, until Ctrl-C.
     Watch(WatchArgs),
+    /// Who is on call now (or at --at), for one schedule or every schedule.
+    Oncall(OncallArgs),
+    /// A schedule's final shifts (after layers, restrictions and overrides).
+    Shifts(ShiftsArgs),
+}
+
+#[derive(Args)]
+struct OncallArgs {
+    /// A schedule from the policy files; all schedules when left out.
+    schedule: Option<String>,
+    /// When to ask about: an RFC 3339 time (default now).
+    #[arg(long, value_parser = parse_time)]
+    at: Option<DateTime<Utc>>,
+}
+
+#[derive(Args)]
+struct ShiftsArgs {
+    schedule: String,
+    /// From: an RFC 3339 time or a duration ago (default now).
+    #[arg(long, value_parser = parse_time)]
+    from: Option<DateTime<Utc>>,
+    /// To: an RFC 3339 time (default a week after --from).
+    #[arg(long, value_parser = parse_time)]
+    to: Option<DateTime<Utc>>,
 }
 
 #[derive(Args)]
@@ -457,6 +482,10 @@ impl Pagerd {
         IncidentServiceClient::new(self.channel.clone())
     }
 
+    fn schedules(&self) -> ScheduleServiceClient<Channel> {
+        ScheduleServiceClient::new(self.channel.clone())
+    }
+
     /// Awaits one call within `--timeout`, mapping a gRPC status to a one-line error.
     async fn call<T>(
         &self,
@@ -559,6 +588,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(args) => list(&g, args).await,
         Command::Show { id } => show(&g, id).await,
         Command::Watch(args) => watch(&g, args).await,
+        Command::Oncall(args) => oncall(&g, args).await,
+        Command::Shifts(args) => shifts(&g, args).await,
     }
 }
 
@@ -708,6 +739,109 @@ async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let names = match args.schedule {
+        Some(name) => vec![name],
+        None => {
+            let list = pagerd
+                .call(
+                    pagerd
+                        .schedules()
+                        .list_schedules(pb::ListSchedulesRequest {}),
+                )
+                .await?;
+            list.schedules.into_iter().map(|s| s.name).collect()
+        }
+    };
+    let mut rows = Vec::new();
+    for name in names {
+        let request = pb::OnCallRequest {
+            schedule: name.clone(),
+            at: args.at.map(to_timestamp),
+        };
+        rows.push((
+            name,
+            pagerd.call(pagerd.schedules().on_call(request)).await?,
+        ));
+    }
+    if g.json {
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|(name, r)| {
+                let shift = r.shift.as_ref().map(shift_json);
+                json!({ "schedule": name, "shift": shift, "owner": r.owner })
+            })
+            .collect();
+        return emit_json(&json!({ "on_call": items }));
+    }
+    let mut table = plain_table();
+    table.set_header(["SCHEDULE", "ON CALL", "SINCE", "UNTIL", "VIA"]);
+    for (name, r) in &rows {
+        match &r.shift {
+            Some(s) => table.add_row([
+                clean(name),
+                clean(&s.person),
+                to_datetime(s.start.as_ref())
+                    .map(local_time)
+                    .unwrap_or_default(),
+                to_datetime(s.end.as_ref())
+                    .map(local_time)
+                    .unwrap_or_default(),
+                clean(&s.source),
+            ]),
+            None => table.add_row([
+                clean(name),
+                format!("nobody (owner {} is paged)", clean(&r.owner)),
+                String::new(),
+                String::new(),
+                "gap".to_string(),
+            ]),
+        };
+    }
+    emit(&finish_table(table))
+}
+
+async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
+    let from = args.from.unwrap_or_else(Utc::now);
+    let to = args.to.unwrap_or(from + chrono::Duration::days(7));
+    let pagerd = g.connect().await?;
+    let request = pb::ShiftsRequest {
+        schedule: args.schedule,
+        from: Some(to_timestamp(from)),
+        to: Some(to_timestamp(to)),
+    };
+    let r = pagerd.call(pagerd.schedules().shifts(request)).await?;
+    if g.json {
+        let shifts: Vec<Value> = r.shifts.iter().map(shift_json).collect();
+        return emit_json(&json!({ "shifts": shifts }));
+    }
+    let mut table = plain_table();
+    table.set_header(["PERSON", "START", "END", "VIA"]);
+    for s in &r.shifts {
+        table.add_row([
+            clean(&s.person),
+            to_datetime(s.start.as_ref())
+                .map(local_time)
+                .unwrap_or_default(),
+            to_datetime(s.end.as_ref())
+                .map(local_time)
+                .unwrap_or_default(),
+            clean(&s.source),
+        ]);
+    }
+    emit(&finish_table(table))
+}
+
+fn shift_json(s: &pb::Shift) -> Value {
+    json!({
+        "person": s.person,
+        "start": timestamp_json(s.start.as_ref()),
+        "end": timestamp_json(s.end.as_ref()),
+        "source": s.source,
+    })
 }
 
 async fn show(g: &Global, id: i64) -> anyhow::Result<()> {

@@ -152,6 +152,14 @@ fn merge(spans: Vec<Span>) -> Vec<Span> {
 }
 
 impl Schedule {
+    /// How a source reads to people: "layer evenings" or "override (swap with sam)".
+    pub fn describe(&self, source: &Source) -> String {
+        match source {
+            Source::Layer(i) => format!("layer {}", self.layers[*i].name),
+            Source::Override(i) => format!("override ({})", self.overrides[*i].reason),
+        }
+    }
+
     /// The final shifts overlapping `[from, to)`, in time order; adjacent pieces with the same
     /// person and source are joined. Times with no shift are gaps.
     pub fn final_shifts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<FinalShift> {

@@ -325,3 +325,97 @@ async fn calendar_feeds_list_each_shift_as_a_vevent_with_a_stable_uid() {
     assert_eq!(get("/schedules/evenings").await.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn schedule_service_answers_who_is_on_call_and_the_final_shifts() {
+    use pagerd::proto::schedule_service_client::ScheduleServiceClient;
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+    let mut schedules = ScheduleServiceClient::new(app.channel.clone());
+    let ts = |s: &str| {
+        let t: chrono::DateTime<chrono::Utc> = s.parse().unwrap();
+        Some(prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: 0,
+        })
+    };
+
+    let list = schedules
+        .list_schedules(pb::ListSchedulesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.schedules.len(), 1);
+    assert_eq!(
+        (
+            list.schedules[0].name.as_str(),
+            list.schedules[0].owner.as_str()
+        ),
+        ("evenings", "victor")
+    );
+
+    // Now (t0, Monday 09:00 Pacific) is a gap: no shift, the owner is named.
+    let now = schedules
+        .on_call(pb::OnCallRequest {
+            schedule: "evenings".into(),
+            at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((now.shift, now.owner.as_str()), (None, "victor"));
+    let evening = schedules
+        .on_call(pb::OnCallRequest {
+            schedule: "evenings".into(),
+            at: ts("2026-03-03T05:00:00Z"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shift
+        .unwrap();
+    assert_eq!(
+        (evening.person.as_str(), evening.source.as_str()),
+        ("sam", "layer evenings")
+    );
+    assert_eq!(evening.start, ts("2026-03-03T01:00:00Z"));
+    assert_eq!(evening.end, ts("2026-03-03T17:00:00Z"));
+
+    let week = schedules
+        .shifts(pb::ShiftsRequest {
+            schedule: "evenings".into(),
+            from: ts("2026-03-02T00:00:00Z"),
+            to: ts("2026-03-16T12:00:00Z"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shifts;
+    // Two weeks of evenings from the first handoff (Monday 2 March 09:00 Pacific); the last
+    // one is cut at `to`.
+    assert_eq!(week.len(), 14, "one evening shift a night");
+    assert_eq!(week[13].end, ts("2026-03-16T12:00:00Z"));
+    assert_eq!(week.iter().filter(|s| s.person == "bob").count(), 7);
+
+    let err = schedules
+        .on_call(pb::OnCallRequest {
+            schedule: "nope".into(),
+            at: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    let err = schedules
+        .shifts(pb::ShiftsRequest {
+            schedule: "evenings".into(),
+            from: ts("2026-03-02T00:00:00Z"),
+            to: ts("2028-03-02T00:00:00Z"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().starts_with("to:"), "{}", err.message());
+    app.stop().await;
+}
