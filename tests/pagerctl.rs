@@ -471,3 +471,59 @@ async fn a_responder_triggers_lists_shows_acknowledges_and_resolves_an_incident(
 
     pagerd.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_responder_sees_who_is_on_call_and_the_shifts_ahead() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+
+    // The shipped VP rotation at a fixed time: victor's month (from 1 March 09:00 New York).
+    let run = pagerctl(
+        addr,
+        &["--json", "oncall", "vp", "--at", "2026-03-15T12:00:00Z"],
+    )
+    .await
+    .success();
+    let shift = &run.json()["on_call"][0]["shift"];
+    assert_eq!(shift["person"], "victor", "{}", run.stdout);
+    assert_eq!(shift["start"], "2026-03-01T14:00:00Z");
+    assert_eq!(shift["source"], "layer monthly");
+
+    // Every schedule, as a table.
+    let run = pagerctl(addr, &["oncall"]).await.success();
+    for name in [
+        "engineering",
+        "sre-follow-the-sun",
+        "support-evenings",
+        "vp",
+    ] {
+        assert!(run.stdout.contains(name), "{name} missing:\n{}", run.stdout);
+    }
+
+    let run = pagerctl(
+        addr,
+        &[
+            "--json",
+            "shifts",
+            "engineering",
+            "--from",
+            "2026-03-02T00:00:00Z",
+            "--to",
+            "2026-03-23T00:00:00Z",
+        ],
+    )
+    .await
+    .success();
+    let people: Vec<String> = run.json()["shifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["person"].as_str().unwrap().to_string())
+        .collect();
+    assert!(people.len() >= 3, "{people:?}");
+
+    let run = pagerctl(addr, &["oncall", "nope"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("no schedule `nope`"), "{}", run.stderr);
+    pagerd.stop().await;
+}
