@@ -213,10 +213,26 @@ impl Schedule {
 
     /// Who is on call at `at`, with the whole final shift around it; `None` in a gap.
     pub fn on_call(&self, at: DateTime<Utc>) -> Option<FinalShift> {
-        // Look a generous window around `at` so the returned shift shows its real bounds.
-        let shifts = self.final_shifts(at - Duration::days(62), at + Duration::days(62));
-        shifts.into_iter().find(|s| s.start <= at && at < s.end)
+        // This runs for every page to a schedule, so start with a small window around `at`
+        // and widen it only while the shift found is cut by the window (its real bounds lie
+        // further out), up to two months either side.
+        let mut reach = Duration::days(1);
+        loop {
+            let (from, to) = (at - reach, at + reach);
+            let shift = self
+                .final_shifts(from, to)
+                .into_iter()
+                .find(|s| s.start <= at && at < s.end)?;
+            let cut = shift.start == from || shift.end == to;
+            if !cut || reach >= Self::ON_CALL_REACH {
+                return Some(shift);
+            }
+            reach = (reach * 4).min(Self::ON_CALL_REACH);
+        }
     }
+
+    /// How far `on_call` looks for the bounds of the shift in progress.
+    const ON_CALL_REACH: Duration = Duration::days(62);
 
     /// The gaps (nobody on call) within `[from, to)`.
     pub fn gaps(
