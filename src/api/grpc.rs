@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{self, EventKind, IncidentState, Link, NewAlert, Severity};
-use crate::engine::{ActionOutcome, Engine, EngineError};
+use crate::engine::{ActionOutcome, Engine, EngineError, OverrideRequest, ReloadAttempt};
 use crate::proto as pb;
 use crate::store::IncidentFilter;
 
@@ -30,6 +30,7 @@ impl From<EngineError> for Status {
         match e {
             EngineError::NotFound(m) => Status::not_found(m),
             EngineError::FailedPrecondition(m) => Status::failed_precondition(m),
+            EngineError::InvalidArgument(m) => Status::invalid_argument(m),
             EngineError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 Status::internal("internal error; see the pagerd log")
@@ -613,5 +614,160 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             .map(|s| shift_to_pb(&def.schedule, s))
             .collect();
         Ok(Response::new(pb::ShiftsResponse { shifts }))
+    }
+    async fn add_override(
+        &self,
+        req: Request<pb::AddOverrideRequest>,
+    ) -> Result<Response<pb::AddOverrideResponse>, Status> {
+        let r = req.into_inner();
+        let schedule = required("schedule", &r.schedule)?;
+        let person = required("person", &r.person)?;
+        let by = parse_actor(r.by)?;
+        if r.reason.len() > MAX_NOTE_BYTES {
+            return Err(invalid("reason", format!("at most {MAX_NOTE_BYTES} bytes")));
+        }
+        let start = from_ts(
+            "start",
+            r.start
+                .as_ref()
+                .ok_or_else(|| invalid("start", "required"))?,
+        )?;
+        let end = from_ts(
+            "end",
+            r.end.as_ref().ok_or_else(|| invalid("end", "required"))?,
+        )?;
+        let stored = self
+            .engine
+            .add_override(OverrideRequest {
+                schedule,
+                person,
+                start,
+                end,
+                reason: r.reason.trim().to_string(),
+                by,
+            })
+            .await?;
+        Ok(Response::new(pb::AddOverrideResponse {
+            entry: Some(override_to_pb(stored)),
+        }))
+    }
+
+    async fn remove_override(
+        &self,
+        req: Request<pb::RemoveOverrideRequest>,
+    ) -> Result<Response<pb::RemoveOverrideResponse>, Status> {
+        let r = req.into_inner();
+        if r.id <= 0 {
+            return Err(invalid("id", "must be a positive override id"));
+        }
+        let by = parse_actor(r.by)?;
+        let removed = self.engine.remove_override(r.id, by).await?;
+        Ok(Response::new(pb::RemoveOverrideResponse {
+            entry: Some(override_to_pb(removed)),
+        }))
+    }
+
+    async fn list_overrides(
+        &self,
+        req: Request<pb::ListOverridesRequest>,
+    ) -> Result<Response<pb::ListOverridesResponse>, Status> {
+        let r = req.into_inner();
+        let since = match &r.since {
+            Some(t) => from_ts("since", t)?,
+            None => self.engine.clock().now(),
+        };
+        let schedule = Some(r.schedule.trim().to_string()).filter(|s| !s.is_empty());
+        let overrides = self
+            .engine
+            .list_overrides(schedule, since, r.include_removed)
+            .await?
+            .into_iter()
+            .map(override_to_pb)
+            .collect();
+        Ok(Response::new(pb::ListOverridesResponse { overrides }))
+    }
+
+    async fn reload(
+        &self,
+        _req: Request<pb::ReloadRequest>,
+    ) -> Result<Response<pb::ReloadResponse>, Status> {
+        let attempt = self
+            .engine
+            .reload("Reload RPC")
+            .await
+            .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+        Ok(Response::new(pb::ReloadResponse {
+            result: Some(reload_to_pb(attempt)),
+        }))
+    }
+}
+
+fn required(field: &str, v: &str) -> Result<String, Status> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(invalid(field, "required"));
+    }
+    Ok(v.to_string())
+}
+
+fn override_to_pb(o: domain::ScheduleOverride) -> pb::Override {
+    pb::Override {
+        id: o.id,
+        schedule: o.schedule,
+        person: o.person,
+        start: Some(ts(o.start)),
+        end: Some(ts(o.end)),
+        reason: o.reason,
+        created_by: o.created_by,
+        created_at: Some(ts(o.created_at)),
+        removed_by: o.removed_by.unwrap_or_default(),
+        removed_at: o.removed_at.map(ts),
+    }
+}
+
+fn reload_to_pb(a: ReloadAttempt) -> pb::ReloadResult {
+    pb::ReloadResult {
+        at: Some(ts(a.at)),
+        trigger: a.trigger,
+        applied: a.applied,
+        errors: a.errors,
+        notes: a.notes,
+    }
+}
+
+pub struct DaemonApi {
+    pub engine: Engine,
+}
+
+#[tonic::async_trait]
+impl pb::daemon_service_server::DaemonService for DaemonApi {
+    async fn status(
+        &self,
+        _req: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        let open = self
+            .engine
+            .store()
+            .read(|r| r.open_incident_count())
+            .await
+            .map_err(EngineError::Internal)?;
+        let set = self.engine.policies();
+        let reload = self.engine.reload_status();
+        Ok(Response::new(pb::StatusResponse {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: Some(ts(self.engine.started_at())),
+            schedules_dir: reload
+                .schedules_dir
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            policies_loaded_at: reload.loaded_at.map(ts),
+            people: set.people.len() as u32,
+            services: set.services.len() as u32,
+            escalation_policies: set.policies.len() as u32,
+            schedules: set.schedules.len() as u32,
+            last_reload: reload.last_attempt.map(reload_to_pb),
+            open_incidents: open,
+            channels: self.engine.channel_names().to_vec(),
+        }))
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
-use crate::domain::policy::ScheduleDef;
+use crate::domain::policy::{HandoffNotify, ScheduleDef};
 use crate::domain::rotation::{Rotation, ShiftLength, resolve_local};
 use crate::domain::schedule::{Layer, Override, Restriction, Schedule};
 use crate::domain::{
@@ -90,12 +90,15 @@ pub fn check_dir(dir: &Path) -> Result<CheckSummary, PolicyErrors> {
 /// How far ahead `pagerd check` looks for schedule gaps.
 pub const GAP_HORIZON_DAYS: i64 = 28;
 
-/// One line per schedule describing its gaps (nobody on call) in the [`GAP_HORIZON_DAYS`]
-/// from `now`; times are shown in the schedule's zone. Gaps are warnings, not errors.
+/// One line per schedule some escalation policy pages, describing its gaps (nobody on call)
+/// in the [`GAP_HORIZON_DAYS`] from `now`; times are shown in the schedule's zone. Gaps are
+/// warnings, not errors; a schedule no policy uses cannot leave a page unanswered.
 pub fn gap_report(set: &PolicySet, now: DateTime<Utc>) -> Vec<String> {
     let until = now + chrono::Duration::days(GAP_HORIZON_DAYS);
+    let used = set.schedules_in_use();
     set.schedules
         .values()
+        .filter(|def| used.contains(def.schedule.name.as_str()))
         .map(|def| {
             let schedule = &def.schedule;
             let gaps = schedule.gaps(now, until);
@@ -240,6 +243,10 @@ struct RawSchedule {
     name: Spanned<String>,
     time_zone: Spanned<String>,
     owner: Spanned<String>,
+    /// Paged in a gap instead of the owner.
+    fallback: Option<Spanned<String>>,
+    /// "incoming" (default), "both" or "off".
+    handoff_notifications: Option<Spanned<String>>,
     /// Lowest first.
     #[serde(default)]
     layer: Vec<RawLayer>,
@@ -653,6 +660,31 @@ impl Checker {
             }
         };
         self.check_person(file, &raw.owner, people, &format!("{context}: owner"));
+        if let Some(fallback) = &raw.fallback {
+            self.check_person(file, fallback, people, &format!("{context}: fallback"));
+        }
+        let handoff = match raw
+            .handoff_notifications
+            .as_ref()
+            .map(|h| (h, h.get_ref().as_str()))
+        {
+            None | Some((_, "incoming")) => HandoffNotify::default(),
+            Some((_, "both")) => HandoffNotify {
+                incoming: true,
+                outgoing: true,
+            },
+            Some((_, "off")) => HandoffNotify::OFF,
+            Some((h, other)) => {
+                self.error(
+                    file,
+                    &h.span(),
+                    format!(
+                        "{context}: handoff_notifications {other:?} is not one of \"incoming\", \"both\", \"off\""
+                    ),
+                );
+                HandoffNotify::default()
+            }
+        };
         if raw.layer.is_empty() {
             self.error(
                 file,
@@ -718,6 +750,8 @@ impl Checker {
                 overrides,
             },
             owner: raw.owner.get_ref().clone(),
+            fallback: raw.fallback.as_ref().map(|f| f.get_ref().clone()),
+            handoff,
         })
     }
 
@@ -1281,6 +1315,8 @@ to = "2026-03-12T05:00:00-07:00"
         };
         let want = ScheduleDef {
             owner: "alice".into(),
+            fallback: None,
+            handoff: HandoffNotify::default(),
             schedule: Schedule {
                 name: "support-evenings".into(),
                 zone: la,
@@ -1362,6 +1398,18 @@ to = "2026-03-12T05:00:00-07:00"
                 r#"owner = "alice""#,
                 r#"owner = "zoe""#,
                 &[r#"schedule "support-evenings": owner: unknown person "zoe""#],
+            ),
+            (
+                r#"owner = "alice""#,
+                "fallback = \"zoe\"\nowner = \"alice\"",
+                &[r#"schedule "support-evenings": fallback: unknown person "zoe""#],
+            ),
+            (
+                r#"owner = "alice""#,
+                "handoff_notifications = \"always\"\nowner = \"alice\"",
+                &[
+                    r#"schedule "support-evenings": handoff_notifications "always" is not one of "incoming", "both", "off""#,
+                ],
             ),
             (
                 r#"members = ["sam", "sofia"]"#,
@@ -1532,9 +1580,24 @@ lacks {want:?}"
     }
 
     #[test]
-    fn the_gap_report_names_each_schedule_and_its_first_gap() {
+    fn the_gap_report_names_each_schedule_in_use_and_its_first_gap() {
+        // Not paged by any policy: its gaps cannot leave a page unanswered.
         let dir = dir_with(&[
             ("a.toml", PEOPLE),
+            ("b.toml", POLICY),
+            ("c.toml", SUPPORT),
+            ("d.toml", SCHEDULE),
+        ]);
+        let set = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(gap_report(&set, utc("2026-01-01T00:00:00Z")).is_empty());
+
+        let policy = POLICY.replace(
+            r#"{ targets = ["bob"], delay = "30m" }"#,
+            r#"{ schedules = ["support-evenings"], delay = "30m" }"#,
+        );
+        let dir = dir_with(&[
+            ("a.toml", PEOPLE),
+            ("b.toml", &policy),
             ("c.toml", SUPPORT),
             ("d.toml", SCHEDULE),
         ]);

@@ -23,6 +23,10 @@ pub const DEFAULT_TOML: &str = r#"# pagerd settings. Every key is optional; thes
 data_dir = "./pagerd-data"        # holds pagerd.db
 schedules_dir = "./schedules"     # people, services and escalation policies (*.toml)
 
+[reload]
+watch = true                      # reload schedules_dir when its files change (also on SIGHUP)
+debounce = "500ms"                # wait for writes to settle before reloading
+
 [grpc]
 listen = "127.0.0.1:50051"
 
@@ -64,6 +68,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub data_dir: PathBuf,
     pub schedules_dir: PathBuf,
+    pub reload: ReloadSettings,
     pub log: LogSettings,
     pub notify: NotifySettings,
     pub outbox: OutboxSettings,
@@ -77,10 +82,30 @@ impl Default for Settings {
             http: HttpSettings::default(),
             data_dir: PathBuf::from("./pagerd-data"),
             schedules_dir: PathBuf::from("./schedules"),
+            reload: ReloadSettings::default(),
             log: LogSettings::default(),
             notify: NotifySettings::default(),
             outbox: OutboxSettings::default(),
             store: StoreSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadSettings {
+    /// Watch `schedules_dir` and reload when its files change.
+    pub watch: bool,
+    /// Quiet time after the last change before reloading (editors write in several steps).
+    #[serde(deserialize_with = "de_duration")]
+    pub debounce: Duration,
+}
+
+impl Default for ReloadSettings {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            debounce: Duration::from_millis(500),
         }
     }
 }

@@ -113,6 +113,16 @@ pub struct Page {
     /// When the decision that produced this page was due (for lateness).
     pub due_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
-    /// The incident as it was when the page was taken from the outbox.
-    pub incident: Incident,
+    /// The incident as it was when the page was taken from the outbox; `None` for
+    /// notifications that belong to no incident (handoffs).
+    pub incident: Option<Incident>,
+    /// The text of a notification without an incident.
+    pub notice: Option<Notice>,
+}
+
+/// A notification's own subject and text (a handoff summary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub subject: String,
+    pub body: String,
 }

@@ -4,7 +4,9 @@
 //! tested with tables and proptest.
 
 pub mod escalation;
+pub mod handoff;
 pub mod incident;
+pub mod members;
 pub mod policy;
 pub mod rotation;
 pub mod schedule;
@@ -12,8 +14,11 @@ pub mod schedule;
 pub use escalation::{
     Position, Step, on_ack_timeout, on_escalation_due, on_manual_escalate, on_trigger,
 };
-pub use incident::{Event, Incident, Link, NewAlert, NewEvent, Page};
-pub use policy::{EscalationPolicy, Level, Person, PolicySet, Repeat, Service, Target, Timeline};
+pub use incident::{Event, Incident, Link, NewAlert, NewEvent, Notice, Page};
+pub use policy::{
+    EscalationPolicy, HandoffNotify, Level, Person, PolicySet, Repeat, ScheduleDef,
+    ScheduleOverride, Service, Target, Timeline,
+};
 
 use std::fmt;
 
@@ -150,6 +155,8 @@ pub enum PageKind {
     Page,
     /// The chain ran out without an acknowledgement; the last level is told so.
     Unanswered,
+    /// A shift change summary; needs no acknowledgement.
+    Handoff,
 }
 
 impl PageKind {
@@ -157,6 +164,7 @@ impl PageKind {
         match self {
             Self::Page => "page",
             Self::Unanswered => "unanswered",
+            Self::Handoff => "handoff",
         }
     }
 
@@ -164,6 +172,7 @@ impl PageKind {
         match s {
             "page" => Some(Self::Page),
             "unanswered" => Some(Self::Unanswered),
+            "handoff" => Some(Self::Handoff),
             _ => None,
         }
     }

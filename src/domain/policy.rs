@@ -79,8 +79,76 @@ impl EscalationPolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleDef {
     pub schedule: Schedule,
-    /// A person's name: paged when nobody is on call (not wired into escalation yet).
+    /// A person's name: responsible for the schedule; paged in a gap unless `fallback` is set.
     pub owner: String,
+    /// Paged instead of the owner when nobody is on call.
+    pub fallback: Option<String>,
+    /// Who is told at each shift change.
+    pub handoff: HandoffNotify,
+}
+
+impl ScheduleDef {
+    /// Who a level targeting this schedule pages when nobody is on call.
+    pub fn gap_fallback(&self) -> &str {
+        self.fallback.as_deref().unwrap_or(&self.owner)
+    }
+}
+
+/// Handoff notifications of a schedule (`handoff_notifications` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandoffNotify {
+    /// The person coming on call gets a summary.
+    pub incoming: bool,
+    /// The person going off call gets one too.
+    pub outgoing: bool,
+}
+
+impl Default for HandoffNotify {
+    fn default() -> Self {
+        Self {
+            incoming: true,
+            outgoing: false,
+        }
+    }
+}
+
+impl HandoffNotify {
+    pub const OFF: Self = Self {
+        incoming: false,
+        outgoing: false,
+    };
+
+    pub fn enabled(self) -> bool {
+        self.incoming || self.outgoing
+    }
+}
+
+/// A schedule override made through the API (stored, with who made it and when). File
+/// overrides are part of the schedule itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleOverride {
+    pub id: i64,
+    pub schedule: String,
+    pub person: String,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub removed_by: Option<String>,
+    pub removed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ScheduleOverride {
+    /// How the override reads where a shift names its source.
+    pub fn label(&self) -> String {
+        let by = format!("#{} by {}", self.id, self.created_by);
+        if self.reason.is_empty() {
+            by
+        } else {
+            format!("{by}: {}", self.reason)
+        }
+    }
 }
 
 /// Everything the daemon needs from the policy files, validated as a whole.
@@ -125,11 +193,16 @@ impl PolicySet {
                     Some(def) => match def.schedule.on_call(at) {
                         Some(shift) => add(&mut out, &shift.person),
                         None => {
+                            let who = if def.fallback.is_some() {
+                                "fallback"
+                            } else {
+                                "owner"
+                            };
                             out.warnings.push(format!(
-                                "schedule {name} has nobody on call: paging its owner {}",
-                                def.owner
+                                "schedule {name} has nobody on call: paging its {who} {}",
+                                def.gap_fallback()
                             ));
-                            add(&mut out, &def.owner);
+                            add(&mut out, def.gap_fallback());
                         }
                     },
                     None => out
@@ -139,6 +212,58 @@ impl PolicySet {
             }
         }
         out
+    }
+
+    /// This set with API overrides added to their schedules. They come after the file's
+    /// overrides, so where both cover a time the API one wins; overrides of schedules or
+    /// people no longer in the set are left out (they stay stored).
+    pub fn with_overrides(&self, overrides: &[ScheduleOverride]) -> PolicySet {
+        let mut set = self.clone();
+        for o in overrides {
+            if !set.people.contains_key(&o.person) {
+                continue;
+            }
+            if let Some(def) = set.schedules.get_mut(&o.schedule) {
+                def.schedule.overrides.push(super::schedule::Override {
+                    person: o.person.clone(),
+                    start: o.start,
+                    end: o.end,
+                    reason: o.label(),
+                });
+            }
+        }
+        set
+    }
+
+    /// Services whose escalation policy pages this schedule at some level.
+    pub fn services_covered_by(&self, schedule: &str) -> Vec<&str> {
+        let target = Target::Schedule(schedule.to_string());
+        self.services
+            .values()
+            .filter(|svc| {
+                self.policies.get(&svc.escalation_policy).is_some_and(|p| {
+                    std::iter::once(&p.default)
+                        .chain(p.per_severity.values())
+                        .flat_map(|t| &t.levels)
+                        .any(|l| l.targets.contains(&target))
+                })
+            })
+            .map(|svc| svc.name.as_str())
+            .collect()
+    }
+
+    /// Schedules some escalation policy pages (the ones whose gaps matter).
+    pub fn schedules_in_use(&self) -> std::collections::BTreeSet<&str> {
+        self.policies
+            .values()
+            .flat_map(|p| std::iter::once(&p.default).chain(p.per_severity.values()))
+            .flat_map(|t| &t.levels)
+            .flat_map(|l| &l.targets)
+            .filter_map(|t| match t {
+                Target::Schedule(s) => Some(s.as_str()),
+                Target::Person(_) => None,
+            })
+            .collect()
     }
 
     /// The escalation policy of a service, if both exist.
@@ -193,6 +318,8 @@ mod tests {
             ScheduleDef {
                 schedule,
                 owner: "victor".into(),
+                fallback: None,
+                handoff: HandoffNotify::default(),
             },
         );
         set

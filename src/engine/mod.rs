@@ -4,6 +4,7 @@
 
 mod clock;
 pub mod outbox;
+mod schedules;
 pub mod timer;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::{Notify, broadcast};
 
 pub use clock::Clock;
 pub use outbox::OutboxWorker;
+pub use schedules::{OverrideRequest, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
 use crate::domain::{
@@ -28,6 +30,9 @@ pub enum EngineError {
     NotFound(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A request field is wrong; the message starts with the field's name.
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -65,6 +70,10 @@ struct Inner {
     events: broadcast::Sender<Event>,
     timer: TimerHandle,
     outbox_wake: Notify,
+    /// Serializes installs and override changes; holds the serving set's parts.
+    installed: tokio::sync::Mutex<schedules::Installed>,
+    reload: std::sync::Mutex<ReloadStatus>,
+    started_at: DateTime<Utc>,
 }
 
 /// What a write produced besides its answer: events to publish, wake-ups to give.
@@ -81,6 +90,9 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 store,
+                installed: tokio::sync::Mutex::new(schedules::Installed::new(policies.clone())),
+                reload: std::sync::Mutex::new(ReloadStatus::default()),
+                started_at: clock.now(),
                 policies: ArcSwap::from_pointee(policies),
                 clock,
                 channels,
@@ -93,6 +105,15 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.inner.started_at
+    }
+
+    /// The channels every page goes out on.
+    pub fn channel_names(&self) -> &[String] {
+        &self.inner.channels
     }
 
     pub fn clock(&self) -> Clock {
@@ -372,7 +393,16 @@ impl Engine {
                 let mut fx = Effects::default();
                 let due = tx.take_due(now, limit)?;
                 for action in &due {
-                    let Some(inc) = tx.incident(action.incident_id)? else {
+                    if let Some(schedule) = &action.schedule {
+                        schedules::fire_handoff(tx, &ctx, schedule, action.due_at, &mut fx)?;
+                        continue;
+                    }
+                    let Some(inc) = action
+                        .incident_id
+                        .map(|id| tx.incident(id))
+                        .transpose()?
+                        .flatten()
+                    else {
                         continue;
                     };
                     fire(tx, &ctx, &inc, action.kind, action.due_at, &mut fx)?;
@@ -543,7 +573,7 @@ fn apply_step(
     }
     let mut msg = match kind {
         PageKind::Page => format!("paging level {}: {}", pos.level + 1, people.join(", ")),
-        PageKind::Unanswered => format!(
+        PageKind::Unanswered | PageKind::Handoff => format!(
             "escalation chain exhausted without acknowledgement; told level {} ({}); incident stays open",
             pos.level + 1,
             people.join(", ")

@@ -135,6 +135,11 @@ impl OutboxWorker {
                 let mut events = Vec::with_capacity(decided.len());
                 for (page, outcome) in &decided {
                     tx.record_attempt(page.id, outcome, done_at)?;
+                    let Some(incident) = &page.incident else {
+                        // Notifications without an incident have no timeline; the log has them.
+                        tracing::info!(page = page.id, kind = page.kind.as_str(), person = %page.person, channel = %page.channel, outcome = ?outcome, "notification attempt");
+                        continue;
+                    };
                     let (kind, msg) = match outcome {
                         AttemptOutcome::Sent => (
                             EventKind::Delivered,
@@ -171,8 +176,8 @@ impl OutboxWorker {
                     ev.person = Some(page.person.clone());
                     ev.channel = Some(page.channel.clone());
                     events.push(tx.add_event(
-                        page.incident.id,
-                        &page.incident.service,
+                        incident.id,
+                        &incident.service,
                         ev,
                         done_at,
                     )?);
@@ -189,6 +194,7 @@ fn verb(page: &Page) -> &'static str {
     match page.kind {
         crate::domain::PageKind::Page => "page",
         crate::domain::PageKind::Unanswered => "unanswered notice",
+        crate::domain::PageKind::Handoff => "handoff notice",
     }
 }
 

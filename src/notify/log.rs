@@ -13,18 +13,32 @@ impl Channel for LogChannel {
     }
 
     async fn send(&self, page: &Page, _person: Option<&Person>) -> Result<(), SendError> {
+        let Some(incident) = &page.incident else {
+            let notice = page.notice.as_ref();
+            tracing::info!(
+                target: "pagerd::page",
+                person = %page.person,
+                kind = page.kind.as_str(),
+                key = %page.idempotency_key,
+                "NOTICE {}: {}\n{}",
+                page.person,
+                notice.map_or("", |n| n.subject.as_str()),
+                notice.map_or("", |n| n.body.as_str()),
+            );
+            return Ok(());
+        };
         tracing::info!(
             target: "pagerd::page",
-            incident = page.incident.id,
-            service = %page.incident.service,
-            severity = %page.incident.severity,
+            incident = incident.id,
+            service = %incident.service,
+            severity = %incident.severity,
             person = %page.person,
             level = page.pos.level + 1,
             kind = page.kind.as_str(),
             key = %page.idempotency_key,
             "PAGE {}: {}",
             page.person,
-            page.incident.summary
+            incident.summary
         );
         Ok(())
     }

@@ -41,7 +41,6 @@ impl WebhookChannel {
 
 /// The JSON body receivers get; documented in the README.
 pub fn page_body(page: &Page, person: Option<&Person>) -> serde_json::Value {
-    let inc = &page.incident;
     json!({
         "idempotency_key": page.idempotency_key,
         "kind": page.kind.as_str(),
@@ -56,7 +55,7 @@ pub fn page_body(page: &Page, person: Option<&Person>) -> serde_json::Value {
             "sms": person.and_then(|p| p.sms.as_deref()),
             "slack": person.and_then(|p| p.slack.as_deref()),
         },
-        "incident": {
+        "incident": page.incident.as_ref().map(|inc| json!({
             "id": inc.id,
             "service": inc.service,
             "dedup_key": inc.dedup_key,
@@ -66,7 +65,8 @@ pub fn page_body(page: &Page, person: Option<&Person>) -> serde_json::Value {
             "source": inc.source,
             "details": inc.details,
             "links": inc.links.iter().map(|l| json!({"href": l.href, "text": l.text})).collect::<Vec<_>>(),
-        },
+        })),
+        "notice": page.notice.as_ref().map(|n| json!({"subject": n.subject, "text": n.body})),
     })
 }
 

@@ -12,6 +12,7 @@
 //! backend (PostgreSQL, for several daemons) would implement the same operations.
 
 mod read;
+mod schedules;
 mod schema;
 mod write;
 
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use read::{IncidentFilter, ReadTx};
+pub use schedules::StoredPhase;
 pub use write::{AttemptOutcome, DueAction, DueKind, WriteTx};
 
 use crate::config::settings::{StoreSettings, Synchronous};

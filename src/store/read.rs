@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{from_ms, to_ms};
 use crate::domain::{
-    Event, EventKind, Incident, IncidentState, Link, Page, PageKind, Position, Severity,
+    Event, EventKind, Incident, IncidentState, Link, Notice, Page, PageKind, Position, Severity,
 };
 
 // Limits are written into the SQL text rather than bound: a bound LIMIT makes SQLite
@@ -126,22 +126,35 @@ impl<'a> ReadTx<'a> {
         Ok(ms.map(from_ms))
     }
 
-    /// Pending pages whose next attempt is due, oldest first, with their incident.
+    /// Pending pages whose next attempt is due, oldest first, with their incident (or, for
+    /// notifications without one, their own text).
     pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<Page>> {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
                     p.kind, p.person, p.channel,
-                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at
-             FROM pages p JOIN incidents i ON i.id = p.incident_id
+                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body
+             FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
              WHERE p.status = 'pending' AND p.next_attempt_at <= ?1
              ORDER BY p.next_attempt_at, p.id LIMIT {limit}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![to_ms(now)], |r| {
             let p = INCIDENT_COLUMN_COUNT;
+            let incident = match r.get::<_, Option<i64>>(0)? {
+                Some(_) => Some(incident_from_row(r)?),
+                None => None,
+            };
+            let notice = match (
+                r.get::<_, Option<String>>(p + 10)?,
+                r.get::<_, Option<String>>(p + 11)?,
+            ) {
+                (Some(subject), Some(body)) => Some(Notice { subject, body }),
+                _ => None,
+            };
             Ok(Page {
-                incident: incident_from_row(r)?,
+                incident,
+                notice,
                 id: r.get(p)?,
                 idempotency_key: r.get(p + 1)?,
                 kind: PageKind::parse(&r.get::<_, String>(p + 2)?).unwrap_or(PageKind::Page),
@@ -158,6 +171,27 @@ impl<'a> ReadTx<'a> {
         })?;
         rows.collect::<Result<_, _>>()
             .context("loading pending pages")
+    }
+
+    /// Open incidents of these services, newest first (at most `limit`).
+    pub fn open_incidents_of(
+        &self,
+        services: &[&str],
+        limit: usize,
+    ) -> anyhow::Result<Vec<Incident>> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; services.len()].join(", ");
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents i
+             WHERE i.state != 'resolved' AND i.service IN ({marks})
+             ORDER BY i.id DESC LIMIT {limit}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(services), incident_from_row)?;
+        rows.collect::<Result<_, _>>()
+            .context("listing open incidents")
     }
 
     /// When the earliest pending page (including retries) becomes due.

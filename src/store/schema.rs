@@ -83,6 +83,80 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pages_pending ON pages (next_attempt_at) WHERE status = 'pending';
     CREATE INDEX pages_incident ON pages (incident_id) WHERE status = 'pending';
     "#,
+    // 2: schedule state (overrides made through the API, rotation phases kept across member
+    // changes) and schedule-level due actions and notifications (handoffs), which belong to
+    // no incident: due_actions and pages are rebuilt with a nullable incident_id.
+    r#"
+    CREATE TABLE schedule_overrides (
+        id          INTEGER PRIMARY KEY,
+        schedule    TEXT    NOT NULL,
+        person      TEXT    NOT NULL,
+        start_at    INTEGER NOT NULL,
+        end_at      INTEGER NOT NULL,
+        reason      TEXT    NOT NULL,
+        created_by  TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        removed_by  TEXT,
+        removed_at  INTEGER
+    );
+    CREATE INDEX schedule_overrides_live ON schedule_overrides (schedule, end_at)
+        WHERE removed_at IS NULL;
+
+    -- Per rotation layer: the definition last installed and the member offset applied to it,
+    -- so a changed member list keeps the person on shift (see domain::members).
+    CREATE TABLE rotation_phases (
+        schedule    TEXT    NOT NULL,
+        layer       TEXT    NOT NULL,
+        definition  TEXT    NOT NULL,   -- JSON: zone, start, length, members (file order)
+        phase       INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (schedule, layer)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE due_actions_v2 (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents (id),
+        schedule    TEXT,
+        kind        TEXT    NOT NULL CHECK (kind IN ('escalate', 'ack_timeout', 'handoff')),
+        due_at      INTEGER NOT NULL,
+        CHECK ((incident_id IS NULL) != (schedule IS NULL))
+    );
+    INSERT INTO due_actions_v2 (id, incident_id, kind, due_at)
+        SELECT id, incident_id, kind, due_at FROM due_actions;
+    DROP TABLE due_actions;
+    ALTER TABLE due_actions_v2 RENAME TO due_actions;
+    CREATE INDEX due_actions_due ON due_actions (due_at);
+    CREATE INDEX due_actions_incident ON due_actions (incident_id);
+    CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
+        WHERE schedule IS NOT NULL;
+
+    CREATE TABLE pages_v2 (
+        id              INTEGER PRIMARY KEY,
+        incident_id     INTEGER REFERENCES incidents (id),
+        kind            TEXT    NOT NULL,
+        person          TEXT    NOT NULL,
+        channel         TEXT    NOT NULL,
+        level           INTEGER NOT NULL,
+        loop_no         INTEGER NOT NULL,
+        status          TEXT    NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        due_at          INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        last_error      TEXT,
+        -- Notifications without an incident (handoffs) carry their own text.
+        subject         TEXT,
+        body            TEXT
+    );
+    INSERT INTO pages_v2 (id, incident_id, kind, person, channel, level, loop_no, status,
+                          attempts, due_at, next_attempt_at, created_at, last_error)
+        SELECT id, incident_id, kind, person, channel, level, loop_no, status,
+               attempts, due_at, next_attempt_at, created_at, last_error FROM pages;
+    DROP TABLE pages;
+    ALTER TABLE pages_v2 RENAME TO pages;
+    CREATE INDEX pages_pending ON pages (next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX pages_incident ON pages (incident_id) WHERE status = 'pending';
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
@@ -117,6 +191,44 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn version_2_keeps_queued_pages_and_due_actions_of_version_1() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO incidents VALUES (7, 'web', 'k', 'high', 's', '', '{}', '[]',
+                 'triggered', 'p', 0, 0, 1, 0, 0, NULL, NULL, NULL, NULL, NULL);
+             INSERT INTO due_actions (incident_id, kind, due_at) VALUES (7, 'escalate', 60000);
+             INSERT INTO pages (incident_id, kind, person, channel, level, loop_no, status,
+                 due_at, next_attempt_at, created_at) VALUES
+                 (7, 'page', 'alice', 'webhook', 0, 0, 'pending', 0, 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let due: (i64, String, i64) = conn
+            .query_row(
+                "SELECT incident_id, kind, due_at FROM due_actions",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(due, (7, "escalate".into(), 60000));
+        let page: (i64, String, String) = conn
+            .query_row("SELECT incident_id, person, status FROM pages", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(page, (7, "alice".into(), "pending".into()));
+        // A due action belongs to an incident or to a schedule, never both or neither.
+        let both = conn.execute(
+            "INSERT INTO due_actions (incident_id, schedule, kind, due_at)
+             VALUES (7, 's', 'handoff', 0)",
+            [],
+        );
+        assert!(both.is_err());
     }
 
     #[test]

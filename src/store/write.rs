@@ -28,6 +28,8 @@ pub enum DueKind {
     Escalate,
     /// Acknowledged but not resolved in time: re-trigger and escalate.
     AckTimeout,
+    /// A schedule's shift changes: tell the incoming (and outgoing) person.
+    Handoff,
 }
 
 impl DueKind {
@@ -35,13 +37,25 @@ impl DueKind {
         match self {
             Self::Escalate => "escalate",
             Self::AckTimeout => "ack_timeout",
+            Self::Handoff => "handoff",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "ack_timeout" => Self::AckTimeout,
+            "handoff" => Self::Handoff,
+            _ => Self::Escalate,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueAction {
-    pub incident_id: i64,
+    /// Set for incident actions.
+    pub incident_id: Option<i64>,
+    /// Set for schedule actions (handoffs).
+    pub schedule: Option<String>,
     pub kind: DueKind,
     pub due_at: DateTime<Utc>,
 }
@@ -253,18 +267,14 @@ impl<'a> WriteTx<'a> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "DELETE FROM due_actions WHERE id IN
                  (SELECT id FROM due_actions WHERE due_at <= ?1 ORDER BY due_at, id LIMIT {limit})
-             RETURNING incident_id, kind, due_at"
+             RETURNING incident_id, schedule, kind, due_at"
         ))?;
         let rows = stmt.query_map(params![to_ms(now)], |r| {
-            let kind: String = r.get(1)?;
             Ok(DueAction {
                 incident_id: r.get(0)?,
-                kind: if kind == "ack_timeout" {
-                    DueKind::AckTimeout
-                } else {
-                    DueKind::Escalate
-                },
-                due_at: from_ms(r.get(2)?),
+                schedule: r.get(1)?,
+                kind: DueKind::parse(&r.get::<_, String>(2)?),
+                due_at: from_ms(r.get(3)?),
             })
         })?;
         let mut due: Vec<DueAction> = rows.collect::<Result<_, _>>()?;

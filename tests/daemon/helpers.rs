@@ -101,6 +101,7 @@ levels = [
 name = "evenings"
 time_zone = "America/Los_Angeles"
 owner = "victor"
+handoff_notifications = "off"
 [[schedule.layer]]
 name = "evenings"
 members = ["sam", "bob"]

@@ -8,4 +8,5 @@ mod dedup;
 mod delivery;
 mod escalation;
 mod restart;
+mod schedules;
 mod validation;

@@ -16,6 +16,8 @@ use crate::notify::{Channel, LogChannel, WebhookChannel};
 use crate::proto;
 use crate::store::Store;
 
+mod reload;
+
 /// Sockets the daemon serves on; bound by the caller (port 0 in tests).
 pub struct Listeners {
     pub grpc: TcpListener,
@@ -85,7 +87,10 @@ pub async fn run(
     if names.is_empty() {
         tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
     }
-    let engine = Engine::new(store, policies, options.clock, names.clone());
+    let engine = Engine::new(store, policies.clone(), options.clock, names.clone());
+    engine.set_schedules_dir(settings.schedules_dir.clone());
+    // Applies stored rotation phases and API overrides, and schedules handoffs.
+    engine.install(policies).await?;
     let open = engine.store().read(|r| r.open_incident_count()).await?;
 
     let stop = shutdown.child_token();
@@ -99,6 +104,11 @@ pub async fn run(
         let outbox = OutboxWorker::new(engine.clone(), channels, settings.outbox.clone());
         let stop = stop.clone();
         tasks.spawn(async move { ("outbox worker", outbox.run(stop).await) });
+    }
+    {
+        let reloader = reload::Reloader::new(engine.clone(), &settings);
+        let stop = stop.clone();
+        tasks.spawn(async move { ("schedule reloader", reloader.run(stop).await) });
     }
     {
         let server = grpc_server(engine.clone(), stop.clone()).await?;
@@ -183,6 +193,7 @@ async fn grpc_server(
     stop: CancellationToken,
 ) -> anyhow::Result<tonic::transport::server::Router> {
     use proto::alert_service_server::AlertServiceServer;
+    use proto::daemon_service_server::DaemonServiceServer;
     use proto::incident_service_server::IncidentServiceServer;
     use proto::schedule_service_server::ScheduleServiceServer;
 
@@ -192,6 +203,12 @@ async fn grpc_server(
         .await;
     health
         .set_serving::<IncidentServiceServer<grpc::IncidentApi>>()
+        .await;
+    health
+        .set_serving::<ScheduleServiceServer<grpc::ScheduleApi>>()
+        .await;
+    health
+        .set_serving::<DaemonServiceServer<grpc::DaemonApi>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -205,6 +222,9 @@ async fn grpc_server(
             engine: engine.clone(),
         }))
         .add_service(ScheduleServiceServer::new(grpc::ScheduleApi {
+            engine: engine.clone(),
+        }))
+        .add_service(DaemonServiceServer::new(grpc::DaemonApi {
             engine: engine.clone(),
         }))
         .add_service(IncidentServiceServer::new(grpc::IncidentApi {
