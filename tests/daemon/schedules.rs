@@ -509,3 +509,106 @@ async fn a_handoff_due_while_the_daemon_was_down_is_sent_at_start() {
     assert_eq!((n.kind(), n.person()), ("handoff", "sam"));
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_incidents_follow_the_reloaded_policy_at_their_next_step() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let mut sink = WebhookSink::start().await;
+    let mut settings = test_settings(&dirs, &sink.url);
+    settings.reload.watch = false;
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+    // eng's default ladder: alice, then bob after 30 minutes.
+    app.trigger("checkout", Severity::High, "before reload")
+        .await;
+    assert_eq!(app.page(&mut sink).await.person(), "alice");
+
+    write_policies(
+        &dirs,
+        &TEST_POLICIES.replace(
+            "  { targets = [\"bob\"], delay = \"1h\" },",
+            "  { targets = [\"dana\"], delay = \"1h\" },",
+        ),
+    );
+    let r = schedules(&app)
+        .reload(pb::ReloadRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert!(r.applied, "{:?}", r.errors);
+    advance(mins(30)).await;
+    assert_eq!(app.page(&mut sink).await.person(), "dana");
+    app.stop().await;
+}
+
+/// The real binary reloads on SIGHUP and keeps serving.
+#[test]
+fn the_daemon_process_reloads_on_sighup() {
+    use std::process::{Command, Stdio};
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (grpc, http) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagerd"))
+        .env("PAGERD_GRPC__LISTEN", grpc.to_string())
+        .env("PAGERD_HTTP__LISTEN", http.to_string())
+        .env("PAGERD_DATA_DIR", dirs.data())
+        .env("PAGERD_SCHEDULES_DIR", dirs.schedules())
+        .env("PAGERD_RELOAD__WATCH", "false")
+        .env("PAGERD_NOTIFY__LOG__ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pagerd starts");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = rt.block_on(async {
+        let endpoint = format!("http://{grpc}");
+        let channel = loop {
+            match tonic::transport::Endpoint::from_shared(endpoint.clone())
+                .unwrap()
+                .connect()
+                .await
+            {
+                Ok(c) => break c,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let mut daemon = DaemonServiceClient::new(channel);
+        let before = daemon.status(pb::StatusRequest {}).await?.into_inner();
+        assert!(before.last_reload.is_none());
+        write_policies(
+            &dirs,
+            &TEST_POLICIES.replace("owner = \"victor\"", "owner = \"zoe\""),
+        );
+        let pid = child.id().to_string();
+        let killed = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(killed.success());
+        for _ in 0..200 {
+            let s = daemon.status(pb::StatusRequest {}).await?.into_inner();
+            if let Some(r) = s.last_reload {
+                assert_eq!(r.trigger, "SIGHUP");
+                assert!(!r.applied);
+                assert!(
+                    r.errors.iter().any(|e| e.contains("\"zoe\"")),
+                    "{:?}",
+                    r.errors
+                );
+                return Ok::<_, tonic::Status>(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no reload after SIGHUP");
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    result.expect("status RPC");
+    assert!(status.success(), "pagerd exited with {status}");
+}
