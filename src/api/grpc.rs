@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{self, EventKind, IncidentState, Link, NewAlert, Severity};
-use crate::engine::{ActionOutcome, Engine, EngineError, OverrideRequest, ReloadAttempt};
+use crate::engine::{
+    ActionOutcome, Engine, EngineError, MaintenanceRequest, MaintenanceView, OverrideRequest,
+    ReloadAttempt,
+};
 use crate::proto as pb;
 use crate::store::IncidentFilter;
 
@@ -86,6 +89,8 @@ fn kind_to_pb(k: EventKind) -> pb::EventKind {
         EventKind::Unanswered => pb::EventKind::Unanswered,
         EventKind::Delivered => pb::EventKind::Delivered,
         EventKind::DeliveryFailed => pb::EventKind::DeliveryFailed,
+        EventKind::Held => pb::EventKind::Held,
+        EventKind::SeverityRaised => pb::EventKind::SeverityRaised,
     }
 }
 
@@ -291,7 +296,25 @@ impl pb::alert_service_server::AlertService for AlertApi {
         &self,
         req: Request<pb::TriggerRequest>,
     ) -> Result<Response<pb::TriggerResponse>, Status> {
-        let alert = parse_trigger(req.into_inner())?;
+        let mut r = req.into_inner();
+        let key = r.integration_key.trim();
+        if !key.is_empty() {
+            let set = self.engine.policies();
+            let service = set.service_for_key(key).ok_or_else(|| {
+                Status::not_found("integration_key: no service has this integration key")
+            })?;
+            if !r.service.trim().is_empty() && r.service.trim() != service.name {
+                return Err(invalid(
+                    "service",
+                    format!(
+                        "`{}` does not match the integration key's service",
+                        r.service.trim()
+                    ),
+                ));
+            }
+            r.service = service.name.clone();
+        }
+        let alert = parse_trigger(r)?;
         let o = self.engine.trigger(alert).await?;
         Ok(Response::new(pb::TriggerResponse {
             incident_id: o.incident_id,
@@ -769,5 +792,124 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             open_incidents: open,
             channels: self.engine.channel_names().to_vec(),
         }))
+    }
+}
+
+pub struct IntakeApi {
+    pub engine: Engine,
+}
+
+fn window_to_pb(v: MaintenanceView) -> pb::MaintenanceWindow {
+    let w = v.window;
+    pb::MaintenanceWindow {
+        id: w.id.unwrap_or_default(),
+        service: w.service,
+        start: Some(ts(w.start)),
+        end: Some(ts(w.end)),
+        reason: w.reason,
+        page_after: w.page_after,
+        created_by: w.created_by,
+        removed_by: v.removed_by.unwrap_or_default(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::intake_service_server::IntakeService for IntakeApi {
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let name = required("name", &req.into_inner().name)?;
+        let (expires_at, resolved) = self.engine.heartbeat(&name).await?;
+        Ok(Response::new(pb::HeartbeatResponse {
+            expires_at: Some(ts(expires_at)),
+            resolved_incident_id: resolved.unwrap_or_default(),
+        }))
+    }
+
+    async fn list_heartbeats(
+        &self,
+        _req: Request<pb::ListHeartbeatsRequest>,
+    ) -> Result<Response<pb::ListHeartbeatsResponse>, Status> {
+        let heartbeats = self
+            .engine
+            .list_heartbeats()
+            .await?
+            .into_iter()
+            .map(|h| pb::HeartbeatInfo {
+                name: h.def.name,
+                service: h.def.service,
+                interval_seconds: h.def.interval.as_secs(),
+                severity: severity_to_pb(h.def.severity) as i32,
+                last_ping_at: h.last_ping_at.map(ts),
+                expires_at: h.expires_at.map(ts),
+            })
+            .collect();
+        Ok(Response::new(pb::ListHeartbeatsResponse { heartbeats }))
+    }
+
+    async fn add_maintenance(
+        &self,
+        req: Request<pb::AddMaintenanceRequest>,
+    ) -> Result<Response<pb::AddMaintenanceResponse>, Status> {
+        let r = req.into_inner();
+        let service = required("service", &r.service)?;
+        let by = parse_actor(r.by)?;
+        if r.reason.len() > MAX_NOTE_BYTES {
+            return Err(invalid("reason", format!("at most {MAX_NOTE_BYTES} bytes")));
+        }
+        let start = match &r.start {
+            Some(t) => from_ts("start", t)?,
+            None => self.engine.clock().now(),
+        };
+        let end = from_ts("end", r.end.as_ref().ok_or_else(|| invalid("end", "required"))?)?;
+        let window = self
+            .engine
+            .add_maintenance(MaintenanceRequest {
+                service,
+                start,
+                end,
+                reason: r.reason.trim().to_string(),
+                page_after: !r.quiet_after,
+                by,
+            })
+            .await?;
+        Ok(Response::new(pb::AddMaintenanceResponse {
+            window: Some(window_to_pb(MaintenanceView {
+                window,
+                removed_by: None,
+            })),
+        }))
+    }
+
+    async fn remove_maintenance(
+        &self,
+        req: Request<pb::RemoveMaintenanceRequest>,
+    ) -> Result<Response<pb::RemoveMaintenanceResponse>, Status> {
+        let r = req.into_inner();
+        if r.id <= 0 {
+            return Err(invalid("id", "must be a positive maintenance window id"));
+        }
+        let by = parse_actor(r.by)?;
+        let removed = self.engine.remove_maintenance(r.id, by).await?;
+        Ok(Response::new(pb::RemoveMaintenanceResponse {
+            window: Some(window_to_pb(removed)),
+        }))
+    }
+
+    async fn list_maintenance(
+        &self,
+        req: Request<pb::ListMaintenanceRequest>,
+    ) -> Result<Response<pb::ListMaintenanceResponse>, Status> {
+        let r = req.into_inner();
+        let service = Some(r.service.trim().to_string()).filter(|s| !s.is_empty());
+        let windows = self
+            .engine
+            .list_maintenance(service, self.engine.clock().now(), r.include_removed)
+            .await?
+            .into_iter()
+            .map(window_to_pb)
+            .collect();
+        Ok(Response::new(pb::ListMaintenanceResponse { windows }))
     }
 }

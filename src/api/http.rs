@@ -1,19 +1,29 @@
-//! HTTP endpoints: `/healthz`, and iCalendar feeds `/schedules/{name}.ics` and
-//! `/people/{name}.ics`. Acknowledgement links and inbound webhooks join with the channels work.
+//! HTTP endpoints: `/healthz`, iCalendar feeds `/schedules/{name}.ics` and
+//! `/people/{name}.ics`, and alert intake (see [`super::ingest`]): Events v2, Alertmanager,
+//! heartbeats.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, routing::get};
 
+use std::sync::Arc;
+
+use super::ingest::{HttpState, Intake};
+use crate::config::settings::IntegrationSettings;
 use crate::engine::Engine;
 
-pub fn router(engine: Engine) -> Router {
+pub fn router(engine: Engine, integrations: IntegrationSettings) -> Router {
+    let state = HttpState {
+        engine,
+        intake: Arc::new(Intake::new(integrations)),
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/schedules/{file}", get(schedule_ics))
         .route("/people/{file}", get(person_ics))
-        .with_state(engine)
+        .merge(super::ingest::routes())
+        .with_state(state)
 }
 
 /// Healthy when the database answers a read.

@@ -123,7 +123,7 @@ pub async fn run(
         });
     }
     {
-        let router = api::http::router(engine.clone());
+        let router = api::http::router(engine.clone(), settings.integrations.clone());
         let stop = stop.clone();
         let listener = listeners.http;
         tasks.spawn(async move {
@@ -195,6 +195,7 @@ async fn grpc_server(
     use proto::alert_service_server::AlertServiceServer;
     use proto::daemon_service_server::DaemonServiceServer;
     use proto::incident_service_server::IncidentServiceServer;
+    use proto::intake_service_server::IntakeServiceServer;
     use proto::schedule_service_server::ScheduleServiceServer;
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -209,6 +210,9 @@ async fn grpc_server(
         .await;
     health
         .set_serving::<DaemonServiceServer<grpc::DaemonApi>>()
+        .await;
+    health
+        .set_serving::<IntakeServiceServer<grpc::IntakeApi>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -225,6 +229,9 @@ async fn grpc_server(
             engine: engine.clone(),
         }))
         .add_service(DaemonServiceServer::new(grpc::DaemonApi {
+            engine: engine.clone(),
+        }))
+        .add_service(IntakeServiceServer::new(grpc::IntakeApi {
             engine: engine.clone(),
         }))
         .add_service(IncidentServiceServer::new(grpc::IncidentApi {

@@ -609,6 +609,7 @@ async fn trigger(g: &Global, args: TriggerArgs) -> anyhow::Result<()> {
         source: args.source.unwrap_or_default(),
         details,
         links: args.links,
+        integration_key: String::new(),
     };
     let pagerd = g.connect().await?;
     let r = pagerd.call(pagerd.alerts().trigger(request)).await?;
@@ -1255,6 +1256,8 @@ fn kind_name(v: i32) -> &'static str {
         Ok(EventKind::Retriggered) => "retriggered",
         Ok(EventKind::Unanswered) => "unanswered",
         Ok(EventKind::Delivered) => "delivered",
+        Ok(EventKind::Held) => "held",
+        Ok(EventKind::SeverityRaised) => "severity_raised",
         Ok(EventKind::DeliveryFailed) => "delivery_failed",
         Ok(EventKind::Unspecified) | Err(_) => "unknown",
     }

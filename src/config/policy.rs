@@ -185,6 +185,8 @@ struct RawFile {
     escalation_policy: Vec<RawPolicy>,
     #[serde(default)]
     schedule: Vec<RawSchedule>,
+    #[serde(default)]
+    heartbeat: Vec<RawHeartbeat>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +205,54 @@ struct RawService {
     name: Spanned<String>,
     description: Option<String>,
     escalation_policy: Spanned<String>,
+    #[serde(default)]
+    integration_keys: Vec<Spanned<String>>,
+    /// `{ count = 3, within = "1h" }` or `"off"`; checked by hand for a clearer message.
+    threshold: Option<Spanned<toml::Value>>,
+    support_hours: Option<Spanned<RawSupportHours>>,
+    #[serde(default)]
+    route: Vec<Spanned<RawRoute>>,
+    #[serde(default)]
+    maintenance: Vec<Spanned<RawMaintenance>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSupportHours {
+    time_zone: Spanned<String>,
+    hours: Spanned<Vec<Spanned<RawRestriction>>>,
+    /// Severities that wait for the hours; default `["low"]`.
+    defer: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    #[serde(default)]
+    severities: Vec<Spanned<String>>,
+    #[serde(default)]
+    when: std::collections::BTreeMap<String, String>,
+    escalation_policy: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaintenance {
+    from: Spanned<String>,
+    to: Spanned<String>,
+    /// Zone of local `from`/`to`; default UTC.
+    time_zone: Option<Spanned<String>>,
+    reason: Option<String>,
+    page_after: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeartbeat {
+    name: Spanned<String>,
+    service: Spanned<String>,
+    interval: Spanned<String>,
+    severity: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -352,7 +402,11 @@ impl Checker {
         let mut services: HashMap<String, Definition> = HashMap::new();
         let mut policies: HashMap<String, Definition> = HashMap::new();
         let mut schedules: HashMap<String, Definition> = HashMap::new();
+        let mut heartbeats: HashMap<String, Definition> = HashMap::new();
         for (file, raw) in &parsed {
+            for h in &raw.heartbeat {
+                self.define(&mut heartbeats, "heartbeat", file, &h.name);
+            }
             for p in &raw.person {
                 self.define(&mut people, "person", file, &p.name);
             }
@@ -381,25 +435,46 @@ impl Checker {
                 }
             }
             for s in &raw.service {
-                let policy = s.escalation_policy.get_ref();
-                if check_refs && !policies.contains_key(policy) {
-                    let message = format!(
-                        "service {:?}: unknown escalation policy {policy:?}",
+                let known_policies = check_refs.then_some(&policies);
+                let service = self.service(file, s, known_policies);
+                for key in &s.integration_keys {
+                    let key_text = key.get_ref();
+                    match set.integration_keys.get(key_text) {
+                        Some(other) => {
+                            let message = format!(
+                                "service {:?}: integration key {key_text:?} is already used by service {other:?}",
+                                s.name.get_ref()
+                            );
+                            self.error(file, &key.span(), message);
+                        }
+                        None => {
+                            set.integration_keys
+                                .insert(key_text.clone(), s.name.get_ref().clone());
+                        }
+                    }
+                }
+                for (index, w) in s.maintenance.iter().enumerate() {
+                    let context = format!(
+                        "maintenance window {} of service {:?}",
+                        index + 1,
                         s.name.get_ref()
                     );
-                    self.error(file, &s.escalation_policy.span(), message);
+                    if let Some(w) = self.maintenance(file, s.name.get_ref(), w, &context) {
+                        set.maintenance.push(w);
+                    }
                 }
-                let service = Service {
-                    name: s.name.get_ref().clone(),
-                    description: s.description.clone().unwrap_or_default(),
-                    escalation_policy: policy.clone(),
-                };
                 set.services.entry(service.name.clone()).or_insert(service);
             }
             for p in &raw.escalation_policy {
                 let policy = self.policy(file, p, known);
                 if let Some(policy) = policy {
                     set.policies.entry(policy.name.clone()).or_insert(policy);
+                }
+            }
+            for h in &raw.heartbeat {
+                let known_services = check_refs.then_some(&services);
+                if let Some(h) = self.heartbeat(file, h, known_services) {
+                    set.heartbeats.entry(h.name.clone()).or_insert(h);
                 }
             }
             for s in &raw.schedule {
@@ -440,6 +515,274 @@ impl Checker {
             self.error(file, &name.span(), message);
         } else {
             seen.insert(name.get_ref().clone(), Definition { file, line });
+        }
+    }
+
+    /// A service with its integration keys, routing rules, support hours and threshold.
+    /// `policies` is absent while some file failed to parse.
+    fn service(
+        &mut self,
+        file: &SourceFile,
+        raw: &RawService,
+        policies: Option<&HashMap<String, Definition>>,
+    ) -> Service {
+        let name = raw.name.get_ref();
+        let context = format!("service {name:?}");
+        let check_policy = |this: &mut Self, policy: &Spanned<String>, what: &str| {
+            if policies.is_some_and(|p| !p.contains_key(policy.get_ref())) {
+                let message = format!(
+                    "{what}: unknown escalation policy {:?}",
+                    policy.get_ref()
+                );
+                this.error(file, &policy.span(), message);
+            }
+        };
+        check_policy(self, &raw.escalation_policy, &context);
+        let mut service = Service::new(name, raw.escalation_policy.get_ref());
+        service.description = raw.description.clone().unwrap_or_default();
+        for key in &raw.integration_keys {
+            if !valid_integration_key(key.get_ref()) {
+                self.error(
+                    file,
+                    &key.span(),
+                    format!(
+                        "{context}: integration key {:?} is not 32 letters and digits (generate one with `pagerctl integration-key`)",
+                        key.get_ref()
+                    ),
+                );
+            } else {
+                service.integration_keys.push(key.get_ref().clone());
+            }
+        }
+        for (index, r) in raw.route.iter().enumerate() {
+            let route_context = format!("routing rule {} of {context}", index + 1);
+            let rule = r.get_ref();
+            check_policy(self, &rule.escalation_policy, &route_context);
+            let severities = rule
+                .severities
+                .iter()
+                .filter_map(|s| {
+                    self.report(
+                        file,
+                        s,
+                        Severity::parse(s.get_ref()),
+                        &format!("{route_context}: severities"),
+                    )
+                })
+                .collect();
+            service.routes.push(crate::domain::ingest::Route {
+                severities,
+                when: rule.when.clone(),
+                escalation_policy: rule.escalation_policy.get_ref().clone(),
+            });
+        }
+        if let Some(sh) = &raw.support_hours {
+            service.support_hours = self.support_hours(file, sh, &context);
+        }
+        if let Some(t) = &raw.threshold {
+            service.threshold = self.threshold(file, t, &context);
+        }
+        service
+    }
+
+    fn support_hours(
+        &mut self,
+        file: &SourceFile,
+        raw: &Spanned<RawSupportHours>,
+        context: &str,
+    ) -> Option<crate::domain::ingest::SupportHours> {
+        let context = format!("{context}: support_hours");
+        let sh = raw.get_ref();
+        let zone = self.report(
+            file,
+            &sh.time_zone,
+            sh.time_zone
+                .get_ref()
+                .parse::<Tz>()
+                .map_err(|_| "is not an IANA time zone such as \"Europe/Berlin\"".to_owned()),
+            &format!("{context}: time_zone"),
+        );
+        if sh.hours.get_ref().is_empty() {
+            self.error(
+                file,
+                &sh.hours.span(),
+                format!("{context}: hours must not be empty"),
+            );
+        }
+        let mut windows = Vec::new();
+        for r in sh.hours.get_ref() {
+            windows.extend(self.restriction(file, r, &context));
+        }
+        let defer = match &sh.defer {
+            None => vec![Severity::Low],
+            Some(list) => list
+                .iter()
+                .filter_map(|s| {
+                    self.report(
+                        file,
+                        s,
+                        Severity::parse(s.get_ref()),
+                        &format!("{context}: defer"),
+                    )
+                })
+                .collect(),
+        };
+        Some(crate::domain::ingest::SupportHours {
+            zone: zone?,
+            windows,
+            defer,
+        })
+    }
+
+    fn threshold(
+        &mut self,
+        file: &SourceFile,
+        raw: &Spanned<toml::Value>,
+        context: &str,
+    ) -> Option<crate::domain::ingest::Threshold> {
+        let bad = |this: &mut Self| {
+            this.error(
+                file,
+                &raw.span(),
+                format!(
+                    "{context}: threshold = {} is not {{ count = 3, within = \"1h\" }} (count at least 2) or \"off\"",
+                    raw.get_ref()
+                ),
+            );
+            None
+        };
+        match raw.get_ref() {
+            toml::Value::String(s) if s == "off" => None,
+            toml::Value::Table(t) => {
+                let count = t.get("count").and_then(|c| c.as_integer());
+                let within = t
+                    .get("within")
+                    .and_then(|w| w.as_str())
+                    .and_then(|w| humantime::parse_duration(w.trim()).ok())
+                    .filter(|d| !d.is_zero());
+                match (count, within, t.len()) {
+                    (Some(count @ 2..=1000), Some(within), 2) => {
+                        Some(crate::domain::ingest::Threshold {
+                            count: count as u32,
+                            within,
+                        })
+                    }
+                    _ => bad(self),
+                }
+            }
+            _ => bad(self),
+        }
+    }
+
+    fn maintenance(
+        &mut self,
+        file: &SourceFile,
+        service: &str,
+        raw: &Spanned<RawMaintenance>,
+        context: &str,
+    ) -> Option<crate::domain::ingest::MaintenanceWindow> {
+        let w = raw.get_ref();
+        let zone = match &w.time_zone {
+            None => Some(Tz::UTC),
+            Some(z) => self.report(
+                file,
+                z,
+                z.get_ref()
+                    .parse::<Tz>()
+                    .map_err(|_| "is not an IANA time zone such as \"Europe/Berlin\"".to_owned()),
+                &format!("{context}: time_zone"),
+            ),
+        }?;
+        let start = self.instant(file, &w.from, zone, &format!("{context}: from"));
+        let end = self.instant(file, &w.to, zone, &format!("{context}: to"));
+        let (start, end) = (start?, end?);
+        if end <= start {
+            let message = format!(
+                "{context}: to {:?} is not after from {:?}",
+                w.to.get_ref(),
+                w.from.get_ref()
+            );
+            self.error(file, &w.to.span(), message);
+            return None;
+        }
+        Some(crate::domain::ingest::MaintenanceWindow {
+            id: None,
+            service: service.to_string(),
+            start,
+            end,
+            reason: w.reason.clone().unwrap_or_default(),
+            page_after: w.page_after.unwrap_or(true),
+            created_by: String::new(),
+        })
+    }
+
+    fn heartbeat(
+        &mut self,
+        file: &SourceFile,
+        raw: &RawHeartbeat,
+        services: Option<&HashMap<String, Definition>>,
+    ) -> Option<crate::domain::ingest::HeartbeatDef> {
+        let name = raw.name.get_ref();
+        let context = format!("heartbeat {name:?}");
+        let before = self.errors.len();
+        if services.is_some_and(|s| !s.contains_key(raw.service.get_ref())) {
+            self.error(
+                file,
+                &raw.service.span(),
+                format!("{context}: unknown service {:?}", raw.service.get_ref()),
+            );
+        }
+        let interval = self.duration(file, &raw.interval, &format!("{context}: interval"));
+        let severity = match &raw.severity {
+            None => Some(Severity::High),
+            Some(s) => self.report(
+                file,
+                s,
+                Severity::parse(s.get_ref()),
+                &format!("{context}: severity"),
+            ),
+        };
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(crate::domain::ingest::HeartbeatDef {
+            name: name.clone(),
+            service: raw.service.get_ref().clone(),
+            interval: interval?,
+            severity: severity?,
+        })
+    }
+
+    /// One `{ daily = … }` or `{ weekly = … }` window.
+    fn restriction(
+        &mut self,
+        file: &SourceFile,
+        r: &Spanned<RawRestriction>,
+        context: &str,
+    ) -> Option<Restriction> {
+        match (&r.get_ref().daily, &r.get_ref().weekly) {
+            (Some(daily), None) => self.report(
+                file,
+                daily,
+                parse_daily(daily.get_ref()),
+                &format!("{context}: daily window"),
+            ),
+            (None, Some(weekly)) => self.report(
+                file,
+                weekly,
+                parse_weekly(weekly.get_ref()),
+                &format!("{context}: weekly window"),
+            ),
+            _ => {
+                self.error(
+                    file,
+                    &r.span(),
+                    format!(
+                        "{context}: a window is either {{ daily = \"17:00-09:00\" }} or {{ weekly = \"Mon 09:00 - Fri 17:00\" }}"
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -942,6 +1285,11 @@ fn check_name(name: &str) -> Result<(), &'static str> {
         }
         _ => Ok(()),
     }
+}
+
+/// 32 ASCII letters and digits, like PagerDuty's routing keys.
+fn valid_integration_key(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn valid_email(s: &str) -> bool {

@@ -55,6 +55,17 @@ give_up_after = "1h"              # a delivery failing this long is marked faile
 synchronous = "full"              # SQLite synchronous: "full" or "normal"
 busy_timeout = "5s"
 max_batch = 1024                  # changes grouped into one commit (and due actions per timer pass) at most
+
+[integrations]
+events_per_minute = 60000         # POST /v2/enqueue: events a minute per routing key (and burst); more get 429
+
+[integrations.alertmanager]
+default_severity = "high"         # for alerts without a severity label, or one not mapped below
+[integrations.alertmanager.severities]   # severity label value → pagerd severity (added to, per key)
+critical = "critical"
+error = "high"
+warning = "medium"
+info = "low"
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -73,6 +84,7 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub outbox: OutboxSettings,
     pub store: StoreSettings,
+    pub integrations: IntegrationSettings,
 }
 
 impl Default for Settings {
@@ -87,6 +99,7 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             outbox: OutboxSettings::default(),
             store: StoreSettings::default(),
+            integrations: IntegrationSettings::default(),
         }
     }
 }
@@ -267,6 +280,64 @@ impl Default for StoreSettings {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationSettings {
+    /// Events v2 events a minute per routing key; bursts up to the same number.
+    pub events_per_minute: u32,
+    pub alertmanager: AlertmanagerSettings,
+}
+
+impl Default for IntegrationSettings {
+    fn default() -> Self {
+        Self {
+            events_per_minute: 60_000,
+            alertmanager: AlertmanagerSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertmanagerSettings {
+    /// For alerts without a `severity` label, or with a value not in `severities`.
+    pub default_severity: String,
+    /// `severity` label value (compared case-insensitively) → pagerd severity.
+    pub severities: BTreeMap<String, String>,
+}
+
+impl Default for AlertmanagerSettings {
+    fn default() -> Self {
+        let pairs = [
+            ("critical", "critical"),
+            ("error", "high"),
+            ("warning", "medium"),
+            ("info", "low"),
+        ];
+        Self {
+            default_severity: "high".into(),
+            severities: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl AlertmanagerSettings {
+    /// The pagerd severity of an alert with this `severity` label (validated settings).
+    pub fn severity_for(&self, label: Option<&str>) -> crate::domain::Severity {
+        let mapped = label.and_then(|l| {
+            self.severities
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(l.trim()))
+                .map(|(_, v)| v.as_str())
+        });
+        crate::domain::Severity::parse(mapped.unwrap_or(&self.default_severity))
+            .unwrap_or(crate::domain::Severity::High)
+    }
+}
+
 /// SQLite `PRAGMA synchronous` level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -383,6 +454,18 @@ impl Settings {
         }
         if self.store.max_batch == 0 {
             bail!("store.max_batch: must be at least 1");
+        }
+        if self.integrations.events_per_minute == 0 {
+            bail!("integrations.events_per_minute: must be at least 1");
+        }
+        let am = &self.integrations.alertmanager;
+        if let Err(e) = crate::domain::Severity::parse(&am.default_severity) {
+            bail!("integrations.alertmanager.default_severity: {e}");
+        }
+        for (label, severity) in &am.severities {
+            if let Err(e) = crate::domain::Severity::parse(severity) {
+                bail!("integrations.alertmanager.severities.{label}: {e}");
+            }
         }
         Ok(())
     }
@@ -516,7 +599,7 @@ mod tests {
     fn bad_settings_are_errors_naming_the_key() {
         // (file contents, environment, fragments the error chain must contain)
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a [&'a str]);
-        let table: [Case; 11] = [
+        let table: [Case; 13] = [
             (
                 Some("grpcc = 1\n"),
                 &[],
@@ -556,6 +639,16 @@ mod tests {
                 &["outbox.retry_initial"],
             ),
             (Some("[store]\nmax_batch = 0\n"), &[], &["store.max_batch"]),
+            (
+                Some("[integrations.alertmanager.severities]\npage = \"urgent\"\n"),
+                &[],
+                &["integrations.alertmanager.severities.page", "urgent"],
+            ),
+            (
+                None,
+                &[("PAGERD_INTEGRATIONS__EVENTS_PER_MINUTE", "0")],
+                &["integrations.events_per_minute"],
+            ),
         ];
         for (file, vars, wanted) in table {
             let message = load_err(file, vars);
@@ -565,6 +658,27 @@ mod tests {
                     "{file:?} {vars:?}: {message:?} lacks {want:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn alertmanager_severity_labels_map_with_a_default() {
+        use crate::domain::Severity;
+        let file = write_file(
+            "[integrations.alertmanager]\ndefault_severity = \"low\"\n[integrations.alertmanager.severities]\npage = \"P0\"\n",
+        );
+        let s = Settings::load_from(Some(file.path()), HashMap::new()).expect("loads");
+        let am = &s.integrations.alertmanager;
+        let table = [
+            (Some("critical"), Severity::Critical),
+            (Some("Warning"), Severity::Medium),
+            (Some("page"), Severity::Critical),
+            (Some("info"), Severity::Low),
+            (Some("whatever"), Severity::Low),
+            (None, Severity::Low),
+        ];
+        for (label, want) in table {
+            assert_eq!(am.severity_for(label), want, "{label:?}");
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod escalation;
 pub mod handoff;
 pub mod incident;
+pub mod ingest;
 pub mod members;
 pub mod policy;
 pub mod rotation;
@@ -113,6 +114,10 @@ pub enum EventKind {
     Unanswered,
     Delivered,
     DeliveryFailed,
+    /// Paging waits: a maintenance window or outside support hours.
+    Held,
+    /// The same alert repeated past the service's threshold.
+    SeverityRaised,
 }
 
 impl EventKind {
@@ -128,6 +133,8 @@ impl EventKind {
             Self::Unanswered => "unanswered",
             Self::Delivered => "delivered",
             Self::DeliveryFailed => "delivery_failed",
+            Self::Held => "held",
+            Self::SeverityRaised => "severity_raised",
         }
     }
 
@@ -143,6 +150,8 @@ impl EventKind {
             "unanswered" => Self::Unanswered,
             "delivered" => Self::Delivered,
             "delivery_failed" => Self::DeliveryFailed,
+            "held" => Self::Held,
+            "severity_raised" => Self::SeverityRaised,
             _ => return None,
         })
     }

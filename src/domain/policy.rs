@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::Severity;
+use super::ingest::{HeartbeatDef, MaintenanceWindow, Route, SupportHours, Threshold};
 use super::schedule::Schedule;
 
 /// A responder.
@@ -20,12 +21,35 @@ pub struct Person {
     pub slack: Option<String>,
 }
 
-/// A thing that raises alerts; points at one escalation policy.
+/// A thing that raises alerts; points at one escalation policy (plus routing rules).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
     pub description: String,
+    /// The default policy, where no routing rule matches.
     pub escalation_policy: String,
+    /// Keys alert senders use instead of the name (Events v2 routing keys, Alertmanager URLs).
+    pub integration_keys: Vec<String>,
+    /// First match wins.
+    pub routes: Vec<Route>,
+    pub support_hours: Option<SupportHours>,
+    /// `None`: repeating alerts never raise the severity.
+    pub threshold: Option<Threshold>,
+}
+
+impl Service {
+    /// A service with no integration keys, rules or support hours, and the default threshold.
+    pub fn new(name: &str, escalation_policy: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            description: String::new(),
+            escalation_policy: escalation_policy.to_string(),
+            integration_keys: Vec::new(),
+            routes: Vec::new(),
+            support_hours: None,
+            threshold: Some(Threshold::default()),
+        }
+    }
 }
 
 /// Who a level pages.
@@ -158,6 +182,11 @@ pub struct PolicySet {
     pub services: BTreeMap<String, Service>,
     pub policies: BTreeMap<String, EscalationPolicy>,
     pub schedules: BTreeMap<String, ScheduleDef>,
+    pub heartbeats: BTreeMap<String, HeartbeatDef>,
+    /// The files' windows, plus those made through the API in the serving set.
+    pub maintenance: Vec<MaintenanceWindow>,
+    /// Integration key → service name.
+    pub integration_keys: BTreeMap<String, String>,
 }
 
 /// The people a level's targets come to at one instant, with what is worth telling about it.
@@ -264,6 +293,23 @@ impl PolicySet {
                 Target::Person(_) => None,
             })
             .collect()
+    }
+
+    /// The service an integration key belongs to.
+    pub fn service_for_key(&self, key: &str) -> Option<&Service> {
+        self.services.get(self.integration_keys.get(key)?)
+    }
+
+    /// This set with maintenance windows made through the API added to the files' ones.
+    pub fn with_maintenance(mut self, windows: &[MaintenanceWindow]) -> PolicySet {
+        self.maintenance.retain(|w| w.id.is_none());
+        self.maintenance.extend(
+            windows
+                .iter()
+                .filter(|w| self.services.contains_key(&w.service))
+                .cloned(),
+        );
+        self
     }
 
     /// The escalation policy of a service, if both exist.

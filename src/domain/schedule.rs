@@ -71,7 +71,12 @@ pub struct FinalShift {
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// The restriction's windows overlapping `[from, to)`, as UTC spans.
-fn windows(r: &Restriction, zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
+pub(crate) fn windows(
+    r: &Restriction,
+    zone: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Span> {
     // Walk local days from a week before `from` (a weekly window can start up to six days
     // earlier; offsets shift by hours) to one past `to`.
     let first = from.with_timezone(&zone).date_naive() - Duration::days(8);

@@ -3,6 +3,7 @@
 //! worker and publishes the committed events to watchers.
 
 mod clock;
+mod ingest;
 pub mod outbox;
 mod schedules;
 pub mod timer;
@@ -15,6 +16,7 @@ use tokio::sync::{Notify, broadcast};
 
 pub use clock::Clock;
 pub use outbox::OutboxWorker;
+pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use schedules::{OverrideRequest, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
@@ -158,63 +160,19 @@ impl Engine {
     /// with the same (service, dedup_key). Returns after the change is durable.
     #[tracing::instrument(skip_all, fields(service = %alert.service, dedup_key = %alert.dedup_key))]
     pub async fn trigger(&self, alert: NewAlert) -> EngineResult<TriggerOutcome> {
-        let policies = self.policies();
-        let policy = policies
-            .policy_for_service(&alert.service)
-            .ok_or_else(|| EngineError::NotFound(format!("unknown service `{}`", alert.service)))?;
-        let step = domain::on_trigger(policy.timeline(alert.severity));
-        let policy_name = policy.name.clone();
         let ctx = self.ctx(self.inner.clock.now());
-        let now = ctx.now;
-
+        if ctx.policies.policy_for_service(&alert.service).is_none() {
+            return Err(EngineError::NotFound(format!(
+                "unknown service `{}`",
+                alert.service
+            )));
+        }
         let (outcome, fx) = self
             .inner
             .store
             .write(move |tx| {
                 let mut fx = Effects::default();
-                if let Some(open_id) = tx.open_incident_id(&alert.service, &alert.dedup_key)? {
-                    let count = tx.record_duplicate(open_id, now)?;
-                    fx.events.push(tx.add_event(
-                        open_id,
-                        &alert.service,
-                        NewEvent::new(
-                            EventKind::Deduplicated,
-                            format!("alert #{count} added: {}", alert.summary),
-                        ),
-                        now,
-                    )?);
-                    let outcome = TriggerOutcome {
-                        incident_id: open_id,
-                        dedup_key: alert.dedup_key,
-                        deduplicated: true,
-                        alert_count: count,
-                    };
-                    return Ok((outcome, fx));
-                }
-                let id = tx.insert_incident(&alert, &policy_name, step.pos(), now)?;
-                let msg = format!(
-                    "{} alert from {}: {}",
-                    alert.severity,
-                    if alert.source.is_empty() {
-                        "unknown source"
-                    } else {
-                        &alert.source
-                    },
-                    alert.summary
-                );
-                fx.events.push(tx.add_event(
-                    id,
-                    &alert.service,
-                    NewEvent::new(EventKind::Triggered, msg),
-                    now,
-                )?);
-                apply_step(tx, &ctx, id, &alert.service, &step, now, &mut fx)?;
-                let outcome = TriggerOutcome {
-                    incident_id: id,
-                    dedup_key: alert.dedup_key,
-                    deduplicated: false,
-                    alert_count: 1,
-                };
+                let outcome = open_alert(tx, &ctx, alert, &mut fx)?;
                 Ok((outcome, fx))
             })
             .await?;
@@ -257,27 +215,8 @@ impl Engine {
     /// Resolves an incident: stops everything.
     #[tracing::instrument(skip_all, fields(incident = id))]
     pub async fn resolve(&self, id: i64, by: String, note: String) -> EngineResult<ActionOutcome> {
-        self.change(id, move |tx, ctx, inc, fx| {
-            if inc.state == IncidentState::Resolved {
-                return Ok(false);
-            }
-            tx.set_resolved(id, &by, &note, ctx.now)?;
-            tx.cancel_actions(id)?;
-            tx.cancel_pending_pages(id)?;
-            let msg = if note.is_empty() {
-                "resolved".to_string()
-            } else {
-                format!("resolved: {note}")
-            };
-            fx.events.push(tx.add_event(
-                id,
-                &inc.service,
-                NewEvent::new(EventKind::Resolved, msg).actor(&by),
-                ctx.now,
-            )?);
-            Ok(true)
-        })
-        .await
+        self.change(id, move |tx, ctx, inc, fx| Ok(resolve_in(tx, ctx, inc, &by, &note, fx)?))
+            .await
     }
 
     /// Pages the next level now; an acknowledged incident is re-triggered.
@@ -397,6 +336,10 @@ impl Engine {
                         schedules::fire_handoff(tx, &ctx, schedule, action.due_at, &mut fx)?;
                         continue;
                     }
+                    if let Some(heartbeat) = &action.heartbeat {
+                        ingest::fire_heartbeat(tx, &ctx, heartbeat, &mut fx)?;
+                        continue;
+                    }
                     let Some(inc) = action
                         .incident_id
                         .map(|id| tx.incident(id))
@@ -507,6 +450,9 @@ fn fire(
         return Ok(());
     };
     let timeline = policy.timeline(inc.severity);
+    if (kind, inc.state) == (DueKind::Release, IncidentState::Triggered) {
+        return ingest::release(tx, ctx, inc, due_at, fx);
+    }
     let step = match (kind, inc.state) {
         (DueKind::Escalate, IncidentState::Triggered) => {
             let step = domain::on_escalation_due(timeline, policy.repeat, inc.pos);
@@ -603,4 +549,122 @@ fn apply_step(
         fx.due(due);
     }
     Ok(())
+}
+
+/// A trigger inside a write: adds to the open incident with the same key (and applies the
+/// threshold rule), or opens one on the routed policy and pages it unless paging is held.
+fn open_alert(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    alert: NewAlert,
+    fx: &mut Effects,
+) -> anyhow::Result<TriggerOutcome> {
+    let now = ctx.now;
+    let service = ctx
+        .policies
+        .services
+        .get(&alert.service)
+        .ok_or_else(|| anyhow::anyhow!("service `{}` is gone", alert.service))?;
+    if let Some(open_id) = tx.open_incident_id(&alert.service, &alert.dedup_key)? {
+        let count = tx.record_duplicate(open_id, now)?;
+        fx.events.push(tx.add_event(
+            open_id,
+            &alert.service,
+            NewEvent::new(
+                EventKind::Deduplicated,
+                format!("alert #{count} added: {}", alert.summary),
+            ),
+            now,
+        )?);
+        if let Some(threshold) = service.threshold {
+            ingest::observe_repeat(tx, ctx, open_id, threshold, fx)?;
+        }
+        return Ok(TriggerOutcome {
+            incident_id: open_id,
+            dedup_key: alert.dedup_key,
+            deduplicated: true,
+            alert_count: count,
+        });
+    }
+    let policy_name = domain::ingest::route(
+        &service.routes,
+        &service.escalation_policy,
+        alert.severity,
+        &alert.details,
+    );
+    let policy = ctx
+        .policies
+        .policies
+        .get(policy_name)
+        .ok_or_else(|| anyhow::anyhow!("escalation policy `{policy_name}` is gone"))?;
+    let step = domain::on_trigger(policy.timeline(alert.severity));
+    let id = tx.insert_incident(&alert, policy_name, step.pos(), now)?;
+    let mut msg = format!(
+        "{} alert from {}: {}",
+        alert.severity,
+        if alert.source.is_empty() {
+            "unknown source"
+        } else {
+            &alert.source
+        },
+        alert.summary
+    );
+    if policy_name != service.escalation_policy {
+        msg.push_str(&format!(
+            " (routed to escalation policy {policy_name} by a rule)"
+        ));
+    }
+    fx.events.push(tx.add_event(
+        id,
+        &alert.service,
+        NewEvent::new(EventKind::Triggered, msg),
+        now,
+    )?);
+    let held = domain::ingest::hold(
+        &alert.service,
+        alert.severity,
+        now,
+        &ctx.policies.maintenance,
+        service.support_hours.as_ref(),
+    );
+    match held {
+        Some(hold) => ingest::record_hold(tx, ctx, id, &alert.service, &hold, fx)?,
+        None => apply_step(tx, ctx, id, &alert.service, &step, now, fx)?,
+    }
+    Ok(TriggerOutcome {
+        incident_id: id,
+        dedup_key: alert.dedup_key,
+        deduplicated: false,
+        alert_count: 1,
+    })
+}
+
+/// Resolves inside a write; false when it already was resolved.
+fn resolve_in(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    inc: &Incident,
+    by: &str,
+    note: &str,
+    fx: &mut Effects,
+) -> anyhow::Result<bool> {
+    if inc.state == IncidentState::Resolved {
+        return Ok(false);
+    }
+    let id = inc.id;
+    tx.set_resolved(id, by, note, ctx.now)?;
+    tx.cancel_actions(id)?;
+    tx.cancel_pending_pages(id)?;
+    let msg = if note.is_empty() {
+        "resolved".to_string()
+    } else {
+        format!("resolved: {note}")
+    };
+    fx.events.push(tx.add_event(
+        id,
+        &inc.service,
+        NewEvent::new(EventKind::Resolved, msg).actor(by),
+        ctx.now,
+    )?);
+    Ok(true)
 }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Ctx, Effects, Engine, EngineError, EngineResult};
 use crate::domain::handoff::{HANDOFF_HORIZON, handoff_at, handoff_notices, next_handoff};
 use crate::domain::members::{RotationDef, phase_after_change, with_phase};
+use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{PageKind, PolicySet, ScheduleOverride};
 use crate::store::{StoredPhase, WriteTx};
 
@@ -24,6 +25,8 @@ pub const OVERRIDE_HISTORY: Duration = Duration::days(366);
 pub(super) struct Installed {
     base: Arc<PolicySet>,
     overrides: Vec<ScheduleOverride>,
+    /// Maintenance windows made through the API, not removed, not over.
+    pub(super) maintenance: Vec<MaintenanceWindow>,
 }
 
 impl Installed {
@@ -31,7 +34,15 @@ impl Installed {
         Self {
             base: Arc::new(files),
             overrides: Vec::new(),
+            maintenance: Vec::new(),
         }
+    }
+
+    /// The set to serve: files, stored phases, API overrides and maintenance windows.
+    pub(super) fn serving(&self) -> PolicySet {
+        self.base
+            .with_overrides(&self.overrides)
+            .with_maintenance(&self.maintenance)
     }
 }
 
@@ -75,7 +86,7 @@ impl Engine {
         let mut installed = self.inner.installed.lock().await;
         let now = self.inner.clock.now();
         let since = now - OVERRIDE_HISTORY;
-        let (stored, overrides, handoffs) = self
+        let (stored, overrides, handoffs, windows) = self
             .inner
             .store
             .read(move |r| {
@@ -83,14 +94,20 @@ impl Engine {
                     r.rotation_phases()?,
                     r.live_overrides(since)?,
                     r.scheduled_handoffs()?,
+                    r.live_maintenance(now)?,
                 ))
             })
             .await?;
         let (base, phases, notes) = apply_phases(files, &stored, now);
-        let set = Arc::new(base.with_overrides(&overrides));
+        installed.base = Arc::new(base);
+        installed.overrides = overrides;
+        installed.maintenance = windows.into_iter().map(|w| w.window).collect();
+        let set = Arc::new(installed.serving());
         let plan = plan_handoffs(&set, &handoffs, now);
-        let earliest = plan.values().filter_map(|due| *due).min();
-        self.inner
+        let mut earliest = plan.values().filter_map(|due| *due).min();
+        let watched = set.clone();
+        let heartbeat_due = self
+            .inner
             .store
             .write(move |tx| {
                 for p in &phases {
@@ -102,11 +119,10 @@ impl Engine {
                         None => tx.cancel_handoff(schedule)?,
                     }
                 }
-                Ok(())
+                super::ingest::watch_heartbeats(tx, &watched, now)
             })
             .await?;
-        installed.base = Arc::new(base);
-        installed.overrides = overrides;
+        earliest = earliest.into_iter().chain(heartbeat_due).min();
         self.inner.policies.store(set);
         self.inner.reload.lock().expect("reload status").loaded_at = Some(now);
         if let Some(due) = earliest {
@@ -272,7 +288,7 @@ impl Engine {
         schedule: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let set = Arc::new(installed.base.with_overrides(&installed.overrides));
+        let set = Arc::new(installed.serving());
         let next = set
             .schedules
             .get(schedule)

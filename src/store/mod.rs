@@ -11,6 +11,7 @@
 //! The engine talks to the store in domain operations (`WriteTx`, `ReadTx` methods). A second
 //! backend (PostgreSQL, for several daemons) would implement the same operations.
 
+mod ingest;
 mod read;
 mod schedules;
 mod schema;
@@ -24,6 +25,7 @@ use anyhow::Context;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+pub use ingest::{HeartbeatState, StoredWindow};
 pub use read::{IncidentFilter, ReadTx};
 pub use schedules::StoredPhase;
 pub use write::{AttemptOutcome, DueAction, DueKind, WriteTx};

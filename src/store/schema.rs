@@ -157,6 +157,56 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pages_pending ON pages (next_attempt_at) WHERE status = 'pending';
     CREATE INDEX pages_incident ON pages (incident_id) WHERE status = 'pending';
     "#,
+    // 3: alert intake. Maintenance windows made through the API; heartbeat pings; each
+    // incident's recent alert times (threshold rule); due actions that belong to a heartbeat
+    // (its expiry) and the release of an incident held by a maintenance window or support
+    // hours: due_actions is rebuilt with a heartbeat column and the new kinds.
+    r#"
+    CREATE TABLE maintenance_windows (
+        id          INTEGER PRIMARY KEY,
+        service     TEXT    NOT NULL,
+        start_at    INTEGER NOT NULL,
+        end_at      INTEGER NOT NULL,
+        reason      TEXT    NOT NULL,
+        page_after  INTEGER NOT NULL,
+        created_by  TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        removed_by  TEXT,
+        removed_at  INTEGER
+    );
+    CREATE INDEX maintenance_windows_live ON maintenance_windows (end_at)
+        WHERE removed_at IS NULL;
+
+    CREATE TABLE heartbeats (
+        name         TEXT    PRIMARY KEY,
+        last_ping_at INTEGER NOT NULL,
+        pings        INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- JSON array of Unix ms: the alerts since the last severity raise, within its window.
+    ALTER TABLE incidents ADD COLUMN recent_alerts TEXT NOT NULL DEFAULT '[]';
+
+    CREATE TABLE due_actions_v3 (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents (id),
+        schedule    TEXT,
+        heartbeat   TEXT,
+        kind        TEXT    NOT NULL
+            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'release', 'heartbeat')),
+        due_at      INTEGER NOT NULL,
+        CHECK ((incident_id IS NOT NULL) + (schedule IS NOT NULL) + (heartbeat IS NOT NULL) = 1)
+    );
+    INSERT INTO due_actions_v3 (id, incident_id, schedule, kind, due_at)
+        SELECT id, incident_id, schedule, kind, due_at FROM due_actions;
+    DROP TABLE due_actions;
+    ALTER TABLE due_actions_v3 RENAME TO due_actions;
+    CREATE INDEX due_actions_due ON due_actions (due_at);
+    CREATE INDEX due_actions_incident ON due_actions (incident_id);
+    CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
+        WHERE schedule IS NOT NULL;
+    CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
+        WHERE heartbeat IS NOT NULL;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

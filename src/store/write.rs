@@ -30,6 +30,10 @@ pub enum DueKind {
     AckTimeout,
     /// A schedule's shift changes: tell the incoming (and outgoing) person.
     Handoff,
+    /// An incident held by a maintenance window or support hours may start paging.
+    Release,
+    /// A heartbeat was not pinged in time.
+    HeartbeatExpiry,
 }
 
 impl DueKind {
@@ -38,6 +42,8 @@ impl DueKind {
             Self::Escalate => "escalate",
             Self::AckTimeout => "ack_timeout",
             Self::Handoff => "handoff",
+            Self::Release => "release",
+            Self::HeartbeatExpiry => "heartbeat",
         }
     }
 
@@ -45,6 +51,8 @@ impl DueKind {
         match s {
             "ack_timeout" => Self::AckTimeout,
             "handoff" => Self::Handoff,
+            "release" => Self::Release,
+            "heartbeat" => Self::HeartbeatExpiry,
             _ => Self::Escalate,
         }
     }
@@ -56,6 +64,8 @@ pub struct DueAction {
     pub incident_id: Option<i64>,
     /// Set for schedule actions (handoffs).
     pub schedule: Option<String>,
+    /// Set for heartbeat expiries.
+    pub heartbeat: Option<String>,
     pub kind: DueKind,
     pub due_at: DateTime<Utc>,
 }
@@ -67,7 +77,7 @@ impl<'a> WriteTx<'a> {
         }
     }
 
-    fn conn(&self) -> &Connection {
+    pub(super) fn conn(&self) -> &Connection {
         self.read.conn
     }
 
@@ -84,8 +94,10 @@ impl<'a> WriteTx<'a> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO incidents (service, dedup_key, severity, summary, source, details,
-                     links, state, policy, level, loop_no, alert_count, created_at, last_seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'triggered', ?8, ?9, ?10, 1, ?11, ?11)",
+                     links, state, policy, level, loop_no, alert_count, created_at, last_seen_at,
+                     recent_alerts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'triggered', ?8, ?9, ?10, 1, ?11, ?11,
+                     json_array(?11))",
             )?
             .execute(params![
                 alert.service,
@@ -267,14 +279,15 @@ impl<'a> WriteTx<'a> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "DELETE FROM due_actions WHERE id IN
                  (SELECT id FROM due_actions WHERE due_at <= ?1 ORDER BY due_at, id LIMIT {limit})
-             RETURNING incident_id, schedule, kind, due_at"
+             RETURNING incident_id, schedule, heartbeat, kind, due_at"
         ))?;
         let rows = stmt.query_map(params![to_ms(now)], |r| {
             Ok(DueAction {
                 incident_id: r.get(0)?,
                 schedule: r.get(1)?,
-                kind: DueKind::parse(&r.get::<_, String>(2)?),
-                due_at: from_ms(r.get(3)?),
+                heartbeat: r.get(2)?,
+                kind: DueKind::parse(&r.get::<_, String>(3)?),
+                due_at: from_ms(r.get(4)?),
             })
         })?;
         let mut due: Vec<DueAction> = rows.collect::<Result<_, _>>()?;

@@ -103,6 +103,7 @@ async fn the_webhook_body_carries_the_incident_and_the_persons_contacts() {
                 href: "https://grafana.example.com/d/1".into(),
                 text: "dashboard".into(),
             }],
+            ..Default::default()
         })
         .await
         .unwrap()

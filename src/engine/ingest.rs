@@ -1,0 +1,389 @@
+//! Alert intake in the engine: held incidents and their release (maintenance windows,
+//! support hours), the threshold rule, heartbeats, and maintenance windows made through the
+//! API. Decisions are the pure functions of `domain::ingest`; this writes them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Ctx, Effects, Engine, EngineError, EngineResult, apply_step, open_alert, resolve_in};
+use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
+use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
+use crate::store::{DueKind, WriteTx};
+
+/// A new maintenance window, as asked for.
+#[derive(Debug, Clone)]
+pub struct MaintenanceRequest {
+    pub service: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub page_after: bool,
+    pub by: String,
+}
+
+/// A window as listed: from the files (`id` None) or the API.
+#[derive(Debug, Clone)]
+pub struct MaintenanceView {
+    pub window: MaintenanceWindow,
+    pub removed_by: Option<String>,
+}
+
+/// A heartbeat as listed.
+#[derive(Debug, Clone)]
+pub struct HeartbeatView {
+    pub def: domain::ingest::HeartbeatDef,
+    pub last_ping_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Writes a hold on a new incident: the timeline says why, the release is a due action.
+pub(super) fn record_hold(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    id: i64,
+    service: &str,
+    hold: &Hold,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    fx.events.push(tx.add_event(
+        id,
+        service,
+        NewEvent::new(EventKind::Held, hold.describe()),
+        ctx.now,
+    )?);
+    if let Some(at) = hold.release() {
+        tx.schedule(id, DueKind::Release, at)?;
+        fx.due(at);
+    }
+    Ok(())
+}
+
+/// A held incident's release came due: page its first level, unless it must wait again
+/// (another window, or the support hours the window ended outside of).
+pub(super) fn release(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    inc: &Incident,
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let support = ctx
+        .policies
+        .services
+        .get(&inc.service)
+        .and_then(|s| s.support_hours.as_ref());
+    if let Some(again) = hold(
+        &inc.service,
+        inc.severity,
+        ctx.now,
+        &ctx.policies.maintenance,
+        support,
+    ) {
+        return record_hold(tx, ctx, inc.id, &inc.service, &again, fx);
+    }
+    let Some(policy) = ctx.policy(inc) else {
+        return Ok(());
+    };
+    let step = domain::on_trigger(policy.timeline(inc.severity));
+    tx.set_position(inc.id, step.pos())?;
+    fx.events.push(tx.add_event(
+        inc.id,
+        &inc.service,
+        NewEvent::new(EventKind::Escalated, "no longer held: paging starts").level(1),
+        ctx.now,
+    )?);
+    apply_step(tx, ctx, inc.id, &inc.service, &step, due_at, fx)
+}
+
+/// Another alert on an open incident: counts it, and past the threshold raises the severity
+/// one step and moves a triggered, unheld incident to the new severity's ladder.
+pub(super) fn observe_repeat(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    id: i64,
+    threshold: Threshold,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let mut hits = tx.recent_alerts(id)?;
+    hits.push(ctx.now);
+    let (kept, raise) = threshold.observe(&hits, ctx.now);
+    tx.set_recent_alerts(id, &kept)?;
+    let Some(inc) = tx.incident(id)? else {
+        return Ok(());
+    };
+    let raised = inc.severity.raised();
+    if !raise || raised == inc.severity {
+        return Ok(());
+    }
+    tx.set_severity(id, raised)?;
+    fx.events.push(tx.add_event(
+        id,
+        &inc.service,
+        NewEvent::new(
+            EventKind::SeverityRaised,
+            format!(
+                "the alert fired {} times within {}: severity raised from {} to {raised}",
+                threshold.count,
+                humantime::format_duration(threshold.within),
+                inc.severity
+            ),
+        ),
+        ctx.now,
+    )?);
+    let support = ctx
+        .policies
+        .services
+        .get(&inc.service)
+        .and_then(|s| s.support_hours.as_ref());
+    let quiet = tx.is_held(id)?
+        || hold(
+            &inc.service,
+            raised,
+            ctx.now,
+            &ctx.policies.maintenance,
+            support,
+        )
+        .is_some();
+    if inc.state != IncidentState::Triggered || quiet {
+        return Ok(());
+    }
+    let Some(policy) = ctx.policy(&inc) else {
+        return Ok(());
+    };
+    let step = domain::on_trigger(policy.timeline(raised));
+    tx.cancel_actions(id)?;
+    tx.set_position(id, step.pos())?;
+    fx.events.push(tx.add_event(
+        id,
+        &inc.service,
+        NewEvent::new(
+            EventKind::Escalated,
+            format!("escalation moves to the {raised} ladder"),
+        )
+        .level(1),
+        ctx.now,
+    )?);
+    apply_step(tx, ctx, id, &inc.service, &step, ctx.now, fx)
+}
+
+/// A heartbeat was not pinged in time: open (or add to) its incident. The next expiry is
+/// set by the next ping.
+pub(super) fn fire_heartbeat(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    name: &str,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let Some(def) = ctx.policies.heartbeats.get(name) else {
+        return Ok(()); // removed by a reload
+    };
+    if !ctx.policies.services.contains_key(&def.service) {
+        return Ok(());
+    }
+    let interval = humantime::format_duration(def.interval).to_string();
+    let alert = NewAlert {
+        service: def.service.clone(),
+        dedup_key: def.dedup_key(),
+        severity: def.severity,
+        summary: format!("heartbeat {name} expired: no ping within {interval}"),
+        source: "pagerd heartbeat".into(),
+        details: BTreeMap::from([
+            ("heartbeat".to_string(), name.to_string()),
+            ("interval".to_string(), interval),
+        ]),
+        links: Vec::new(),
+    };
+    open_alert(tx, ctx, alert, fx)?;
+    tracing::warn!(heartbeat = name, "heartbeat expired");
+    Ok(())
+}
+
+/// At install: every heartbeat of the set is watched (an expiry row), unless it expired and
+/// its incident is still open; rows of heartbeats no longer defined go.
+pub(super) fn watch_heartbeats(
+    tx: &WriteTx<'_>,
+    set: &domain::PolicySet,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut earliest: Option<DateTime<Utc>> = None;
+    let states = tx.heartbeat_states()?;
+    for state in &states {
+        if state.expires_at.is_some() && !set.heartbeats.contains_key(&state.name) {
+            tx.cancel_heartbeat(&state.name)?;
+        }
+    }
+    for def in set.heartbeats.values() {
+        let state = states.iter().find(|s| s.name == def.name);
+        let due = match state.and_then(|s| s.expires_at) {
+            Some(due) => due,
+            None => {
+                if tx
+                    .open_incident_id(&def.service, &def.dedup_key())?
+                    .is_some()
+                {
+                    continue;
+                }
+                let due = def.expires_at(now);
+                tx.schedule_heartbeat(&def.name, due)?;
+                due
+            }
+        };
+        earliest = Some(earliest.map_or(due, |e| e.min(due)));
+    }
+    Ok(earliest)
+}
+
+impl Engine {
+    /// Records a heartbeat ping; returns the next expiry and the incident it resolved.
+    pub async fn heartbeat(&self, name: &str) -> EngineResult<(DateTime<Utc>, Option<i64>)> {
+        let ctx = self.ctx(self.inner.clock.now());
+        let def = ctx
+            .policies
+            .heartbeats
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("name: no heartbeat `{name}`")))?;
+        let (out, fx) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut fx = Effects::default();
+                tx.record_ping(&def.name, ctx.now)?;
+                let due = def.expires_at(ctx.now);
+                tx.schedule_heartbeat(&def.name, due)?;
+                fx.due(due);
+                let mut resolved = None;
+                if let Some(id) = tx.open_incident_id(&def.service, &def.dedup_key())?
+                    && let Some(inc) = tx.incident(id)?
+                {
+                    resolve_in(tx, &ctx, &inc, "heartbeat", "pinged again", &mut fx)?;
+                    resolved = Some(id);
+                }
+                Ok(((due, resolved), fx))
+            })
+            .await?;
+        self.publish(fx);
+        Ok(out)
+    }
+
+    pub async fn list_heartbeats(&self) -> EngineResult<Vec<HeartbeatView>> {
+        let set = self.policies();
+        let states = self.inner.store.read(|r| r.heartbeat_states()).await?;
+        Ok(set
+            .heartbeats
+            .values()
+            .map(|def| {
+                let state = states.iter().find(|s| s.name == def.name);
+                HeartbeatView {
+                    def: def.clone(),
+                    last_ping_at: state.and_then(|s| s.last_ping_at),
+                    expires_at: state.and_then(|s| s.expires_at),
+                }
+            })
+            .collect())
+    }
+
+    /// Stores a window and applies it at once to new alerts of its service.
+    pub async fn add_maintenance(&self, req: MaintenanceRequest) -> EngineResult<MaintenanceWindow> {
+        let mut installed = self.inner.installed.lock().await;
+        let now = self.inner.clock.now();
+        if !self.policies().services.contains_key(&req.service) {
+            return Err(EngineError::NotFound(format!(
+                "service: no service `{}`",
+                req.service
+            )));
+        }
+        if req.end <= req.start {
+            return Err(EngineError::InvalidArgument(
+                "end: must be after start".into(),
+            ));
+        }
+        if req.end <= now {
+            return Err(EngineError::InvalidArgument(
+                "end: the window would be over already".into(),
+            ));
+        }
+        let window = MaintenanceWindow {
+            id: None,
+            service: req.service,
+            start: req.start,
+            end: req.end,
+            reason: req.reason,
+            page_after: req.page_after,
+            created_by: req.by,
+        };
+        let stored = self
+            .inner
+            .store
+            .write(move |tx| tx.insert_maintenance(&window, now))
+            .await?;
+        installed.maintenance.push(stored.clone());
+        self.inner.policies.store(Arc::new(installed.serving()));
+        tracing::info!(id = stored.id, service = %stored.service, by = %stored.created_by, "maintenance window added");
+        Ok(stored)
+    }
+
+    /// Ends a window now; its held incidents decide at once whether to page.
+    pub async fn remove_maintenance(&self, id: i64, by: String) -> EngineResult<MaintenanceView> {
+        let mut installed = self.inner.installed.lock().await;
+        let now = self.inner.clock.now();
+        let (removed, changed) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let out = tx.remove_maintenance(id, &by, now)?;
+                if let Some((w, true)) = &out {
+                    tx.advance_releases(&w.window.service, now)?;
+                }
+                Ok(out)
+            })
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("id: no maintenance window {id}")))?;
+        if !changed {
+            return Err(EngineError::FailedPrecondition(format!(
+                "id: maintenance window {id} was already removed by {}",
+                removed.removed_by.as_deref().unwrap_or("someone")
+            )));
+        }
+        installed.maintenance.retain(|w| w.id != Some(id));
+        self.inner.policies.store(Arc::new(installed.serving()));
+        self.inner.timer.hint(now);
+        tracing::info!(id, service = %removed.window.service, "maintenance window removed");
+        Ok(MaintenanceView {
+            window: removed.window,
+            removed_by: removed.removed_by,
+        })
+    }
+
+    /// Windows ending after `since`: the files' ones, then those made through the API.
+    pub async fn list_maintenance(
+        &self,
+        service: Option<String>,
+        since: DateTime<Utc>,
+        include_removed: bool,
+    ) -> EngineResult<Vec<MaintenanceView>> {
+        let set = self.policies();
+        let mut out: Vec<MaintenanceView> = set
+            .maintenance
+            .iter()
+            .filter(|w| w.id.is_none() && w.end > since)
+            .filter(|w| service.as_ref().is_none_or(|s| *s == w.service))
+            .map(|w| MaintenanceView {
+                window: w.clone(),
+                removed_by: None,
+            })
+            .collect();
+        let stored = self
+            .inner
+            .store
+            .read(move |r| r.list_maintenance(service.as_deref(), since, include_removed))
+            .await?;
+        out.extend(stored.into_iter().map(|s| MaintenanceView {
+            window: s.window,
+            removed_by: s.removed_by,
+        }));
+        Ok(out)
+    }
+}

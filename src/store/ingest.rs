@@ -1,0 +1,238 @@
+//! Alert intake state: maintenance windows made through the API, heartbeat pings and
+//! expiries, held incidents' releases, and each incident's recent alert times.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::read::ReadTx;
+use super::write::WriteTx;
+use super::{from_ms, to_ms};
+use crate::domain::Severity;
+use crate::domain::ingest::MaintenanceWindow;
+
+const WINDOW_COLUMNS: &str =
+    "id, service, start_at, end_at, reason, page_after, created_by, removed_by";
+
+/// A stored window and who removed it, if someone did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredWindow {
+    pub window: MaintenanceWindow,
+    pub removed_by: Option<String>,
+}
+
+fn window_from_row(r: &Row<'_>) -> rusqlite::Result<StoredWindow> {
+    Ok(StoredWindow {
+        window: MaintenanceWindow {
+            id: Some(r.get(0)?),
+            service: r.get(1)?,
+            start: from_ms(r.get(2)?),
+            end: from_ms(r.get(3)?),
+            reason: r.get(4)?,
+            page_after: r.get(5)?,
+            created_by: r.get(6)?,
+        },
+        removed_by: r.get(7)?,
+    })
+}
+
+/// A heartbeat's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatState {
+    pub name: String,
+    pub last_ping_at: Option<DateTime<Utc>>,
+    pub pings: i64,
+    /// When it expires unless pinged; `None` once expired (or never watched).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ReadTx<'_> {
+    /// Windows not removed that end after `since`, oldest first.
+    pub fn live_maintenance(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<StoredWindow>> {
+        self.list_maintenance(None, since, false)
+    }
+
+    pub fn list_maintenance(
+        &self,
+        service: Option<&str>,
+        since: DateTime<Utc>,
+        include_removed: bool,
+    ) -> anyhow::Result<Vec<StoredWindow>> {
+        let sql = format!(
+            "SELECT {WINDOW_COLUMNS} FROM maintenance_windows
+             WHERE end_at > ?1 AND (?2 IS NULL OR service = ?2) AND (?3 OR removed_at IS NULL)
+             ORDER BY id LIMIT 1000"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![to_ms(since), service, include_removed],
+            window_from_row,
+        )?;
+        rows.collect::<Result<_, _>>()
+            .context("listing maintenance windows")
+    }
+
+    fn maintenance_window(&self, id: i64) -> anyhow::Result<Option<StoredWindow>> {
+        let sql = format!("SELECT {WINDOW_COLUMNS} FROM maintenance_windows WHERE id = ?1");
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([id], window_from_row)
+            .optional()
+            .context("loading maintenance window")
+    }
+
+    /// The incident's alert times since its last severity raise.
+    pub fn recent_alerts(&self, incident_id: i64) -> anyhow::Result<Vec<DateTime<Utc>>> {
+        let text: String = self
+            .conn
+            .prepare_cached("SELECT recent_alerts FROM incidents WHERE id = ?1")?
+            .query_row([incident_id], |r| r.get(0))
+            .context("loading recent alerts")?;
+        let ms: Vec<i64> = serde_json::from_str(&text).unwrap_or_default();
+        Ok(ms.into_iter().map(from_ms).collect())
+    }
+
+    /// Whether the incident waits for a release (maintenance window, support hours).
+    pub fn is_held(&self, incident_id: i64) -> anyhow::Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM due_actions WHERE incident_id = ?1 AND kind = 'release' LIMIT 1",
+            )?
+            .query_row([incident_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Every heartbeat with a stored ping or a scheduled expiry.
+    pub fn heartbeat_states(&self) -> anyhow::Result<Vec<HeartbeatState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT n.name, h.last_ping_at, COALESCE(h.pings, 0), d.due_at
+             FROM (SELECT name FROM heartbeats
+                   UNION SELECT heartbeat FROM due_actions WHERE heartbeat IS NOT NULL) n
+             LEFT JOIN heartbeats h ON h.name = n.name
+             LEFT JOIN due_actions d ON d.heartbeat = n.name AND d.kind = 'heartbeat'
+             ORDER BY n.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(HeartbeatState {
+                name: r.get(0)?,
+                last_ping_at: r.get::<_, Option<i64>>(1)?.map(from_ms),
+                pings: r.get(2)?,
+                expires_at: r.get::<_, Option<i64>>(3)?.map(from_ms),
+            })
+        })?;
+        rows.collect::<Result<_, _>>()
+            .context("loading heartbeat states")
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> anyhow::Result<()> {
+        let ms: Vec<i64> = hits.iter().map(|t| to_ms(*t)).collect();
+        self.conn()
+            .prepare_cached("UPDATE incidents SET recent_alerts = ?2 WHERE id = ?1")?
+            .execute(params![id, serde_json::to_string(&ms)?])?;
+        Ok(())
+    }
+
+    pub fn set_severity(&self, id: i64, severity: Severity) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE incidents SET severity = ?2 WHERE id = ?1")?
+            .execute(params![id, severity.as_str()])?;
+        Ok(())
+    }
+
+    pub fn insert_maintenance(
+        &self,
+        w: &MaintenanceWindow,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<MaintenanceWindow> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO maintenance_windows
+                     (service, start_at, end_at, reason, page_after, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                w.service,
+                to_ms(w.start),
+                to_ms(w.end),
+                w.reason,
+                w.page_after,
+                w.created_by,
+                to_ms(now)
+            ])
+            .context("storing maintenance window")?;
+        let id = self.conn().last_insert_rowid();
+        Ok(self
+            .maintenance_window(id)?
+            .context("reading back the stored window")?
+            .window)
+    }
+
+    /// Marks a window removed; returns it and whether this call removed it; `None` if there
+    /// is no such id.
+    pub fn remove_maintenance(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<(StoredWindow, bool)>> {
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE maintenance_windows SET removed_by = ?2, removed_at = ?3
+                 WHERE id = ?1 AND removed_at IS NULL",
+            )?
+            .execute(params![id, by, to_ms(now)])
+            .context("removing maintenance window")?;
+        Ok(self.maintenance_window(id)?.map(|w| (w, changed == 1)))
+    }
+
+    /// Moves the releases of a service's held incidents to `at` (a window ended early); the
+    /// release decides again whether they page.
+    pub fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> anyhow::Result<usize> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE due_actions SET due_at = ?2
+                 WHERE kind = 'release' AND due_at > ?2
+                   AND incident_id IN (SELECT id FROM incidents
+                                       WHERE service = ?1 AND state != 'resolved')",
+            )?
+            .execute(params![service, to_ms(at)])?)
+    }
+
+    pub fn record_ping(&self, name: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO heartbeats (name, last_ping_at, pings) VALUES (?1, ?2, 1)
+                 ON CONFLICT (name) DO UPDATE SET last_ping_at = excluded.last_ping_at,
+                     pings = pings + 1",
+            )?
+            .execute(params![name, to_ms(now)])
+            .context("recording heartbeat ping")?;
+        Ok(())
+    }
+
+    /// Sets (or moves) the heartbeat's expiry.
+    pub fn schedule_heartbeat(&self, name: &str, due_at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO due_actions (heartbeat, kind, due_at) VALUES (?1, 'heartbeat', ?2)
+                 ON CONFLICT (heartbeat, kind) WHERE heartbeat IS NOT NULL
+                 DO UPDATE SET due_at = excluded.due_at",
+            )?
+            .execute(params![name, to_ms(due_at)])
+            .context("scheduling heartbeat expiry")?;
+        Ok(())
+    }
+
+    pub fn cancel_heartbeat(&self, name: &str) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached("DELETE FROM due_actions WHERE heartbeat = ?1")?
+            .execute([name])?;
+        Ok(())
+    }
+}
