@@ -32,11 +32,7 @@ async fn main() -> anyhow::Result<()> {
     );
     policies.services.insert(
         "s".into(),
-        Service {
-            name: "s".into(),
-            description: String::new(),
-            escalation_policy: "e".into(),
-        },
+        Service::new("s", "e"),
     );
     policies.policies.insert(
         "e".into(),

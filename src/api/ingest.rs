@@ -236,7 +236,10 @@ fn parse_trigger(
     };
     let mut details = BTreeMap::new();
     if let Some(ts) = str_field(payload, "timestamp", p, errors) {
-        match DateTime::parse_from_rfc3339(ts) {
+        // PagerDuty's own examples write the offset without a colon (`+0000`).
+        let parsed = DateTime::parse_from_rfc3339(ts)
+            .or_else(|_| DateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.f%z"));
+        match parsed {
             Ok(_) => {
                 details.insert("timestamp".to_string(), ts.to_string());
             }

@@ -1585,9 +1585,95 @@ start = "2026-03-02T09:00"
 
         let summary = check_dir(&shipped_dir()).expect("check").to_string();
         assert!(
-            summary.ends_with("12 people, 3 services, 2 escalation policies, 4 schedules — OK"),
+            summary.ends_with("12 people, 3 services, 3 escalation policies, 4 schedules — OK"),
             "{summary}"
         );
+
+        // Intake: keys, a routing rule, support hours, a threshold, a window, a heartbeat.
+        let checkout = &set.services["checkout-api"];
+        assert_eq!(
+            set.service_for_key(&checkout.integration_keys[0]).map(|s| &s.name),
+            Some(&checkout.name)
+        );
+        assert_eq!(checkout.routes[0].escalation_policy, "billing");
+        assert_eq!(
+            set.services["search"].threshold.map(|t| t.count),
+            Some(5)
+        );
+        let tools = &set.services["internal-tools"];
+        assert_eq!(
+            tools.support_hours.as_ref().map(|s| s.defer.clone()),
+            Some(vec![Severity::Low, Severity::Medium])
+        );
+        assert_eq!(set.maintenance.len(), 1);
+        assert_eq!(
+            set.maintenance[0].start,
+            utc("2026-12-06T06:00:00Z"),
+            "local times in the window's zone"
+        );
+        assert_eq!(
+            set.heartbeats["nightly-backup"].interval,
+            Duration::from_secs(25 * 3600)
+        );
+    }
+
+    #[test]
+    fn intake_keys_are_checked_with_file_and_line() {
+        let files = [
+            ("people.toml", PEOPLE),
+            (
+                "services.toml",
+                r#"
+[[service]]
+name = "web"
+escalation_policy = "engineering"
+integration_keys = ["short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+threshold = { count = 1, within = "1h" }
+support_hours = { time_zone = "Mars/Base", hours = [{ weekly = "Mon 09:00" }], defer = ["urgent"] }
+[[service.route]]
+when = { team = "billing" }
+escalation_policy = "billing"
+[[service.maintenance]]
+from = "2026-03-02T10:00"
+to = "2026-03-02T09:00"
+
+[[service]]
+name = "api"
+escalation_policy = "engineering"
+integration_keys = ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+
+[[heartbeat]]
+name = "backup"
+service = "nope"
+interval = "0s"
+severity = "p9"
+
+[[escalation_policy]]
+name = "engineering"
+levels = [{ targets = ["alice"], delay = "15m" }]
+"#,
+            ),
+        ];
+        let errors: Vec<String> = errors_for(&files).iter().map(|e| e.to_string()).collect();
+        let wanted = [
+            "services.toml:5: service \"web\": integration key \"short\" is not 32 letters and digits",
+            "services.toml:6: service \"web\": threshold = ",
+            "services.toml:7: service \"web\": support_hours: time_zone: \"Mars/Base\"",
+            "services.toml:7: service \"web\": support_hours: weekly window: \"Mon 09:00\"",
+            "services.toml:7: service \"web\": support_hours: defer: \"urgent\"",
+            "services.toml:10: routing rule 1 of service \"web\": unknown escalation policy \"billing\"",
+            "services.toml:13: maintenance window 1 of service \"web\": to \"2026-03-02T09:00\" is not after from",
+            "services.toml:18: service \"api\": integration key \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" is already used by service \"web\"",
+            "services.toml:22: heartbeat \"backup\": unknown service \"nope\"",
+            "services.toml:23: heartbeat \"backup\": interval must be greater than zero",
+            "services.toml:24: heartbeat \"backup\": severity: \"p9\"",
+        ];
+        for w in wanted {
+            assert!(
+                errors.iter().any(|e| e.contains(w)),
+                "missing {w:?} in {errors:#?}"
+            );
+        }
     }
 
     fn hm(h: u32, m: u32) -> NaiveTime {
