@@ -30,10 +30,7 @@ async fn main() -> anyhow::Result<()> {
             slack: None,
         },
     );
-    policies.services.insert(
-        "s".into(),
-        Service::new("s", "e"),
-    );
+    policies.services.insert("s".into(), Service::new("s", "e"));
     policies.policies.insert(
         "e".into(),
         EscalationPolicy {

@@ -862,7 +862,10 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             Some(t) => from_ts("start", t)?,
             None => self.engine.clock().now(),
         };
-        let end = from_ts("end", r.end.as_ref().ok_or_else(|| invalid("end", "required"))?)?;
+        let end = from_ts(
+            "end",
+            r.end.as_ref().ok_or_else(|| invalid("end", "required"))?,
+        )?;
         let window = self
             .engine
             .add_maintenance(MaintenanceRequest {

@@ -96,7 +96,10 @@ fn invalid_event(errors: Vec<String>) -> Response {
 }
 
 fn storage_failure(e: EngineError) -> Response {
-    tracing::error!(error = format!("{e:#}"), "alert not accepted: storage failure");
+    tracing::error!(
+        error = format!("{e:#}"),
+        "alert not accepted: storage failure"
+    );
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(json!({
@@ -180,7 +183,9 @@ pub fn parse_event(
         Some("resolve") => Some(EventV2::Resolve {
             dedup_key: needs_key(&mut errors, dedup_key),
         }),
-        Some("trigger") => parse_trigger(obj, service, dedup_key, &mut errors).map(EventV2::Trigger),
+        Some("trigger") => {
+            parse_trigger(obj, service, dedup_key, &mut errors).map(EventV2::Trigger)
+        }
         Some(other) => {
             errors.push(format!(
                 "event_action: `{other}` is not trigger, acknowledge or resolve"
@@ -521,7 +526,10 @@ pub fn parse_alertmanager(
                     details.insert("starts_at".into(), a.starts_at.clone());
                 }
                 let mut links = Vec::new();
-                for (href, text) in [(&a.generator_url, "source"), (&body.external_url, "Alertmanager")] {
+                for (href, text) in [
+                    (&a.generator_url, "source"),
+                    (&body.external_url, "Alertmanager"),
+                ] {
                     if reqwest::Url::parse(href).is_ok() {
                         links.push(Link {
                             href: href.clone(),
@@ -573,11 +581,10 @@ async fn alertmanager(
         Ok(p) => p,
         Err(e) => return am_error(StatusCode::BAD_REQUEST, format!("body: {e}")),
     };
-    let actions =
-        match parse_alertmanager(&payload, &service, &st.intake.settings.alertmanager) {
-            Ok(a) => a,
-            Err(m) => return am_error(StatusCode::BAD_REQUEST, m),
-        };
+    let actions = match parse_alertmanager(&payload, &service, &st.intake.settings.alertmanager) {
+        Ok(a) => a,
+        Err(m) => return am_error(StatusCode::BAD_REQUEST, m),
+    };
     if payload.truncated_alerts > 0 {
         tracing::warn!(
             truncated = payload.truncated_alerts,
@@ -672,23 +679,43 @@ mod tests {
         let long = "x".repeat(1025);
         let table: Vec<(Value, Vec<&str>)> = vec![
             (json!({}), vec!["event_action: required"]),
-            (json!({"event_action": "snooze"}), vec!["event_action: `snooze`"]),
-            (json!({"event_action": "resolve"}), vec!["dedup_key: required"]),
-            (json!({"event_action": "trigger"}), vec!["payload: required"]),
+            (
+                json!({"event_action": "snooze"}),
+                vec!["event_action: `snooze`"],
+            ),
+            (
+                json!({"event_action": "resolve"}),
+                vec!["dedup_key: required"],
+            ),
+            (
+                json!({"event_action": "trigger"}),
+                vec!["payload: required"],
+            ),
             (
                 json!({"event_action": "trigger", "payload": {"summary": long, "severity": "fatal"}}),
-                vec!["payload.summary: 1025 characters", "payload.source: required", "payload.severity: `fatal`"],
+                vec![
+                    "payload.summary: 1025 characters",
+                    "payload.source: required",
+                    "payload.severity: `fatal`",
+                ],
             ),
             (
                 json!({"event_action": "trigger", "payload": {"summary": "s", "source": "x", "severity": "info", "timestamp": "yesterday"},
                        "links": [{"href": "not a url"}], "dedup_key": 5}),
-                vec!["payload.timestamp", "links[0].href", "dedup_key: must be a string"],
+                vec![
+                    "payload.timestamp",
+                    "links[0].href",
+                    "dedup_key: must be a string",
+                ],
             ),
         ];
         for (body, wanted) in table {
             let errors = parse_event(&obj(body.clone()), "db").unwrap_err();
             for w in wanted {
-                assert!(errors.iter().any(|e| e.contains(w)), "{body}: {errors:?} lacks {w}");
+                assert!(
+                    errors.iter().any(|e| e.contains(w)),
+                    "{body}: {errors:?} lacks {w}"
+                );
             }
         }
         // Without a key one is generated.
@@ -718,8 +745,12 @@ mod tests {
         .unwrap();
         let am = crate::config::settings::AlertmanagerSettings::default();
         let actions = parse_alertmanager(&body, "web", &am).unwrap();
-        let AmAction::Trigger(a) = &actions[0] else { panic!() };
-        let AmAction::Trigger(b) = &actions[1] else { panic!() };
+        let AmAction::Trigger(a) = &actions[0] else {
+            panic!()
+        };
+        let AmAction::Trigger(b) = &actions[1] else {
+            panic!()
+        };
         assert_eq!(a.summary, b.summary);
         assert_ne!(a.dedup_key, b.dedup_key);
         assert_eq!(a.dedup_key, am_dedup_key(&body.group_key, "aaa"));

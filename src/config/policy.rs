@@ -530,10 +530,7 @@ impl Checker {
         let context = format!("service {name:?}");
         let check_policy = |this: &mut Self, policy: &Spanned<String>, what: &str| {
             if policies.is_some_and(|p| !p.contains_key(policy.get_ref())) {
-                let message = format!(
-                    "{what}: unknown escalation policy {:?}",
-                    policy.get_ref()
-                );
+                let message = format!("{what}: unknown escalation policy {:?}", policy.get_ref());
                 this.error(file, &policy.span(), message);
             }
         };
@@ -1592,14 +1589,12 @@ start = "2026-03-02T09:00"
         // Intake: keys, a routing rule, support hours, a threshold, a window, a heartbeat.
         let checkout = &set.services["checkout-api"];
         assert_eq!(
-            set.service_for_key(&checkout.integration_keys[0]).map(|s| &s.name),
+            set.service_for_key(&checkout.integration_keys[0])
+                .map(|s| &s.name),
             Some(&checkout.name)
         );
         assert_eq!(checkout.routes[0].escalation_policy, "billing");
-        assert_eq!(
-            set.services["search"].threshold.map(|t| t.count),
-            Some(5)
-        );
+        assert_eq!(set.services["search"].threshold.map(|t| t.count), Some(5));
         let tools = &set.services["internal-tools"];
         assert_eq!(
             tools.support_hours.as_ref().map(|s| s.defer.clone()),

@@ -317,12 +317,24 @@ mod tests {
             (Severity::High, &[("team", "billing")], "billing"),
             // First match wins: billing before the critical rule.
             (Severity::Critical, &[("team", "billing")], "billing"),
-            (Severity::Critical, &[("team", "search")], "incident-commander"),
-            (Severity::Low, &[("team", "legal"), ("class", "contract")], "legal"),
+            (
+                Severity::Critical,
+                &[("team", "search")],
+                "incident-commander",
+            ),
+            (
+                Severity::Low,
+                &[("team", "legal"), ("class", "contract")],
+                "legal",
+            ),
             // Every pair must match.
             (Severity::Low, &[("team", "legal")], "default"),
             // Severity must be listed.
-            (Severity::High, &[("team", "legal"), ("class", "contract")], "default"),
+            (
+                Severity::High,
+                &[("team", "legal"), ("class", "contract")],
+                "default",
+            ),
             (Severity::High, &[], "default"),
         ];
         for (severity, d, want) in table {
@@ -411,7 +423,10 @@ mod tests {
                 until: utc("2026-03-09T16:00:00Z")
             })
         );
-        assert_eq!(hold("web", Severity::High, after, &windows, Some(&sh)), None);
+        assert_eq!(
+            hold("web", Severity::High, after, &windows, Some(&sh)),
+            None
+        );
         assert_eq!(hold("search", Severity::Low, now, &windows, None), None);
     }
 

@@ -155,16 +155,18 @@ pub(super) fn observe_repeat(
     let step = domain::on_trigger(policy.timeline(raised));
     tx.cancel_actions(id)?;
     tx.set_position(id, step.pos())?;
-    fx.events.push(tx.add_event(
-        id,
-        &inc.service,
-        NewEvent::new(
-            EventKind::Escalated,
-            format!("escalation moves to the {raised} ladder"),
-        )
-        .level(1),
-        ctx.now,
-    )?);
+    fx.events.push(
+        tx.add_event(
+            id,
+            &inc.service,
+            NewEvent::new(
+                EventKind::Escalated,
+                format!("escalation moves to the {raised} ladder"),
+            )
+            .level(1),
+            ctx.now,
+        )?,
+    );
     apply_step(tx, ctx, id, &inc.service, &step, ctx.now, fx)
 }
 
@@ -286,7 +288,10 @@ impl Engine {
     }
 
     /// Stores a window and applies it at once to new alerts of its service.
-    pub async fn add_maintenance(&self, req: MaintenanceRequest) -> EngineResult<MaintenanceWindow> {
+    pub async fn add_maintenance(
+        &self,
+        req: MaintenanceRequest,
+    ) -> EngineResult<MaintenanceWindow> {
         let mut installed = self.inner.installed.lock().await;
         let now = self.inner.clock.now();
         if !self.policies().services.contains_key(&req.service) {

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, broadcast};
 
 pub use clock::Clock;
-pub use outbox::OutboxWorker;
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
+pub use outbox::OutboxWorker;
 pub use schedules::{OverrideRequest, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
@@ -215,8 +215,10 @@ impl Engine {
     /// Resolves an incident: stops everything.
     #[tracing::instrument(skip_all, fields(incident = id))]
     pub async fn resolve(&self, id: i64, by: String, note: String) -> EngineResult<ActionOutcome> {
-        self.change(id, move |tx, ctx, inc, fx| Ok(resolve_in(tx, ctx, inc, &by, &note, fx)?))
-            .await
+        self.change(id, move |tx, ctx, inc, fx| {
+            Ok(resolve_in(tx, ctx, inc, &by, &note, fx)?)
+        })
+        .await
     }
 
     /// Pages the next level now; an acknowledged incident is re-triggered.

@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Ctx, Effects, Engine, EngineError, EngineResult};
 use crate::domain::handoff::{HANDOFF_HORIZON, handoff_at, handoff_notices, next_handoff};
-use crate::domain::members::{RotationDef, phase_after_change, with_phase};
 use crate::domain::ingest::MaintenanceWindow;
+use crate::domain::members::{RotationDef, phase_after_change, with_phase};
 use crate::domain::{PageKind, PolicySet, ScheduleOverride};
 use crate::store::{StoredPhase, WriteTx};
 

@@ -7,6 +7,7 @@ mod check;
 mod dedup;
 mod delivery;
 mod escalation;
+mod ingest;
 mod restart;
 mod schedules;
 mod validation;
