@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod alertmanager;
 mod api;
 mod check;
 mod dedup;
