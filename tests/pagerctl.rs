@@ -527,3 +527,63 @@ async fn a_responder_sees_who_is_on_call_and_the_shifts_ahead() {
     assert!(run.stderr.contains("no schedule `nope`"), "{}", run.stderr);
     pagerd.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_adds_lists_and_removes_maintenance_windows_and_pings_heartbeats() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+
+    let run = pagerctl(
+        addr,
+        &[
+            "--json",
+            "maintenance",
+            "add",
+            "search",
+            "--until",
+            "2h",
+            "--reason",
+            "reindex",
+            "--by",
+            "alice",
+        ],
+    )
+    .await
+    .success();
+    let added = run.json();
+    assert_eq!(added["service"], "search");
+    assert_eq!(added["page_after"], true);
+    let id = added["id"].as_i64().unwrap().to_string();
+
+    // The table lists the shipped file window and the new one.
+    let run = pagerctl(addr, &["maintenance", "list"]).await.success();
+    assert!(run.stdout.contains("reindex"), "{}", run.stdout);
+    assert!(run.stdout.contains("file"), "{}", run.stdout);
+
+    let run = pagerctl(addr, &["maintenance", "remove", &id, "--by", "bob"])
+        .await
+        .success();
+    assert!(run.stdout.contains("ended by bob"), "{}", run.stdout);
+    let again = pagerctl(addr, &["maintenance", "remove", &id]).await;
+    assert_eq!(again.code, Some(1), "{}", again.stderr);
+    assert!(again.stderr.contains("already removed"), "{}", again.stderr);
+    let bad = pagerctl(addr, &["maintenance", "add", "nope", "--until", "1h"]).await;
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("not found"), "{}", bad.stderr);
+
+    // The shipped nightly-backup heartbeat.
+    let run = pagerctl(addr, &["heartbeat", "ping", "nightly-backup"])
+        .await
+        .success();
+    assert!(run.stdout.contains("next ping due by"), "{}", run.stdout);
+    let run = pagerctl(addr, &["--json", "heartbeat", "list"])
+        .await
+        .success();
+    let hb = &run.json()["heartbeats"][0];
+    assert_eq!(hb["name"], "nightly-backup");
+    assert_eq!(hb["interval_seconds"], 25 * 3600);
+    assert!(hb["last_ping_at"].is_string());
+    let unknown = pagerctl(addr, &["heartbeat", "ping", "nope"]).await;
+    assert_eq!(unknown.code, Some(1));
+    pagerd.stop().await;
+}

@@ -24,6 +24,7 @@ use tonic::{Code, Status};
 use pagerd::proto::{self as pb, EventKind, IncidentState, Severity};
 use pb::alert_service_client::AlertServiceClient;
 use pb::incident_service_client::IncidentServiceClient;
+use pb::intake_service_client::IntakeServiceClient;
 use pb::schedule_service_client::ScheduleServiceClient;
 
 const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
@@ -93,6 +94,56 @@ enum Command {
     Oncall(OncallArgs),
     /// A schedule's final shifts (after layers, restrictions and overrides).
     Shifts(ShiftsArgs),
+    /// Maintenance windows: alerts of a service during one page nobody.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+    /// Heartbeats (dead-man's switches): ping one, or list them.
+    #[command(subcommand)]
+    Heartbeat(HeartbeatCommand),
+}
+
+#[derive(Subcommand)]
+enum MaintenanceCommand {
+    /// Start a window: alerts of SERVICE are recorded but page nobody until it ends.
+    Add {
+        service: String,
+        /// When it ends: an RFC 3339 time or a duration from now (2h, 90m).
+        #[arg(long, value_parser = parse_future_time)]
+        until: DateTime<Utc>,
+        /// When it starts: an RFC 3339 time or a duration from now (default now).
+        #[arg(long, value_parser = parse_future_time)]
+        from: Option<DateTime<Utc>>,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Incidents raised in the window stay quiet when it ends (default: they start paging).
+        #[arg(long)]
+        quiet_after: bool,
+        #[arg(long, default_value_t = default_actor())]
+        by: String,
+    },
+    /// Windows not over yet (files and API).
+    List {
+        #[arg(long)]
+        service: Option<String>,
+        /// Include removed windows.
+        #[arg(long)]
+        all: bool,
+    },
+    /// End a window made with `add` now; its held incidents page if still open.
+    Remove {
+        #[arg(value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+        id: i64,
+        #[arg(long, default_value_t = default_actor())]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum HeartbeatCommand {
+    /// Record a ping (what a cron job or backup script does when it finishes).
+    Ping { name: String },
+    /// Every heartbeat: its service, interval, last ping and expiry.
+    List,
 }
 
 #[derive(Args)]
@@ -349,6 +400,22 @@ fn parse_link(s: &str) -> Result<pb::Link, String> {
     })
 }
 
+/// An RFC 3339 time or a duration from now.
+fn parse_future_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let ahead = humantime::parse_duration(s).map_err(|_| {
+        format!(
+            "`{s}`: expected an RFC 3339 time (2024-05-01T14:00:00Z) or a duration from now (2h)"
+        )
+    })?;
+    chrono::Duration::from_std(ahead)
+        .ok()
+        .and_then(|d| Utc::now().checked_add_signed(d))
+        .ok_or_else(|| format!("`{s}`: too far ahead"))
+}
+
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
         return Ok(t.with_timezone(&Utc));
@@ -482,6 +549,10 @@ impl Pagerd {
         IncidentServiceClient::new(self.channel.clone())
     }
 
+    fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel.clone())
+    }
+
     fn schedules(&self) -> ScheduleServiceClient<Channel> {
         ScheduleServiceClient::new(self.channel.clone())
     }
@@ -590,6 +661,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(args) => watch(&g, args).await,
         Command::Oncall(args) => oncall(&g, args).await,
         Command::Shifts(args) => shifts(&g, args).await,
+        Command::Maintenance(cmd) => maintenance(&g, cmd).await,
+        Command::Heartbeat(cmd) => heartbeat(&g, cmd).await,
     }
 }
 
@@ -740,6 +813,192 @@ async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn window_json(w: &pb::MaintenanceWindow) -> Value {
+    json!({
+        "id": w.id,
+        "service": w.service,
+        "start": to_datetime(w.start.as_ref()).map(|t| t.to_rfc3339()),
+        "end": to_datetime(w.end.as_ref()).map(|t| t.to_rfc3339()),
+        "reason": w.reason,
+        "page_after": w.page_after,
+        "created_by": w.created_by,
+        "removed_by": w.removed_by,
+    })
+}
+
+async fn maintenance(g: &Global, cmd: MaintenanceCommand) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let mut intake = pagerd.intake();
+    match cmd {
+        MaintenanceCommand::Add {
+            service,
+            until,
+            from,
+            reason,
+            quiet_after,
+            by,
+        } => {
+            let request = pb::AddMaintenanceRequest {
+                service,
+                start: from.map(to_timestamp),
+                end: Some(to_timestamp(until)),
+                reason,
+                quiet_after,
+                by,
+            };
+            let w = pagerd
+                .call(intake.add_maintenance(request))
+                .await?
+                .window
+                .unwrap_or_default();
+            if g.json {
+                return emit_json(&window_json(&w));
+            }
+            emit(&format!(
+                "maintenance window {} for {}: until {}{}",
+                w.id,
+                clean(&w.service),
+                to_datetime(w.end.as_ref())
+                    .map(local_time)
+                    .unwrap_or_default(),
+                if w.page_after {
+                    "; open incidents from it page when it ends"
+                } else {
+                    "; its incidents stay quiet"
+                }
+            ))
+        }
+        MaintenanceCommand::Remove { id, by } => {
+            let w = pagerd
+                .call(intake.remove_maintenance(pb::RemoveMaintenanceRequest { id, by }))
+                .await?
+                .window
+                .unwrap_or_default();
+            if g.json {
+                return emit_json(&window_json(&w));
+            }
+            emit(&format!(
+                "maintenance window {} for {} ended by {}",
+                w.id,
+                clean(&w.service),
+                clean(&w.removed_by)
+            ))
+        }
+        MaintenanceCommand::List { service, all } => {
+            let request = pb::ListMaintenanceRequest {
+                service: service.unwrap_or_default(),
+                include_removed: all,
+            };
+            let list = pagerd.call(intake.list_maintenance(request)).await?;
+            if g.json {
+                let items: Vec<Value> = list.windows.iter().map(window_json).collect();
+                return emit_json(&json!({ "windows": items }));
+            }
+            if list.windows.is_empty() {
+                return emit("no maintenance windows");
+            }
+            let mut table = plain_table();
+            table.set_header(["ID", "SERVICE", "FROM", "UNTIL", "AFTER", "BY", "REASON"]);
+            for w in &list.windows {
+                let time = |t: Option<&prost_types::Timestamp>| {
+                    to_datetime(t).map(local_time).unwrap_or_default()
+                };
+                table.add_row([
+                    if w.id == 0 {
+                        "file".to_string()
+                    } else {
+                        w.id.to_string()
+                    },
+                    clean(&w.service),
+                    time(w.start.as_ref()),
+                    time(w.end.as_ref()),
+                    if w.page_after { "page" } else { "quiet" }.to_string(),
+                    if w.removed_by.is_empty() {
+                        clean(&w.created_by)
+                    } else {
+                        format!(
+                            "{} (removed by {})",
+                            clean(&w.created_by),
+                            clean(&w.removed_by)
+                        )
+                    },
+                    clean(&w.reason),
+                ]);
+            }
+            emit(&table.to_string())
+        }
+    }
+}
+
+async fn heartbeat(g: &Global, cmd: HeartbeatCommand) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let mut intake = pagerd.intake();
+    match cmd {
+        HeartbeatCommand::Ping { name } => {
+            let r = pagerd
+                .call(intake.heartbeat(pb::HeartbeatRequest { name: name.clone() }))
+                .await?;
+            let expires = to_datetime(r.expires_at.as_ref());
+            if g.json {
+                return emit_json(&json!({
+                    "name": name,
+                    "expires_at": expires.map(|t| t.to_rfc3339()),
+                    "resolved_incident_id": (r.resolved_incident_id != 0).then_some(r.resolved_incident_id),
+                }));
+            }
+            let mut line = format!(
+                "heartbeat {}: next ping due by {}",
+                clean(&name),
+                expires.map(local_time).unwrap_or_default()
+            );
+            if r.resolved_incident_id != 0 {
+                line.push_str(&format!("; resolved incident {}", r.resolved_incident_id));
+            }
+            emit(&line)
+        }
+        HeartbeatCommand::List => {
+            let list = pagerd
+                .call(intake.list_heartbeats(pb::ListHeartbeatsRequest {}))
+                .await?;
+            if g.json {
+                let items: Vec<Value> = list
+                    .heartbeats
+                    .iter()
+                    .map(|h| {
+                        json!({
+                            "name": h.name,
+                            "service": h.service,
+                            "interval_seconds": h.interval_seconds,
+                            "last_ping_at": to_datetime(h.last_ping_at.as_ref()).map(|t| t.to_rfc3339()),
+                            "expires_at": to_datetime(h.expires_at.as_ref()).map(|t| t.to_rfc3339()),
+                        })
+                    })
+                    .collect();
+                return emit_json(&json!({ "heartbeats": items }));
+            }
+            if list.heartbeats.is_empty() {
+                return emit("no heartbeats in the policy files");
+            }
+            let mut table = plain_table();
+            table.set_header(["NAME", "SERVICE", "EVERY", "LAST PING", "EXPIRES"]);
+            for h in &list.heartbeats {
+                table.add_row([
+                    clean(&h.name),
+                    clean(&h.service),
+                    format_duration(Duration::from_secs(h.interval_seconds)),
+                    to_datetime(h.last_ping_at.as_ref())
+                        .map(local_time)
+                        .unwrap_or_else(|| "never".into()),
+                    to_datetime(h.expires_at.as_ref())
+                        .map(local_time)
+                        .unwrap_or_else(|| "EXPIRED".into()),
+                ]);
+            }
+            emit(&table.to_string())
+        }
+    }
 }
 
 async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
