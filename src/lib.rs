@@ -1,14 +1,16 @@
 //! pagerd: an on-call paging daemon.
 //!
 //! # Layout
-//! - [`domain`]: pure types and decisions (severities, policies, the escalation step). No I/O.
+//! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
+//!   holds, the threshold rule). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors.
 //! - [`store`]: SQLite, the only place with SQL; one group-commit writer, a read pool.
 //! - [`engine`]: applies decisions in one transaction per change; the one [`engine::TimerTask`]
 //!   that runs due actions; the [`engine::OutboxWorker`] that delivers pages.
 //! - [`notify`]: the channel trait and its implementations (webhook, log).
-//! - [`api`]: gRPC services and HTTP routes; parse at the edge, map errors to status codes.
+//! - [`api`]: gRPC services and HTTP routes (with alert intake: Events v2, Alertmanager,
+//!   heartbeats); parse at the edge, map errors to status codes.
 //! - [`app`]: wires everything together; `run` is what the binary and the tests start.
 
 pub mod api;

@@ -236,9 +236,13 @@ impl Engine {
                     inc.escalation_policy
                 ))
             })?;
-            let step =
+            // A held incident has paged nobody yet: escalating it pages its first level.
+            let step = if tx.is_held(id)? {
+                domain::on_trigger(policy.timeline(inc.severity))
+            } else {
                 domain::on_manual_escalate(policy.timeline(inc.severity), policy.repeat, inc.pos)
-                    .map_err(|e| EngineError::FailedPrecondition(format!("incident {id}: {e}")))?;
+                    .map_err(|e| EngineError::FailedPrecondition(format!("incident {id}: {e}")))?
+            };
             if inc.state == IncidentState::Acknowledged {
                 tx.set_triggered(id)?;
             }

@@ -472,6 +472,18 @@ async fn alerts_during_a_maintenance_window_page_nobody_until_it_ends() {
         .unwrap();
     let held = app.trigger("checkout", Severity::High, "early").await;
     sink.expect_quiet("held").await;
+    // Escalating a held incident by hand pages its first level, not its second.
+    let by_hand = app.trigger("checkout", Severity::High, "by-hand").await;
+    app.incidents
+        .escalate(pb::EscalateRequest {
+            id: by_hand.incident_id,
+            by: "alice".into(),
+        })
+        .await
+        .unwrap();
+    let page = app.page(&mut sink).await;
+    assert_eq!((page.person(), page.level()), ("alice", 1));
+    resolve(&mut app, by_hand.incident_id).await;
     intake(&app)
         .remove_maintenance(pb::RemoveMaintenanceRequest {
             id: w.id,
