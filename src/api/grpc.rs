@@ -86,6 +86,7 @@ fn kind_to_pb(k: EventKind) -> pb::EventKind {
         EventKind::Unanswered => pb::EventKind::Unanswered,
         EventKind::Delivered => pb::EventKind::Delivered,
         EventKind::DeliveryFailed => pb::EventKind::DeliveryFailed,
+        EventKind::DeliveryHeld => pb::EventKind::DeliveryHeld,
     }
 }
 

@@ -1,19 +1,51 @@
-//! HTTP endpoints: `/healthz`, and iCalendar feeds `/schedules/{name}.ics` and
-//! `/people/{name}.ics`. Acknowledgement links and inbound webhooks join with the channels work.
+//! HTTP endpoints: `/healthz`; iCalendar feeds `/schedules/{name}.ics` and
+//! `/people/{name}.ics`; and acknowledging from a page: signed links (`/act/{token}`), inbound
+//! SMS replies and Slack button clicks (see `actions`).
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Router, routing::get};
+use axum::routing::{get, post};
+use axum::{Router, extract::FromRef};
 
+pub use super::actions::{HttpDeps, SmsInbound};
 use crate::engine::Engine;
 
-pub fn router(engine: Engine) -> Router {
+/// Everything the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub engine: Engine,
+    pub deps: std::sync::Arc<HttpDeps>,
+}
+
+impl FromRef<HttpState> for Engine {
+    fn from_ref(s: &HttpState) -> Engine {
+        s.engine.clone()
+    }
+}
+
+pub fn router(engine: Engine, deps: HttpDeps) -> Router {
+    let state = HttpState {
+        engine,
+        deps: std::sync::Arc::new(deps),
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/schedules/{file}", get(schedule_ics))
         .route("/people/{file}", get(person_ics))
-        .with_state(engine)
+        .route(
+            "/act/{token}",
+            get(super::actions::confirm_page).post(super::actions::act),
+        )
+        .route(
+            "/integrations/sms/inbound",
+            post(super::actions::sms_inbound),
+        )
+        .route(
+            "/integrations/slack/actions",
+            post(super::actions::slack_action),
+        )
+        .with_state(state)
 }
 
 /// Healthy when the database answers a read.

@@ -3,6 +3,7 @@
 //! Everything here is a value or a function from values to a decision, so the rules can be
 //! tested with tables and proptest.
 
+pub mod contact;
 pub mod escalation;
 pub mod handoff;
 pub mod incident;
@@ -113,6 +114,8 @@ pub enum EventKind {
     Unanswered,
     Delivered,
     DeliveryFailed,
+    /// A rate limit holds pages back; they go out together later.
+    DeliveryHeld,
 }
 
 impl EventKind {
@@ -128,6 +131,7 @@ impl EventKind {
             Self::Unanswered => "unanswered",
             Self::Delivered => "delivered",
             Self::DeliveryFailed => "delivery_failed",
+            Self::DeliveryHeld => "delivery_held",
         }
     }
 
@@ -143,6 +147,7 @@ impl EventKind {
             "unanswered" => Self::Unanswered,
             "delivered" => Self::Delivered,
             "delivery_failed" => Self::DeliveryFailed,
+            "delivery_held" => Self::DeliveryHeld,
             _ => return None,
         })
     }

@@ -157,6 +157,41 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pages_pending ON pages (next_attempt_at) WHERE status = 'pending';
     CREATE INDEX pages_incident ON pages (incident_id) WHERE status = 'pending';
     "#,
+    // 3: contact methods. A contact-rule step is a due action for one person and channel at
+    // one escalation position; pages record the address used, the provider's answer, a short
+    // reply code (SMS "ACK 4821") and when they were last held by a rate limit.
+    r#"
+    CREATE TABLE due_actions_v3 (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents (id),
+        schedule    TEXT,
+        kind        TEXT    NOT NULL
+            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'contact')),
+        due_at      INTEGER NOT NULL,
+        -- For 'contact': whom to reach on which channel, for which escalation position.
+        person      TEXT,
+        channel     TEXT,
+        level       INTEGER,
+        loop_no     INTEGER,
+        CHECK ((incident_id IS NULL) != (schedule IS NULL)),
+        CHECK ((kind = 'contact') = (person IS NOT NULL AND channel IS NOT NULL))
+    );
+    INSERT INTO due_actions_v3 (id, incident_id, schedule, kind, due_at)
+        SELECT id, incident_id, schedule, kind, due_at FROM due_actions;
+    DROP TABLE due_actions;
+    ALTER TABLE due_actions_v3 RENAME TO due_actions;
+    CREATE INDEX due_actions_due ON due_actions (due_at);
+    CREATE INDEX due_actions_incident ON due_actions (incident_id);
+    CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
+        WHERE schedule IS NOT NULL;
+    ALTER TABLE pages ADD COLUMN address TEXT;
+    ALTER TABLE pages ADD COLUMN response TEXT;
+    ALTER TABLE pages ADD COLUMN reply_code TEXT;
+    ALTER TABLE pages ADD COLUMN sent_at INTEGER;
+    ALTER TABLE pages ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX pages_sent_recently ON pages (person, channel, sent_at) WHERE sent_at IS NOT NULL;
+    CREATE INDEX pages_reply_code ON pages (person, reply_code) WHERE reply_code IS NOT NULL;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
