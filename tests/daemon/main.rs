@@ -3,6 +3,7 @@
 mod helpers;
 
 mod api;
+mod channels;
 mod check;
 mod dedup;
 mod delivery;
