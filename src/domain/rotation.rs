@@ -100,10 +100,9 @@ impl Rotation {
     }
 
     fn shift(&self, n: i64) -> Shift {
-        let len = self.members.len().max(1) as i64;
         Shift {
             index: n,
-            member: self.members[n.rem_euclid(len) as usize].clone(),
+            member: self.member(n).to_string(),
             start: self.handoff(n),
             end: self.handoff(n + 1),
         }
@@ -134,27 +133,57 @@ impl Rotation {
         Some(self.shift(self.index_at(t)))
     }
 
+    /// The member whose turn the `n`th shift is.
+    pub(crate) fn member(&self, n: i64) -> &str {
+        &self.members[n.rem_euclid(self.members.len().max(1) as i64) as usize]
+    }
+
     /// Every non-empty shift overlapping `[from, to)`, in order (none before the start).
     pub fn shifts_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Shift> {
+        self.turns_between(from, to)
+            .into_iter()
+            .map(|t| Shift {
+                index: t.index,
+                member: self.member(t.index).to_string(),
+                start: t.start,
+                end: t.end,
+            })
+            .collect()
+    }
+
+    /// [`Self::shifts_between`] without cloning member names; each handoff is resolved once
+    /// (a turn's end is the next one's start), which is most of the cost.
+    pub(crate) fn turns_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Turn> {
         if self.members.is_empty() || to <= from {
             return Vec::new();
         }
         let mut n = self.index_at(from.max(self.handoff(0)));
+        let mut start = self.handoff(n);
         let mut out = Vec::new();
-        loop {
-            let s = self.shift(n);
-            if s.start >= to {
-                break;
-            }
+        while start < to {
+            let end = self.handoff(n + 1);
             // A turn that falls entirely inside a spring-forward gap (hourly rotations) covers
             // no time: it is skipped, and the next member's turn follows.
-            if s.start < s.end {
-                out.push(s);
+            if start < end {
+                out.push(Turn {
+                    index: n,
+                    start,
+                    end,
+                });
             }
             n += 1;
+            start = end;
         }
         out
     }
+}
+
+/// A [`Shift`] by index only (see [`Rotation::member`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Turn {
+    pub index: i64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
 }
 
 #[cfg(test)]
