@@ -99,38 +99,46 @@ impl Rotation {
         }
     }
 
-    fn shift(&self, n: i64) -> Shift {
-        Shift {
-            index: n,
-            member: self.member(n).to_string(),
-            start: self.handoff(n),
-            end: self.handoff(n + 1),
-        }
-    }
-
-    /// The index of the shift containing `t` (may be negative before the start).
-    fn index_at(&self, t: DateTime<Utc>) -> i64 {
+    /// The shift containing `t` as (index, start, end), given `first = self.handoff(0)`; the
+    /// index may be negative before the start. Callers reuse the bounds it resolved.
+    fn turn_at(
+        &self,
+        t: DateTime<Utc>,
+        first: DateTime<Utc>,
+    ) -> (i64, DateTime<Utc>, DateTime<Utc>) {
         // Estimate from the nominal length, then walk: DST and month lengths move a
         // boundary by hours or days, never by more than a shift or two.
-        let elapsed = t - self.handoff(0);
+        let elapsed = t - first;
         let mut n = elapsed
             .num_seconds()
             .div_euclid(self.nominal().num_seconds().max(1));
-        while self.handoff(n) > t {
+        let mut start = if n == 0 { first } else { self.handoff(n) };
+        while start > t {
             n -= 1;
+            start = self.handoff(n);
         }
-        while self.handoff(n + 1) <= t {
+        let mut end = self.handoff(n + 1);
+        while end <= t {
             n += 1;
+            start = end;
+            end = self.handoff(n + 1);
         }
-        n
+        (n, start, end)
     }
 
     /// The shift in progress at `t`; `None` before the rotation starts.
     pub fn shift_at(&self, t: DateTime<Utc>) -> Option<Shift> {
-        if self.members.is_empty() || t < self.handoff(0) {
+        let first = self.handoff(0);
+        if self.members.is_empty() || t < first {
             return None;
         }
-        Some(self.shift(self.index_at(t)))
+        let (index, start, end) = self.turn_at(t, first);
+        Some(Shift {
+            index,
+            member: self.member(index).to_string(),
+            start,
+            end,
+        })
     }
 
     /// The member whose turn the `n`th shift is.
@@ -157,11 +165,10 @@ impl Rotation {
         if self.members.is_empty() || to <= from {
             return Vec::new();
         }
-        let mut n = self.index_at(from.max(self.handoff(0)));
-        let mut start = self.handoff(n);
+        let first = self.handoff(0);
+        let (mut n, mut start, mut end) = self.turn_at(from.max(first), first);
         let mut out = Vec::new();
         while start < to {
-            let end = self.handoff(n + 1);
             // A turn that falls entirely inside a spring-forward gap (hourly rotations) covers
             // no time: it is skipped, and the next member's turn follows.
             if start < end {
@@ -173,6 +180,10 @@ impl Rotation {
             }
             n += 1;
             start = end;
+            if start >= to {
+                break; // don't resolve a handoff past the range
+            }
+            end = self.handoff(n + 1);
         }
         out
     }

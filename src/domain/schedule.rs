@@ -281,20 +281,44 @@ impl Schedule {
         out
     }
 
-    /// Who is on call at `at`, with the whole final shift around it; `None` in a gap.
+    /// Who is on call at `at`, with the whole final shift around it; `None` in a gap. The
+    /// same shift as `final_shifts` gives around `at` for a window reaching
+    /// `ON_CALL_REACH` (two months) either side, so a longer shift is cut there.
     pub fn on_call(&self, at: DateTime<Utc>) -> Option<FinalShift> {
-        // This runs for every page to a schedule, so flatten a small window around `at` and
-        // widen it only while the shift found is cut by the window (its real bounds lie
-        // further out), up to two months either side. Flattening two days costs a few dozen
-        // local-time resolutions, so the common case stays in microseconds.
+        // This runs for every page to a schedule, so it looks only at what can matter:
+        // overrides first (they need no local-time work), then layers top down, stopping at
+        // the first that has someone at `at`.
+        let (lo, hi) = (at - Self::ON_CALL_REACH, at + Self::ON_CALL_REACH);
+        // One pass, latest override first, tracking where the overrides seen so far last end
+        // before `at` (floor) and next start after it (ceil).
+        let (mut floor, mut ceil) = (lo, hi);
+        for (i, o) in self.overrides.iter().enumerate().rev() {
+            if o.start >= o.end {
+                continue; // covers nothing
+            }
+            if o.end <= at {
+                floor = floor.max(o.end);
+            } else if o.start > at {
+                ceil = ceil.min(o.start);
+            } else {
+                // The latest override containing `at` wins; only later ones (already seen)
+                // can cut it.
+                return Some(FinalShift {
+                    person: o.person.clone(),
+                    start: o.start.max(floor),
+                    end: o.end.min(ceil),
+                    source: Source::Override(i),
+                });
+            }
+        }
+        // A layer, then, between the overrides nearest before and after `at`. Start with a
+        // small window and widen it only while the shift found is cut by the window (its
+        // real bounds lie further out).
         let mut reach = Duration::days(1);
         loop {
-            let (from, to) = (at - reach, at + reach);
-            let shift = self
-                .final_shifts(from, to)
-                .into_iter()
-                .find(|s| s.start <= at && at < s.end)?;
-            let cut = shift.start == from || shift.end == to;
+            let (from, to) = ((at - reach).max(floor), (at + reach).min(ceil));
+            let shift = self.layer_shift_at(at, from, to)?;
+            let cut = (shift.start == from && from > floor) || (shift.end == to && to < ceil);
             if !cut || reach >= Self::ON_CALL_REACH {
                 return Some(shift);
             }
@@ -304,6 +328,51 @@ impl Schedule {
 
     /// How far `on_call` looks for the bounds of the shift in progress.
     const ON_CALL_REACH: Duration = Duration::days(62);
+
+    /// The layer shift around `at` within `[from, to)`, a range no override touches: the
+    /// highest layer with someone at `at`, joined across that person's touching spans and cut
+    /// where a higher layer takes over.
+    fn layer_shift_at(
+        &self,
+        at: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<FinalShift> {
+        // Where the higher layers (which have nobody at `at`) last stop and next start.
+        let (mut floor, mut ceil) = (from, to);
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            let spans = layer_spans(layer, self.zone, from, to);
+            let k = spans.partition_point(|((s, _), _)| *s <= at);
+            let Some(k) = k.checked_sub(1).filter(|&k| at < spans[k].0.1) else {
+                for &((s, e), _) in &spans {
+                    if e <= at {
+                        floor = floor.max(e);
+                    } else {
+                        ceil = ceil.min(s);
+                    }
+                }
+                continue;
+            };
+            let rotation = &layer.rotation;
+            let joins = |a: &(Span, i64), b: &(Span, i64)| {
+                a.0.1 == b.0.0 && rotation.member(a.1) == rotation.member(b.1)
+            };
+            let (mut a, mut b) = (k, k);
+            while a > 0 && joins(&spans[a - 1], &spans[a]) {
+                a -= 1;
+            }
+            while b + 1 < spans.len() && joins(&spans[b], &spans[b + 1]) {
+                b += 1;
+            }
+            return Some(FinalShift {
+                person: rotation.member(spans[k].1).to_string(),
+                start: spans[a].0.0.max(floor),
+                end: spans[b].0.1.min(ceil),
+                source: Source::Layer(i),
+            });
+        }
+        None
+    }
 
     /// The gaps (nobody on call) within `[from, to)`.
     pub fn gaps(
@@ -535,10 +604,13 @@ mod tests {
     const SYDNEY: Tz = chrono_tz::Australia::Sydney;
     const KOLKATA: Tz = chrono_tz::Asia::Kolkata;
 
+    /// The Monday (year, month, day) starting a week, and the week's length in hours.
+    type DstWeek = ((i32, u32, u32), i64);
+
     /// Per zone: the Monday starting the week of each 2026 clock change (spring-forward week
     /// first) and that week's length in hours. Sydney's clocks go back on the first Sunday of
     /// April and forward on the first Sunday of October; Kolkata (+05:30) has no DST.
-    const DST_WEEKS: [(Tz, [((i32, u32, u32), i64); 2]); 4] = [
+    const DST_WEEKS: [(Tz, [DstWeek; 2]); 4] = [
         (LA, [((2026, 3, 2), 167), ((2026, 10, 26), 169)]),
         (BERLIN, [((2026, 3, 23), 167), ((2026, 10, 19), 169)]),
         (SYDNEY, [((2026, 9, 28), 167), ((2026, 3, 30), 169)]),
