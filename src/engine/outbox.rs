@@ -52,11 +52,14 @@ impl OutboxWorker {
         let clock = self.engine.clock();
         let mut failures = Failures::new("outbox worker");
         loop {
-            let outcome = tokio::select! {
-                // Stopping mid-send leaves the pages pending: they go out after restart.
-                _ = shutdown.cancelled() => return Ok(()),
-                r = self.try_execute() => r,
-            };
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            // A pass in flight finishes (sends are bounded by the channels' timeouts) and
+            // records its outcomes, so a graceful stop does not resend what went out. A crash
+            // mid-pass leaves its pages pending: they go out again after restart, with the
+            // same idempotency keys.
+            let outcome = self.try_execute().await;
             let next = match outcome {
                 Ok(ExecutionOutcome::Attempted(_)) => {
                     failures.reset();
@@ -97,36 +100,35 @@ impl OutboxWorker {
         let n = pages.len();
         let (units, holds) = self.plan(pages, now).await?;
         let policies = self.engine.policies();
-        let results: Vec<(Vec<Page>, Option<String>, Result<Delivered, SendError>)> =
-            futures::stream::iter(units)
-                .map(|unit| {
-                    let channel = self.channels.get(&unit[0].channel).cloned();
-                    let person = policies.people.get(&unit[0].person).cloned();
-                    async move {
-                        let (address, result) = match channel {
-                            Some(ch) => {
-                                let address = ch.address(person.as_ref());
-                                let r = if unit.len() == 1 {
-                                    ch.send(&unit[0], person.as_ref()).await
-                                } else {
-                                    ch.send_many(&unit, person.as_ref()).await
-                                };
-                                (address, r)
-                            }
-                            None => (
-                                None,
-                                Err(SendError::Permanent(format!(
-                                    "channel `{}` is not enabled",
-                                    unit[0].channel
-                                ))),
-                            ),
-                        };
-                        (unit, address, result)
-                    }
-                })
-                .buffer_unordered(self.settings.concurrency)
-                .collect()
-                .await;
+        let results: Vec<Attempted> = futures::stream::iter(units)
+            .map(|unit| {
+                let channel = self.channels.get(&unit[0].channel).cloned();
+                let person = policies.people.get(&unit[0].person).cloned();
+                async move {
+                    let (address, result) = match channel {
+                        Some(ch) => {
+                            let address = ch.address(person.as_ref());
+                            let r = if unit.len() == 1 {
+                                ch.send(&unit[0], person.as_ref()).await
+                            } else {
+                                ch.send_many(&unit, person.as_ref()).await
+                            };
+                            (address, r)
+                        }
+                        None => (
+                            None,
+                            Err(SendError::Permanent(format!(
+                                "channel `{}` is not enabled",
+                                unit[0].channel
+                            ))),
+                        ),
+                    };
+                    (unit, address, result)
+                }
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
 
         let done_at = self.engine.clock().now();
         let mut decided: Vec<(Vec<Page>, AttemptInfo, AttemptOutcome)> = Vec::new();
@@ -272,6 +274,9 @@ impl OutboxWorker {
         Ok((units, holds))
     }
 }
+
+/// One send: its pages, the address used, the channel's answer.
+type Attempted = (Vec<Page>, Option<String>, Result<Delivered, SendError>);
 
 /// Pages held by a rate limit: the pages, until when, the limit.
 type Holds = Vec<(Vec<Page>, DateTime<Utc>, u32)>;

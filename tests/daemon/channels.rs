@@ -829,3 +829,25 @@ async fn email_goes_over_starttls_to_a_relay_with_its_own_ca() {
     assert_eq!(mail.headers["x-envelope-to"], "bob@example.com");
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_contact_step_due_while_the_daemon_was_down_runs_at_start() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(PEOPLE);
+    let mut s = stands().await;
+    let settings = channel_settings(&dirs, &s);
+    let clock = Clock::anchored(t0());
+    let mut app = spawn_app_with(settings.clone(), clock).await;
+    trigger(&mut app, "shop", Severity::High, "restart").await;
+    assert_eq!(s.slack.next().await.path, "/chat.postMessage");
+    app.stop().await;
+    // Alice's SMS step (1 minute) came due while the daemon was down.
+    advance(mins(2)).await;
+    let app = spawn_app_with(settings, clock).await;
+    let sms = s.sms.next().await;
+    assert_eq!(sms.form()["To"], "+15550000001");
+    s.slack
+        .expect_quiet("the Slack page is not sent twice")
+        .await;
+    app.stop().await;
+}
