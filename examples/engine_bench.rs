@@ -28,6 +28,8 @@ async fn main() -> anyhow::Result<()> {
             email: None,
             sms: None,
             slack: None,
+            contact_rules: Vec::new(),
+            low_contact_rules: Vec::new(),
         },
     );
     policies.services.insert("s".into(), Service::new("s", "e"));

@@ -1,10 +1,11 @@
 //! Runs the compiled `pagerctl` binary: against an address where nothing listens, with bad
-//! arguments, and once end to end against a daemon started in-process on port 0.
+//! arguments, and end to end against a daemon started in-process on port 0.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, TimeDelta, Timelike, Utc};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use pagerd::app::{self, Listeners, Options};
 use pagerd::config::{self, Settings};
+use pagerd::domain::PolicySet;
 
 const PAGERCTL: &str = env!("CARGO_BIN_EXE_pagerctl");
 /// Upper bound for anything the tests wait on; only reached when something is broken.
@@ -140,6 +142,16 @@ fn argument_errors_are_reported_by_clap() {
         ],
         &["list", "--limit", "501"],
         &["list", "--since", "last tuesday"],
+        &["override", "add", "vp", "dana", "--to", "4h"],
+        &[
+            "override", "add", "vp", "dana", "--from", "now", "--to", "soon",
+        ],
+        &[
+            "override", "add", "vp", "dana", "--from", "now", "--to", "0s",
+        ],
+        &["override", "remove", "0"],
+        &["override", "list", "--since", "next week"],
+        &["status", "extra"],
         &["--timeout", "0", "list"],
         &["--addr", "https://pagerd:50051", "list"],
     ] {
@@ -181,23 +193,60 @@ fn a_repeated_detail_key_is_a_usage_error_before_connecting() {
     );
 }
 
-/// The daemon, in-process on port 0, with its database in a temporary directory.
+#[test]
+fn an_override_ending_before_it_starts_is_a_usage_error_before_connecting() {
+    let addr = format!("127.0.0.1:{}", closed_port());
+    let run = pagerctl_sync(&[
+        "--addr",
+        &addr,
+        "override",
+        "add",
+        "vp",
+        "dana",
+        "--from",
+        "2026-03-03T18:00Z",
+        "--to",
+        "2026-03-03T17:00Z",
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim(),
+        "pagerctl: --to (2026-03-03 17:00:00) must be after --from (2026-03-03 18:00:00)"
+    );
+}
+
+/// The daemon, in-process on port 0, with its database and a copy of the shipped schedules in
+/// temporary directories (so a test can break its schedules and reload them).
 struct Daemon {
     addr: String,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The policy set the daemon started with.
+    policies: PolicySet,
+    schedules: tempfile::TempDir,
     _data: tempfile::TempDir,
 }
 
 impl Daemon {
     async fn start() -> Self {
         let data = tempfile::tempdir().expect("tempdir");
-        let settings = Settings {
+        let schedules = tempfile::tempdir().expect("tempdir");
+        let shipped = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schedules"));
+        for entry in std::fs::read_dir(shipped).expect("schedules dir") {
+            let path = entry.expect("schedules entry").path();
+            if path.extension().is_some_and(|x| x == "toml") {
+                let copy = schedules.path().join(path.file_name().expect("file name"));
+                std::fs::copy(&path, copy).expect("copy a policy file");
+            }
+        }
+        let mut settings = Settings {
             data_dir: data.path().to_path_buf(),
+            schedules_dir: schedules.path().to_path_buf(),
             ..Settings::default()
         };
-        let schedules = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schedules"));
-        let policies = config::load_dir(schedules).unwrap_or_else(|e| panic!("{e}"));
+        // Reloads come from the Reload RPC only, when a test asks.
+        settings.reload.watch = false;
+        let policies = config::load_dir(&settings.schedules_dir).unwrap_or_else(|e| panic!("{e}"));
         let listeners = Listeners {
             grpc: TcpListener::bind("127.0.0.1:0").await.expect("bind grpc"),
             http: TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
@@ -207,7 +256,7 @@ impl Daemon {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app::run(
             settings,
-            policies,
+            policies.clone(),
             listeners,
             Options::default(),
             shutdown.clone(),
@@ -216,8 +265,15 @@ impl Daemon {
             addr,
             shutdown,
             task,
+            policies,
+            schedules,
             _data: data,
         }
+    }
+
+    /// A policy file in the daemon's schedules directory.
+    fn schedule_file(&self, name: &str) -> PathBuf {
+        self.schedules.path().join(name)
     }
 
     async fn stop(self) {
@@ -525,6 +581,339 @@ async fn a_responder_sees_who_is_on_call_and_the_shifts_ahead() {
     let run = pagerctl(addr, &["oncall", "nope"]).await;
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("no schedule `nope`"), "{}", run.stderr);
+    pagerd.stop().await;
+}
+
+/// An RFC 3339 time without seconds, as a responder types it, in a UTC-8 zone.
+fn typed_time(t: DateTime<Utc>) -> String {
+    let pacific = FixedOffset::west_opt(8 * 3600).expect("offset");
+    t.with_timezone(&pacific)
+        .format("%Y-%m-%dT%H:%M%:z")
+        .to_string()
+}
+
+/// How pagerctl shows a time with `TZ=UTC`.
+fn shown(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_responder_adds_lists_and_removes_an_override_and_oncall_shows_it() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+    // Whole minutes from the next hour, so the override is still ahead when it is added.
+    let next_hour = (Utc::now() + TimeDelta::hours(1))
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("a whole hour");
+    let (from, to) = (next_hour, next_hour + TimeDelta::hours(4));
+    let during = rfc3339(from + TimeDelta::hours(1));
+
+    // --to as a duration after --from.
+    let run = pagerctl(
+        addr,
+        &[
+            "override",
+            "add",
+            "vp",
+            "dana",
+            "--from",
+            &typed_time(from),
+            "--to",
+            "4h",
+            "--reason",
+            "board meeting",
+            "--by",
+            "victor",
+        ],
+    )
+    .await
+    .success();
+    assert_eq!(
+        run.stdout.trim(),
+        format!(
+            "override 1 added: dana on call for vp from {} to {} (by victor: board meeting)",
+            shown(from),
+            shown(to)
+        )
+    );
+
+    // oncall: dana, and where the shift comes from.
+    let run = pagerctl(addr, &["--json", "oncall", "vp", "--at", &during])
+        .await
+        .success();
+    let shift = &run.json()["on_call"][0]["shift"];
+    assert_eq!(shift["person"], "dana", "{}", run.stdout);
+    assert_eq!(shift["source"], "override (#1 by victor: board meeting)");
+    assert_eq!(shift["start"], rfc3339(from));
+    assert_eq!(shift["end"], rfc3339(to));
+    let run = pagerctl(addr, &["oncall", "vp", "--at", &during])
+        .await
+        .success();
+    let row = run.stdout.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        row.starts_with("vp ")
+            && row.contains(" dana ")
+            && row.ends_with("override (#1 by victor: board meeting)"),
+        "{}",
+        run.stdout
+    );
+
+    // A second one with --json: the override object.
+    let added = pagerctl(
+        addr,
+        &[
+            "--json",
+            "override",
+            "add",
+            "engineering",
+            "bob",
+            "--from",
+            &rfc3339(from),
+            "--to",
+            &rfc3339(to),
+            "--by",
+            "alice",
+        ],
+    )
+    .await
+    .success()
+    .json();
+    assert_eq!(added["id"], 2);
+    assert_eq!(added["schedule"], "engineering");
+    assert_eq!(added["person"], "bob");
+    assert_eq!(added["start"], rfc3339(from));
+    assert_eq!(added["end"], rfc3339(to));
+    assert_eq!(added["created_by"], "alice");
+    assert_eq!(added["removed_at"], Value::Null);
+
+    // list: newest first; one schedule.
+    let run = pagerctl(addr, &["override", "list"]).await.success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "ID", "SCHEDULE", "PERSON", "FROM", "TO", "REASON", "BY", "CREATED", "REMOVED"
+        ]
+    );
+    let first_columns = |line: &str| {
+        line.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        first_columns(lines[1]),
+        "2 engineering bob",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(first_columns(lines[2]), "1 vp dana", "{}", run.stdout);
+    for expected in ["dana", &shown(from), &shown(to), "board meeting", "victor"] {
+        assert!(
+            lines[2].contains(expected),
+            "{expected} missing:\n{}",
+            run.stdout
+        );
+    }
+    assert!(lines[2].ends_with(" -"), "not removed:\n{}", run.stdout);
+    let listed = pagerctl(addr, &["--json", "override", "list", "vp"])
+        .await
+        .success()
+        .json();
+    let ids: Vec<&Value> = listed["overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["id"])
+        .collect();
+    assert_eq!(ids, [1]);
+
+    // remove: dana is no longer on call; the list keeps it only with --all.
+    let run = pagerctl(addr, &["override", "remove", "1", "--by", "bob"])
+        .await
+        .success();
+    assert_eq!(
+        run.stdout.trim(),
+        format!(
+            "override 1 removed: dana on call for vp from {} to {} (removed by bob)",
+            shown(from),
+            shown(to)
+        )
+    );
+    let run = pagerctl(addr, &["--json", "oncall", "vp", "--at", &during])
+        .await
+        .success();
+    assert_ne!(
+        run.json()["on_call"][0]["shift"]["person"],
+        "dana",
+        "{}",
+        run.stdout
+    );
+    let run = pagerctl(addr, &["override", "list", "vp"]).await.success();
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(run.stderr.trim(), "no overrides match");
+    let run = pagerctl(addr, &["override", "list", "vp", "--all"])
+        .await
+        .success();
+    let row = run.stdout.lines().nth(1).unwrap_or_default().to_owned();
+    assert_eq!(first_columns(&row), "1 vp dana", "{}", run.stdout);
+    assert!(row.contains("bob at "), "{}", run.stdout);
+
+    // Errors from pagerd: one line, exit 1.
+    let run = pagerctl(addr, &["override", "remove", "1"]).await;
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.stderr.trim(),
+        "pagerctl: failed precondition: id: override 1 was already removed by bob"
+    );
+    let run = pagerctl(
+        addr,
+        &[
+            "override", "add", "vp", "zoe", "--from", "now", "--to", "1h",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.stderr.trim(),
+        "pagerctl: invalid argument: person: no person `zoe` in the policy files"
+    );
+    pagerd.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_schedules_dir_is_refused_by_reload_and_shown_as_refused_by_status() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+    let set = &pagerd.policies;
+    let counts = format!(
+        "{} schedules, {} escalation policies, {} services, {} people",
+        set.schedules.len(),
+        set.policies.len(),
+        set.services.len(),
+        set.people.len()
+    );
+
+    // Status before any reload.
+    let run = pagerctl(addr, &["status"]).await.success();
+    let dir = pagerd.schedules.path().display().to_string();
+    assert!(run.stdout.starts_with("pagerd "), "{}", run.stdout);
+    for expected in [
+        format!("policy set:  {counts}"),
+        format!(" from {dir}"),
+        "incidents:   0 open".to_owned(),
+        "channels:    log".to_owned(),
+        "last reload: none since start".to_owned(),
+        "(up ".to_owned(),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "{expected} missing:\n{}",
+            run.stdout
+        );
+    }
+    let status = pagerctl(addr, &["--json", "status"]).await.success().json();
+    assert_eq!(status["schedules"], set.schedules.len());
+    assert_eq!(status["people"], set.people.len());
+    assert_eq!(status["open_incidents"], 0);
+    assert_eq!(status["schedules_dir"], dir);
+    assert_eq!(status["last_reload"], Value::Null);
+    assert!(status["started_at"].is_string());
+
+    // An incident is counted.
+    pagerctl(
+        addr,
+        &["trigger", "--service", "checkout-api", "--summary", "down"],
+    )
+    .await
+    .success();
+    let run = pagerctl(addr, &["status"]).await.success();
+    assert!(run.stdout.contains("incidents:   1 open"), "{}", run.stdout);
+
+    // A good reload.
+    let run = pagerctl(addr, &["reload"]).await.success();
+    assert!(
+        run.stdout
+            .starts_with(&format!("reloaded: {counts} from {dir}")),
+        "{}",
+        run.stdout
+    );
+
+    // A schedule owned by someone who is not in the people file: refused, exit 1.
+    let broken = pagerd.schedule_file("weekend.toml");
+    std::fs::write(
+        &broken,
+        "[[schedule]]\nname = \"weekend\"\ntime_zone = \"UTC\"\nowner = \"nobody\"\n\n\
+         [[schedule.layer]]\nname = \"all\"\nmembers = [\"alice\"]\nshift = \"1w\"\n\
+         start = \"2026-03-07T00:00\"\n",
+    )
+    .expect("write a broken policy file");
+    let run = pagerctl(addr, &["reload"]).await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"refused: 1 error"), "{}", run.stdout);
+    let error = lines.get(1).copied().unwrap_or_default();
+    let location = format!("  {}:4: ", broken.display());
+    assert!(
+        error.starts_with(&location) && error.contains("\"nobody\""),
+        "expected {location}…\"nobody\"…:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr.trim(),
+        "pagerctl: reload refused; pagerd keeps serving the policy set it had"
+    );
+    let refused = pagerctl(addr, &["--json", "reload"]).await;
+    assert_eq!(refused.code, Some(1));
+    let refused = refused.json();
+    assert_eq!(refused["applied"], false);
+    assert_eq!(refused["trigger"], "Reload RPC");
+    assert_eq!(refused["errors"][0], error.trim());
+
+    // Status says so (exit 0), lists the error, and still counts the last good set.
+    let run = pagerctl(addr, &["status"]).await.success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let last = lines
+        .iter()
+        .position(|l| l.starts_with("  last reload: REFUSED at "))
+        .unwrap_or_else(|| panic!("no REFUSED line:\n{}", run.stdout));
+    assert!(
+        lines[last].contains("(Reload RPC): 1 error"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines.get(last + 1).map(|l| l.trim()),
+        Some(error.trim()),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("policy set:  {counts}")),
+        "{}",
+        run.stdout
+    );
+    let status = pagerctl(addr, &["--json", "status"]).await.success().json();
+    assert_eq!(status["last_reload"]["applied"], false);
+    assert_eq!(status["last_reload"]["errors"][0], error.trim());
+
+    // Fixed: applied again.
+    std::fs::remove_file(&broken).expect("remove the broken file");
+    pagerctl(addr, &["reload"]).await.success();
+    let run = pagerctl(addr, &["status"]).await.success();
+    assert!(
+        run.stdout.contains("last reload: applied at "),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("REFUSED"), "{}", run.stdout);
     pagerd.stop().await;
 }
 

@@ -91,6 +91,7 @@ fn kind_to_pb(k: EventKind) -> pb::EventKind {
         EventKind::DeliveryFailed => pb::EventKind::DeliveryFailed,
         EventKind::Held => pb::EventKind::Held,
         EventKind::SeverityRaised => pb::EventKind::SeverityRaised,
+        EventKind::DeliveryHeld => pb::EventKind::DeliveryHeld,
     }
 }
 

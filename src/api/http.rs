@@ -1,28 +1,57 @@
-//! HTTP endpoints: `/healthz`, iCalendar feeds `/schedules/{name}.ics` and
-//! `/people/{name}.ics`, and alert intake (see [`super::ingest`]): Events v2, Alertmanager,
-//! heartbeats.
+//! HTTP endpoints: `/healthz`; iCalendar feeds `/schedules/{name}.ics` and
+//! `/people/{name}.ics`; acknowledging from a page: signed links (`/act/{token}`), inbound
+//! SMS replies and Slack button clicks (see `actions`); and alert intake: Events v2,
+//! Alertmanager, heartbeats (see `ingest`).
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Router, routing::get};
+use axum::routing::{get, post};
+use axum::{Router, extract::FromRef};
 
-use std::sync::Arc;
-
-use super::ingest::{HttpState, Intake};
+pub use super::actions::{HttpDeps, SmsInbound};
+use super::ingest::Intake;
 use crate::config::settings::IntegrationSettings;
 use crate::engine::Engine;
 
-pub fn router(engine: Engine, integrations: IntegrationSettings) -> Router {
+/// Everything the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub engine: Engine,
+    pub deps: std::sync::Arc<HttpDeps>,
+    /// Alert intake settings and per-key rate limits.
+    pub intake: std::sync::Arc<Intake>,
+}
+
+impl FromRef<HttpState> for Engine {
+    fn from_ref(s: &HttpState) -> Engine {
+        s.engine.clone()
+    }
+}
+
+pub fn router(engine: Engine, deps: HttpDeps, integrations: IntegrationSettings) -> Router {
     let state = HttpState {
         engine,
-        intake: Arc::new(Intake::new(integrations)),
+        deps: std::sync::Arc::new(deps),
+        intake: std::sync::Arc::new(Intake::new(integrations)),
     };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/schedules/{file}", get(schedule_ics))
         .route("/people/{file}", get(person_ics))
         .merge(super::ingest::routes())
+        .route(
+            "/act/{token}",
+            get(super::actions::confirm_page).post(super::actions::act),
+        )
+        .route(
+            "/integrations/sms/inbound",
+            post(super::actions::sms_inbound),
+        )
+        .route(
+            "/integrations/slack/actions",
+            post(super::actions::slack_action),
+        )
         .with_state(state)
 }
 

@@ -7,11 +7,11 @@
 //! retries (triggers are idempotent by dedup key).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -20,27 +20,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::grpc::{MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SUMMARY_CHARS};
+use super::http::HttpState;
 use crate::config::settings::IntegrationSettings;
 use crate::domain::ingest::TokenBucket;
 use crate::domain::{Link, NewAlert, Severity};
-use crate::engine::{Engine, EngineError};
+use crate::engine::EngineError;
 
 /// Events v2 bodies larger than this are refused (PagerDuty's limit).
 pub const MAX_EVENT_BYTES: usize = 512 * 1024;
 /// Alertmanager sends whole groups; its own `max_alerts` bounds them.
 pub const MAX_ALERTMANAGER_BYTES: usize = 8 * 1024 * 1024;
-
-#[derive(Clone)]
-pub struct HttpState {
-    pub engine: Engine,
-    pub intake: Arc<Intake>,
-}
-
-impl FromRef<HttpState> for Engine {
-    fn from_ref(s: &HttpState) -> Engine {
-        s.engine.clone()
-    }
-}
 
 /// Intake settings and the per-key rate limiters.
 pub struct Intake {

@@ -12,7 +12,10 @@ use crate::api::{self, grpc};
 use crate::config::Settings;
 use crate::domain::PolicySet;
 use crate::engine::{Clock, Engine, OutboxWorker, TimerTask};
-use crate::notify::{Channel, LogChannel, WebhookChannel};
+use crate::notify::slack::SlackApi;
+use crate::notify::{
+    Channel, EmailChannel, LinkSigner, LogChannel, SlackChannel, SmsChannel, WebhookChannel,
+};
 use crate::proto;
 use crate::store::Store;
 
@@ -52,18 +55,42 @@ impl Default for Options {
     }
 }
 
+/// The channels the settings enable, and what the HTTP endpoints that act on replies need.
+pub struct Channels {
+    pub channels: Vec<Arc<dyn Channel>>,
+    pub links: LinkSigner,
+    pub slack_api: Option<SlackApi>,
+}
+
 /// Builds the channels the settings enable.
-pub fn channels_from_settings(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Channel>>> {
+pub fn channels_from_settings(settings: &Settings, clock: Clock) -> anyhow::Result<Channels> {
+    let n = &settings.notify;
+    let links = LinkSigner::from_settings(&settings.links, &settings.data_dir)?;
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
-    if settings.notify.log.enabled {
+    if n.log.enabled {
         channels.push(Arc::new(LogChannel));
     }
-    if let Some(url) = &settings.notify.webhook.url {
+    if let Some(url) = &n.webhook.url {
         channels.push(Arc::new(
-            WebhookChannel::new(url, &settings.notify.webhook).context("notify.webhook")?,
+            WebhookChannel::new(url, &n.webhook).context("notify.webhook")?,
         ));
     }
-    Ok(channels)
+    if n.email.smtp_host.is_some() {
+        channels.push(Arc::new(EmailChannel::new(&n.email, links.clone(), clock)?));
+    }
+    if n.sms.url.is_some() {
+        channels.push(Arc::new(SmsChannel::new(&n.sms)?));
+    }
+    let mut slack_api = None;
+    if let Some(slack) = SlackChannel::new(&n.slack)? {
+        slack_api = slack.api();
+        channels.push(Arc::new(slack));
+    }
+    Ok(Channels {
+        channels,
+        links,
+        slack_api,
+    })
 }
 
 /// Runs the daemon until `shutdown` is cancelled or a task fails. Returns an error if any
@@ -81,8 +108,18 @@ pub async fn run(
     let db = settings.database_path();
     let (store, writer) = Store::open(&db, &settings.store).await?;
 
-    let mut channels = channels_from_settings(&settings)?;
+    let Channels {
+        mut channels,
+        links,
+        slack_api,
+    } = channels_from_settings(&settings, options.clock)?;
     channels.extend(options.extra_channels);
+    let http_state = api::http::HttpDeps::new(
+        links,
+        slack_api,
+        crate::notify::slack::signing_secret(&settings.notify.slack)?,
+        api::http::SmsInbound::from_settings(&settings.notify.sms.inbound)?,
+    );
     let names: Vec<String> = channels.iter().map(|c| c.name().to_string()).collect();
     if names.is_empty() {
         tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
@@ -123,7 +160,7 @@ pub async fn run(
         });
     }
     {
-        let router = api::http::router(engine.clone(), settings.integrations.clone());
+        let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
         let stop = stop.clone();
         let listener = listeners.http;
         tasks.spawn(async move {

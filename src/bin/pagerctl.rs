@@ -3,8 +3,9 @@
 //! Every command is one function that calls the gRPC API and hands the reply to a small
 //! render helper (a line, a table, or JSON with `--json`).
 //!
-//! Exit codes: 0 success (including "nothing to do"); 1 the request failed (a gRPC error, a
-//! timeout, a watch stream that ended in an error); 2 a usage error or pagerd not reachable.
+//! Exit codes: 0 success (including "nothing to do", and a `status` that reports a refused
+//! reload); 1 the request failed (a gRPC error, a timeout, a watch stream that ended in an
+//! error, a `reload` that was refused); 2 a usage error or pagerd not reachable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -23,6 +24,7 @@ use tonic::{Code, Status};
 
 use pagerd::proto::{self as pb, EventKind, IncidentState, Severity};
 use pb::alert_service_client::AlertServiceClient;
+use pb::daemon_service_client::DaemonServiceClient;
 use pb::incident_service_client::IncidentServiceClient;
 use pb::intake_service_client::IntakeServiceClient;
 use pb::schedule_service_client::ScheduleServiceClient;
@@ -31,6 +33,8 @@ const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 const GLOBAL: &str = "Global options";
 /// Longest summary shown in `list`, in characters.
 const LIST_SUMMARY_CHARS: usize = 60;
+/// Longest reason shown in `override list`, in characters.
+const OVERRIDE_REASON_CHARS: usize = 40;
 /// Most incidents the server returns per page.
 const MAX_PAGE_SIZE: u32 = 500;
 
@@ -43,7 +47,7 @@ const MAX_PAGE_SIZE: u32 = 500;
     name = "pagerctl",
     version,
     about = "Trigger, acknowledge, resolve and follow pagerd incidents",
-    after_help = "Exit status: 0 success, 1 the request failed, 2 usage error or pagerd not reachable."
+    after_help = "Exit status: 0 success, 1 the request failed (or `reload` was refused), 2 usage error or pagerd not reachable."
 )]
 struct Cli {
     /// pagerd gRPC address: http://host:port or host:port.
@@ -94,6 +98,18 @@ enum Command {
     Oncall(OncallArgs),
     /// A schedule's final shifts (after layers, restrictions and overrides).
     Shifts(ShiftsArgs),
+    /// Put someone on call for a while (over every layer), take it back, list overrides.
+    #[command(subcommand)]
+    Override(OverrideCommand),
+    /// The daemon: version, uptime, policy set, open incidents, channels, last reload.
+    ///
+    /// A refused last reload is shown as REFUSED with its FILE:LINE errors (exit status 0).
+    Status,
+    /// Load the schedules directory again; a set with errors is refused.
+    ///
+    /// A refused set is reported with its FILE:LINE errors and exit status 1; the current set
+    /// keeps serving.
+    Reload,
     /// Maintenance windows: alerts of a service during one page nobody.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
@@ -144,6 +160,81 @@ enum HeartbeatCommand {
     Ping { name: String },
     /// Every heartbeat: its service, interval, last ping and expiry.
     List,
+}
+
+#[derive(Subcommand)]
+enum OverrideCommand {
+    /// Put PERSON on call for SCHEDULE from --from to --to, over every layer.
+    ///
+    /// A later override wins over an earlier one where both cover a time.
+    #[command(after_help = "Example: pagerctl override add support-evenings dana \\
+  --from 2026-03-03T18:00-08:00 --to 4h --reason \"sam is out\"")]
+    Add(OverrideAddArgs),
+    /// Take an override back (it stays stored, marked removed: see `override list --all`).
+    Remove(OverrideRemoveArgs),
+    /// List overrides made with `override add` that have not ended yet, newest first.
+    ///
+    /// Overrides written in the policy files are not listed (see `shifts`).
+    List(OverrideListArgs),
+}
+
+#[derive(Args)]
+struct OverrideAddArgs {
+    /// A schedule from the policy files.
+    schedule: String,
+    /// Who is on call instead, as named in the policy files.
+    person: String,
+    /// Start: an RFC 3339 time (seconds may be left out: 2026-03-03T18:00-08:00), `now`, or a
+    /// duration ago (30m).
+    #[arg(long, value_parser = parse_time)]
+    from: DateTime<Utc>,
+    /// End: an RFC 3339 time, or a duration after --from (4h, 2d, 1w).
+    #[arg(long, value_parser = parse_end)]
+    to: End,
+    /// Why; shown with the shift in `oncall` and `shifts`.
+    #[arg(long)]
+    reason: Option<String>,
+    /// Who makes the override (recorded).
+    #[arg(long, default_value_t = default_actor())]
+    by: String,
+}
+
+#[derive(Args)]
+struct OverrideRemoveArgs {
+    /// Override id, as `override add` and `override list` show it.
+    #[arg(value_name = "ID", value_parser = override_id())]
+    id: i64,
+    /// Who takes it back (recorded).
+    #[arg(long, default_value_t = default_actor())]
+    by: String,
+}
+
+#[derive(Args)]
+struct OverrideListArgs {
+    /// Only this schedule's overrides.
+    schedule: Option<String>,
+    /// Include removed overrides.
+    #[arg(long)]
+    all: bool,
+    /// Only overrides ending after: an RFC 3339 time, `now` or a duration ago (default now).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<DateTime<Utc>>,
+}
+
+/// The end of an override: a time, or a length counted from its start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum End {
+    At(DateTime<Utc>),
+    After(chrono::TimeDelta),
+}
+
+impl End {
+    fn resolve(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            End::At(t) => Some(t),
+            End::After(d) => start.checked_add_signed(d),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -333,6 +424,10 @@ fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
+fn override_id() -> clap::builder::RangedI64ValueParser<i64> {
+    clap::value_parser!(i64).range(1..)
+}
+
 fn default_actor() -> String {
     ["USER", "LOGNAME"]
         .iter()
@@ -400,10 +495,10 @@ fn parse_link(s: &str) -> Result<pb::Link, String> {
     })
 }
 
-/// An RFC 3339 time or a duration from now.
+/// An RFC 3339 time (seconds optional) or a duration from now.
 fn parse_future_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(t.with_timezone(&Utc));
+    if let Some(t) = parse_instant(s) {
+        return Ok(t);
     }
     let ahead = humantime::parse_duration(s).map_err(|_| {
         format!(
@@ -416,19 +511,53 @@ fn parse_future_time(s: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("`{s}`: too far ahead"))
 }
 
+/// An RFC 3339 time (seconds optional), `now`, or a duration ago (2h, 3d).
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
-        return Ok(t.with_timezone(&Utc));
+    if let Some(t) = parse_instant(s) {
+        return Ok(t);
+    }
+    if s.trim().eq_ignore_ascii_case("now") {
+        return Ok(Utc::now());
     }
     let ago = humantime::parse_duration(s).map_err(|_| {
         format!(
-            "`{s}`: expected an RFC 3339 time (2024-05-01T14:00:00Z) or a duration ago (2h, 3d)"
+            "`{s}`: expected an RFC 3339 time (2024-05-01T14:00:00Z), `now` or a duration ago (2h, 3d)"
         )
     })?;
     chrono::Duration::from_std(ago)
         .ok()
         .and_then(|d| Utc::now().checked_sub_signed(d))
         .ok_or_else(|| format!("`{s}`: too far in the past"))
+}
+
+/// An override's end: an RFC 3339 time (seconds optional) or a duration after its start.
+fn parse_end(s: &str) -> Result<End, String> {
+    if let Some(t) = parse_instant(s) {
+        return Ok(End::At(t));
+    }
+    let after = humantime::parse_duration(s).map_err(|_| {
+        format!(
+            "`{s}`: expected an RFC 3339 time (2024-05-01T18:00:00Z) or a duration after --from (4h, 2d)"
+        )
+    })?;
+    if after.is_zero() {
+        return Err("a duration after --from must be more than zero".into());
+    }
+    chrono::Duration::from_std(after)
+        .map(End::After)
+        .map_err(|_| format!("`{s}`: too long"))
+}
+
+/// RFC 3339, also without seconds as people type it (`2026-03-03T18:00-08:00`).
+fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    let parsed = DateTime::parse_from_rfc3339(s).or_else(|e| match (s.get(..16), s.get(16..)) {
+        (Some(minutes), Some(offset)) if offset.starts_with(['Z', 'z', '+', '-']) => {
+            DateTime::parse_from_rfc3339(&format!("{minutes}:00{offset}"))
+        }
+        _ => Err(e),
+    });
+    parsed.ok().map(|t| t.with_timezone(&Utc))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,6 +686,10 @@ impl Pagerd {
         ScheduleServiceClient::new(self.channel.clone())
     }
 
+    fn daemon(&self) -> DaemonServiceClient<Channel> {
+        DaemonServiceClient::new(self.channel.clone())
+    }
+
     /// Awaits one call within `--timeout`, mapping a gRPC status to a one-line error.
     async fn call<T>(
         &self,
@@ -663,6 +796,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Shifts(args) => shifts(&g, args).await,
         Command::Maintenance(cmd) => maintenance(&g, cmd).await,
         Command::Heartbeat(cmd) => heartbeat(&g, cmd).await,
+        Command::Override(OverrideCommand::Add(args)) => override_add(&g, args).await,
+        Command::Override(OverrideCommand::Remove(args)) => override_remove(&g, args).await,
+        Command::Override(OverrideCommand::List(args)) => override_list(&g, args).await,
+        Command::Status => status(&g).await,
+        Command::Reload => reload(&g).await,
     }
 }
 
@@ -1095,6 +1233,115 @@ async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
     emit(&finish_table(table))
 }
 
+async fn override_add(g: &Global, args: OverrideAddArgs) -> anyhow::Result<()> {
+    let end = args
+        .to
+        .resolve(args.from)
+        .ok_or_else(|| Usage("--to: too far after --from".into()))?;
+    if end <= args.from {
+        return Err(Usage(format!(
+            "--to ({}) must be after --from ({})",
+            local_time(end),
+            local_time(args.from)
+        ))
+        .into());
+    }
+    let request = pb::AddOverrideRequest {
+        schedule: args.schedule,
+        person: args.person,
+        start: Some(to_timestamp(args.from)),
+        end: Some(to_timestamp(end)),
+        reason: args.reason.unwrap_or_default(),
+        by: args.by,
+    };
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().add_override(request))
+        .await?;
+    let entry = r.entry.context("pagerd replied without the override")?;
+    if g.json {
+        return emit_json(&override_json(&entry));
+    }
+    emit(&override_line(&entry, "added"))
+}
+
+async fn override_remove(g: &Global, args: OverrideRemoveArgs) -> anyhow::Result<()> {
+    let request = pb::RemoveOverrideRequest {
+        id: args.id,
+        by: args.by,
+    };
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().remove_override(request))
+        .await?;
+    let entry = r.entry.context("pagerd replied without the override")?;
+    if g.json {
+        return emit_json(&override_json(&entry));
+    }
+    emit(&override_line(&entry, "removed"))
+}
+
+async fn override_list(g: &Global, args: OverrideListArgs) -> anyhow::Result<()> {
+    let request = pb::ListOverridesRequest {
+        schedule: args.schedule.unwrap_or_default(),
+        since: args.since.map(to_timestamp),
+        include_removed: args.all,
+    };
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().list_overrides(request))
+        .await?;
+    if g.json {
+        let overrides: Vec<Value> = r.overrides.iter().map(override_json).collect();
+        return emit_json(&json!({ "overrides": overrides }));
+    }
+    if r.overrides.is_empty() {
+        eprintln!("no overrides match");
+        return Ok(());
+    }
+    emit(&override_table(&r.overrides))
+}
+
+async fn status(g: &Global) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let s = pagerd
+        .call(pagerd.daemon().status(pb::StatusRequest {}))
+        .await?;
+    if g.json {
+        return emit_json(&status_json(&s));
+    }
+    emit(&status_text(&s, &pagerd.addr, Utc::now()))
+}
+
+async fn reload(g: &Global) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().reload(pb::ReloadRequest {}))
+        .await?;
+    let result = r
+        .result
+        .context("pagerd replied without the reload result")?;
+    if g.json {
+        emit_json(&reload_json(&result))?;
+    } else if result.applied {
+        // What is serving now, for the line; the reload itself has succeeded either way.
+        let status = pagerd
+            .call(pagerd.daemon().status(pb::StatusRequest {}))
+            .await
+            .ok();
+        emit(&reloaded_text(&result, status.as_ref()))?;
+    } else {
+        emit(&refused_text(&result))?;
+    }
+    if result.applied {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "reload refused; pagerd keeps serving the policy set it had"
+        ))
+    }
+}
+
 fn shift_json(s: &pb::Shift) -> Value {
     json!({
         "person": s.person,
@@ -1412,6 +1659,188 @@ fn watch_line(e: &pb::IncidentEvent) -> String {
     line
 }
 
+/// `override 3 added: dana on call for evenings from … to … (by victor: swap)`.
+fn override_line(o: &pb::Override, verb: &str) -> String {
+    let at = |t: Option<&prost_types::Timestamp>| {
+        to_datetime(t).map(local_time).unwrap_or_else(|| "?".into())
+    };
+    let who = if o.removed_at.is_some() || !o.removed_by.is_empty() {
+        format!("removed by {}", clean(&o.removed_by))
+    } else if o.reason.is_empty() {
+        format!("by {}", clean(&o.created_by))
+    } else {
+        format!("by {}: {}", clean(&o.created_by), clean(&o.reason))
+    };
+    format!(
+        "override {} {verb}: {} on call for {} from {} to {} ({who})",
+        o.id,
+        clean(&o.person),
+        clean(&o.schedule),
+        at(o.start.as_ref()),
+        at(o.end.as_ref()),
+    )
+}
+
+fn override_table(overrides: &[pb::Override]) -> String {
+    let mut table = plain_table();
+    table.set_header([
+        "ID", "SCHEDULE", "PERSON", "FROM", "TO", "REASON", "BY", "CREATED", "REMOVED",
+    ]);
+    let at = |t: Option<&prost_types::Timestamp>| to_datetime(t).map(local_time);
+    for o in overrides {
+        let removed = match (o.removed_by.is_empty(), at(o.removed_at.as_ref())) {
+            (true, None) => "-".to_owned(),
+            (_, None) => clean(&o.removed_by),
+            (_, Some(t)) => format!("{} at {t}", non_empty(clean(&o.removed_by))),
+        };
+        table.add_row([
+            o.id.to_string(),
+            clean(&o.schedule),
+            clean(&o.person),
+            at(o.start.as_ref()).unwrap_or_default(),
+            at(o.end.as_ref()).unwrap_or_default(),
+            non_empty(truncate(&clean(&o.reason), OVERRIDE_REASON_CHARS)),
+            clean(&o.created_by),
+            at(o.created_at.as_ref()).unwrap_or_default(),
+            removed,
+        ]);
+    }
+    finish_table(table)
+}
+
+/// `pagerctl status`: one labelled line per fact; a refused last reload reads `REFUSED` and
+/// lists its errors below.
+fn status_text(s: &pb::StatusResponse, addr: &str, now: DateTime<Utc>) -> String {
+    let ago = |t: DateTime<Utc>| format!("{} ({})", local_time(t), relative(t, now));
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    if let Some(started) = to_datetime(s.started_at.as_ref()) {
+        fields.push((
+            "started",
+            format!(
+                "{} (up {})",
+                local_time(started),
+                compact_duration(now - started)
+            ),
+        ));
+    }
+    fields.push(("policy set", policy_set_summary(s)));
+    let mut loaded = match to_datetime(s.policies_loaded_at.as_ref()) {
+        Some(t) => format!("loaded {}", ago(t)),
+        None => "loaded at an unknown time".to_owned(),
+    };
+    if !s.schedules_dir.is_empty() {
+        loaded.push_str(&format!(" from {}", clean(&s.schedules_dir)));
+    }
+    fields.push(("", loaded));
+    fields.push(("incidents", format!("{} open", s.open_incidents)));
+    fields.push((
+        "channels",
+        if s.channels.is_empty() {
+            "none (pages are recorded but not sent)".to_owned()
+        } else {
+            s.channels
+                .iter()
+                .map(|c| clean(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    ));
+    let mut below = Vec::new();
+    let last = match &s.last_reload {
+        None => "none since start".to_owned(),
+        Some(r) => {
+            let when = to_datetime(r.at.as_ref())
+                .map(local_time)
+                .unwrap_or_else(|| "an unknown time".into());
+            let trigger = non_empty(clean(&r.trigger));
+            if r.applied {
+                below.extend(r.notes.iter().map(|n| clean(n)));
+                format!("applied at {when} ({trigger})")
+            } else {
+                below.extend(r.errors.iter().map(|e| clean(e)));
+                format!(
+                    "REFUSED at {when} ({trigger}): {}; the policy set above keeps serving",
+                    plural(r.errors.len(), "error")
+                )
+            }
+        }
+    };
+    fields.push(("last reload", last));
+
+    let mut text = format!("pagerd {} at {addr}\n", clean(&s.version));
+    let width = fields
+        .iter()
+        .map(|(label, _)| label.len() + 1)
+        .max()
+        .unwrap_or(0);
+    for (label, value) in fields {
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}:")
+        };
+        text.push_str(&format!("  {label:<width$} {value}\n"));
+    }
+    for line in below {
+        text.push_str(&format!("    {line}\n"));
+    }
+    text
+}
+
+/// "4 schedules, 3 escalation policies, 4 services, 12 people".
+fn policy_set_summary(s: &pb::StatusResponse) -> String {
+    [
+        plural(s.schedules as usize, "schedule"),
+        plural(s.escalation_policies as usize, "escalation policy"),
+        plural(s.services as usize, "service"),
+        if s.people == 1 {
+            "1 person".to_owned()
+        } else {
+            format!("{} people", s.people)
+        },
+    ]
+    .join(", ")
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {noun}s"),
+    }
+}
+
+/// `reloaded: 4 schedules, … from DIR`, then what the new set changed.
+fn reloaded_text(r: &pb::ReloadResult, status: Option<&pb::StatusResponse>) -> String {
+    let mut text = match status {
+        Some(s) if s.schedules_dir.is_empty() => format!("reloaded: {}", policy_set_summary(s)),
+        Some(s) => format!(
+            "reloaded: {} from {}",
+            policy_set_summary(s),
+            clean(&s.schedules_dir)
+        ),
+        None => format!(
+            "reloaded at {}",
+            to_datetime(r.at.as_ref())
+                .map(local_time)
+                .unwrap_or_else(|| "an unknown time".into())
+        ),
+    };
+    for note in &r.notes {
+        text.push_str(&format!("\n  {}", clean(note)));
+    }
+    text
+}
+
+/// `refused: 2 errors`, then each FILE:LINE: message.
+fn refused_text(r: &pb::ReloadResult) -> String {
+    let mut text = format!("refused: {}", plural(r.errors.len(), "error"));
+    for e in &r.errors {
+        text.push_str(&format!("\n  {}", clean(e)));
+    }
+    text
+}
+
 /// Borderless columns separated by two spaces, like `ps` or `kubectl get`.
 fn plain_table() -> Table {
     let mut table = Table::new();
@@ -1478,6 +1907,47 @@ fn event_json(e: &pb::IncidentEvent) -> Value {
     })
 }
 
+fn override_json(o: &pb::Override) -> Value {
+    json!({
+        "id": o.id,
+        "schedule": o.schedule,
+        "person": o.person,
+        "start": timestamp_json(o.start.as_ref()),
+        "end": timestamp_json(o.end.as_ref()),
+        "reason": o.reason,
+        "created_by": o.created_by,
+        "created_at": timestamp_json(o.created_at.as_ref()),
+        "removed_by": o.removed_by,
+        "removed_at": timestamp_json(o.removed_at.as_ref()),
+    })
+}
+
+fn reload_json(r: &pb::ReloadResult) -> Value {
+    json!({
+        "at": timestamp_json(r.at.as_ref()),
+        "trigger": r.trigger,
+        "applied": r.applied,
+        "errors": r.errors,
+        "notes": r.notes,
+    })
+}
+
+fn status_json(s: &pb::StatusResponse) -> Value {
+    json!({
+        "version": s.version,
+        "started_at": timestamp_json(s.started_at.as_ref()),
+        "schedules_dir": s.schedules_dir,
+        "policies_loaded_at": timestamp_json(s.policies_loaded_at.as_ref()),
+        "people": s.people,
+        "services": s.services,
+        "escalation_policies": s.escalation_policies,
+        "schedules": s.schedules,
+        "open_incidents": s.open_incidents,
+        "channels": s.channels,
+        "last_reload": s.last_reload.as_ref().map(reload_json),
+    })
+}
+
 fn timestamp_json(t: Option<&prost_types::Timestamp>) -> Value {
     match to_datetime(t) {
         Some(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
@@ -1518,6 +1988,7 @@ fn kind_name(v: i32) -> &'static str {
         Ok(EventKind::Held) => "held",
         Ok(EventKind::SeverityRaised) => "severity_raised",
         Ok(EventKind::DeliveryFailed) => "delivery_failed",
+        Ok(EventKind::DeliveryHeld) => "delivery_held",
         Ok(EventKind::Unspecified) | Err(_) => "unknown",
     }
 }
@@ -1745,6 +2216,271 @@ mod tests {
                 < 5
         );
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn times_may_leave_out_seconds_or_say_now() {
+        let utc = |s: &str| parse_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            utc("2026-03-03T18:00-08:00"),
+            Ok("2026-03-04T02:00:00+00:00".into())
+        );
+        assert_eq!(
+            utc("2026-03-03T18:30Z"),
+            Ok("2026-03-03T18:30:00+00:00".into())
+        );
+        assert_eq!(
+            utc(" 2026-03-03 18:30:15+01:00 "),
+            Ok("2026-03-03T17:30:15+00:00".into())
+        );
+        assert!(
+            (Utc::now() - parse_time("now").unwrap())
+                .num_seconds()
+                .abs()
+                < 5
+        );
+        for bad in [
+            "2026-03-03T18:00",
+            "2026-03-03T18-08:00",
+            "2026-03-03",
+            "18:00Z",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_override_ends_at_a_time_or_a_duration_after_its_start() {
+        let t = |s: &str| parse_instant(s).unwrap();
+        let from = t("2026-03-03T18:00-08:00");
+        assert_eq!(
+            parse_end("4h").unwrap(),
+            End::After(chrono::TimeDelta::hours(4))
+        );
+        assert_eq!(
+            parse_end("4h").unwrap().resolve(from),
+            Some(t("2026-03-04T06:00:00Z"))
+        );
+        assert_eq!(
+            parse_end("2026-03-04T08:00Z").unwrap().resolve(from),
+            Some(t("2026-03-04T08:00:00Z"))
+        );
+        assert_eq!(
+            parse_end("1w").unwrap().resolve(from),
+            Some(t("2026-03-11T02:00:00Z"))
+        );
+        assert!(parse_end("0s").is_err());
+        assert!(parse_end("soon").is_err());
+        assert!(
+            parse_end("now").is_err(),
+            "an end of `now` is never after --from"
+        );
+    }
+
+    #[test]
+    fn override_add_reads_from_and_to_on_the_command_line() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                [&["pagerctl", "override", "add", "evenings", "dana"], args].concat(),
+            )
+        };
+        let cli = parse(&[
+            "--from",
+            "2026-03-03T18:00-08:00",
+            "--to",
+            "4h",
+            "--by",
+            "victor",
+        ])
+        .unwrap();
+        let Command::Override(OverrideCommand::Add(a)) = cli.command else {
+            panic!("not override add")
+        };
+        assert_eq!(
+            (a.schedule.as_str(), a.person.as_str()),
+            ("evenings", "dana")
+        );
+        assert_eq!(a.from, parse_instant("2026-03-04T02:00:00Z").unwrap());
+        assert_eq!(a.to, End::After(chrono::TimeDelta::hours(4)));
+        assert_eq!(a.by, "victor");
+        assert!(parse(&["--to", "4h"]).is_err(), "--from is required");
+        assert!(parse(&["--from", "now"]).is_err(), "--to is required");
+        assert!(parse(&["--from", "now", "--to", "later"]).is_err());
+    }
+
+    #[test]
+    fn nouns_are_counted_in_words() {
+        assert_eq!(plural(1, "error"), "1 error");
+        assert_eq!(plural(2, "error"), "2 errors");
+        assert_eq!(plural(0, "escalation policy"), "0 escalation policies");
+    }
+
+    fn at(s: &str) -> Option<prost_types::Timestamp> {
+        parse_instant(s).map(to_timestamp)
+    }
+
+    fn an_override() -> pb::Override {
+        pb::Override {
+            id: 3,
+            schedule: "evenings".into(),
+            person: "dana".into(),
+            start: at("2026-03-03T18:00Z"),
+            end: at("2026-03-03T22:00Z"),
+            reason: "sam\nis out".into(),
+            created_by: "victor".into(),
+            created_at: at("2026-03-03T09:15Z"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn overrides_read_as_one_line_and_a_table_row() {
+        // Local time is whatever the machine has; compare against the same rendering.
+        let lt = |s: &str| local_time(parse_instant(s).unwrap());
+        let o = an_override();
+        assert_eq!(
+            override_line(&o, "added"),
+            format!(
+                "override 3 added: dana on call for evenings from {} to {} (by victor: sam is out)",
+                lt("2026-03-03T18:00Z"),
+                lt("2026-03-03T22:00Z")
+            )
+        );
+        let removed = pb::Override {
+            removed_by: "bob".into(),
+            removed_at: at("2026-03-03T10:00Z"),
+            ..o.clone()
+        };
+        assert!(
+            override_line(&removed, "removed").ends_with("(removed by bob)"),
+            "{}",
+            override_line(&removed, "removed")
+        );
+
+        let text = override_table(&[
+            removed,
+            pb::Override {
+                id: 4,
+                reason: String::new(),
+                ..o
+            },
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            [
+                "ID", "SCHEDULE", "PERSON", "FROM", "TO", "REASON", "BY", "CREATED", "REMOVED"
+            ]
+        );
+        assert!(lines[1].starts_with("3 "), "{text}");
+        assert!(lines[1].contains("sam is out"), "{text}");
+        assert!(
+            lines[1].ends_with(&format!("bob at {}", lt("2026-03-03T10:00Z"))),
+            "{text}"
+        );
+        assert!(lines[2].ends_with(" -"), "not removed: {text}");
+
+        let json = override_json(&an_override());
+        assert_eq!(json["start"], "2026-03-03T18:00:00Z");
+        assert_eq!(json["created_by"], "victor");
+        assert_eq!(json["removed_at"], Value::Null);
+    }
+
+    fn a_status(last_reload: Option<pb::ReloadResult>) -> pb::StatusResponse {
+        pb::StatusResponse {
+            version: "0.1.0".into(),
+            started_at: at("2026-03-03T09:00Z"),
+            schedules_dir: "/etc/pagerd/schedules".into(),
+            policies_loaded_at: at("2026-03-03T09:00Z"),
+            people: 12,
+            services: 4,
+            escalation_policies: 3,
+            schedules: 1,
+            last_reload,
+            open_incidents: 2,
+            channels: vec!["log".into(), "webhook".into()],
+        }
+    }
+
+    #[test]
+    fn status_makes_a_refused_reload_obvious_and_lists_its_errors() {
+        let now = parse_instant("2026-03-03T12:05Z").unwrap();
+        let refused = pb::ReloadResult {
+            at: at("2026-03-03T12:00Z"),
+            trigger: "file change".into(),
+            applied: false,
+            errors: vec![
+                "/etc/pagerd/schedules/rotations.toml:12: unknown person \"nobody\"".into(),
+                "/etc/pagerd/schedules/services.toml:3: unknown policy \"x\"".into(),
+            ],
+            notes: vec![],
+        };
+        let text = status_text(&a_status(Some(refused)), "http://127.0.0.1:50051", now);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "pagerd 0.1.0 at http://127.0.0.1:50051", "{text}");
+        for expected in [
+            "up 3h05m",
+            "policy set:  1 schedule, 3 escalation policies, 4 services, 12 people",
+            "from /etc/pagerd/schedules",
+            "incidents:   2 open",
+            "channels:    log, webhook",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+        let last = lines
+            .iter()
+            .position(|l| l.starts_with("  last reload: REFUSED at "))
+            .unwrap_or_else(|| panic!("no REFUSED line in:\n{text}"));
+        assert!(
+            lines[last].contains("(file change): 2 errors"),
+            "{}",
+            lines[last]
+        );
+        assert_eq!(
+            lines[last + 1..],
+            [
+                "    /etc/pagerd/schedules/rotations.toml:12: unknown person \"nobody\"",
+                "    /etc/pagerd/schedules/services.toml:3: unknown policy \"x\"",
+            ]
+        );
+
+        let applied = pb::ReloadResult {
+            at: at("2026-03-03T12:00Z"),
+            trigger: "SIGHUP".into(),
+            applied: true,
+            errors: vec![],
+            notes: vec!["evenings: sam keeps the shift".into()],
+        };
+        let text = status_text(&a_status(Some(applied)), "http://x:1", now);
+        assert!(text.contains("last reload: applied at "), "{text}");
+        assert!(!text.contains("REFUSED"), "{text}");
+        assert!(
+            text.ends_with("(SIGHUP)\n    evenings: sam keeps the shift\n"),
+            "{text}"
+        );
+        let text = status_text(&a_status(None), "http://x:1", now);
+        assert!(text.contains("last reload: none since start"), "{text}");
+    }
+
+    #[test]
+    fn a_refused_reload_lists_every_error() {
+        let r = pb::ReloadResult {
+            applied: false,
+            errors: vec!["a.toml:1: bad".into()],
+            ..Default::default()
+        };
+        assert_eq!(refused_text(&r), "refused: 1 error\n  a.toml:1: bad");
+        let ok = pb::ReloadResult {
+            applied: true,
+            notes: vec!["kept sam".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            reloaded_text(&ok, Some(&a_status(None))),
+            "reloaded: 1 schedule, 3 escalation policies, 4 services, 12 people from \
+             /etc/pagerd/schedules\n  kept sam"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::domain::contact;
 use crate::domain::policy::{HandoffNotify, ScheduleDef};
 use crate::domain::rotation::{Rotation, ShiftLength, resolve_local};
 use crate::domain::schedule::{Layer, Override, Restriction, Schedule};
@@ -197,6 +198,17 @@ struct RawPerson {
     email: Option<Spanned<String>>,
     sms: Option<Spanned<String>>,
     slack: Option<Spanned<String>>,
+    /// Which method when, for critical/high/medium pages; default from the methods present.
+    contact_rules: Option<Vec<RawContactRule>>,
+    /// The same for low-severity pages; default email only.
+    low_contact_rules: Option<Vec<RawContactRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContactRule {
+    method: Spanned<String>,
+    after: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -797,7 +809,7 @@ impl Checker {
                 None
             }
         };
-        let checks: [ContactRule; 3] = [
+        let checks: [AddressCheck; 3] = [
             ("email", &raw.email, valid_email, "is not an email address"),
             (
                 "sms",
@@ -821,17 +833,77 @@ impl Checker {
                 );
             }
         }
-        if self.errors.len() != before {
-            return None;
-        }
         let value = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
-        Some(Person {
+        let mut person = Person {
             name: name.clone(),
-            time_zone: time_zone?,
+            time_zone: time_zone.unwrap_or(chrono_tz::UTC),
             email: value(&raw.email),
             sms: value(&raw.sms),
             slack: value(&raw.slack),
-        })
+            contact_rules: Vec::new(),
+            low_contact_rules: Vec::new(),
+        };
+        person.contact_rules = match &raw.contact_rules {
+            Some(rules) => self.contact_rules(file, &person, rules, "contact_rules"),
+            None => contact::default_rules(&person),
+        };
+        person.low_contact_rules = match &raw.low_contact_rules {
+            Some(rules) => self.contact_rules(file, &person, rules, "low_contact_rules"),
+            None => contact::default_low_rules(&person),
+        };
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(person)
+    }
+
+    /// `[{ method = "slack", after = "0m" }, …]`: known methods the person has an address
+    /// for, each once; sorted by `after`.
+    fn contact_rules(
+        &mut self,
+        file: &SourceFile,
+        person: &Person,
+        raw: &[RawContactRule],
+        key: &str,
+    ) -> Vec<contact::ContactRule> {
+        let context = format!("person {:?}: {key}", person.name);
+        let mut rules: Vec<contact::ContactRule> = Vec::new();
+        for r in raw {
+            let text = r.method.get_ref();
+            let Some(method) = contact::Method::parse(text) else {
+                self.error(
+                    file,
+                    &r.method.span(),
+                    format!("{context}: unknown method {text:?} (expected \"slack\", \"sms\" or \"email\")"),
+                );
+                continue;
+            };
+            if method.address(person).is_none() {
+                self.error(
+                    file,
+                    &r.method.span(),
+                    format!("{context}: method {text:?} but the person has no {text} address"),
+                );
+            }
+            if rules.iter().any(|x| x.method == method) {
+                self.error(
+                    file,
+                    &r.method.span(),
+                    format!("{context}: method {text:?} is listed twice"),
+                );
+            }
+            let after = r.after.get_ref();
+            match humantime::parse_duration(after.trim()) {
+                Ok(after) => rules.push(contact::ContactRule { method, after }),
+                Err(e) => self.error(
+                    file,
+                    &r.after.span(),
+                    format!("{context}: after {after:?} is not a duration such as \"2m\" ({e})"),
+                ),
+            }
+        }
+        rules.sort_by_key(|r| r.after);
+        rules
     }
 
     fn policy(
@@ -1258,7 +1330,7 @@ impl Checker {
 }
 
 /// An optional contact field of a person: key, value, validity check, why it is invalid.
-type ContactRule<'a> = (
+type AddressCheck<'a> = (
     &'static str,
     &'a Option<Spanned<String>>,
     fn(&str) -> bool,

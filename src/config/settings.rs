@@ -14,6 +14,11 @@ use anyhow::{Context, bail};
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Deserializer};
 
+pub use super::channels::{
+    BodyFormat, EmailSettings, LinkSettings, Secret, SlackSettings, SmsInboundSettings,
+    SmsSettings, SmtpTls,
+};
+
 /// The built-in defaults, written as a settings file. Layered first by [`Settings::load`] and
 /// kept equal to `Settings::default()` by a test, so it doubles as reference documentation.
 pub const DEFAULT_TOML: &str = r#"# pagerd settings. Every key is optional; these are the defaults.
@@ -36,8 +41,51 @@ listen = "127.0.0.1:8080"
 [log]
 filter = "info"                   # tracing EnvFilter syntax, e.g. "info,pagerd=debug"
 
+[links]
+public_url = "http://127.0.0.1:8080"   # how browsers reach the HTTP listener (links in emails)
+# secret = "..."                  # HMAC key of acknowledge/resolve links; or secret_file;
+                                  # unset = generated into data_dir/link-secret
+ttl = "24h"                       # how long a link works
+
 [notify.log]
 enabled = true                    # write every page to the log
+
+[notify.email]
+# smtp_host = "smtp.example.com"  # unset = email disabled
+smtp_port = 587
+tls = "starttls"                  # "starttls", "tls" (implicit, port 465) or "none" (local relay)
+# username = "pagerd"
+# password = "..."                # or password_file, or PAGERD_NOTIFY__EMAIL__PASSWORD
+# ca_file = "/etc/pagerd/relay-ca.pem"   # extra CA to trust
+from = "pagerd <pagerd@localhost>"
+timeout = "10s"
+deadline = "15m"                  # failing this long → the person's next contact method
+
+[notify.sms]
+# url = "https://api.twilio.com/2010-04-01/Accounts/AC.../Messages.json"   # unset = disabled
+method = "POST"
+format = "form"                   # "form" or "json"
+from = ""                         # sender number, {from} in fields
+timeout = "10s"
+deadline = "10m"
+rate_limit = 5                    # messages a minute to one number; more are coalesced
+[notify.sms.fields]               # empty = To/From/Body; {to} {from} {text} are filled in
+[notify.sms.headers]              # values are secrets
+# Authorization = "Basic ..."
+[notify.sms.inbound]              # POST /integrations/sms/inbound: "ACK 4821" / "RES 4821"
+# secret = "..."                  # required as ?token= or X-Pagerd-Token; or secret_file
+from_field = "From"
+body_field = "Body"
+
+[notify.slack]
+# bot_token = "xoxb-..."          # or bot_token_file: messages with Acknowledge/Resolve buttons
+# webhook_url = "https://hooks.slack.com/services/..."   # instead of a bot: no buttons
+# channel = "C0123ONCALL"         # unset = a direct message to the person's Slack id
+api_url = "https://slack.com/api"
+# signing_secret = "..."          # or signing_secret_file: verifies button clicks
+timeout = "10s"
+deadline = "10m"
+rate_limit = 20
 
 [notify.webhook]
 # url = "https://hooks.example.com/pagerd"   # unset = webhook channel disabled
@@ -80,6 +128,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub schedules_dir: PathBuf,
     pub reload: ReloadSettings,
+    pub links: LinkSettings,
     pub log: LogSettings,
     pub notify: NotifySettings,
     pub outbox: OutboxSettings,
@@ -95,6 +144,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./pagerd-data"),
             schedules_dir: PathBuf::from("./schedules"),
             reload: ReloadSettings::default(),
+            links: LinkSettings::default(),
             log: LogSettings::default(),
             notify: NotifySettings::default(),
             outbox: OutboxSettings::default(),
@@ -171,6 +221,9 @@ impl Default for LogSettings {
 pub struct NotifySettings {
     pub log: LogChannelSettings,
     pub webhook: WebhookSettings,
+    pub email: EmailSettings,
+    pub sms: SmsSettings,
+    pub slack: SlackSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

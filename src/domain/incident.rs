@@ -118,6 +118,8 @@ pub struct Page {
     pub incident: Option<Incident>,
     /// The text of a notification without an incident.
     pub notice: Option<Notice>,
+    /// What the person replies with by SMS ("ACK 4821"); SMS pages only.
+    pub reply_code: Option<String>,
 }
 
 /// A notification's own subject and text (a handoff summary).

@@ -3,6 +3,7 @@
 //! Everything here is a value or a function from values to a decision, so the rules can be
 //! tested with tables and proptest.
 
+pub mod contact;
 pub mod escalation;
 pub mod handoff;
 pub mod incident;
@@ -118,6 +119,8 @@ pub enum EventKind {
     Held,
     /// The same alert repeated past the service's threshold.
     SeverityRaised,
+    /// A rate limit holds pages back; they go out together later.
+    DeliveryHeld,
 }
 
 impl EventKind {
@@ -135,6 +138,7 @@ impl EventKind {
             Self::DeliveryFailed => "delivery_failed",
             Self::Held => "held",
             Self::SeverityRaised => "severity_raised",
+            Self::DeliveryHeld => "delivery_held",
         }
     }
 
@@ -152,6 +156,7 @@ impl EventKind {
             "delivery_failed" => Self::DeliveryFailed,
             "held" => Self::Held,
             "severity_raised" => Self::SeverityRaised,
+            "delivery_held" => Self::DeliveryHeld,
             _ => return None,
         })
     }

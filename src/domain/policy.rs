@@ -19,6 +19,11 @@ pub struct Person {
     pub email: Option<String>,
     pub sms: Option<String>,
     pub slack: Option<String>,
+    /// Which method when for critical/high/medium pages, by `after` (filled with the defaults
+    /// of `domain::contact` when the file gives none).
+    pub contact_rules: Vec<super::contact::ContactRule>,
+    /// The same for low-severity pages.
+    pub low_contact_rules: Vec<super::contact::ContactRule>,
 }
 
 /// A thing that raises alerts; points at one escalation policy (plus routing rules).
@@ -337,6 +342,8 @@ mod tests {
                     email: None,
                     sms: None,
                     slack: None,
+                    contact_rules: Vec::new(),
+                    low_contact_rules: Vec::new(),
                 },
             );
         }

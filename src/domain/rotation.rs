@@ -99,62 +99,102 @@ impl Rotation {
         }
     }
 
-    fn shift(&self, n: i64) -> Shift {
-        let len = self.members.len().max(1) as i64;
-        Shift {
-            index: n,
-            member: self.members[n.rem_euclid(len) as usize].clone(),
-            start: self.handoff(n),
-            end: self.handoff(n + 1),
-        }
-    }
-
-    /// The index of the shift containing `t` (may be negative before the start).
-    fn index_at(&self, t: DateTime<Utc>) -> i64 {
+    /// The shift containing `t` as (index, start, end), given `first = self.handoff(0)`; the
+    /// index may be negative before the start. Callers reuse the bounds it resolved.
+    fn turn_at(
+        &self,
+        t: DateTime<Utc>,
+        first: DateTime<Utc>,
+    ) -> (i64, DateTime<Utc>, DateTime<Utc>) {
         // Estimate from the nominal length, then walk: DST and month lengths move a
         // boundary by hours or days, never by more than a shift or two.
-        let elapsed = t - self.handoff(0);
+        let elapsed = t - first;
         let mut n = elapsed
             .num_seconds()
             .div_euclid(self.nominal().num_seconds().max(1));
-        while self.handoff(n) > t {
+        let mut start = if n == 0 { first } else { self.handoff(n) };
+        while start > t {
             n -= 1;
+            start = self.handoff(n);
         }
-        while self.handoff(n + 1) <= t {
+        let mut end = self.handoff(n + 1);
+        while end <= t {
             n += 1;
+            start = end;
+            end = self.handoff(n + 1);
         }
-        n
+        (n, start, end)
     }
 
     /// The shift in progress at `t`; `None` before the rotation starts.
     pub fn shift_at(&self, t: DateTime<Utc>) -> Option<Shift> {
-        if self.members.is_empty() || t < self.handoff(0) {
+        let first = self.handoff(0);
+        if self.members.is_empty() || t < first {
             return None;
         }
-        Some(self.shift(self.index_at(t)))
+        let (index, start, end) = self.turn_at(t, first);
+        Some(Shift {
+            index,
+            member: self.member(index).to_string(),
+            start,
+            end,
+        })
+    }
+
+    /// The member whose turn the `n`th shift is.
+    pub(crate) fn member(&self, n: i64) -> &str {
+        &self.members[n.rem_euclid(self.members.len().max(1) as i64) as usize]
     }
 
     /// Every non-empty shift overlapping `[from, to)`, in order (none before the start).
     pub fn shifts_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Shift> {
+        self.turns_between(from, to)
+            .into_iter()
+            .map(|t| Shift {
+                index: t.index,
+                member: self.member(t.index).to_string(),
+                start: t.start,
+                end: t.end,
+            })
+            .collect()
+    }
+
+    /// [`Self::shifts_between`] without cloning member names; each handoff is resolved once
+    /// (a turn's end is the next one's start), which is most of the cost.
+    pub(crate) fn turns_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Turn> {
         if self.members.is_empty() || to <= from {
             return Vec::new();
         }
-        let mut n = self.index_at(from.max(self.handoff(0)));
+        let first = self.handoff(0);
+        let (mut n, mut start, mut end) = self.turn_at(from.max(first), first);
         let mut out = Vec::new();
-        loop {
-            let s = self.shift(n);
-            if s.start >= to {
-                break;
-            }
+        while start < to {
             // A turn that falls entirely inside a spring-forward gap (hourly rotations) covers
             // no time: it is skipped, and the next member's turn follows.
-            if s.start < s.end {
-                out.push(s);
+            if start < end {
+                out.push(Turn {
+                    index: n,
+                    start,
+                    end,
+                });
             }
             n += 1;
+            start = end;
+            if start >= to {
+                break; // don't resolve a handoff past the range
+            }
+            end = self.handoff(n + 1);
         }
         out
     }
+}
+
+/// A [`Shift`] by index only (see [`Rotation::member`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Turn {
+    pub index: i64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
 }
 
 #[cfg(test)]

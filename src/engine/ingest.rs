@@ -94,7 +94,16 @@ pub(super) fn release(
         NewEvent::new(EventKind::Escalated, "no longer held: paging starts").level(1),
         ctx.now,
     )?);
-    apply_step(tx, ctx, inc.id, &inc.service, &step, due_at, fx)
+    apply_step(
+        tx,
+        ctx,
+        inc.id,
+        &inc.service,
+        inc.severity,
+        &step,
+        due_at,
+        fx,
+    )
 }
 
 /// Another alert on an open incident: counts it, and past the threshold raises the severity
@@ -167,7 +176,7 @@ pub(super) fn observe_repeat(
             ctx.now,
         )?,
     );
-    apply_step(tx, ctx, id, &inc.service, &step, ctx.now, fx)
+    apply_step(tx, ctx, id, &inc.service, raised, &step, ctx.now, fx)
 }
 
 /// A heartbeat was not pinged in time: open (or add to) its incident. The next expiry is

@@ -20,6 +20,7 @@ pub use outbox::OutboxWorker;
 pub use schedules::{OverrideRequest, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
+use crate::domain::contact::{self, Method};
 use crate::domain::{
     self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent, PageKind, PolicySet, Step,
 };
@@ -261,7 +262,7 @@ impl Engine {
                     ctx.now,
                 )?,
             );
-            apply_step(tx, ctx, id, &inc.service, &step, ctx.now, fx)?;
+            apply_step(tx, ctx, id, &inc.service, inc.severity, &step, ctx.now, fx)?;
             Ok(true)
         })
         .await
@@ -354,6 +355,10 @@ impl Engine {
                     else {
                         continue;
                     };
+                    if let Some(contact) = &action.contact {
+                        fire_contact(tx, &ctx, &inc, contact, action.due_at, &mut fx)?;
+                        continue;
+                    }
                     fire(tx, &ctx, &inc, action.kind, action.due_at, &mut fx)?;
                 }
                 Ok((due.len(), fx))
@@ -496,16 +501,79 @@ fn fire(
         _ => return Ok(()),
     };
     tx.set_position(inc.id, step.pos())?;
-    apply_step(tx, ctx, inc.id, &inc.service, &step, due_at, fx)
+    apply_step(
+        tx,
+        ctx,
+        inc.id,
+        &inc.service,
+        inc.severity,
+        &step,
+        due_at,
+        fx,
+    )
 }
 
-/// Writes a decision: pages (one per person and channel), timeline, next due action. The caller
-/// has stored the incident at `step.pos()`.
+/// Queues one page; SMS pages get the person's reply code for the incident.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn queue_page(
+    tx: &WriteTx<'_>,
+    id: i64,
+    kind: PageKind,
+    person: &str,
+    channel: &str,
+    pos: domain::Position,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    let page = tx.enqueue_page(id, kind, person, channel, pos, due_at, now)?;
+    if channel == Method::Sms.as_str() {
+        let code = tx.reply_code(id, person, now)?;
+        tx.set_reply_code(page, &code)?;
+    }
+    Ok(page)
+}
+
+/// A later contact-rule step came due: page by that method if the incident still waits for an
+/// acknowledgement at the same escalation position.
+fn fire_contact(
+    tx: &WriteTx<'_>,
+    ctx: &Ctx,
+    inc: &Incident,
+    (person, channel, pos): &(String, String, domain::Position),
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    if inc.state != IncidentState::Triggered || inc.pos != *pos {
+        return Ok(());
+    }
+    if !ctx.channels.iter().any(|c| c == channel) {
+        return Ok(());
+    }
+    queue_page(
+        tx,
+        inc.id,
+        PageKind::Page,
+        person,
+        channel,
+        *pos,
+        due_at,
+        ctx.now,
+    )?;
+    fx.pages = true;
+    Ok(())
+}
+
+/// Writes a decision: pages, timeline, next due action. Every person is paged at once on the
+/// broadcast channels (webhook, log) and by their contact rules on the contact methods: the
+/// first steps now, later ones as due actions that run only if the incident is still
+/// unacknowledged at this position then. The caller has stored the incident at `step.pos()`.
+#[allow(clippy::too_many_arguments)]
 fn apply_step(
     tx: &WriteTx<'_>,
     ctx: &Ctx,
     id: i64,
     service: &str,
+    severity: domain::Severity,
     step: &Step,
     due_at: DateTime<Utc>,
     fx: &mut Effects,
@@ -518,9 +586,27 @@ fn apply_step(
     let resolved = policies.resolve_targets(targets, now);
     let people = &resolved.people;
     for person in people {
-        for channel in channels {
-            tx.enqueue_page(id, kind, person, channel, pos, due_at, now)?;
+        for channel in channels.iter().filter(|c| Method::parse(c).is_none()) {
+            queue_page(tx, id, kind, person, channel, pos, due_at, now)?;
             fx.pages = true;
+        }
+        let Some(p) = policies.people.get(person) else {
+            continue;
+        };
+        for rule in contact::rules_for(p, severity) {
+            let channel = rule.method.as_str();
+            if !channels.iter().any(|c| c == channel) {
+                continue;
+            }
+            // The unanswered notice is information: every method at once.
+            if rule.after.is_zero() || kind == PageKind::Unanswered {
+                queue_page(tx, id, kind, person, channel, pos, due_at, now)?;
+                fx.pages = true;
+            } else {
+                let at = now + chrono::Duration::from_std(rule.after).unwrap_or_default();
+                tx.schedule_contact(id, person, channel, pos, at)?;
+                fx.due(at);
+            }
         }
     }
     let mut msg = match kind {
@@ -635,7 +721,7 @@ fn open_alert(
     );
     match held {
         Some(hold) => ingest::record_hold(tx, ctx, id, &alert.service, &hold, fx)?,
-        None => apply_step(tx, ctx, id, &alert.service, &step, now, fx)?,
+        None => apply_step(tx, ctx, id, &alert.service, alert.severity, &step, now, fx)?,
     }
     Ok(TriggerOutcome {
         incident_id: id,

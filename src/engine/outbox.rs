@@ -4,7 +4,7 @@
 //! A page is marked sent only after its channel accepted it, so a crash mid-send resends it
 //! after restart with the same idempotency key: at least once, duplicates bounded by one batch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::Engine;
 use super::timer::Failures;
 use crate::config::settings::OutboxSettings;
-use crate::domain::{EventKind, NewEvent, Page};
-use crate::notify::{Channel, SendError};
-use crate::store::AttemptOutcome;
+use crate::domain::contact::{self, Method};
+use crate::domain::{EventKind, IncidentState, NewEvent, Page, PageKind};
+use crate::notify::{Channel, Delivered, SendError};
+use crate::store::{AttemptInfo, AttemptOutcome};
 
 /// What one `try_execute` pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +52,14 @@ impl OutboxWorker {
         let clock = self.engine.clock();
         let mut failures = Failures::new("outbox worker");
         loop {
-            let outcome = tokio::select! {
-                // Stopping mid-send leaves the pages pending: they go out after restart.
-                _ = shutdown.cancelled() => return Ok(()),
-                r = self.try_execute() => r,
-            };
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            // A pass in flight finishes (sends are bounded by the channels' timeouts) and
+            // records its outcomes, so a graceful stop does not resend what went out. A crash
+            // mid-pass leaves its pages pending: they go out again after restart, with the
+            // same idempotency keys.
+            let outcome = self.try_execute().await;
             let next = match outcome {
                 Ok(ExecutionOutcome::Attempted(_)) => {
                     failures.reset();
@@ -79,7 +83,9 @@ impl OutboxWorker {
         }
     }
 
-    /// One pass: send every page due now (a bounded batch), record the outcomes.
+    /// One pass: send every page due now (a bounded batch), record the outcomes. Pages to one
+    /// person on a rate-limited channel are sent as the limit allows: coalesced into one
+    /// message when more wait than fit, held (visibly) when the limit is reached.
     pub async fn try_execute(&self) -> anyhow::Result<ExecutionOutcome> {
         let now = self.engine.clock().now();
         let limit = self.settings.concurrency * 4;
@@ -91,103 +97,294 @@ impl OutboxWorker {
         if pages.is_empty() {
             return Ok(ExecutionOutcome::Empty);
         }
+        let n = pages.len();
+        let (units, holds) = self.plan(pages, now).await?;
         let policies = self.engine.policies();
-        let results: Vec<(Page, Result<(), SendError>)> = futures::stream::iter(pages)
-            .map(|page| {
-                let channel = self.channels.get(&page.channel).cloned();
-                let person = policies.people.get(&page.person).cloned();
+        let results: Vec<Attempted> = futures::stream::iter(units)
+            .map(|unit| {
+                let channel = self.channels.get(&unit[0].channel).cloned();
+                let person = policies.people.get(&unit[0].person).cloned();
                 async move {
-                    let result = match channel {
-                        Some(ch) => ch.send(&page, person.as_ref()).await,
-                        None => Err(SendError::Permanent(format!(
-                            "channel `{}` is not enabled",
-                            page.channel
-                        ))),
+                    let (address, result) = match channel {
+                        Some(ch) => {
+                            let address = ch.address(person.as_ref());
+                            let r = if unit.len() == 1 {
+                                ch.send(&unit[0], person.as_ref()).await
+                            } else {
+                                ch.send_many(&unit, person.as_ref()).await
+                            };
+                            (address, r)
+                        }
+                        None => (
+                            None,
+                            Err(SendError::Permanent(format!(
+                                "channel `{}` is not enabled",
+                                unit[0].channel
+                            ))),
+                        ),
                     };
-                    (page, result)
+                    (unit, address, result)
                 }
             })
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
 
-        let n = results.len();
         let done_at = self.engine.clock().now();
-        let settings = self.settings.clone();
-        let decided: Vec<(Page, AttemptOutcome)> = results
-            .into_iter()
-            .map(|(page, result)| {
-                let outcome = decide(
-                    page.attempts,
-                    page.created_at,
-                    result,
-                    done_at,
-                    &settings,
-                    rand::random_range(0.8..1.2),
-                );
-                (page, outcome)
-            })
-            .collect();
-        let events = self
+        let mut decided: Vec<(Vec<Page>, AttemptInfo, AttemptOutcome)> = Vec::new();
+        for (unit, address, result) in results {
+            let mut settings = self.settings.clone();
+            if let Some(d) = self
+                .channels
+                .get(&unit[0].channel)
+                .and_then(|c| c.deadline())
+            {
+                settings.give_up_after = d;
+            }
+            let response = match &result {
+                Ok(d) => d.response.clone(),
+                Err(_) => None,
+            };
+            let outcome = decide(
+                unit[0].attempts,
+                unit[0].created_at,
+                result.map(|_| ()),
+                done_at,
+                &settings,
+                rand::random_range(0.8..1.2),
+            );
+            decided.push((unit, AttemptInfo { address, response }, outcome));
+        }
+        let enabled: Vec<Method> = self.channels.values().filter_map(|c| c.method()).collect();
+        let (events, queued) = self
             .engine
             .store()
             .write(move |tx| {
-                let mut events = Vec::with_capacity(decided.len());
-                for (page, outcome) in &decided {
-                    tx.record_attempt(page.id, outcome, done_at)?;
-                    let Some(incident) = &page.incident else {
-                        // Notifications without an incident have no timeline; the log has them.
-                        tracing::info!(page = page.id, kind = page.kind.as_str(), person = %page.person, channel = %page.channel, outcome = ?outcome, "notification attempt");
-                        continue;
-                    };
-                    let (kind, msg) = match outcome {
-                        AttemptOutcome::Sent => (
-                            EventKind::Delivered,
-                            format!(
-                                "{} {} to {} via {}",
-                                verb(page),
-                                ordinal(page.attempts + 1),
-                                page.person,
-                                page.channel
-                            ),
-                        ),
-                        AttemptOutcome::Retry { at, error } => (
-                            EventKind::DeliveryFailed,
-                            format!(
-                                "{} to {} via {} failed: {error}; retrying at {}",
-                                verb(page),
-                                page.person,
-                                page.channel,
-                                at.format("%H:%M:%S UTC")
-                            ),
-                        ),
-                        AttemptOutcome::Failed { error } => (
-                            EventKind::DeliveryFailed,
-                            format!(
-                                "{} to {} via {} failed for good after {} attempt(s): {error}",
-                                verb(page),
-                                page.person,
-                                page.channel,
-                                page.attempts + 1
-                            ),
-                        ),
-                    };
-                    let mut ev = NewEvent::new(kind, msg).level(page.pos.level + 1);
-                    ev.person = Some(page.person.clone());
-                    ev.channel = Some(page.channel.clone());
-                    events.push(tx.add_event(
-                        incident.id,
-                        &incident.service,
-                        ev,
-                        done_at,
-                    )?);
+                let mut events = Vec::new();
+                let mut queued = false;
+                for (unit, info, outcome) in &decided {
+                    let coalesced = unit.len();
+                    for page in unit {
+                        tx.record_attempt(page.id, outcome, info, done_at)?;
+                        let Some(incident) = &page.incident else {
+                            // Notifications without an incident have no timeline; the log has them.
+                            tracing::info!(page = page.id, kind = page.kind.as_str(), person = %page.person, channel = %page.channel, outcome = ?outcome, "notification attempt");
+                            continue;
+                        };
+                        let (kind, msg) = describe(page, info, outcome, coalesced);
+                        let mut ev = NewEvent::new(kind, msg).level(page.pos.level + 1);
+                        ev.person = Some(page.person.clone());
+                        ev.channel = Some(page.channel.clone());
+                        events.push(tx.add_event(incident.id, &incident.service, ev, done_at)?);
+                        if let AttemptOutcome::Failed { .. } = outcome
+                            && let Some(ev) = fall_over(tx, &policies, &enabled, page, done_at)?
+                        {
+                            events.push(ev);
+                            queued = true;
+                        }
+                    }
                 }
-                Ok(events)
+                for (pages, until, limit) in &holds {
+                    let ids: Vec<i64> = pages.iter().map(|p| p.id).collect();
+                    let first = tx.hold_pages(&ids, *until)?;
+                    for page in pages.iter().filter(|p| first.contains(&p.id)) {
+                        let Some(incident) = &page.incident else {
+                            continue;
+                        };
+                        let mut ev = NewEvent::new(
+                            EventKind::DeliveryHeld,
+                            format!(
+                                "{} to {} via {} held: at most {limit} a minute to one person; \
+                                 waiting pages go out together at {}",
+                                verb(page),
+                                page.person,
+                                page.channel,
+                                until.format("%H:%M:%S UTC")
+                            ),
+                        )
+                        .level(page.pos.level + 1);
+                        ev.person = Some(page.person.clone());
+                        ev.channel = Some(page.channel.clone());
+                        events.push(tx.add_event(incident.id, &incident.service, ev, done_at)?);
+                    }
+                }
+                Ok((events, queued))
             })
             .await?;
         self.engine.publish_events(events);
+        if queued {
+            self.engine.outbox_wake().notify_one();
+        }
         Ok(ExecutionOutcome::Attempted(n))
     }
+
+    /// Splits due pages into sends (one page, or several coalesced for one person) and holds
+    /// (pages to wait, until when, under which limit).
+    async fn plan(
+        &self,
+        pages: Vec<Page>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(Vec<Vec<Page>>, Holds)> {
+        let mut units: Vec<Vec<Page>> = Vec::new();
+        let mut limited: BTreeMap<(String, String), Vec<Page>> = BTreeMap::new();
+        for page in pages {
+            let limit = self
+                .channels
+                .get(&page.channel)
+                .and_then(|c| c.rate_limit());
+            match limit {
+                Some(_) if page.incident.is_some() => limited
+                    .entry((page.channel.clone(), page.person.clone()))
+                    .or_default()
+                    .push(page),
+                _ => units.push(vec![page]),
+            }
+        }
+        if limited.is_empty() {
+            return Ok((units, Vec::new()));
+        }
+        let keys: Vec<(String, String)> = limited.keys().cloned().collect();
+        let since = now - chrono::Duration::minutes(1);
+        let recent = self
+            .engine
+            .store()
+            .read(move |r| {
+                keys.iter()
+                    .map(|(channel, person)| r.recent_sends(person, channel, since))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .await?;
+        let mut holds = Vec::new();
+        for (((channel, _), waiting), sent) in limited.into_iter().zip(recent) {
+            let limit = self
+                .channels
+                .get(&channel)
+                .and_then(|c| c.rate_limit())
+                .unwrap_or(u32::MAX);
+            let (plans, hold) = contact::plan_sends(waiting.len(), &sent, limit, now);
+            if let Some(until) = hold {
+                holds.push((waiting, until, limit));
+                continue;
+            }
+            let mut slots: Vec<Option<Page>> = waiting.into_iter().map(Some).collect();
+            for plan in plans {
+                units.push(plan.pages.iter().filter_map(|i| slots[*i].take()).collect());
+            }
+        }
+        Ok((units, holds))
+    }
+}
+
+/// One send: its pages, the address used, the channel's answer.
+type Attempted = (Vec<Page>, Option<String>, Result<Delivered, SendError>);
+
+/// Pages held by a rate limit: the pages, until when, the limit.
+type Holds = Vec<(Vec<Page>, DateTime<Utc>, u32)>;
+
+/// The timeline entry of one attempt: channel, address, provider answer, next retry.
+fn describe(
+    page: &Page,
+    info: &AttemptInfo,
+    outcome: &AttemptOutcome,
+    coalesced: usize,
+) -> (EventKind, String) {
+    let to = match &info.address {
+        Some(a) => format!("{} via {} ({a})", page.person, page.channel),
+        None => format!("{} via {}", page.person, page.channel),
+    };
+    let together = if coalesced > 1 {
+        format!(" in one message with {} other page(s)", coalesced - 1)
+    } else {
+        String::new()
+    };
+    match outcome {
+        AttemptOutcome::Sent => (
+            EventKind::Delivered,
+            format!(
+                "{} {} to {to}{together}{}",
+                verb(page),
+                ordinal(page.attempts + 1),
+                info.response
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        AttemptOutcome::Retry { at, error } => (
+            EventKind::DeliveryFailed,
+            format!(
+                "{} to {to} failed: {error}; retrying at {}",
+                verb(page),
+                at.format("%H:%M:%S UTC")
+            ),
+        ),
+        AttemptOutcome::Failed { error } => (
+            EventKind::DeliveryFailed,
+            format!(
+                "{} to {to} failed for good after {} attempt(s): {error}",
+                verb(page),
+                page.attempts + 1
+            ),
+        ),
+    }
+}
+
+/// A page that failed for good: if the incident still waits for an answer, page the person
+/// at once by their next contact method not tried yet at this level.
+fn fall_over(
+    tx: &crate::store::WriteTx<'_>,
+    policies: &crate::domain::PolicySet,
+    enabled: &[Method],
+    page: &Page,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<crate::domain::Event>> {
+    let (Some(failed), PageKind::Page, Some(inc)) =
+        (Method::parse(&page.channel), page.kind, &page.incident)
+    else {
+        return Ok(None);
+    };
+    let Some(person) = policies.people.get(&page.person) else {
+        return Ok(None);
+    };
+    let Some(current) = tx.incident(inc.id)? else {
+        return Ok(None);
+    };
+    if current.state != IncidentState::Triggered || current.pos != page.pos {
+        return Ok(None);
+    }
+    let mut tried: Vec<Method> = tx
+        .channels_tried(inc.id, &page.person, page.pos)?
+        .iter()
+        .filter_map(|c| Method::parse(c))
+        .collect();
+    tried.push(failed);
+    let Some(next) = contact::fallback(person, inc.severity, &tried, |m| enabled.contains(&m))
+    else {
+        return Ok(None);
+    };
+    super::queue_page(
+        tx,
+        inc.id,
+        PageKind::Page,
+        &page.person,
+        next.as_str(),
+        page.pos,
+        now,
+        now,
+    )?;
+    let mut ev = NewEvent::new(
+        EventKind::DeliveryFailed,
+        format!(
+            "{} gave up on {}; trying {} at once",
+            page.channel,
+            page.person,
+            next.as_str()
+        ),
+    )
+    .level(page.pos.level + 1);
+    ev.person = Some(page.person.clone());
+    ev.channel = Some(next.as_str().to_string());
+    Ok(Some(tx.add_event(inc.id, &inc.service, ev, now)?))
 }
 
 fn verb(page: &Page) -> &'static str {

@@ -1,6 +1,6 @@
 //! Writes pages to the daemon's log: useful on a laptop and as a last-resort trail.
 
-use super::{Channel, SendError};
+use super::{Channel, Delivered, SendError};
 use crate::domain::{Page, Person};
 
 #[derive(Debug, Default)]
@@ -12,7 +12,7 @@ impl Channel for LogChannel {
         "log"
     }
 
-    async fn send(&self, page: &Page, _person: Option<&Person>) -> Result<(), SendError> {
+    async fn send(&self, page: &Page, _person: Option<&Person>) -> Result<Delivered, SendError> {
         let Some(incident) = &page.incident else {
             let notice = page.notice.as_ref();
             tracing::info!(
@@ -25,7 +25,7 @@ impl Channel for LogChannel {
                 notice.map_or("", |n| n.subject.as_str()),
                 notice.map_or("", |n| n.body.as_str()),
             );
-            return Ok(());
+            return Ok(Delivered::default());
         };
         tracing::info!(
             target: "pagerd::page",
@@ -40,6 +40,6 @@ impl Channel for LogChannel {
             page.person,
             incident.summary
         );
-        Ok(())
+        Ok(Delivered::default())
     }
 }

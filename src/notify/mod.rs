@@ -4,15 +4,40 @@
 //! servers. Whether and when to retry is the outbox's decision; a channel only classifies
 //! its failure.
 
+mod email;
+pub mod links;
 mod log;
+pub mod render;
+pub mod slack;
+mod sms;
 mod webhook;
 
 use std::time::Duration;
 
+pub use email::EmailChannel;
+pub use links::LinkSigner;
 pub use log::LogChannel;
+pub use slack::SlackChannel;
+pub use sms::SmsChannel;
 pub use webhook::WebhookChannel;
 
+use crate::domain::contact::Method;
 use crate::domain::{Page, Person};
+
+/// What a channel reports of an accepted message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The provider's answer worth showing: "250 2.0.0 Ok: queued", "HTTP 201".
+    pub response: Option<String>,
+}
+
+impl Delivered {
+    pub fn with(response: impl Into<String>) -> Self {
+        Self {
+            response: Some(response.into()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SendError {
@@ -32,7 +57,62 @@ pub trait Channel: Send + Sync + 'static {
     /// The name pages are queued under (`webhook`, `log`, …).
     fn name(&self) -> &str;
 
+    /// The person's contact method this channel is, if it is one. Channels that are not
+    /// (webhook, log) get every page at once; contact methods follow each person's rules.
+    fn method(&self) -> Option<Method> {
+        None
+    }
+
+    /// How long a page may keep failing before it fails for good (and the person's next
+    /// method is tried); `None` = the outbox default.
+    fn deadline(&self) -> Option<Duration> {
+        None
+    }
+
+    /// At most this many messages a minute to one person; more are coalesced.
+    fn rate_limit(&self) -> Option<u32> {
+        None
+    }
+
+    /// The address this channel uses for `person`, for the timeline.
+    fn address(&self, person: Option<&Person>) -> Option<String> {
+        let _ = person;
+        None
+    }
+
     /// Delivers one page to one person. `person` is `None` when the person was removed from
     /// the policy files after the page was queued.
-    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<(), SendError>;
+    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError>;
+
+    /// Delivers several pages to one person as one message (over a rate limit). The default
+    /// sends them one by one, for channels without a limit.
+    async fn send_many(
+        &self,
+        pages: &[Page],
+        person: Option<&Person>,
+    ) -> Result<Delivered, SendError> {
+        let mut last = Delivered::default();
+        for page in pages {
+            last = self.send(page, person).await?;
+        }
+        Ok(last)
+    }
+}
+
+/// The person's address for a contact method, or a permanent error naming what is missing.
+pub fn address_of(
+    method: Method,
+    page: &Page,
+    person: Option<&Person>,
+) -> Result<String, SendError> {
+    let person = person.ok_or_else(|| {
+        SendError::Permanent(format!("{} is no longer in the policy files", page.person))
+    })?;
+    method.address(person).map(str::to_string).ok_or_else(|| {
+        SendError::Permanent(format!(
+            "{} has no {} address",
+            page.person,
+            method.as_str()
+        ))
+    })
 }

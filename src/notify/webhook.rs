@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{Channel, SendError};
+use super::{Channel, Delivered, SendError};
 use crate::config::settings::WebhookSettings;
 use crate::domain::{Page, Person};
 
@@ -76,7 +76,7 @@ impl Channel for WebhookChannel {
         "webhook"
     }
 
-    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<(), SendError> {
+    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
         let resp = self
             .client
             .post(self.url.clone())
@@ -88,7 +88,7 @@ impl Channel for WebhookChannel {
             .map_err(|e| SendError::Retryable(format!("webhook request failed: {e}")))?;
         let status = resp.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(Delivered::with(format!("HTTP {}", status.as_u16())));
         }
         let msg = format!("webhook answered {status}");
         if status == StatusCode::TOO_MANY_REQUESTS {

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use ingest::{HeartbeatState, StoredWindow};
 pub use read::{IncidentFilter, ReadTx};
 pub use schedules::StoredPhase;
-pub use write::{AttemptOutcome, DueAction, DueKind, WriteTx};
+pub use write::{AttemptInfo, AttemptOutcome, DueAction, DueKind, WriteTx};
 
 use crate::config::settings::{StoreSettings, Synchronous};
 

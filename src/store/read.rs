@@ -133,7 +133,8 @@ impl<'a> ReadTx<'a> {
             "SELECT {INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
                     p.kind, p.person, p.channel,
-                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body
+                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
+                    p.reply_code
              FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
              WHERE p.status = 'pending' AND p.next_attempt_at <= ?1
              ORDER BY p.next_attempt_at, p.id LIMIT {limit}"
@@ -155,6 +156,7 @@ impl<'a> ReadTx<'a> {
             Ok(Page {
                 incident,
                 notice,
+                reply_code: r.get(p + 12)?,
                 id: r.get(p)?,
                 idempotency_key: r.get(p + 1)?,
                 kind: PageKind::parse(&r.get::<_, String>(p + 2)?).unwrap_or(PageKind::Page),
@@ -171,6 +173,54 @@ impl<'a> ReadTx<'a> {
         })?;
         rows.collect::<Result<_, _>>()
             .context("loading pending pages")
+    }
+
+    /// When messages went to `person` on `channel` since `since` (a coalesced message once).
+    pub fn recent_sends(
+        &self,
+        person: &str,
+        channel: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<DateTime<Utc>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT sent_at FROM pages
+             WHERE person = ?1 AND channel = ?2 AND sent_at > ?3 ORDER BY sent_at",
+        )?;
+        let rows = stmt.query_map(params![person, channel, to_ms(since)], |r| {
+            Ok(from_ms(r.get(0)?))
+        })?;
+        rows.collect::<Result<_, _>>()
+            .context("loading recent sends")
+    }
+
+    /// Channels already used (or queued) to page `person` about the incident at `pos`.
+    pub fn channels_tried(
+        &self,
+        incident_id: i64,
+        person: &str,
+        pos: Position,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT channel FROM pages
+             WHERE incident_id = ?1 AND person = ?2 AND level = ?3 AND loop_no = ?4",
+        )?;
+        let rows = stmt.query_map(params![incident_id, person, pos.level, pos.loop_no], |r| {
+            r.get(0)
+        })?;
+        rows.collect::<Result<_, _>>()
+            .context("loading channels tried")
+    }
+
+    /// The incident an SMS reply code of `person` belongs to (their latest page with it).
+    pub fn incident_for_reply_code(&self, person: &str, code: &str) -> anyhow::Result<Option<i64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT incident_id FROM pages WHERE person = ?1 AND reply_code = ?2
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![person, code], |r| r.get(0))
+            .optional()
+            .context("looking up reply code")
     }
 
     /// Open incidents of these services, newest first (at most `limit`).

@@ -157,7 +157,42 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pages_pending ON pages (next_attempt_at) WHERE status = 'pending';
     CREATE INDEX pages_incident ON pages (incident_id) WHERE status = 'pending';
     "#,
-    // 3: alert intake. Maintenance windows made through the API; heartbeat pings; each
+    // 3: contact methods. A contact-rule step is a due action for one person and channel at
+    // one escalation position; pages record the address used, the provider's answer, a short
+    // reply code (SMS "ACK 4821") and when they were last held by a rate limit.
+    r#"
+    CREATE TABLE due_actions_v3 (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents (id),
+        schedule    TEXT,
+        kind        TEXT    NOT NULL
+            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'contact')),
+        due_at      INTEGER NOT NULL,
+        -- For 'contact': whom to reach on which channel, for which escalation position.
+        person      TEXT,
+        channel     TEXT,
+        level       INTEGER,
+        loop_no     INTEGER,
+        CHECK ((incident_id IS NULL) != (schedule IS NULL)),
+        CHECK ((kind = 'contact') = (person IS NOT NULL AND channel IS NOT NULL))
+    );
+    INSERT INTO due_actions_v3 (id, incident_id, schedule, kind, due_at)
+        SELECT id, incident_id, schedule, kind, due_at FROM due_actions;
+    DROP TABLE due_actions;
+    ALTER TABLE due_actions_v3 RENAME TO due_actions;
+    CREATE INDEX due_actions_due ON due_actions (due_at);
+    CREATE INDEX due_actions_incident ON due_actions (incident_id);
+    CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
+        WHERE schedule IS NOT NULL;
+    ALTER TABLE pages ADD COLUMN address TEXT;
+    ALTER TABLE pages ADD COLUMN response TEXT;
+    ALTER TABLE pages ADD COLUMN reply_code TEXT;
+    ALTER TABLE pages ADD COLUMN sent_at INTEGER;
+    ALTER TABLE pages ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX pages_sent_recently ON pages (person, channel, sent_at) WHERE sent_at IS NOT NULL;
+    CREATE INDEX pages_reply_code ON pages (person, reply_code) WHERE reply_code IS NOT NULL;
+    "#,
+    // 4: alert intake. Maintenance windows made through the API; heartbeat pings; each
     // incident's recent alert times (threshold rule); due actions that belong to a heartbeat
     // (its expiry) and the release of an incident held by a maintenance window or support
     // hours: due_actions is rebuilt with a heartbeat column and the new kinds.
@@ -186,20 +221,30 @@ const MIGRATIONS: &[&str] = &[
     -- JSON array of Unix ms: the alerts since the last severity raise, within its window.
     ALTER TABLE incidents ADD COLUMN recent_alerts TEXT NOT NULL DEFAULT '[]';
 
-    CREATE TABLE due_actions_v3 (
+    CREATE TABLE due_actions_v4 (
         id          INTEGER PRIMARY KEY,
         incident_id INTEGER REFERENCES incidents (id),
         schedule    TEXT,
         heartbeat   TEXT,
         kind        TEXT    NOT NULL
-            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'release', 'heartbeat')),
+            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'contact', 'release',
+                            'heartbeat')),
         due_at      INTEGER NOT NULL,
-        CHECK ((incident_id IS NOT NULL) + (schedule IS NOT NULL) + (heartbeat IS NOT NULL) = 1)
+        -- For 'contact': whom to reach on which channel, for which escalation position.
+        person      TEXT,
+        channel     TEXT,
+        level       INTEGER,
+        loop_no     INTEGER,
+        -- Each action belongs to exactly one of an incident, a schedule, a heartbeat.
+        CHECK ((incident_id IS NOT NULL) + (schedule IS NOT NULL) + (heartbeat IS NOT NULL) = 1),
+        CHECK ((kind = 'contact') = (person IS NOT NULL AND channel IS NOT NULL))
     );
-    INSERT INTO due_actions_v3 (id, incident_id, schedule, kind, due_at)
-        SELECT id, incident_id, schedule, kind, due_at FROM due_actions;
+    INSERT INTO due_actions_v4 (id, incident_id, schedule, kind, due_at, person, channel,
+                                level, loop_no)
+        SELECT id, incident_id, schedule, kind, due_at, person, channel, level, loop_no
+        FROM due_actions;
     DROP TABLE due_actions;
-    ALTER TABLE due_actions_v3 RENAME TO due_actions;
+    ALTER TABLE due_actions_v4 RENAME TO due_actions;
     CREATE INDEX due_actions_due ON due_actions (due_at);
     CREATE INDEX due_actions_incident ON due_actions (incident_id);
     CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
@@ -279,6 +324,41 @@ mod tests {
             [],
         );
         assert!(both.is_err());
+    }
+
+    #[test]
+    fn version_4_keeps_contact_actions_and_adds_heartbeat_ones() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO incidents VALUES (7, 'web', 'k', 'high', 's', '', '{}', '[]',
+                 'triggered', 'p', 0, 0, 1, 0, 0, NULL, NULL, NULL, NULL, NULL);
+             INSERT INTO due_actions (incident_id, kind, due_at, person, channel, level, loop_no)
+                 VALUES (7, 'contact', 60000, 'alice', 'sms', 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (String, String) = conn
+            .query_row("SELECT kind, person FROM due_actions", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, ("contact".into(), "alice".into()));
+        conn.execute(
+            "INSERT INTO due_actions (heartbeat, kind, due_at) VALUES ('backup', 'heartbeat', 1)",
+            [],
+        )
+        .unwrap();
+        let two_owners = conn.execute(
+            "INSERT INTO due_actions (incident_id, heartbeat, kind, due_at)
+             VALUES (7, 'backup', 'release', 1)",
+            [],
+        );
+        assert!(two_owners.is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::ops::Deref;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::read::{ReadTx, links_json};
 use super::{from_ms, to_ms};
@@ -34,6 +34,8 @@ pub enum DueKind {
     Release,
     /// A heartbeat was not pinged in time.
     HeartbeatExpiry,
+    /// A later step of a person's contact rules (SMS after 1 minute, …).
+    Contact,
 }
 
 impl DueKind {
@@ -44,6 +46,7 @@ impl DueKind {
             Self::Handoff => "handoff",
             Self::Release => "release",
             Self::HeartbeatExpiry => "heartbeat",
+            Self::Contact => "contact",
         }
     }
 
@@ -53,6 +56,7 @@ impl DueKind {
             "handoff" => Self::Handoff,
             "release" => Self::Release,
             "heartbeat" => Self::HeartbeatExpiry,
+            "contact" => Self::Contact,
             _ => Self::Escalate,
         }
     }
@@ -68,6 +72,8 @@ pub struct DueAction {
     pub heartbeat: Option<String>,
     pub kind: DueKind,
     pub due_at: DateTime<Utc>,
+    /// For `Contact`: whom, on which channel, for which escalation position.
+    pub contact: Option<(String, String, Position)>,
 }
 
 impl<'a> WriteTx<'a> {
@@ -265,6 +271,32 @@ impl<'a> WriteTx<'a> {
         Ok(())
     }
 
+    /// A later contact-rule step for one person and channel at escalation position `pos`.
+    pub fn schedule_contact(
+        &self,
+        incident_id: i64,
+        person: &str,
+        channel: &str,
+        pos: Position,
+        due_at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO due_actions (incident_id, kind, due_at, person, channel, level, loop_no)
+                 VALUES (?1, 'contact', ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                incident_id,
+                to_ms(due_at),
+                person,
+                channel,
+                pos.level,
+                pos.loop_no
+            ])
+            .context("scheduling contact step")?;
+        Ok(())
+    }
+
     /// Drops every pending action of an incident.
     pub fn cancel_actions(&self, incident_id: i64) -> anyhow::Result<()> {
         self.conn()
@@ -279,15 +311,31 @@ impl<'a> WriteTx<'a> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "DELETE FROM due_actions WHERE id IN
                  (SELECT id FROM due_actions WHERE due_at <= ?1 ORDER BY due_at, id LIMIT {limit})
-             RETURNING incident_id, schedule, heartbeat, kind, due_at"
+             RETURNING incident_id, schedule, kind, due_at, person, channel, level, loop_no,
+                       heartbeat"
         ))?;
         let rows = stmt.query_map(params![to_ms(now)], |r| {
+            let contact = match (
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ) {
+                (Some(person), Some(channel)) => Some((
+                    person,
+                    channel,
+                    Position {
+                        level: r.get::<_, Option<u32>>(6)?.unwrap_or_default(),
+                        loop_no: r.get::<_, Option<u32>>(7)?.unwrap_or_default(),
+                    },
+                )),
+                _ => None,
+            };
             Ok(DueAction {
                 incident_id: r.get(0)?,
                 schedule: r.get(1)?,
-                heartbeat: r.get(2)?,
-                kind: DueKind::parse(&r.get::<_, String>(3)?),
-                due_at: from_ms(r.get(4)?),
+                kind: DueKind::parse(&r.get::<_, String>(2)?),
+                due_at: from_ms(r.get(3)?),
+                contact,
+                heartbeat: r.get(8)?,
             })
         })?;
         let mut due: Vec<DueAction> = rows.collect::<Result<_, _>>()?;
@@ -296,29 +344,112 @@ impl<'a> WriteTx<'a> {
         Ok(due)
     }
 
-    /// Records one delivery attempt: sent, retry at a later time, or failed for good.
+    /// Records one delivery attempt: sent, retry at a later time, or failed for good, with
+    /// the address used and the provider's answer.
     pub fn record_attempt(
         &self,
         page_id: i64,
         outcome: &AttemptOutcome,
+        attempt: &AttemptInfo,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let (status, next, error) = match outcome {
-            AttemptOutcome::Sent => ("sent", now, None),
-            AttemptOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str())),
-            AttemptOutcome::Failed { error } => ("failed", now, Some(error.as_str())),
+        let (status, next, error, sent_at) = match outcome {
+            AttemptOutcome::Sent => ("sent", now, None, Some(to_ms(now))),
+            AttemptOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None),
+            AttemptOutcome::Failed { error } => ("failed", now, Some(error.as_str()), None),
         };
         // A page cancelled while in flight stays cancelled; the attempt is still counted.
         self.conn()
             .prepare_cached(
                 "UPDATE pages SET attempts = attempts + 1, last_error = ?4, next_attempt_at = ?3,
-                     status = CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE ?2 END
+                     status = CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE ?2 END,
+                     address = COALESCE(?5, address), response = COALESCE(?6, response),
+                     sent_at = COALESCE(?7, sent_at)
                  WHERE id = ?1",
             )?
-            .execute(params![page_id, status, to_ms(next), error])
+            .execute(params![
+                page_id,
+                status,
+                to_ms(next),
+                error,
+                attempt.address,
+                attempt.response,
+                sent_at
+            ])
             .context("recording page attempt")?;
         Ok(())
     }
+
+    /// Holds pages back until `until` (a rate limit); returns the ids held for the first time.
+    pub fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
+        let mut first = Vec::new();
+        for id in ids {
+            let was_held: bool = self
+                .conn()
+                .prepare_cached("SELECT held FROM pages WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            self.conn()
+                .prepare_cached("UPDATE pages SET next_attempt_at = ?2, held = 1 WHERE id = ?1")?
+                .execute(params![id, to_ms(until)])?;
+            if !was_held {
+                first.push(*id);
+            }
+        }
+        Ok(first)
+    }
+
+    /// The person's SMS reply code for this incident: the one they already have, else a new
+    /// four-digit code none of their recent pages uses.
+    pub fn reply_code(
+        &self,
+        incident_id: i64,
+        person: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let existing: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT reply_code FROM pages
+                 WHERE incident_id = ?1 AND person = ?2 AND reply_code IS NOT NULL LIMIT 1",
+            )?
+            .query_row(params![incident_id, person], |r| r.get(0))
+            .optional()?;
+        if let Some(code) = existing {
+            return Ok(code);
+        }
+        let since = to_ms(now - chrono::Duration::days(30));
+        for digits in [4u32, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 8] {
+            let low = 10u32.pow(digits - 1);
+            let code = rand::random_range(low..low * 10).to_string();
+            let taken: bool = self
+                .conn()
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM pages WHERE person = ?1 AND reply_code = ?2
+                         AND created_at > ?3)",
+                )?
+                .query_row(params![person, code, since], |r| r.get(0))?;
+            if !taken {
+                return Ok(code);
+            }
+        }
+        anyhow::bail!("no free reply code for {person}")
+    }
+
+    pub fn set_reply_code(&self, page_id: i64, code: &str) -> anyhow::Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE pages SET reply_code = ?2 WHERE id = ?1")?
+            .execute(params![page_id, code])?;
+        Ok(())
+    }
+}
+
+/// What a channel reported about one attempt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttemptInfo {
+    /// The email address, number or Slack id used.
+    pub address: Option<String>,
+    /// The provider's answer, e.g. "250 2.0.0 queued" or "HTTP 201".
+    pub response: Option<String>,
 }
 
 /// Result of one delivery attempt, as the outbox decided it.

@@ -391,6 +391,24 @@ impl TestApp {
         self.pages(sink, 1).await.remove(0)
     }
 
+    /// Reads the event stream until an event matching `pred` arrives (real time, bounded).
+    pub async fn event_where(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&pb::IncidentEvent) -> bool,
+    ) -> pb::IncidentEvent {
+        loop {
+            let ev = within(what, self.watch.message())
+                .await
+                .expect("watch stream failed")
+                .expect("watch stream ended");
+            self.events.push(ev.clone());
+            if pred(&ev) {
+                return ev;
+            }
+        }
+    }
+
     fn outcomes(&self) -> usize {
         self.events
             .iter()

@@ -4,6 +4,7 @@ mod helpers;
 
 mod alertmanager;
 mod api;
+mod channels;
 mod check;
 mod dedup;
 mod delivery;

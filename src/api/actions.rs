@@ -1,0 +1,451 @@
+//! Acknowledging and resolving from a page, over HTTP:
+//! - signed links in emails: `GET /act/{token}` shows a confirmation page (mail scanners that
+//!   prefetch links change nothing), `POST` acts;
+//! - the SMS provider's incoming-message webhook: "ACK 4821" / "RES 4821" from the paged
+//!   person's number;
+//! - Slack's interactivity requests (button clicks), verified by Slack's request signature.
+//!
+//! Every refusal is logged with its reason; the person who acts is the one the link, number or
+//! Slack account belongs to.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::http::HttpState;
+use crate::config::channels::resolve_secret;
+use crate::config::settings::SmsInboundSettings;
+use crate::domain::contact::{ReplyAction, parse_reply};
+use crate::domain::{Incident, IncidentState};
+use crate::engine::{ActionOutcome, Engine, EngineError};
+use crate::notify::LinkSigner;
+use crate::notify::links::{LinkAction, LinkError};
+use crate::notify::slack::{SlackApi, verify_signature};
+
+/// What the action endpoints need besides the engine.
+pub struct HttpDeps {
+    pub links: LinkSigner,
+    pub slack_api: Option<SlackApi>,
+    pub slack_signing_secret: Option<Vec<u8>>,
+    pub sms_inbound: SmsInbound,
+    /// Slack signatures seen in the last five minutes, to refuse replays.
+    pub seen_signatures: Mutex<HashMap<String, i64>>,
+}
+
+impl HttpDeps {
+    pub fn new(
+        links: LinkSigner,
+        slack_api: Option<SlackApi>,
+        slack_signing_secret: Option<Vec<u8>>,
+        sms_inbound: SmsInbound,
+    ) -> Self {
+        Self {
+            links,
+            slack_api,
+            slack_signing_secret,
+            sms_inbound,
+            seen_signatures: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The inbound SMS endpoint's settings, secrets resolved.
+pub struct SmsInbound {
+    pub secret: Option<String>,
+    pub from_field: String,
+    pub body_field: String,
+}
+
+impl SmsInbound {
+    pub fn from_settings(s: &SmsInboundSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            secret: resolve_secret(&s.secret, &s.secret_file, "notify.sms.inbound.secret")?
+                .map(|s| s.expose().to_string()),
+            from_field: s.from_field.clone(),
+            body_field: s.body_field.clone(),
+        })
+    }
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html><head><meta name=viewport content=\"width=device-width\">\
+             <title>{t}</title></head><body style=\"font-family:sans-serif;max-width:40em\">\
+             <h1>{t}</h1>{body}</body></html>",
+            t = esc(title)
+        )),
+    )
+        .into_response()
+}
+
+fn describe_incident(inc: &Incident) -> String {
+    format!(
+        "<p><b>{}</b> {}: {} (#{})</p><p>State: {}</p>",
+        inc.severity.as_str().to_uppercase(),
+        inc.service,
+        inc.summary
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+        inc.id,
+        inc.state.as_str()
+    )
+}
+
+fn verb(action: LinkAction) -> (&'static str, &'static str) {
+    match action {
+        LinkAction::Acknowledge => ("Acknowledge", "acknowledged"),
+        LinkAction::Resolve => ("Resolve", "resolved"),
+    }
+}
+
+/// `GET /act/{token}`: what the link would do, and a button that does it.
+pub async fn confirm_page(State(s): State<HttpState>, Path(token): Path<String>) -> Response {
+    let claims = match s.deps.links.verify(&token, s.engine.clock().now()) {
+        Ok(c) => c,
+        Err(e) => return refused_link(e),
+    };
+    let inc = match s.engine.get(claims.incident_id).await {
+        Ok((inc, _)) => inc,
+        Err(EngineError::NotFound(_)) => {
+            return page(StatusCode::NOT_FOUND, "No such incident", "");
+        }
+        Err(e) => return internal(e),
+    };
+    let (button, _) = verb(claims.action);
+    page(
+        StatusCode::OK,
+        &format!("{button} incident #{}?", inc.id),
+        &format!(
+            "{}<form method=post><button type=submit style=\"font-size:1.2em\">{button} as {}</button></form>",
+            describe_incident(&inc),
+            claims.person
+        ),
+    )
+}
+
+/// `POST /act/{token}`: acknowledge or resolve as the person the link was made for.
+pub async fn act(State(s): State<HttpState>, Path(token): Path<String>) -> Response {
+    let claims = match s.deps.links.verify(&token, s.engine.clock().now()) {
+        Ok(c) => c,
+        Err(e) => return refused_link(e),
+    };
+    let reply = match claims.action {
+        LinkAction::Acknowledge => ReplyAction::Acknowledge,
+        LinkAction::Resolve => ReplyAction::Resolve,
+    };
+    let (_, done) = verb(claims.action);
+    match perform(
+        &s.engine,
+        reply,
+        claims.incident_id,
+        &claims.person,
+        "email link",
+    )
+    .await
+    {
+        Ok(o) => {
+            let title = if o.changed {
+                format!("Incident #{} {done}", o.incident.id)
+            } else {
+                format!(
+                    "Incident #{} was already {}",
+                    o.incident.id, o.incident.state
+                )
+            };
+            page(
+                StatusCode::OK,
+                &title,
+                &format!(
+                    "{}<p>By {}.</p>",
+                    describe_incident(&o.incident),
+                    claims.person
+                ),
+            )
+        }
+        Err(EngineError::NotFound(_)) => page(StatusCode::NOT_FOUND, "No such incident", ""),
+        Err(EngineError::FailedPrecondition(m)) => page(
+            StatusCode::CONFLICT,
+            "Nothing to do",
+            &format!("<p>{m}</p>"),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+fn refused_link(e: LinkError) -> Response {
+    tracing::warn!(reason = %e, "action link refused");
+    page(
+        StatusCode::FORBIDDEN,
+        "This link does not work",
+        &format!("<p>{e}.</p>"),
+    )
+}
+
+fn internal(e: EngineError) -> Response {
+    tracing::error!(error = %e, "action failed");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "<p>Nothing was changed. Try again, or use pagerctl.</p>",
+    )
+}
+
+async fn perform(
+    engine: &Engine,
+    action: ReplyAction,
+    id: i64,
+    person: &str,
+    via: &str,
+) -> Result<ActionOutcome, EngineError> {
+    let by = person.to_string();
+    let o = match action {
+        ReplyAction::Acknowledge => engine.acknowledge(id, by).await?,
+        ReplyAction::Resolve => engine.resolve(id, by, format!("resolved by {via}")).await?,
+    };
+    tracing::info!(incident = id, person, via, action = ?action, changed = o.changed, "action from a page");
+    Ok(o)
+}
+
+/// `POST /integrations/sms/inbound`: the provider's incoming-message webhook (form or JSON).
+pub async fn sms_inbound(
+    State(s): State<HttpState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cfg = &s.deps.sms_inbound;
+    if let Some(secret) = &cfg.secret {
+        let given = query
+            .get("token")
+            .map(String::as_str)
+            .or_else(|| headers.get("x-pagerd-token").and_then(|v| v.to_str().ok()));
+        let ok = given.is_some_and(|g| {
+            use hmac::digest::Digest;
+            // Compare digests so the time taken says nothing about the secret.
+            sha2::Sha256::digest(g.as_bytes()) == sha2::Sha256::digest(secret.as_bytes())
+        });
+        if !ok {
+            tracing::warn!("inbound SMS refused: missing or wrong token");
+            return (StatusCode::FORBIDDEN, "bad token\n").into_response();
+        }
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let fields: HashMap<String, String> = if is_json {
+        match serde_json::from_slice::<HashMap<String, Value>>(&body) {
+            Ok(m) => m
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                .collect(),
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("body: not JSON: {e}\n")).into_response();
+            }
+        }
+    } else {
+        form_urlencoded::parse(&body).into_owned().collect()
+    };
+    let (Some(from), Some(text)) = (fields.get(&cfg.from_field), fields.get(&cfg.body_field))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "body: needs fields {} and {}\n",
+                cfg.from_field, cfg.body_field
+            ),
+        )
+            .into_response();
+    };
+    let number: String = from.chars().filter(|c| !c.is_whitespace()).collect();
+    let policies = s.engine.policies();
+    let Some(person) = policies
+        .people
+        .values()
+        .find(|p| p.sms.as_deref() == Some(number.as_str()))
+    else {
+        tracing::warn!(from = %number, "inbound SMS from an unknown number refused");
+        return (StatusCode::FORBIDDEN, "unknown number\n").into_response();
+    };
+    let Some((action, code)) = parse_reply(text) else {
+        tracing::warn!(person = %person.name, "inbound SMS not understood");
+        return (
+            StatusCode::OK,
+            "Not understood. Reply ACK <code> or RES <code>.\n",
+        )
+            .into_response();
+    };
+    let (name, code2) = (person.name.clone(), code.clone());
+    let incident = match s
+        .engine
+        .store()
+        .read(move |r| r.incident_for_reply_code(&name, &code2))
+        .await
+    {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            tracing::warn!(person = %person.name, code, "inbound SMS with an unknown code refused");
+            return (
+                StatusCode::NOT_FOUND,
+                format!("No page with code {code}.\n"),
+            )
+                .into_response();
+        }
+        Err(e) => return internal(EngineError::Internal(e)),
+    };
+    match perform(&s.engine, action, incident, &person.name, "SMS").await {
+        Ok(o) => {
+            let what = if o.changed {
+                format!("#{} {}", o.incident.id, o.incident.state)
+            } else {
+                format!("#{} was already {}", o.incident.id, o.incident.state)
+            };
+            (StatusCode::OK, format!("{what}\n")).into_response()
+        }
+        Err(EngineError::FailedPrecondition(m)) => {
+            (StatusCode::OK, format!("{m}\n")).into_response()
+        }
+        Err(EngineError::NotFound(m)) => (StatusCode::NOT_FOUND, format!("{m}\n")).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /integrations/slack/actions`: a button click, signed by Slack.
+pub async fn slack_action(State(s): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = &s.deps.slack_signing_secret else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Slack interactivity is not configured\n",
+        )
+            .into_response();
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (ts, sig) = (
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+    );
+    let now = s.engine.clock().now().timestamp();
+    if let Err(why) = verify_signature(secret, &ts, &body, &sig, now) {
+        tracing::warn!(reason = why, "Slack request refused");
+        return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
+    }
+    {
+        let mut seen = s.deps.seen_signatures.lock().expect("seen signatures");
+        seen.retain(|_, at| now - *at <= 5 * 60);
+        if seen.insert(sig.clone(), now).is_some() {
+            tracing::warn!("Slack request refused: replayed signature");
+            return (StatusCode::UNAUTHORIZED, "replayed request\n").into_response();
+        }
+    }
+    let payload: Option<Value> = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "payload")
+        .and_then(|(_, v)| serde_json::from_str(&v).ok());
+    let Some(payload) = payload else {
+        return (StatusCode::BAD_REQUEST, "body: no JSON payload field\n").into_response();
+    };
+    let user = payload["user"]["id"].as_str().unwrap_or_default();
+    let action = &payload["actions"][0];
+    let (Some(action_id), Some(id)) = (
+        action["action_id"].as_str(),
+        action["value"].as_str().and_then(|v| v.parse::<i64>().ok()),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "payload: no action with an incident id\n",
+        )
+            .into_response();
+    };
+    let reply = match action_id {
+        "ack" => ReplyAction::Acknowledge,
+        "resolve" => ReplyAction::Resolve,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("payload: unknown action {other}\n"),
+            )
+                .into_response();
+        }
+    };
+    let policies = s.engine.policies();
+    let Some(person) = policies
+        .people
+        .values()
+        .find(|p| p.slack.as_deref() == Some(user))
+    else {
+        tracing::warn!(
+            slack_user = user,
+            "Slack click from a user who is no person refused"
+        );
+        return (
+            StatusCode::OK,
+            axum::Json(json!({"response_type": "ephemeral", "text": "Your Slack account is not linked to a pagerd person."})),
+        )
+            .into_response();
+    };
+    let outcome = match perform(&s.engine, reply, id, &person.name, "Slack").await {
+        Ok(o) => o,
+        Err(EngineError::FailedPrecondition(m)) => {
+            return (
+                StatusCode::OK,
+                axum::Json(json!({"response_type": "ephemeral", "text": m})),
+            )
+                .into_response();
+        }
+        Err(EngineError::NotFound(m)) => {
+            return (StatusCode::NOT_FOUND, format!("{m}\n")).into_response();
+        }
+        Err(e) => return internal(e),
+    };
+    // Replace the buttons with who did what, so the channel sees it is handled.
+    let channel = payload["channel"]["id"].as_str();
+    let ts = payload["container"]["message_ts"]
+        .as_str()
+        .or(payload["message"]["ts"].as_str());
+    if let (Some(api), Some(channel), Some(ts)) = (&s.deps.slack_api, channel, ts) {
+        let inc = &outcome.incident;
+        let state = if inc.state == IncidentState::Resolved {
+            "Resolved"
+        } else {
+            "Acknowledged"
+        };
+        let note = format!(
+            "{state} by {} at {}",
+            person.name,
+            s.engine.clock().now().format("%H:%M UTC")
+        );
+        let headline = crate::notify::render::headline(inc);
+        let body = json!({
+            "channel": channel,
+            "ts": ts,
+            "text": format!("{headline} — {note}"),
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
+            ],
+        });
+        if let Err(e) = api.call("chat.update", &body).await {
+            tracing::warn!(error = %e, "could not update the Slack message");
+        }
+    }
+    StatusCode::OK.into_response()
+}
