@@ -313,7 +313,8 @@ mod tests {
                 escalation_policy: "legal".into(),
             },
         ];
-        let table: [(Severity, &[(&str, &str)], &str); 7] = [
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let table: [(Severity, Pairs, &str); 7] = [
             (Severity::High, &[("team", "billing")], "billing"),
             // First match wins: billing before the critical rule.
             (Severity::Critical, &[("team", "billing")], "billing"),

@@ -524,7 +524,8 @@ async fn routing_rules_send_matching_alerts_to_their_policy_first_match_wins() {
     let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
     // (details, severity, escalation policy, first person paged)
-    let table: [(&[(&str, &str)], Severity, &str, &str); 4] = [
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+    let table: [(Pairs, Severity, &str, &str); 4] = [
         (&[("team", "billing")], Severity::High, "billing", "dana"),
         // First match wins: the billing rule comes before the low rule.
         (&[("team", "billing")], Severity::Low, "billing", "dana"),
