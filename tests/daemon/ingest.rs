@@ -245,6 +245,57 @@ async fn the_events_v2_endpoint_answers_like_pagerduty() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_alertmanager_receiver_refuses_unknown_keys_and_malformed_bodies() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(&intake_policies());
+    let mut sink = WebhookSink::start().await;
+    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+    let path = format!("/integrations/alertmanager/{PAYMENTS_KEY}");
+    let body = json!({
+        "version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "status": "firing",
+        "receiver": "pagerd", "groupLabels": {}, "commonAnnotations": {}, "extra": [1, 2],
+        "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "severity": "info"},
+                    "annotations": {}, "startsAt": "2026-03-02T16:59:00Z", "fingerprint": "f1"}]
+    });
+    let (status, answer) = post_json(&app, &path, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["triggered"], 1);
+    assert_eq!(
+        app.page(&mut sink).await.person(),
+        "sam",
+        "low goes to the twice policy"
+    );
+    let inc = incident_by_key(
+        &mut app,
+        "payments",
+        &pagerd::api::ingest::am_dedup_key("{}:{alertname=\"DiskFull\"}", "f1"),
+    )
+    .await;
+    assert_eq!(
+        (inc.summary.as_str(), inc.severity()),
+        ("DiskFull", Severity::Low)
+    );
+
+    let (status, _) = post_json(&app, "/integrations/alertmanager/nope", &body).await;
+    assert_eq!(status, 404);
+    let (status, answer) = post_json(&app, &path, &json!({"status": "firing"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["message"].as_str().unwrap().contains("alerts"),
+        "{answer}"
+    );
+    let mut no_fp = body.clone();
+    no_fp["alerts"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("fingerprint");
+    let (status, answer) = post_json(&app, &path, &no_fp).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["message"], "alerts[0].fingerprint: required");
+    app.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_key_over_its_rate_limit_gets_429() {
     let _frozen = freeze_time();
     let dirs = AppDirs::new(&intake_policies());
