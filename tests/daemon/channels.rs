@@ -851,3 +851,45 @@ async fn a_contact_step_due_while_the_daemon_was_down_runs_at_start() {
         .await;
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_test_page_reaches_each_contact_method_and_reports_the_answers() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(PEOPLE);
+    let mut s = stands().await;
+    s.sms.answer(StatusCode::BAD_REQUEST, &[]);
+    let app = spawn_app_with(channel_settings(&dirs, &s), Clock::anchored(t0())).await;
+    let mut daemon =
+        pagerd::proto::daemon_service_client::DaemonServiceClient::new(app.channel.clone());
+    let r = daemon
+        .test_page(pagerd::proto::TestPageRequest {
+            person: "alice".into(),
+            channel: String::new(),
+            by: "victor".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by_channel: HashMap<&str, &pagerd::proto::TestPageResult> =
+        r.results.iter().map(|x| (x.channel.as_str(), x)).collect();
+    assert_eq!(by_channel.len(), 3);
+    assert_eq!(by_channel["email"].status, "sent");
+    assert_eq!(by_channel["email"].address, "alice@example.com");
+    assert!(
+        by_channel["email"].response.starts_with("250"),
+        "{:?}",
+        by_channel["email"]
+    );
+    assert_eq!(by_channel["slack"].status, "sent");
+    assert_eq!(by_channel["sms"].status, "failed");
+    assert!(
+        by_channel["sms"].error.contains("HTTP 400"),
+        "{:?}",
+        by_channel["sms"]
+    );
+    let mail = s.smtp.next_mail().await;
+    assert_eq!(mail.headers["subject"], "[pagerd] Test page from pagerd");
+    assert!(mail.text.contains("sent by victor"), "{}", mail.text);
+    assert!(s.sms.next().await.form()["Body"].contains("Test page"));
+    app.stop().await;
+}
