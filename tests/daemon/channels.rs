@@ -826,7 +826,7 @@ fn test_certificates() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
 async fn mail_through(
     smtp: &mut SmtpSink,
     tls: SmtpTls,
-    ca: &PathBuf,
+    ca: &std::path::Path,
     login: Option<(&str, &str)>,
 ) -> Mail {
     let dirs = AppDirs::new(PEOPLE);
@@ -837,7 +837,7 @@ async fn mail_through(
     e.smtp_host = Some("localhost".into());
     e.smtp_port = smtp.port;
     e.tls = tls;
-    e.ca_file = Some(ca.clone());
+    e.ca_file = Some(ca.to_path_buf());
     if let Some((user, password)) = login {
         e.username = Some(user.into());
         e.password = Some(Secret::new(password));
