@@ -731,7 +731,10 @@ fn apply_step(
     };
     let resolved = policies.resolve_targets(targets, now);
     let people = &resolved.people;
+    // "alice (slack now, sms in 1m)": how each person will be reached, for the timeline.
+    let mut plans: Vec<String> = Vec::with_capacity(people.len());
     for person in people {
+        let mut steps: Vec<String> = Vec::new();
         for channel in channels.iter().filter(|c| Method::parse(c).is_none()) {
             queue_page(tx, id, kind, person, channel, pos, due_at, now)?;
             fx.pages = true;
@@ -748,13 +751,24 @@ fn apply_step(
             if rule.after.is_zero() || kind == PageKind::Unanswered {
                 queue_page(tx, id, kind, person, channel, pos, due_at, now)?;
                 fx.pages = true;
+                steps.push(format!("{channel} now"));
             } else {
                 let at = now + chrono::Duration::from_std(rule.after).unwrap_or_default();
                 tx.schedule_contact(id, person, channel, pos, at)?;
                 fx.due(at);
+                steps.push(format!(
+                    "{channel} in {}",
+                    humantime::format_duration(rule.after)
+                ));
             }
         }
+        plans.push(if steps.is_empty() {
+            person.clone()
+        } else {
+            format!("{person} ({})", steps.join(", "))
+        });
     }
+    let people = &plans;
     let mut msg = match kind {
         PageKind::Page => format!("paging level {}: {}", pos.level + 1, people.join(", ")),
         PageKind::Unanswered | PageKind::Handoff | PageKind::Test => format!(
