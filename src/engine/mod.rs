@@ -75,6 +75,9 @@ struct Inner {
     /// Serializes installs and override changes; holds the serving set's parts.
     installed: tokio::sync::Mutex<schedules::Installed>,
     reload: std::sync::Mutex<ReloadStatus>,
+    /// One reload at a time, from reading the files to installing them, so a slower read of
+    /// older files can never be installed over a newer set.
+    reloading: tokio::sync::Mutex<()>,
     started_at: DateTime<Utc>,
 }
 
@@ -94,6 +97,7 @@ impl Engine {
                 store,
                 installed: tokio::sync::Mutex::new(schedules::Installed::new(policies.clone())),
                 reload: std::sync::Mutex::new(ReloadStatus::default()),
+                reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
                 policies: ArcSwap::from_pointee(policies),
                 notice_outcomes: broadcast::channel(256).0,
