@@ -918,6 +918,40 @@ async fn a_broken_schedules_dir_is_refused_by_reload_and_shown_as_refused_by_sta
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_test_page_goes_through_the_real_path_and_reports_each_answer() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+    let run = pagerctl(addr, &["test-page", "alice", "--channel", "log"])
+        .await
+        .success();
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("log"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(line.contains("sent"), "{line}");
+    let json = pagerctl(addr, &["--json", "test-page", "alice", "--channel", "log"])
+        .await
+        .success()
+        .json();
+    assert_eq!(json["results"][0]["status"], "sent");
+    // No contact-method channel is enabled in this daemon: nothing to test on.
+    let run = pagerctl(addr, &["test-page", "alice"]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("no contact method"), "{}", run.stderr);
+    let run = pagerctl(addr, &["test-page", "zed"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("no person `zed`"), "{}", run.stderr);
+    let run = pagerctl(addr, &["test-page", "alice", "--channel", "fax"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("`fax` is not enabled"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_admin_adds_lists_and_removes_maintenance_windows_and_pings_heartbeats() {
     let pagerd = Daemon::start().await;
     let addr = pagerd.addr.as_str();

@@ -16,7 +16,7 @@ use crate::engine::{
     ReloadAttempt,
 };
 use crate::proto as pb;
-use crate::store::IncidentFilter;
+use crate::store::{AttemptOutcome, IncidentFilter};
 
 pub const MAX_SUMMARY_CHARS: usize = 1024;
 pub const MAX_DEDUP_KEY_BYTES: usize = 255;
@@ -793,6 +793,44 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             open_incidents: open,
             channels: self.engine.channel_names().to_vec(),
         }))
+    }
+
+    async fn test_page(
+        &self,
+        req: Request<pb::TestPageRequest>,
+    ) -> Result<Response<pb::TestPageResponse>, Status> {
+        let r = req.into_inner();
+        let person = required("person", &r.person)?;
+        let channel = Some(r.channel.trim()).filter(|c| !c.is_empty());
+        let by = parse_actor(r.by)?;
+        let results = self
+            .engine
+            .test_page(&person, channel, &by, std::time::Duration::from_secs(30))
+            .await?
+            .into_iter()
+            .map(|(channel, o)| {
+                let Some(o) = o else {
+                    return pb::TestPageResult {
+                        channel,
+                        status: "pending".into(),
+                        ..Default::default()
+                    };
+                };
+                let (status, error) = match o.outcome {
+                    AttemptOutcome::Sent => ("sent", String::new()),
+                    AttemptOutcome::Retry { error, .. } => ("retrying", error),
+                    AttemptOutcome::Failed { error } => ("failed", error),
+                };
+                pb::TestPageResult {
+                    channel,
+                    address: o.address,
+                    status: status.into(),
+                    response: o.response,
+                    error,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::TestPageResponse { results }))
     }
 }
 

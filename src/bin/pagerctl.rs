@@ -110,6 +110,10 @@ enum Command {
     /// A refused set is reported with its FILE:LINE errors and exit status 1; the current set
     /// keeps serving.
     Reload,
+    /// Send a test page to a person through the real path, on each of their contact methods
+    /// (or one channel), and show what each provider answered. Exit status 1 unless every
+    /// one was sent.
+    TestPage(TestPageArgs),
     /// Maintenance windows: alerts of a service during one page nobody.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
@@ -160,6 +164,18 @@ enum HeartbeatCommand {
     Ping { name: String },
     /// Every heartbeat: its service, interval, last ping and expiry.
     List,
+}
+
+#[derive(Args)]
+struct TestPageArgs {
+    /// A person from the policy files.
+    person: String,
+    /// Only this channel (email, sms, slack, webhook, log).
+    #[arg(long)]
+    channel: Option<String>,
+    /// Who asks (recorded in the message); defaults to $USER.
+    #[arg(long, default_value_t = default_actor())]
+    by: String,
 }
 
 #[derive(Subcommand)]
@@ -801,6 +817,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Override(OverrideCommand::List(args)) => override_list(&g, args).await,
         Command::Status => status(&g).await,
         Command::Reload => reload(&g).await,
+        Command::TestPage(args) => test_page(&g, args).await,
     }
 }
 
@@ -1300,6 +1317,56 @@ async fn override_list(g: &Global, args: OverrideListArgs) -> anyhow::Result<()>
         return Ok(());
     }
     emit(&override_table(&r.overrides))
+}
+
+async fn test_page(g: &Global, args: TestPageArgs) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    // The daemon waits up to 30 s for the providers' answers.
+    let pagerd = Pagerd {
+        timeout: pagerd.timeout.max(Duration::from_secs(35)),
+        ..pagerd
+    };
+    let r = pagerd
+        .call(pagerd.daemon().test_page(pb::TestPageRequest {
+            person: args.person.clone(),
+            channel: args.channel.unwrap_or_default(),
+            by: args.by,
+        }))
+        .await?;
+    let all_sent = r.results.iter().all(|x| x.status == "sent");
+    if g.json {
+        let results: Vec<Value> = r
+            .results
+            .iter()
+            .map(|x| {
+                json!({"channel": x.channel, "address": x.address, "status": x.status,
+                       "response": x.response, "error": x.error})
+            })
+            .collect();
+        emit_json(&json!({ "person": args.person, "results": results }))?;
+    } else {
+        let mut table = plain_table();
+        table.set_header(vec!["CHANNEL", "ADDRESS", "STATUS", "ANSWER"]);
+        for x in &r.results {
+            let answer = if x.error.is_empty() {
+                &x.response
+            } else {
+                &x.error
+            };
+            table.add_row(vec![
+                x.channel.as_str(),
+                x.address.as_str(),
+                x.status.as_str(),
+                answer.as_str(),
+            ]);
+        }
+        emit(&finish_table(table))?;
+    }
+    if all_sent {
+        Ok(())
+    } else {
+        Err(anyhow!("not every test page was sent"))
+    }
 }
 
 async fn status(g: &Global) -> anyhow::Result<()> {

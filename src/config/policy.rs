@@ -2186,6 +2186,26 @@ lacks {want:?}"
                 &["sms \"555-1234\"", "E.164"],
             ),
             (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\ncontact_rules = [{ method = \"fax\", after = \"0m\" }]\n",
+                5,
+                &["person \"zed\": contact_rules: unknown method \"fax\""],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\ncontact_rules = [{ method = \"sms\", after = \"0m\" }]\n",
+                5,
+                &["contact_rules: method \"sms\" but the person has no sms address"],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\nlow_contact_rules = [{ method = \"email\", after = \"later\" }]\n",
+                5,
+                &["low_contact_rules: after \"later\" is not a duration"],
+            ),
+            (
+                "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\ncontact_rules = [\n  { method = \"email\", after = \"0m\" },\n  { method = \"email\", after = \"1m\" },\n]\n",
+                7,
+                &["method \"email\" is listed twice"],
+            ),
+            (
                 "[[service]]\nname = \"search\"\nescalation_policy = \"nope\"\n",
                 3,
                 &["service \"search\"", "unknown escalation policy \"nope\""],

@@ -743,6 +743,16 @@ mod tests {
             .webhook
             .headers
             .insert("Authorization".into(), "Bearer s3cret".into());
+        s.notify.email.password = Some(Secret::new("smtp-s3cret"));
+        s.notify
+            .sms
+            .headers
+            .insert("Authorization".into(), Secret::new("Basic s3cret"));
+        s.notify.sms.inbound.secret = Some(Secret::new("inbound-s3cret"));
+        s.notify.slack.bot_token = Some(Secret::new("xoxb-s3cret"));
+        s.notify.slack.signing_secret = Some(Secret::new("signing-s3cret"));
+        s.notify.slack.webhook_url = Some(Secret::new("https://hooks.slack.com/tok3n"));
+        s.links.secret = Some(Secret::new("link-s3cret"));
         let debug = format!("{s:?}");
         assert!(
             !debug.contains("s3cret") && !debug.contains("tok3n"),

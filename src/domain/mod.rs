@@ -171,6 +171,8 @@ pub enum PageKind {
     Unanswered,
     /// A shift change summary; needs no acknowledgement.
     Handoff,
+    /// `pagerctl test-page`: checks a contact method end to end.
+    Test,
 }
 
 impl PageKind {
@@ -179,6 +181,7 @@ impl PageKind {
             Self::Page => "page",
             Self::Unanswered => "unanswered",
             Self::Handoff => "handoff",
+            Self::Test => "test",
         }
     }
 
@@ -187,6 +190,7 @@ impl PageKind {
             "page" => Some(Self::Page),
             "unanswered" => Some(Self::Unanswered),
             "handoff" => Some(Self::Handoff),
+            "test" => Some(Self::Test),
             _ => None,
         }
     }

@@ -71,11 +71,15 @@ struct Inner {
     /// Names of the channels every page goes out on.
     channels: Vec<String>,
     events: broadcast::Sender<Event>,
+    notice_outcomes: broadcast::Sender<outbox::NoticeOutcome>,
     timer: TimerHandle,
     outbox_wake: Notify,
     /// Serializes installs and override changes; holds the serving set's parts.
     installed: tokio::sync::Mutex<schedules::Installed>,
     reload: std::sync::Mutex<ReloadStatus>,
+    /// One reload at a time, from reading the files to installing them, so a slower read of
+    /// older files can never be installed over a newer set.
+    reloading: tokio::sync::Mutex<()>,
     started_at: DateTime<Utc>,
 }
 
@@ -95,8 +99,10 @@ impl Engine {
                 store,
                 installed: tokio::sync::Mutex::new(schedules::Installed::new(policies.clone())),
                 reload: std::sync::Mutex::new(ReloadStatus::default()),
+                reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
                 policies: ArcSwap::from_pointee(policies),
+                notice_outcomes: broadcast::channel(256).0,
                 clock,
                 channels,
                 events,
@@ -133,6 +139,93 @@ impl Engine {
 
     pub(crate) fn outbox_wake(&self) -> &Notify {
         &self.inner.outbox_wake
+    }
+
+    pub(crate) fn notice_outcomes(&self) -> &broadcast::Sender<outbox::NoticeOutcome> {
+        &self.inner.notice_outcomes
+    }
+
+    /// Sends a test page to `person` on `channel` (or on each of their enabled contact
+    /// methods) through the outbox, and waits up to `wait` for each first attempt.
+    pub async fn test_page(
+        &self,
+        person: &str,
+        channel: Option<&str>,
+        by: &str,
+        wait: std::time::Duration,
+    ) -> EngineResult<Vec<(String, Option<outbox::NoticeOutcome>)>> {
+        let policies = self.policies();
+        let p = policies.people.get(person).ok_or_else(|| {
+            EngineError::NotFound(format!("person: no person `{person}` in the policy files"))
+        })?;
+        let channels: Vec<String> = match channel {
+            Some(c) => {
+                if !self.inner.channels.iter().any(|x| x == c) {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "channel: `{c}` is not enabled (enabled: {})",
+                        self.inner.channels.join(", ")
+                    )));
+                }
+                vec![c.to_string()]
+            }
+            None => Method::ALL
+                .into_iter()
+                .filter(|m| m.address(p).is_some())
+                .map(|m| m.as_str().to_string())
+                .filter(|c| self.inner.channels.contains(c))
+                .collect(),
+        };
+        if channels.is_empty() {
+            return Err(EngineError::FailedPrecondition(format!(
+                "{person} has no contact method on an enabled channel"
+            )));
+        }
+        let mut outcomes = self.inner.notice_outcomes.subscribe();
+        let now = self.inner.clock.now();
+        let (name, by) = (person.to_string(), by.to_string());
+        let chans = channels.clone();
+        let ids = self
+            .inner
+            .store
+            .write(move |tx| {
+                chans
+                    .iter()
+                    .map(|c| {
+                        tx.enqueue_notice(
+                            PageKind::Test,
+                            &name,
+                            c,
+                            "Test page from pagerd",
+                            &format!(
+                                "This is a test page for {name} via {c}, sent by {by} at {}. No action needed.",
+                                now.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                            now,
+                            now,
+                        )
+                    })
+                    .collect::<anyhow::Result<Vec<i64>>>()
+            })
+            .await?;
+        self.inner.outbox_wake.notify_one();
+        let mut got: std::collections::HashMap<i64, outbox::NoticeOutcome> = Default::default();
+        let _ = tokio::time::timeout(wait, async {
+            while got.len() < ids.len() {
+                match outcomes.recv().await {
+                    Ok(o) if ids.contains(&o.page_id) => {
+                        got.insert(o.page_id, o);
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+        .await;
+        Ok(ids
+            .iter()
+            .zip(channels)
+            .map(|(id, c)| (c, got.remove(id)))
+            .collect())
     }
 
     /// Committed incident events, live.
@@ -585,7 +678,10 @@ fn apply_step(
     };
     let resolved = policies.resolve_targets(targets, now);
     let people = &resolved.people;
+    // "alice (slack now, sms in 1m)": how each person will be reached, for the timeline.
+    let mut plans: Vec<String> = Vec::with_capacity(people.len());
     for person in people {
+        let mut steps: Vec<String> = Vec::new();
         for channel in channels.iter().filter(|c| Method::parse(c).is_none()) {
             queue_page(tx, id, kind, person, channel, pos, due_at, now)?;
             fx.pages = true;
@@ -602,16 +698,27 @@ fn apply_step(
             if rule.after.is_zero() || kind == PageKind::Unanswered {
                 queue_page(tx, id, kind, person, channel, pos, due_at, now)?;
                 fx.pages = true;
+                steps.push(format!("{channel} now"));
             } else {
                 let at = now + chrono::Duration::from_std(rule.after).unwrap_or_default();
                 tx.schedule_contact(id, person, channel, pos, at)?;
                 fx.due(at);
+                steps.push(format!(
+                    "{channel} in {}",
+                    humantime::format_duration(rule.after)
+                ));
             }
         }
+        plans.push(if steps.is_empty() {
+            person.clone()
+        } else {
+            format!("{person} ({})", steps.join(", "))
+        });
     }
+    let people = &plans;
     let mut msg = match kind {
         PageKind::Page => format!("paging level {}: {}", pos.level + 1, people.join(", ")),
-        PageKind::Unanswered | PageKind::Handoff => format!(
+        PageKind::Unanswered | PageKind::Handoff | PageKind::Test => format!(
             "escalation chain exhausted without acknowledgement; told level {} ({}); incident stays open",
             pos.level + 1,
             people.join(", ")

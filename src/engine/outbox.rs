@@ -156,19 +156,28 @@ impl OutboxWorker {
             decided.push((unit, AttemptInfo { address, response }, outcome));
         }
         let enabled: Vec<Method> = self.channels.values().filter_map(|c| c.method()).collect();
-        let (events, queued) = self
+        let (events, queued, notices) = self
             .engine
             .store()
             .write(move |tx| {
                 let mut events = Vec::new();
+                let mut notices = Vec::new();
                 let mut queued = false;
                 for (unit, info, outcome) in &decided {
                     let coalesced = unit.len();
                     for page in unit {
                         tx.record_attempt(page.id, outcome, info, done_at)?;
                         let Some(incident) = &page.incident else {
-                            // Notifications without an incident have no timeline; the log has them.
+                            // Notifications without an incident have no timeline; the log and
+                            // whoever waits for them (a test page) have them.
                             tracing::info!(page = page.id, kind = page.kind.as_str(), person = %page.person, channel = %page.channel, outcome = ?outcome, "notification attempt");
+                            notices.push(NoticeOutcome {
+                                page_id: page.id,
+                                channel: page.channel.clone(),
+                                address: info.address.clone().unwrap_or_default(),
+                                response: info.response.clone().unwrap_or_default(),
+                                outcome: outcome.clone(),
+                            });
                             continue;
                         };
                         let (kind, msg) = describe(page, info, outcome, coalesced);
@@ -208,10 +217,14 @@ impl OutboxWorker {
                         events.push(tx.add_event(incident.id, &incident.service, ev, done_at)?);
                     }
                 }
-                Ok((events, queued))
+                Ok((events, queued, notices))
             })
             .await?;
         self.engine.publish_events(events);
+        for n in notices {
+            // Nobody waiting is fine.
+            let _ = self.engine.notice_outcomes().send(n);
+        }
         if queued {
             self.engine.outbox_wake().notify_one();
         }
@@ -273,6 +286,16 @@ impl OutboxWorker {
         }
         Ok((units, holds))
     }
+}
+
+/// The outcome of one attempt at a notification without an incident (a test page).
+#[derive(Debug, Clone)]
+pub struct NoticeOutcome {
+    pub page_id: i64,
+    pub channel: String,
+    pub address: String,
+    pub response: String,
+    pub outcome: AttemptOutcome,
 }
 
 /// One send: its pages, the address used, the channel's answer.
@@ -392,6 +415,7 @@ fn verb(page: &Page) -> &'static str {
         crate::domain::PageKind::Page => "page",
         crate::domain::PageKind::Unanswered => "unanswered notice",
         crate::domain::PageKind::Handoff => "handoff notice",
+        crate::domain::PageKind::Test => "test page",
     }
 }
 

@@ -137,6 +137,7 @@ impl Engine {
     /// Loads `schedules_dir` again; applies it if valid, else keeps serving the current set.
     /// The outcome is kept for `Status`.
     pub async fn reload(&self, trigger: &str) -> anyhow::Result<ReloadAttempt> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
         let dir = self
             .reload_status()
             .schedules_dir

@@ -19,7 +19,7 @@ fn lead(page: &Page) -> &'static str {
     match page.kind {
         PageKind::Page => "",
         PageKind::Unanswered => "UNANSWERED ",
-        PageKind::Handoff => "",
+        PageKind::Handoff | PageKind::Test => "",
     }
 }
 

@@ -107,13 +107,21 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start(tls: Option<(&PathBuf, &PathBuf)>) -> Self {
+        Self::start_with(tls.map(|(c, k)| ("--tls", c, k)), None)
+    }
+
+    /// `tls`: ("--tls" or "--implicit-tls", cert, key); `login`: "user:password" required.
+    fn start_with(tls: Option<(&str, &PathBuf, &PathBuf)>, login: Option<&str>) -> Self {
         ensure_aiosmtpd();
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
         let mut cmd = Command::new("python3");
         cmd.arg(script).arg(dir.path());
-        if let Some((cert, key)) = tls {
-            cmd.arg("--tls").arg(cert).arg(key);
+        if let Some((mode, cert, key)) = tls {
+            cmd.arg(mode).arg(cert).arg(key);
+        }
+        if let Some(login) = login {
+            cmd.arg("--auth").arg(login);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -746,13 +754,10 @@ async fn over_the_rate_limit_pages_are_held_visibly_then_sent_as_one_message() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn email_goes_over_starttls_to_a_relay_with_its_own_ca() {
+/// A private CA and a server certificate for `localhost` it signed (rustls refuses a CA as
+/// the server's own certificate): (dir, ca.pem, cert.pem, key.pem).
+fn test_certificates() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    // A private CA and a server certificate it signed (rustls refuses a CA as the server's
-    // own certificate).
-    let ca = dir.path().join("ca.pem");
     let ext = dir.path().join("ext.cnf");
     std::fs::write(
         &ext,
@@ -812,7 +817,18 @@ async fn email_goes_over_starttls_to_a_relay_with_its_own_ca() {
         "-out",
         "cert.pem",
     ]);
-    let mut smtp = SmtpSink::start(Some((&cert, &key)));
+    let p = |f: &str| dir.path().join(f);
+    let (ca, cert, key) = (p("ca.pem"), p("cert.pem"), p("key.pem"));
+    (dir, ca, cert, key)
+}
+
+/// Sends one low page (email only) through `smtp` with these TLS settings; returns the mail.
+async fn mail_through(
+    smtp: &mut SmtpSink,
+    tls: SmtpTls,
+    ca: &std::path::Path,
+    login: Option<(&str, &str)>,
+) -> Mail {
     let dirs = AppDirs::new(PEOPLE);
     let sink = WebhookSink::start().await;
     let mut settings = test_settings(&dirs, &sink.url);
@@ -820,14 +836,36 @@ async fn email_goes_over_starttls_to_a_relay_with_its_own_ca() {
     let e = &mut settings.notify.email;
     e.smtp_host = Some("localhost".into());
     e.smtp_port = smtp.port;
-    e.tls = SmtpTls::Starttls;
-    e.ca_file = Some(ca);
+    e.tls = tls;
+    e.ca_file = Some(ca.to_path_buf());
+    if let Some((user, password)) = login {
+        e.username = Some(user.into());
+        e.password = Some(Secret::new(password));
+    }
     let mut app = spawn_app_with(settings, Clock::System).await;
     app.trigger("mail", Severity::Low, "tls").await;
     let mail = smtp.next_mail().await;
+    app.stop().await;
+    mail
+}
+
+#[tokio::test]
+async fn email_goes_over_starttls_to_a_relay_with_its_own_ca() {
+    let (_dir, ca, cert, key) = test_certificates();
+    let mut smtp = SmtpSink::start(Some((&cert, &key)));
+    let mail = mail_through(&mut smtp, SmtpTls::Starttls, &ca, None).await;
     assert_eq!(mail.headers["x-tls"], "yes");
     assert_eq!(mail.headers["x-envelope-to"], "bob@example.com");
-    app.stop().await;
+}
+
+#[tokio::test]
+async fn email_goes_over_implicit_tls_with_a_login() {
+    let (_dir, ca, cert, key) = test_certificates();
+    let mut smtp =
+        SmtpSink::start_with(Some(("--implicit-tls", &cert, &key)), Some("pagerd:s3cret"));
+    let mail = mail_through(&mut smtp, SmtpTls::Tls, &ca, Some(("pagerd", "s3cret"))).await;
+    assert_eq!(mail.headers["x-tls"], "yes");
+    assert_eq!(mail.headers["x-auth"], "True");
 }
 
 #[tokio::test(start_paused = true)]
@@ -849,5 +887,82 @@ async fn a_contact_step_due_while_the_daemon_was_down_runs_at_start() {
     s.slack
         .expect_quiet("the Slack page is not sent twice")
         .await;
+    app.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_test_page_reaches_each_contact_method_and_reports_the_answers() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(PEOPLE);
+    let mut s = stands().await;
+    s.sms.answer(StatusCode::BAD_REQUEST, &[]);
+    let app = spawn_app_with(channel_settings(&dirs, &s), Clock::anchored(t0())).await;
+    let mut daemon =
+        pagerd::proto::daemon_service_client::DaemonServiceClient::new(app.channel.clone());
+    let r = daemon
+        .test_page(pagerd::proto::TestPageRequest {
+            person: "alice".into(),
+            channel: String::new(),
+            by: "victor".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by_channel: HashMap<&str, &pagerd::proto::TestPageResult> =
+        r.results.iter().map(|x| (x.channel.as_str(), x)).collect();
+    assert_eq!(by_channel.len(), 3);
+    assert_eq!(by_channel["email"].status, "sent");
+    assert_eq!(by_channel["email"].address, "alice@example.com");
+    assert!(
+        by_channel["email"].response.starts_with("250"),
+        "{:?}",
+        by_channel["email"]
+    );
+    assert_eq!(by_channel["slack"].status, "sent");
+    assert_eq!(by_channel["sms"].status, "failed");
+    assert!(
+        by_channel["sms"].error.contains("HTTP 400"),
+        "{:?}",
+        by_channel["sms"]
+    );
+    let mail = s.smtp.next_mail().await;
+    assert_eq!(mail.headers["subject"], "[pagerd] Test page from pagerd");
+    assert!(mail.text.contains("sent by victor"), "{}", mail.text);
+    assert!(s.sms.next().await.form()["Body"].contains("Test page"));
+    app.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn json_sms_providers_and_slack_incoming_webhooks_work_by_configuration() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(PEOPLE);
+    let mut s = stands().await;
+    let mut settings = channel_settings(&dirs, &s);
+    let sms = &mut settings.notify.sms;
+    sms.format = pagerd::config::settings::BodyFormat::Json;
+    sms.fields = [("to", "{to}"), ("message", "{text}"), ("sender", "{from}")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let slack = &mut settings.notify.slack;
+    slack.bot_token = None;
+    slack.webhook_url = Some(Secret::new(format!("{}/services/T0/B0/x", s.slack.base)));
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+    let id = trigger(&mut app, "shop", Severity::High, "hooks").await;
+    let hook = s.slack.next().await;
+    assert_eq!(hook.path, "/services/T0/B0/x");
+    let body = hook.json();
+    assert!(body["text"].as_str().unwrap().contains(&format!("(#{id})")));
+    assert!(
+        !body.to_string().contains("\"actions\""),
+        "no buttons without a bot: {body}"
+    );
+    advance(mins(1)).await;
+    let req = s.sms.next().await;
+    assert_eq!(req.header("content-type"), "application/json");
+    let j = req.json();
+    assert_eq!(j["to"], "+15550000001");
+    assert_eq!(j["sender"], "+15559990000");
+    assert!(j["message"].as_str().unwrap().contains(&format!("(#{id})")));
     app.stop().await;
 }
