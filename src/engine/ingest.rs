@@ -227,8 +227,17 @@ pub(super) fn watch_heartbeats(
     }
     for def in set.heartbeats.values() {
         let state = states.iter().find(|s| s.name == def.name);
-        let due = match state.and_then(|s| s.expires_at) {
-            Some(due) => due,
+        let due = match state.and_then(|s| s.expires_at.map(|due| (due, s.last_ping_at))) {
+            // A pending expiry follows the interval in the files now, counted from the last
+            // ping. One already overdue stays as it is, so it fires.
+            Some((due, Some(last))) if due > now => {
+                let moved = def.expires_at(last).max(now);
+                if moved != due {
+                    tx.schedule_heartbeat(&def.name, moved)?;
+                }
+                moved
+            }
+            Some((due, _)) => due,
             None => {
                 if tx
                     .open_incident_id(&def.service, &def.dedup_key())?

@@ -99,6 +99,30 @@ impl Engine {
             })
             .await?;
         let (base, phases, notes) = apply_phases(files, &stored, now);
+        // Services whose file windows or support hours changed: their held incidents are
+        // re-checked now (released, or held again until the new end).
+        let before = self.policies();
+        let recheck: Vec<String> = base
+            .services
+            .keys()
+            .chain(before.services.keys())
+            .filter(|svc| {
+                let windows = |set: &PolicySet| -> Vec<_> {
+                    set.maintenance
+                        .iter()
+                        .filter(|w| w.id.is_none() && &w.service == *svc)
+                        .map(|w| (w.start, w.end))
+                        .collect()
+                };
+                let hours = |set: &PolicySet| {
+                    set.services
+                        .get(*svc)
+                        .map(|s| format!("{:?}", s.support_hours))
+                };
+                windows(&base) != windows(&before) || hours(&base) != hours(&before)
+            })
+            .cloned()
+            .collect();
         installed.base = Arc::new(base);
         installed.overrides = overrides;
         installed.maintenance = windows.into_iter().map(|w| w.window).collect();
@@ -119,7 +143,16 @@ impl Engine {
                         None => tx.cancel_handoff(schedule)?,
                     }
                 }
-                super::ingest::watch_heartbeats(tx, &watched, now)
+                let mut moved = 0;
+                for svc in &recheck {
+                    moved += tx.advance_releases(svc, now)?;
+                }
+                let heartbeat = super::ingest::watch_heartbeats(tx, &watched, now)?;
+                Ok(if moved > 0 {
+                    Some(heartbeat.map_or(now, |h| h.min(now)))
+                } else {
+                    heartbeat
+                })
             })
             .await?;
         earliest = earliest.into_iter().chain(heartbeat_due).min();

@@ -689,3 +689,83 @@ async fn the_third_alert_within_an_hour_raises_the_severity_and_moves_to_its_lad
     assert_eq!(inc.severity(), Severity::Medium);
     app.stop().await;
 }
+
+fn write_policies(dirs: &AppDirs, text: &str) {
+    let tmp = dirs.schedules().join(".policies.toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dirs.schedules().join("policies.toml")).unwrap();
+}
+
+async fn reload(app: &TestApp) {
+    let r = pagerd::proto::schedule_service_client::ScheduleServiceClient::new(app.channel.clone())
+        .reload(pb::ReloadRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert!(r.applied, "{:?}", r.errors);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_shortens_a_file_window_releases_its_incidents_at_the_new_end() {
+    let _frozen = freeze_time();
+    // A file window on checkout for the first four hours.
+    let window = |to: &str| {
+        format!(
+            "{}\n[[service]]\nname = \"quiet\"\nescalation_policy = \"eng\"\n\
+             [[service.maintenance]]\nfrom = \"2026-03-02T17:00:00Z\"\nto = \"{to}\"\n",
+            intake_policies()
+        )
+    };
+    let dirs = AppDirs::new(&window("2026-03-02T21:00:00Z"));
+    let mut sink = WebhookSink::start().await;
+    let mut settings = test_settings(&dirs, &sink.url);
+    settings.reload.watch = false;
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+    let r = app.trigger("quiet", Severity::High, "held").await;
+    sink.expect_quiet("held in the window").await;
+
+    // Shortened to end after one hour: released then, not at the old end.
+    write_policies(&dirs, &window("2026-03-02T18:00:00Z"));
+    reload(&app).await;
+    advance(mins(59)).await;
+    sink.expect_quiet("released before the new end").await;
+    advance(mins(1)).await;
+    let page = app.page(&mut sink).await;
+    assert_eq!(
+        (page.person(), page.incident_id()),
+        ("alice", r.incident_id)
+    );
+    app.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_changes_a_heartbeat_interval_applies_from_the_last_ping() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(&heartbeat_policies());
+    let mut sink = WebhookSink::start().await;
+    let mut settings = test_settings(&dirs, &sink.url);
+    settings.reload.watch = false;
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+    advance(mins(10)).await;
+    intake(&app)
+        .heartbeat(pb::HeartbeatRequest {
+            name: "backup".into(),
+        })
+        .await
+        .unwrap();
+    // 1 h → 30 min: it now expires 30 minutes after that ping, not 60.
+    write_policies(
+        &dirs,
+        &heartbeat_policies().replace("interval = \"1h\"", "interval = \"30m\""),
+    );
+    reload(&app).await;
+    advance(mins(29)).await;
+    sink.expect_quiet("expired early").await;
+    advance(mins(1)).await;
+    let page = app.page(&mut sink).await;
+    let inc = app.get(page.incident_id()).await.incident.unwrap();
+    assert_eq!(inc.dedup_key, "heartbeat/backup");
+    app.stop().await;
+}
