@@ -1010,3 +1010,36 @@ async fn an_admin_adds_lists_and_removes_maintenance_windows_and_pings_heartbeat
     assert_eq!(unknown.code, Some(1));
     pagerd.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trigger_may_name_the_service_by_its_integration_key() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+    let json = pagerctl(
+        addr,
+        &[
+            "--json",
+            "trigger",
+            "--integration-key",
+            "YvZeRlPUhgyzAIACKVQMC9gDA7783EyM",
+            "--summary",
+            "by key",
+        ],
+    )
+    .await
+    .success()
+    .json();
+    let id = json["incident_id"].as_i64().unwrap();
+    let shown = pagerctl(addr, &["--json", "show", &id.to_string()])
+        .await
+        .success()
+        .json();
+    assert_eq!(shown["service"], "checkout-api");
+    let run = pagerctl(
+        addr,
+        &["trigger", "--integration-key", "nope", "--summary", "x"],
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("integration_key"), "{}", run.stderr);
+}

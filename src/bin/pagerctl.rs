@@ -276,8 +276,11 @@ struct ShiftsArgs {
 #[derive(Args)]
 struct TriggerArgs {
     /// Service the alert is for, as named in the policy files.
-    #[arg(long)]
-    service: String,
+    #[arg(long, required_unless_present = "integration_key")]
+    service: Option<String>,
+    /// The service's integration key instead of its name (what monitoring tools hold).
+    #[arg(long, conflicts_with = "service")]
+    integration_key: Option<String>,
     /// One-line description (at most 1024 characters).
     #[arg(long)]
     summary: String,
@@ -830,14 +833,14 @@ async fn trigger(g: &Global, args: TriggerArgs) -> anyhow::Result<()> {
         details.insert(k, v);
     }
     let request = pb::TriggerRequest {
-        service: args.service,
+        service: args.service.unwrap_or_default(),
         dedup_key: args.dedup_key.unwrap_or_default(),
         severity: Severity::from(args.severity) as i32,
         summary: args.summary,
         source: args.source.unwrap_or_default(),
         details,
         links: args.links,
-        integration_key: String::new(),
+        integration_key: args.integration_key.unwrap_or_default(),
     };
     let pagerd = g.connect().await?;
     let r = pagerd.call(pagerd.alerts().trigger(request)).await?;
