@@ -132,6 +132,8 @@ fn bench_schedule() -> Schedule {
         let mut members = members.clone();
         members.rotate_left(shift);
         Layer {
+            evening: false,
+            assigned: Default::default(),
             name: name.into(),
             rotation: Rotation {
                 zone: ZONE,

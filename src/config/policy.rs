@@ -1155,6 +1155,8 @@ impl Checker {
             return None;
         }
         Some(ScheduleDef {
+            burnout: None,
+            override_notes: Default::default(),
             schedule: Schedule {
                 name: name.clone(),
                 zone: zone?,
@@ -1244,6 +1246,8 @@ impl Checker {
             return None;
         }
         Some(Layer {
+            evening: false,
+            assigned: Default::default(),
             name: raw.name.get_ref().clone(),
             rotation: Rotation {
                 zone: zone?,
@@ -1815,6 +1819,8 @@ to = "2026-03-12T05:00:00-07:00"
             members: members.map(String::from).to_vec(),
         };
         let want = ScheduleDef {
+            burnout: None,
+            override_notes: Default::default(),
             owner: "alice".into(),
             fallback: None,
             handoff: HandoffNotify::default(),
@@ -1823,6 +1829,8 @@ to = "2026-03-12T05:00:00-07:00"
                 zone: la,
                 layers: vec![
                     Layer {
+                        evening: false,
+                        assigned: Default::default(),
                         name: "base".into(),
                         rotation: rotation(
                             "2026-03-01T09:00",
@@ -1832,6 +1840,8 @@ to = "2026-03-12T05:00:00-07:00"
                         restrictions: vec![],
                     },
                     Layer {
+                        evening: false,
+                        assigned: Default::default(),
                         name: "evenings".into(),
                         rotation: rotation(
                             "2026-03-02T09:00",

@@ -155,10 +155,14 @@ mod tests {
 
     fn evenings() -> ScheduleDef {
         ScheduleDef {
+            burnout: None,
+            override_notes: Default::default(),
             schedule: Schedule {
                 name: "support".into(),
                 zone: LA,
                 layers: vec![Layer {
+                    evening: false,
+                    assigned: Default::default(),
                     name: "evenings".into(),
                     rotation: Rotation {
                         zone: LA,

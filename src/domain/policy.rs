@@ -114,7 +114,20 @@ pub struct ScheduleDef {
     pub fallback: Option<String>,
     /// Who is told at each shift change.
     pub handoff: HandoffNotify,
+    /// Limits the rotation enforces (`[schedule.burnout]`); `None`: the plain rotation.
+    pub burnout: Option<super::burnout::BurnoutPolicy>,
+    /// Overrides as the ledger or a projection judged them, by (person, start, end).
+    pub override_notes: std::sync::Arc<OverrideNotes>,
 }
+
+pub type OverrideNotes = BTreeMap<
+    (
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ),
+    super::schedule::Assignment,
+>;
 
 impl ScheduleDef {
     /// Who a level targeting this schedule pages when nobody is on call.
@@ -352,6 +365,8 @@ mod tests {
             name: "nights".into(),
             zone: chrono_tz::UTC,
             layers: vec![Layer {
+                evening: false,
+                assigned: Default::default(),
                 name: "nights".into(),
                 rotation: Rotation {
                     zone: chrono_tz::UTC,
@@ -369,6 +384,8 @@ mod tests {
         set.schedules.insert(
             "nights".into(),
             ScheduleDef {
+                burnout: None,
+                override_notes: Default::default(),
                 schedule,
                 owner: "victor".into(),
                 fallback: None,

@@ -11,6 +11,7 @@
 //! local across daylight-saving changes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{
     DateTime, Datelike, Days, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday,
@@ -36,6 +37,34 @@ pub struct Layer {
     pub name: String,
     pub rotation: Rotation,
     pub restrictions: Vec<Restriction>,
+    /// An evening/off-hours rotation, for the consecutive-evening-weeks limit.
+    pub evening: bool,
+    /// Who takes each turn (by index) where the burnout limits decided it: from the shift
+    /// ledger for past turns, projected for future ones. Turns not listed go to the
+    /// rotation's member. Shared, so cloning a serving set stays cheap.
+    pub assigned: Arc<BTreeMap<i64, Assignment>>,
+}
+
+/// A turn as the burnout limits decided it (see `domain::burnout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub person: String,
+    /// e.g. "bob skipped: 4 on-call weeks in 2026-Q1 already (limit 4) → carol".
+    pub reason: String,
+    /// Not recorded in the ledger yet: a projection (no new incidents assumed).
+    pub projected: bool,
+    /// An override that breaks a limit.
+    pub flagged: bool,
+}
+
+impl Layer {
+    /// Who takes turn `n`: the decided person, else the rotation's member.
+    pub fn member(&self, n: i64) -> &str {
+        match self.assigned.get(&n) {
+            Some(a) => &a.person,
+            None => self.rotation.member(n),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +265,7 @@ impl Schedule {
         let mut events: Vec<(DateTime<Utc>, bool, usize, &str)> = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
             for ((s, e), turn) in layer_spans(layer, self.zone, from, to) {
-                let person = layer.rotation.member(turn);
+                let person = layer.member(turn);
                 events.push((s, true, i, person));
                 events.push((e, false, i, person));
             }
@@ -366,9 +395,8 @@ impl Schedule {
                 }
                 continue;
             };
-            let rotation = &layer.rotation;
             let joins = |a: &(Span, i64), b: &(Span, i64)| {
-                a.0.1 == b.0.0 && rotation.member(a.1) == rotation.member(b.1)
+                a.0.1 == b.0.0 && layer.member(a.1) == layer.member(b.1)
             };
             let (mut a, mut b) = (k, k);
             while a > 0 && joins(&spans[a - 1], &spans[a]) {
@@ -378,7 +406,7 @@ impl Schedule {
                 b += 1;
             }
             return Some(FinalShift {
-                person: rotation.member(spans[k].1).to_string(),
+                person: layer.member(spans[k].1).to_string(),
                 start: spans[a].0.0.max(floor),
                 end: spans[b].0.1.min(ceil),
                 source: Source::Layer(i),
@@ -438,6 +466,8 @@ mod tests {
             name: "support".into(),
             zone: LA,
             layers: vec![Layer {
+                evening: false,
+                assigned: Default::default(),
                 name: "evenings".into(),
                 rotation: Rotation {
                     zone: LA,
@@ -498,6 +528,8 @@ mod tests {
         s.layers.insert(
             0,
             Layer {
+                evening: false,
+                assigned: Default::default(),
                 name: "engineering".into(),
                 rotation: Rotation {
                     zone: LA,
@@ -634,6 +666,8 @@ mod tests {
     /// Mondays 09:00 local in `zone`.
     fn days_and_evenings(zone: Tz) -> Schedule {
         let layer = |name: &str, members: [&str; 2], restrictions| Layer {
+            evening: false,
+            assigned: Default::default(),
             name: name.into(),
             rotation: Rotation {
                 zone,
@@ -813,6 +847,8 @@ mod tests {
             prop::collection::vec(arb_restriction(), 0..=2),
         )
             .prop_map(move |(half_hours, length, members, restrictions)| Layer {
+                evening: false,
+                assigned: Default::default(),
                 name: "l".into(),
                 rotation: Rotation {
                     zone,
