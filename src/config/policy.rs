@@ -16,6 +16,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::domain::burnout::BurnoutPolicy;
 use crate::domain::contact;
 use crate::domain::policy::{HandoffNotify, ScheduleDef};
 use crate::domain::rotation::{Rotation, ShiftLength, resolve_local};
@@ -309,6 +310,8 @@ struct RawSchedule {
     fallback: Option<Spanned<String>>,
     /// "incoming" (default), "both" or "off".
     handoff_notifications: Option<Spanned<String>>,
+    /// Limits the rotation enforces; absent: none.
+    burnout: Option<RawBurnout>,
     /// Lowest first.
     #[serde(default)]
     layer: Vec<RawLayer>,
@@ -325,6 +328,20 @@ struct RawLayer {
     start: Spanned<String>,
     #[serde(default)]
     restrictions: Vec<Spanned<RawRestriction>>,
+    /// An evening/off-hours rotation (the consecutive-evening-weeks limit applies).
+    #[serde(default)]
+    evening: bool,
+}
+
+/// `[schedule.burnout]`: each key defaults to the operations manual's limit; 0 switches
+/// `max_weeks_per_quarter` and `max_consecutive_evening_weeks` off.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBurnout {
+    max_weeks_per_quarter: Option<u32>,
+    max_consecutive_evening_weeks: Option<u32>,
+    rest_after_busy_week: Option<u32>,
+    min_rest_hours: Option<u32>,
 }
 
 /// Exactly one of the two; checked by hand for a clearer message.
@@ -1155,8 +1172,6 @@ impl Checker {
             return None;
         }
         Some(ScheduleDef {
-            burnout: None,
-            override_notes: Default::default(),
             schedule: Schedule {
                 name: name.clone(),
                 zone: zone?,
@@ -1166,6 +1181,25 @@ impl Checker {
             owner: raw.owner.get_ref().clone(),
             fallback: raw.fallback.as_ref().map(|f| f.get_ref().clone()),
             handoff,
+            burnout: raw.burnout.as_ref().map(|b| {
+                let d = BurnoutPolicy::default();
+                // 0 switches a limit off; a missing key takes the manual's default.
+                let on = |v: Option<u32>, d: Option<u32>| match v {
+                    Some(0) => None,
+                    Some(n) => Some(n),
+                    None => d,
+                };
+                BurnoutPolicy {
+                    max_weeks_per_quarter: on(b.max_weeks_per_quarter, d.max_weeks_per_quarter),
+                    max_consecutive_evening_weeks: on(
+                        b.max_consecutive_evening_weeks,
+                        d.max_consecutive_evening_weeks,
+                    ),
+                    rest_after_busy_week: b.rest_after_busy_week.or(d.rest_after_busy_week),
+                    min_rest_hours: on(b.min_rest_hours, None),
+                }
+            }),
+            override_notes: Default::default(),
         })
     }
 
@@ -1246,7 +1280,7 @@ impl Checker {
             return None;
         }
         Some(Layer {
-            evening: false,
+            evening: raw.evening,
             assigned: Default::default(),
             name: raw.name.get_ref().clone(),
             rotation: Rotation {

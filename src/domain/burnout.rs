@@ -29,9 +29,13 @@
 //! turn still goes to someone: the **least-loaded** member (fewest weeks this quarter, then
 //! rotation order), and the decision says so (the daemon tells the schedule's owner).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+
+use super::policy::{OverrideNotes, ScheduleDef};
+use super::schedule::{Assignment, Schedule};
 
 const WEEK_MINUTES: i64 = 7 * 24 * 60;
 
@@ -333,6 +337,240 @@ impl Load {
         d.nobody_eligible = true;
         d
     }
+}
+
+/// One row of the shift ledger: who took a layer turn or an override, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub schedule: String,
+    /// Empty for an override.
+    pub layer: String,
+    pub turn: Option<i64>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub person: String,
+    pub candidate: String,
+    pub reason: String,
+    pub skipped: Vec<String>,
+    pub flagged: bool,
+    pub nobody_eligible: bool,
+    /// The candidate was skipped for a rest after a busy shift (so it is served).
+    pub rested: bool,
+    pub evening: bool,
+    /// Incidents paged to the person during the shift (counted from the pages sent).
+    pub incidents: u32,
+}
+
+/// What a planned slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotRef {
+    Turn {
+        layer: usize,
+        index: i64,
+    },
+    /// Index into `Schedule::overrides`.
+    Override(usize),
+}
+
+/// A slot not in the ledger yet, decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub slot: SlotRef,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub evening: bool,
+    pub decision: Decision,
+}
+
+impl Planned {
+    /// The ledger row recording this decision.
+    pub fn entry(&self, schedule: &Schedule) -> LedgerEntry {
+        let (layer, turn) = match self.slot {
+            SlotRef::Turn { layer, index } => (schedule.layers[layer].name.clone(), Some(index)),
+            SlotRef::Override(_) => (String::new(), None),
+        };
+        let d = &self.decision;
+        LedgerEntry {
+            schedule: schedule.name.clone(),
+            layer,
+            turn,
+            start: self.start,
+            end: self.end,
+            person: d.person.clone(),
+            candidate: d.candidate.clone(),
+            reason: d.reason.clone(),
+            skipped: d.skipped.clone(),
+            flagged: d.flagged,
+            nobody_eligible: d.nobody_eligible,
+            rested: d.rested,
+            evening: self.evening,
+            incidents: 0,
+        }
+    }
+}
+
+/// Decides, in start order, every layer turn and override of `schedule` that the ledger does
+/// not have yet and that starts before `until`, from the ledger's history (with its incident
+/// counts) and no new incidents. A layer without ledger rows starts with its turn in progress
+/// at `now` (the ledger begins when the limits are first applied; earlier turns do not count).
+pub fn plan(
+    schedule: &Schedule,
+    policy: BurnoutPolicy,
+    ledger: &[LedgerEntry],
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<Planned> {
+    let local = |t: DateTime<Utc>| t.with_timezone(&schedule.zone).naive_local();
+    let mut history: Vec<Taken> = Vec::with_capacity(ledger.len() + 4);
+    for e in ledger {
+        history.push(Taken {
+            person: e.person.clone(),
+            start: e.start,
+            end: e.end,
+            local_start: local(e.start),
+            local_end: local(e.end),
+            evening: e.evening,
+            incidents: e.incidents,
+            rested: false,
+        });
+        if e.rested {
+            history.push(Taken {
+                person: e.candidate.clone(),
+                start: e.start,
+                end: e.start,
+                local_start: local(e.start),
+                local_end: local(e.start),
+                evening: false,
+                incidents: 0,
+                rested: true,
+            });
+        }
+    }
+    history.sort_by_key(|t| t.start);
+    let mut load = Load::new(policy, history);
+
+    let mut slots: Vec<(DateTime<Utc>, usize, SlotRef, DateTime<Utc>)> = Vec::new();
+    for (i, layer) in schedule.layers.iter().enumerate() {
+        let last = (ledger.iter().rev()).find(|e| e.layer == layer.name && e.turn.is_some());
+        let from = last.map_or(now, |e| e.start + chrono::Duration::milliseconds(1));
+        for t in layer.rotation.turns_between(from, until) {
+            if last.is_none_or(|e| t.start > e.start) {
+                slots.push((
+                    t.start,
+                    i,
+                    SlotRef::Turn {
+                        layer: i,
+                        index: t.index,
+                    },
+                    t.end,
+                ));
+            }
+        }
+    }
+    let begin = ledger.iter().map(|e| e.start).min().unwrap_or(now).min(now);
+    for (k, o) in schedule.overrides.iter().enumerate() {
+        let recorded = ledger.iter().any(|e| {
+            e.turn.is_none() && e.person == o.person && e.start == o.start && e.end == o.end
+        });
+        if !recorded && o.end > begin && o.start < until && o.start < o.end {
+            slots.push((o.start, usize::MAX, SlotRef::Override(k), o.end));
+        }
+    }
+    slots.sort_by_key(|&(start, rank, _, _)| (start, rank));
+
+    let mut out = Vec::with_capacity(slots.len());
+    for (start, _, what, end) in slots {
+        let (candidate, members, evening): (&str, &[String], bool) = match what {
+            SlotRef::Turn { layer, index } => {
+                let l = &schedule.layers[layer];
+                (l.rotation.member(index), &l.rotation.members, l.evening)
+            }
+            SlotRef::Override(k) => (&schedule.overrides[k].person, &[], false),
+        };
+        let slot = Slot {
+            start,
+            end,
+            local_start: local(start),
+            local_end: local(end),
+            evening,
+            candidate,
+            members,
+        };
+        let decision = load.decide(&slot);
+        out.push(Planned {
+            slot: what,
+            start,
+            end,
+            evening,
+            decision,
+        });
+    }
+    out
+}
+
+/// How far ahead turns are projected (`Shifts` answers up to 366 days at a time).
+pub const PROJECTION_HORIZON: chrono::Duration = chrono::Duration::days(400);
+
+/// Ledger rows older than this are not needed for a decision: a quarter and a rest reach back
+/// less far.
+pub const LOOKBACK: chrono::Duration = chrono::Duration::days(200);
+
+/// `def` with every turn's decision applied: past ones from the ledger, later ones projected
+/// up to [`PROJECTION_HORIZON`]. Returns the start of the first turn not yet recorded (the
+/// next ledger recording is due then; it may be overdue).
+pub fn apply(
+    def: &mut ScheduleDef,
+    ledger: &[LedgerEntry],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let policy = def.burnout?;
+    let planned = plan(&def.schedule, policy, ledger, now, now + PROJECTION_HORIZON);
+    let s = &mut def.schedule;
+    let mut assigned: Vec<BTreeMap<i64, Assignment>> = vec![BTreeMap::new(); s.layers.len()];
+    let mut notes = OverrideNotes::new();
+    for e in ledger {
+        let a = Assignment {
+            person: e.person.clone(),
+            reason: e.reason.clone(),
+            projected: false,
+            flagged: e.flagged,
+        };
+        if e.turn.is_none() {
+            notes.insert((e.person.clone(), e.start, e.end), a);
+            continue;
+        }
+        let Some(i) = s.layers.iter().position(|l| l.name == e.layer) else {
+            continue;
+        };
+        // Only where the turn is still the one recorded (a changed rotation moves turns).
+        if let Some(t) = s.layers[i].rotation.shift_at(e.start)
+            && t.start == e.start
+        {
+            assigned[i].insert(t.index, a);
+        }
+    }
+    for p in &planned {
+        let a = Assignment {
+            person: p.decision.person.clone(),
+            reason: p.decision.reason.clone(),
+            projected: true,
+            flagged: p.decision.flagged,
+        };
+        match p.slot {
+            SlotRef::Turn { layer, index } => {
+                assigned[layer].insert(index, a);
+            }
+            SlotRef::Override(k) => {
+                let o = &s.overrides[k];
+                notes.insert((o.person.clone(), o.start, o.end), a);
+            }
+        }
+    }
+    for (layer, a) in s.layers.iter_mut().zip(assigned) {
+        layer.assigned = Arc::new(a);
+    }
+    def.override_notes = Arc::new(notes);
+    planned.first().map(|p| p.start)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! and the pages to send in one store transaction, then wakes the timer task and the outbox
 //! worker and publishes the committed events to watchers.
 
+mod burnout;
 mod clock;
 mod ingest;
 pub mod outbox;
@@ -89,6 +90,8 @@ struct Effects {
     events: Vec<Event>,
     earliest_due: Option<DateTime<Utc>>,
     pages: bool,
+    /// The shift ledger changed: project the schedules again.
+    burnout: bool,
 }
 
 impl Engine {
@@ -432,6 +435,10 @@ impl Engine {
                 let mut fx = Effects::default();
                 let due = tx.take_due(now, limit)?;
                 for action in &due {
+                    if let (Some(schedule), DueKind::Shift) = (&action.schedule, action.kind) {
+                        burnout::fire_shift(tx, &ctx, schedule, &mut fx)?;
+                        continue;
+                    }
                     if let Some(schedule) = &action.schedule {
                         schedules::fire_handoff(tx, &ctx, schedule, action.due_at, &mut fx)?;
                         continue;
@@ -457,7 +464,11 @@ impl Engine {
                 Ok((due.len(), fx))
             })
             .await?;
+        let burnout = fx.burnout;
         self.publish(fx);
+        if burnout {
+            self.refresh_burnout().await?;
+        }
         Ok(n)
     }
 

@@ -23,10 +23,12 @@ pub const OVERRIDE_HISTORY: Duration = Duration::days(366);
 
 /// The serving set's parts, behind the install lock.
 pub(super) struct Installed {
-    base: Arc<PolicySet>,
-    overrides: Vec<ScheduleOverride>,
+    pub(super) base: Arc<PolicySet>,
+    pub(super) overrides: Vec<ScheduleOverride>,
     /// Maintenance windows made through the API, not removed, not over.
     pub(super) maintenance: Vec<MaintenanceWindow>,
+    /// Decided turns of the schedules with burnout limits (ledger and projections).
+    pub(super) burnout: BTreeMap<String, super::burnout::BurnoutView>,
 }
 
 impl Installed {
@@ -35,14 +37,18 @@ impl Installed {
             base: Arc::new(files),
             overrides: Vec::new(),
             maintenance: Vec::new(),
+            burnout: BTreeMap::new(),
         }
     }
 
     /// The set to serve: files, stored phases, API overrides and maintenance windows.
     pub(super) fn serving(&self) -> PolicySet {
-        self.base
+        let mut set = self
+            .base
             .with_overrides(&self.overrides)
-            .with_maintenance(&self.maintenance)
+            .with_maintenance(&self.maintenance);
+        super::burnout::apply_views(&mut set, &self.burnout);
+        set
     }
 }
 
@@ -126,6 +132,7 @@ impl Engine {
         installed.base = Arc::new(base);
         installed.overrides = overrides;
         installed.maintenance = windows.into_iter().map(|w| w.window).collect();
+        let shift_dues = self.project_burnout(&mut installed, now).await?;
         let set = Arc::new(installed.serving());
         let plan = plan_handoffs(&set, &handoffs, now);
         let mut earliest = plan.values().filter_map(|due| *due).min();
@@ -156,6 +163,7 @@ impl Engine {
             })
             .await?;
         earliest = earliest.into_iter().chain(heartbeat_due).min();
+        super::burnout::write_dues(self, shift_dues).await?;
         self.inner.policies.store(set);
         self.inner.reload.lock().expect("reload status").loaded_at = Some(now);
         if let Some(due) = earliest {
@@ -266,7 +274,7 @@ impl Engine {
             })
             .await?;
         installed.overrides.push(stored.clone());
-        self.apply_overrides(&installed, &stored.schedule, now)
+        self.apply_overrides(&mut installed, &stored.schedule, now)
             .await?;
         tracing::info!(
             id = stored.id,
@@ -295,7 +303,7 @@ impl Engine {
             )));
         }
         installed.overrides.retain(|o| o.id != id);
-        self.apply_overrides(&installed, &removed.schedule, now)
+        self.apply_overrides(&mut installed, &removed.schedule, now)
             .await?;
         tracing::info!(id, schedule = %removed.schedule, "override removed");
         Ok(removed)
@@ -318,10 +326,12 @@ impl Engine {
     /// Rebuilds the serving set from `installed` and moves `schedule`'s next handoff.
     async fn apply_overrides(
         &self,
-        installed: &Installed,
+        installed: &mut Installed,
         schedule: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
+        let shift_dues = self.project_burnout(installed, now).await?;
+        super::burnout::write_dues(self, shift_dues).await?;
         let set = Arc::new(installed.serving());
         let next = set
             .schedules

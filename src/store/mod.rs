@@ -12,6 +12,7 @@
 //! backend (PostgreSQL, for several daemons) would implement the same operations.
 
 mod ingest;
+mod ledger;
 mod read;
 mod schedules;
 mod schema;
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use ingest::{HeartbeatState, StoredWindow};
+pub use ledger::{DeliveredPage, LedgerEntry};
 pub use read::{IncidentFilter, ReadTx};
 pub use schedules::StoredPhase;
 pub use write::{AttemptInfo, AttemptOutcome, DueAction, DueKind, WriteTx};

@@ -252,6 +252,61 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
         WHERE heartbeat IS NOT NULL;
     "#,
+    // 5: the shift ledger (who took each layer turn or override of a schedule with burnout
+    // limits, and why) and its due action, 'shift': record the next turn as it starts.
+    // due_actions is rebuilt for the new kind.
+    r#"
+    CREATE TABLE shift_ledger (
+        id              INTEGER PRIMARY KEY,
+        schedule        TEXT    NOT NULL,
+        layer           TEXT    NOT NULL,   -- '' for an override
+        turn            INTEGER,            -- the layer turn's index; NULL for an override
+        start_at        INTEGER NOT NULL,
+        end_at          INTEGER NOT NULL,
+        person          TEXT    NOT NULL,
+        candidate       TEXT    NOT NULL,   -- whom the rotation named (an override: its person)
+        reason          TEXT    NOT NULL,
+        skipped         TEXT    NOT NULL,   -- JSON array: members passed over for a limit
+        flagged         INTEGER NOT NULL,   -- an override over a limit
+        nobody_eligible INTEGER NOT NULL,
+        rested          INTEGER NOT NULL,   -- the candidate was skipped for a rest (served)
+        evening         INTEGER NOT NULL,
+        recorded_at     INTEGER NOT NULL,
+        UNIQUE (schedule, layer, start_at, person)
+    );
+    CREATE INDEX shift_ledger_time ON shift_ledger (schedule, end_at);
+    CREATE INDEX shift_ledger_person ON shift_ledger (person, start_at);
+
+    CREATE TABLE due_actions_v5 (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents (id),
+        schedule    TEXT,
+        heartbeat   TEXT,
+        kind        TEXT    NOT NULL
+            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'contact', 'release',
+                            'heartbeat', 'shift')),
+        due_at      INTEGER NOT NULL,
+        person      TEXT,
+        channel     TEXT,
+        level       INTEGER,
+        loop_no     INTEGER,
+        CHECK ((incident_id IS NOT NULL) + (schedule IS NOT NULL) + (heartbeat IS NOT NULL) = 1),
+        CHECK ((kind = 'contact') = (person IS NOT NULL AND channel IS NOT NULL))
+    );
+    INSERT INTO due_actions_v5 (id, incident_id, schedule, heartbeat, kind, due_at, person,
+                                channel, level, loop_no)
+        SELECT id, incident_id, schedule, heartbeat, kind, due_at, person, channel, level,
+               loop_no
+        FROM due_actions;
+    DROP TABLE due_actions;
+    ALTER TABLE due_actions_v5 RENAME TO due_actions;
+    CREATE INDEX due_actions_due ON due_actions (due_at);
+    CREATE INDEX due_actions_incident ON due_actions (incident_id);
+    CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
+        WHERE schedule IS NOT NULL;
+    CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
+        WHERE heartbeat IS NOT NULL;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

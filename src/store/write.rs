@@ -36,6 +36,8 @@ pub enum DueKind {
     HeartbeatExpiry,
     /// A later step of a person's contact rules (SMS after 1 minute, …).
     Contact,
+    /// A turn of a schedule with burnout limits starts: record who takes it.
+    Shift,
 }
 
 impl DueKind {
@@ -47,6 +49,7 @@ impl DueKind {
             Self::Release => "release",
             Self::HeartbeatExpiry => "heartbeat",
             Self::Contact => "contact",
+            Self::Shift => "shift",
         }
     }
 
@@ -57,6 +60,7 @@ impl DueKind {
             "release" => Self::Release,
             "heartbeat" => Self::HeartbeatExpiry,
             "contact" => Self::Contact,
+            "shift" => Self::Shift,
             _ => Self::Escalate,
         }
     }
