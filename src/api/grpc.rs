@@ -541,19 +541,89 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
     }
 }
 
+pub struct ReportApi {
+    pub engine: Engine,
+}
+
+#[tonic::async_trait]
+impl pb::report_service_server::ReportService for ReportApi {
+    async fn on_call_load(
+        &self,
+        req: Request<pb::OnCallLoadRequest>,
+    ) -> Result<Response<pb::OnCallLoadResponse>, Status> {
+        let r = req.into_inner();
+        let from = from_ts(
+            "from",
+            r.from.as_ref().ok_or_else(|| invalid("from", "required"))?,
+        )?;
+        let to = from_ts(
+            "to",
+            r.to.as_ref().ok_or_else(|| invalid("to", "required"))?,
+        )?;
+        if to <= from {
+            return Err(invalid("to", "must be after from"));
+        }
+        if to - from > chrono::Duration::days(MAX_SHIFTS_RANGE_DAYS) {
+            return Err(invalid(
+                "to",
+                format!("at most {MAX_SHIFTS_RANGE_DAYS} days after from"),
+            ));
+        }
+        let schedule = Some(r.schedule.trim().to_string()).filter(|s| !s.is_empty());
+        let people = self
+            .engine
+            .on_call_load(from, to, schedule)
+            .await
+            .map_err(Status::from)?;
+        let people = people
+            .into_iter()
+            .map(|p| pb::PersonLoad {
+                person: p.person,
+                quarter_weeks: p.quarter_weeks,
+                weeks: p.weeks,
+                shifts: p.shifts,
+                incidents: p.incidents,
+                pages: p.pages,
+                off_hours_pages: p.off_hours_pages,
+                hours_called_in: p.hours_called_in,
+                toil_hours: p.toil_hours,
+                limit_skips: p.limit_skips,
+                flagged_overrides: p.flagged_overrides,
+            })
+            .collect();
+        Ok(Response::new(pb::OnCallLoadResponse { people }))
+    }
+}
+
 pub struct ScheduleApi {
     pub engine: Engine,
 }
 
 fn shift_to_pb(
-    schedule: &crate::domain::schedule::Schedule,
+    def: &crate::domain::ScheduleDef,
     s: crate::domain::schedule::FinalShift,
 ) -> pb::Shift {
+    use crate::domain::schedule::Source;
+    let schedule = &def.schedule;
+    // How the burnout limits decided the turn or override behind the shift, if they did.
+    let decided = match s.source {
+        Source::Layer(i) => {
+            let layer = &schedule.layers[i];
+            (layer.rotation.shift_at(s.start)).and_then(|t| layer.assigned.get(&t.index))
+        }
+        Source::Override(i) => {
+            let o = &schedule.overrides[i];
+            (def.override_notes).get(&(o.person.clone(), o.start, o.end))
+        }
+    };
     pb::Shift {
         source: schedule.describe(&s.source),
         person: s.person,
         start: Some(ts(s.start)),
         end: Some(ts(s.end)),
+        reason: decided.map(|a| a.reason.clone()).unwrap_or_default(),
+        projected: decided.is_some_and(|a| a.projected),
+        flagged: decided.is_some_and(|a| a.flagged),
     }
 }
 
@@ -594,10 +664,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             .schedules
             .get(r.schedule.trim())
             .ok_or_else(|| Status::not_found(format!("schedule: no schedule `{}`", r.schedule)))?;
-        let shift = def
-            .schedule
-            .on_call(at)
-            .map(|s| shift_to_pb(&def.schedule, s));
+        let shift = def.schedule.on_call(at).map(|s| shift_to_pb(def, s));
         Ok(Response::new(pb::OnCallResponse {
             shift,
             owner: def.owner.clone(),
@@ -635,7 +702,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             .schedule
             .final_shifts(from, to)
             .into_iter()
-            .map(|s| shift_to_pb(&def.schedule, s))
+            .map(|s| shift_to_pb(def, s))
             .collect();
         Ok(Response::new(pb::ShiftsResponse { shifts }))
     }

@@ -233,6 +233,7 @@ async fn grpc_server(
     use proto::daemon_service_server::DaemonServiceServer;
     use proto::incident_service_server::IncidentServiceServer;
     use proto::intake_service_server::IntakeServiceServer;
+    use proto::report_service_server::ReportServiceServer;
     use proto::schedule_service_server::ScheduleServiceServer;
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -250,6 +251,9 @@ async fn grpc_server(
         .await;
     health
         .set_serving::<IntakeServiceServer<grpc::IntakeApi>>()
+        .await;
+    health
+        .set_serving::<ReportServiceServer<grpc::ReportApi>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -269,6 +273,9 @@ async fn grpc_server(
             engine: engine.clone(),
         }))
         .add_service(IntakeServiceServer::new(grpc::IntakeApi {
+            engine: engine.clone(),
+        }))
+        .add_service(ReportServiceServer::new(grpc::ReportApi {
             engine: engine.clone(),
         }))
         .add_service(IncidentServiceServer::new(grpc::IncidentApi {

@@ -207,3 +207,69 @@ pub(super) fn fire_shift(
     fx.due(next);
     Ok(())
 }
+
+impl Engine {
+    /// The on-call load report over `[from, to)` (see `domain::burnout::load_report`). With a
+    /// schedule, only its shifts, and only pages sent to its people while on call for it.
+    pub async fn on_call_load(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        schedule: Option<String>,
+    ) -> super::EngineResult<Vec<crate::domain::burnout::PersonLoad>> {
+        let set = self.policies();
+        if let Some(name) = &schedule
+            && !set.schedules.contains_key(name)
+        {
+            return Err(super::EngineError::NotFound(format!(
+                "schedule: no schedule `{name}`"
+            )));
+        }
+        let now = self.inner.clock.now();
+        // The quarter of `from` can begin up to 92 days before it and end as long after.
+        let (lo, hi) = (from - Duration::days(92), to.max(from + Duration::days(92)));
+        let (ledger, pages) = self
+            .inner
+            .store
+            .read(move |r| {
+                Ok((
+                    r.ledger_between(schedule.as_deref(), lo, hi)?,
+                    r.delivered_pages(from, to)?,
+                    schedule,
+                ))
+            })
+            .await
+            .map(|(ledger, pages, schedule)| {
+                let pages = match &schedule {
+                    None => pages,
+                    Some(_) => pages
+                        .into_iter()
+                        .filter(|p| {
+                            ledger.iter().any(|e| {
+                                e.person == p.person && e.start <= p.sent_at && p.sent_at < e.end
+                            })
+                        })
+                        .collect(),
+                };
+                (ledger, pages)
+            })?;
+        let zone = |s: &str| {
+            set.schedules
+                .get(s)
+                .map_or(chrono_tz::UTC, |d| d.schedule.zone)
+        };
+        let ledger: Vec<_> = ledger
+            .into_iter()
+            .map(|e| {
+                let z = zone(&e.schedule);
+                (e, z)
+            })
+            .collect();
+        let zones = (set.people.iter())
+            .map(|(name, p)| (name.clone(), p.time_zone))
+            .collect();
+        Ok(crate::domain::burnout::load_report(
+            &ledger, &pages, &zones, from, to, now,
+        ))
+    }
+}

@@ -8,17 +8,7 @@ use rusqlite::{Row, params};
 use super::read::ReadTx;
 use super::write::WriteTx;
 use super::{from_ms, to_ms};
-pub use crate::domain::burnout::LedgerEntry;
-
-/// A page delivered to a person, with its incident's acknowledgement and resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveredPage {
-    pub person: String,
-    pub incident_id: i64,
-    pub sent_at: DateTime<Utc>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-}
+pub use crate::domain::burnout::{DeliveredPage, LedgerEntry};
 
 // One incident counts once however many pages it took; only pages that went out count.
 const LEDGER_SELECT: &str = "SELECT l.schedule, l.layer, l.turn, l.start_at, l.end_at, l.person,
