@@ -602,14 +602,16 @@ pub struct ScheduleApi {
 fn shift_to_pb(
     def: &crate::domain::ScheduleDef,
     s: crate::domain::schedule::FinalShift,
+    at: DateTime<Utc>,
 ) -> pb::Shift {
     use crate::domain::schedule::Source;
     let schedule = &def.schedule;
-    // How the burnout limits decided the turn or override behind the shift, if they did.
+    // How the burnout limits decided the turn (the one in progress at `at`) or override
+    // behind the shift, if they did.
     let decided = match s.source {
         Source::Layer(i) => {
             let layer = &schedule.layers[i];
-            (layer.rotation.shift_at(s.start)).and_then(|t| layer.assigned.get(&t.index))
+            (layer.rotation.shift_at(at)).and_then(|t| layer.assigned.get(&t.index))
         }
         Source::Override(i) => {
             let o = &schedule.overrides[i];
@@ -625,6 +627,44 @@ fn shift_to_pb(
         projected: decided.is_some_and(|a| a.projected),
         flagged: decided.is_some_and(|a| a.flagged),
     }
+}
+
+/// A final shift as listed: cut where the turns it joins were decided differently (one
+/// person's two turns, one by rotation and one moved to them by a limit), so each piece
+/// shows its own reason.
+fn listed_shifts(
+    def: &crate::domain::ScheduleDef,
+    s: crate::domain::schedule::FinalShift,
+) -> Vec<pb::Shift> {
+    use crate::domain::schedule::Source;
+    let Source::Layer(i) = s.source else {
+        let start = s.start;
+        return vec![shift_to_pb(def, s, start)];
+    };
+    let layer = &def.schedule.layers[i];
+    if layer.assigned.is_empty() {
+        let start = s.start;
+        return vec![shift_to_pb(def, s, start)];
+    }
+    let turns = layer.rotation.shifts_between(s.start, s.end);
+    let mut out: Vec<pb::Shift> = Vec::new();
+    for t in turns {
+        let mut piece = s.clone();
+        piece.start = t.start.max(s.start);
+        piece.end = t.end.min(s.end);
+        let start = piece.start;
+        let pb = shift_to_pb(def, piece, start);
+        match out.last_mut() {
+            Some(last)
+                if (&last.reason, last.projected, last.flagged)
+                    == (&pb.reason, pb.projected, pb.flagged) =>
+            {
+                last.end = pb.end;
+            }
+            _ => out.push(pb),
+        }
+    }
+    out
 }
 
 /// Longest range `Shifts` answers, so one request cannot ask for years of shifts.
@@ -664,7 +704,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             .schedules
             .get(r.schedule.trim())
             .ok_or_else(|| Status::not_found(format!("schedule: no schedule `{}`", r.schedule)))?;
-        let shift = def.schedule.on_call(at).map(|s| shift_to_pb(def, s));
+        let shift = def.schedule.on_call(at).map(|s| shift_to_pb(def, s, at));
         Ok(Response::new(pb::OnCallResponse {
             shift,
             owner: def.owner.clone(),
@@ -702,7 +742,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             .schedule
             .final_shifts(from, to)
             .into_iter()
-            .map(|s| shift_to_pb(def, s))
+            .flat_map(|s| listed_shifts(def, s))
             .collect();
         Ok(Response::new(pb::ShiftsResponse { shifts }))
     }

@@ -95,7 +95,7 @@ impl Engine {
     }
 
     /// After a ledger recording: project again and serve the result.
-    pub(super) async fn refresh_burnout(&self) -> anyhow::Result<()> {
+    pub(crate) async fn refresh_burnout(&self) -> anyhow::Result<()> {
         let mut installed = self.inner.installed.lock().await;
         let now = self.inner.clock.now();
         let dues = self.project_burnout(&mut installed, now).await?;

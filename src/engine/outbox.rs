@@ -156,6 +156,15 @@ impl OutboxWorker {
             decided.push((unit, AttemptInfo { address, response }, outcome));
         }
         let enabled: Vec<Method> = self.channels.values().filter_map(|c| c.method()).collect();
+        // An incident page that went out counts toward the busy-shift rule of the schedules
+        // with burnout limits: their projections change.
+        let counted = policies.schedules.values().any(|d| d.burnout.is_some())
+            && decided.iter().any(|(unit, _, outcome)| {
+                matches!(outcome, AttemptOutcome::Sent)
+                    && unit
+                        .iter()
+                        .any(|p| p.incident.is_some() && p.kind == crate::domain::PageKind::Page)
+            });
         let (events, queued, notices) = self
             .engine
             .store()
@@ -220,6 +229,10 @@ impl OutboxWorker {
                 Ok((events, queued, notices))
             })
             .await?;
+        if counted {
+            // Before the events: whoever saw a delivery sees the projections it changed.
+            self.engine.refresh_burnout().await?;
+        }
         self.engine.publish_events(events);
         for n in notices {
             // Nobody waiting is fine.

@@ -4,6 +4,7 @@ mod helpers;
 
 mod alertmanager;
 mod api;
+mod burnout;
 mod channels;
 mod check;
 mod dedup;
