@@ -59,10 +59,15 @@ fn main() -> ExitCode {
 fn check(dir: &std::path::Path) -> ExitCode {
     match config::load_dir(dir) {
         Ok(set) => {
-            println!("{}", config::CheckSummary::of(dir, &set));
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let mut text = format!("{}\n", config::CheckSummary::of(dir, &set));
             for line in config::policy::gap_report(&set, chrono::Utc::now()) {
-                println!("{line}");
+                text.push_str(&line);
+                text.push('\n');
             }
+            // A closed pipe (`pagerd check | head -1`) is the reader's choice, not a failure.
+            let _ = out.write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -786,7 +786,15 @@ fn open_alert(
             ),
             now,
         )?);
-        if let Some(threshold) = service.threshold {
+        // Alertmanager re-sends a firing alert (same `startsAt`) on every group or repeat
+        // interval: that is the same firing, not the alert firing again.
+        let resent = match alert.details.get("starts_at") {
+            Some(started) => tx
+                .incident(open_id)?
+                .is_some_and(|inc| inc.details.get("starts_at") == Some(started)),
+            None => false,
+        };
+        if let (Some(threshold), false) = (service.threshold, resent) {
             ingest::observe_repeat(tx, ctx, open_id, threshold, fx)?;
         }
         return Ok(TriggerOutcome {

@@ -769,3 +769,41 @@ async fn a_reload_that_changes_a_heartbeat_interval_applies_from_the_last_ping()
     assert_eq!(inc.dedup_key, "heartbeat/backup");
     app.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn alertmanager_resending_the_same_firing_does_not_count_toward_the_threshold() {
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(&intake_policies());
+    let mut sink = WebhookSink::start().await;
+    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+    let path = format!("/integrations/alertmanager/{PAYMENTS_KEY}");
+    let firing = |starts: &str| {
+        json!({
+            "version": "4", "groupKey": "{}:{alertname=\"Slow\"}", "status": "firing",
+            "alerts": [{"status": "firing", "labels": {"alertname": "Slow", "severity": "warning"},
+                        "annotations": {}, "startsAt": starts, "fingerprint": "f9"}]
+        })
+    };
+    let key = pagerd::api::ingest::am_dedup_key("{}:{alertname=\"Slow\"}", "f9");
+    let (status, _) = post_json(&app, &path, &firing("2026-03-02T16:50:00Z")).await;
+    assert_eq!(status, 200);
+    app.page(&mut sink).await;
+    let opened = incident_by_key(&mut app, "payments", &key).await.severity();
+    // Alertmanager's group/repeat intervals re-send the same firing: no raise.
+    for _ in 0..4 {
+        advance(mins(5)).await;
+        let (status, _) = post_json(&app, &path, &firing("2026-03-02T16:50:00Z")).await;
+        assert_eq!(status, 200);
+    }
+    let inc = incident_by_key(&mut app, "payments", &key).await;
+    assert_eq!(inc.severity(), opened);
+    assert_eq!(inc.alert_count, 5);
+    // Firing again (a new startsAt) counts: the third occurrence within the hour raises it.
+    for starts in ["2026-03-02T17:30:00Z", "2026-03-02T17:31:00Z"] {
+        let (status, _) = post_json(&app, &path, &firing(starts)).await;
+        assert_eq!(status, 200);
+    }
+    let raised = incident_by_key(&mut app, "payments", &key).await.severity();
+    assert_ne!(raised, opened, "raised one step");
+    app.stop().await;
+}
