@@ -584,6 +584,72 @@ async fn a_responder_sees_who_is_on_call_and_the_shifts_ahead() {
     pagerd.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn shifts_show_why_each_went_to_whom_and_report_shows_the_load() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+
+    // The shipped platform schedule has burnout limits: every shift has a reason.
+    let run = pagerctl(
+        addr,
+        &[
+            "--json",
+            "shifts",
+            "platform",
+            "--from",
+            "now",
+            "--to",
+            "2027-01-31T00:00:00Z",
+        ],
+    )
+    .await
+    .success();
+    let shifts = run.json()["shifts"].as_array().unwrap().clone();
+    assert!(shifts.len() >= 4, "{}", run.stdout);
+    for s in &shifts {
+        let reason = s["reason"].as_str().unwrap();
+        assert!(
+            reason.ends_with("'s turn") || reason.contains(" skipped: "),
+            "{s}"
+        );
+    }
+    assert!(shifts.last().unwrap()["projected"].as_bool().unwrap());
+    let run = pagerctl(addr, &["shifts", "platform"]).await.success();
+    assert!(run.stdout.contains("REASON"), "{}", run.stdout);
+    assert!(run.stdout.contains("'s turn"), "{}", run.stdout);
+
+    let run = pagerctl(addr, &["report", "--from", "30d", "--format", "csv"])
+        .await
+        .success();
+    assert!(
+        run.stdout.starts_with(
+            "person,quarter_weeks,weeks,shifts,incidents,pages,off_hours_pages,\
+             hours_called_in,toil_hours,limit_skips,flagged_overrides"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = pagerctl(
+        addr,
+        &[
+            "report",
+            "--from",
+            "30d",
+            "--schedule",
+            "platform",
+            "--format",
+            "json",
+        ],
+    )
+    .await
+    .success();
+    assert!(run.json()["people"].is_array(), "{}", run.stdout);
+    let run = pagerctl(addr, &["report", "--from", "30d", "--schedule", "nope"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("no schedule `nope`"), "{}", run.stderr);
+    pagerd.stop().await;
+}
+
 /// An RFC 3339 time without seconds, as a responder types it, in a UTC-8 zone.
 fn typed_time(t: DateTime<Utc>) -> String {
     let pacific = FixedOffset::west_opt(8 * 3600).expect("offset");
