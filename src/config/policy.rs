@@ -2099,6 +2099,45 @@ lacks {want:?}"
     }
 
     #[test]
+    fn burnout_limits_take_the_manual_defaults_and_zero_switches_one_off() {
+        let text = r#"
+[[schedule]]
+name = "limited"
+time_zone = "UTC"
+owner = "alice"
+[schedule.burnout]
+max_weeks_per_quarter = 0
+min_rest_hours = 12
+[[schedule.layer]]
+name = "evenings"
+members = ["alice", "bob"]
+shift = "1w"
+start = "2026-01-05T09:00"
+evening = true
+"#;
+        let dir = dir_with(&[("a.toml", PEOPLE), ("b.toml", text)]);
+        let set = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let def = &set.schedules["limited"];
+        assert_eq!(
+            def.burnout,
+            Some(BurnoutPolicy {
+                max_weeks_per_quarter: None,
+                max_consecutive_evening_weeks: Some(2),
+                rest_after_busy_week: Some(3),
+                min_rest_hours: Some(12),
+            })
+        );
+        assert!(def.schedule.layers[0].evening);
+
+        let typo = text.replace("min_rest_hours", "min_rest_hour");
+        let shown = PolicyErrors(errors_for(&[("a.toml", PEOPLE), ("b.toml", &typo)])).to_string();
+        assert!(
+            shown.contains("b.toml:8:") && shown.contains("min_rest_hour"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn schedule_names_are_unique_across_files_and_need_a_layer() {
         let errors = errors_for(&[
             ("a.toml", PEOPLE),
