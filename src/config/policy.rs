@@ -1659,6 +1659,7 @@ start = "2026-03-02T09:00"
             names,
             [
                 "engineering",
+                "platform",
                 "sre-follow-the-sun",
                 "support-evenings",
                 "vp"
@@ -1692,7 +1693,7 @@ start = "2026-03-02T09:00"
 
         let summary = check_dir(&shipped_dir()).expect("check").to_string();
         assert!(
-            summary.ends_with("12 people, 3 services, 3 escalation policies, 4 schedules — OK"),
+            summary.ends_with("12 people, 3 services, 3 escalation policies, 5 schedules — OK"),
             "{summary}"
         );
 
