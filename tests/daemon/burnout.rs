@@ -261,6 +261,31 @@ async fn the_quarter_cap_moves_turns_flags_overrides_and_tells_the_owner_when_no
     // A new quarter starts afresh.
     let s = shift_at(&app, "rota", at("2026-04-07T00:00:00Z")).await;
     assert_eq!(s.reason, "bob's turn");
+
+    // The report counts the skips (9, 16 and 23 March) and the flagged override.
+    let report = ReportServiceClient::new(app.channel.clone())
+        .on_call_load(pb::OnCallLoadRequest {
+            from: ts(at("2026-01-01T00:00:00Z")),
+            to: ts(at("2026-03-24T00:00:00Z")),
+            schedule: "rota".into(),
+        })
+        .await
+        .expect("OnCallLoad")
+        .into_inner();
+    let get = |name: &str| report.people.iter().find(|p| p.person == name).unwrap();
+    let (ann, bob, cat) = (get("ann"), get("bob"), get("cat"));
+    assert_eq!(
+        (ann.limit_skips, bob.limit_skips, cat.limit_skips),
+        (2, 2, 0)
+    );
+    assert_eq!((ann.flagged_overrides, bob.flagged_overrides), (1, 0));
+    // Turns 0, 3 and 6, the swap week and the flagged day.
+    assert_eq!(ann.shifts, 5);
+    assert!(
+        (ann.quarter_weeks - (4.0 + 1.0 / 7.0)).abs() < 1e-9,
+        "{}",
+        ann.quarter_weeks
+    );
     app.stop().await;
 }
 
