@@ -2,12 +2,13 @@
 //!
 //! # Layout
 //! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
-//!   holds, the threshold rule). No I/O.
+//!   holds, the threshold rule, who takes a turn under the burnout limits). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors.
 //! - [`store`]: SQLite, the only place with SQL; one group-commit writer, a read pool.
 //! - [`engine`]: applies decisions in one transaction per change; the one [`engine::TimerTask`]
-//!   that runs due actions; the [`engine::OutboxWorker`] that delivers pages.
+//!   that runs due actions (escalations, handoffs, shift-ledger recordings); the
+//!   [`engine::OutboxWorker`] that delivers pages.
 //! - [`notify`]: the channel trait and its implementations (webhook, log).
 //! - [`api`]: gRPC services and HTTP routes (with alert intake: Events v2, Alertmanager,
 //!   heartbeats); parse at the edge, map errors to status codes.
