@@ -22,7 +22,8 @@
 //! divided by 7 × 24 h, so a 1-week turn is one week even across a daylight-saving change,
 //! a 12-hour turn is 1/14 of a week and a monthly one about 4.3. A turn with restrictions
 //! (say 17:00–09:00 evenings) counts by its whole turn: an evening week is one on-call week.
-//! A shift counts toward the quarter in which it starts.
+//! A shift counts toward the quarter in which it starts. Where an override covers part of
+//! someone else's turn, those hours count for the override's person, not the turn's.
 //!
 //! **Overrides** set by an admin always win; their hours count toward the limits like a
 //! turn's, and one that breaks a limit is taken and **flagged**. If nobody is eligible the
@@ -100,6 +101,8 @@ pub struct Taken {
     pub incidents: u32,
     /// They served a rest (were skipped as candidate) after their last busy shift.
     pub rested: bool,
+    /// An override: its hours come off the turns of others it covers.
+    pub is_override: bool,
 }
 
 /// Who takes a slot, and why.
@@ -139,6 +142,13 @@ pub fn weeks_text(minutes: i64) -> String {
 pub struct Load {
     policy: Option<BurnoutPolicy>,
     people: HashMap<String, Vec<Taken>>,
+    /// Overrides taken so far: (start, end, person).
+    overrides: Vec<(DateTime<Utc>, DateTime<Utc>, String)>,
+}
+
+/// Minutes of `[a, b)` that `[c, d)` covers.
+fn overlap_minutes(a: DateTime<Utc>, b: DateTime<Utc>, c: DateTime<Utc>, d: DateTime<Utc>) -> i64 {
+    (b.min(d) - a.max(c)).num_minutes().max(0)
 }
 
 impl Load {
@@ -147,6 +157,7 @@ impl Load {
         let mut load = Self {
             policy: Some(policy),
             people: HashMap::new(),
+            overrides: Vec::new(),
         };
         for t in history {
             load.push(t);
@@ -155,7 +166,24 @@ impl Load {
     }
 
     fn push(&mut self, t: Taken) {
+        if t.is_override {
+            self.overrides.push((t.start, t.end, t.person.clone()));
+        }
         self.people.entry(t.person.clone()).or_default().push(t);
+    }
+
+    /// A shift's on-call minutes (local length), less what others' overrides covered of a
+    /// turn: whoever covers a turn is on call for it, not the turn's person.
+    fn served_minutes(&self, t: &Taken) -> i64 {
+        let whole = (t.local_end - t.local_start).num_minutes().max(0);
+        if t.is_override {
+            return whole;
+        }
+        let covered: i64 = (self.overrides.iter())
+            .filter(|(_, _, who)| *who != t.person)
+            .map(|&(s, e, _)| overlap_minutes(t.start, t.end, s, e))
+            .sum();
+        (whole - covered).max(0)
     }
 
     /// The person's on-call minutes in the quarter `q` (shifts starting in it).
@@ -168,7 +196,7 @@ impl Load {
             .rev()
             .skip_while(|t| quarter(t.local_start) > q)
             .take_while(|t| quarter(t.local_start) == q)
-            .map(|t| (t.local_end - t.local_start).num_minutes().max(0))
+            .map(|t| self.served_minutes(t))
             .sum()
     }
 
@@ -196,7 +224,7 @@ impl Load {
                 if t.end != edge {
                     break;
                 }
-                run += (t.local_end - t.local_start).num_minutes().max(0);
+                run += self.served_minutes(t);
                 edge = t.start;
             }
             if run > 0 && run + slot.minutes() > i64::from(max) * WEEK_MINUTES {
@@ -247,6 +275,7 @@ impl Load {
             evening: slot.evening,
             incidents: 0,
             rested: false,
+            is_override: slot.is_override(),
         });
         if decision.rested
             && let Some(ts) = self.people.get_mut(&decision.candidate)
@@ -261,6 +290,7 @@ impl Load {
                 evening: false,
                 incidents: 0,
                 rested: true,
+                is_override: false,
             });
             ts.sort_by_key(|t| t.start);
         }
@@ -432,6 +462,7 @@ pub fn plan(
             evening: e.evening,
             incidents: e.incidents,
             rested: false,
+            is_override: e.turn.is_none(),
         });
         if e.rested {
             history.push(Taken {
@@ -443,6 +474,7 @@ pub fn plan(
                 evening: false,
                 incidents: 0,
                 rested: true,
+                is_override: false,
             });
         }
     }
@@ -639,7 +671,19 @@ pub fn load_report(
     };
     for (e, zone) in ledger {
         let local = |t: DateTime<Utc>| t.with_timezone(zone).naive_local();
-        let weeks = (local(e.end) - local(e.start)).num_minutes() as f64 / WEEK_MINUTES as f64;
+        // As for the limits: others' overrides come off a turn.
+        let covered: i64 = if e.turn.is_none() {
+            0
+        } else {
+            (ledger.iter())
+                .filter(|(o, _)| {
+                    o.turn.is_none() && o.person != e.person && o.schedule == e.schedule
+                })
+                .map(|(o, _)| overlap_minutes(e.start, e.end, o.start, o.end))
+                .sum()
+        };
+        let minutes = ((local(e.end) - local(e.start)).num_minutes() - covered).max(0);
+        let weeks = minutes as f64 / WEEK_MINUTES as f64;
         entry(&mut out, &e.person);
         let load = out.get_mut(&e.person).expect("just added");
         if quarter(local(e.start)) == quarter(local(from)) {
@@ -725,6 +769,7 @@ mod tests {
             evening,
             incidents,
             rested: false,
+            is_override: false,
         }
     }
 
@@ -852,6 +897,14 @@ mod tests {
         let d = load.decide(&slot(5, "dana", &[], false));
         assert!(!d.flagged);
         assert_eq!(d.reason, "override: dana");
+        // Covering someone's turn moves its hours: bob's week 5 is dana's.
+        let m = members(&["bob", "dana"]);
+        let mut load = Load::new(BurnoutPolicy::default(), []);
+        load.decide(&slot(5, "bob", &m, false));
+        assert_eq!(load.quarter_minutes("bob", (2026, 1)), WEEK_MINUTES);
+        load.decide(&slot(5, "dana", &[], false));
+        assert_eq!(load.quarter_minutes("bob", (2026, 1)), 0);
+        assert_eq!(load.quarter_minutes("dana", (2026, 1)), WEEK_MINUTES);
     }
 
     #[test]
@@ -876,6 +929,7 @@ mod tests {
             evening: false,
             incidents: 0,
             rested: false,
+            is_override: false,
         };
         let load = Load::new(BurnoutPolicy::default(), [t]);
         assert_eq!(load.quarter_minutes("x", (2026, 1)), WEEK_MINUTES);
@@ -1069,7 +1123,9 @@ mod tests {
             ("ann", 1, 2, 3, 2)
         );
         assert_eq!((ann.hours_called_in, ann.toil_hours), (4, 4));
-        assert_eq!((ann.weeks, ann.quarter_weeks), (1.0, 1.0));
+        // Cat's override covers ann's whole turn: the week is cat's.
+        assert_eq!((ann.weeks, ann.quarter_weeks), (0.0, 0.0));
+        assert_eq!((report[2].weeks, report[2].quarter_weeks), (1.0, 1.0));
         assert_eq!(report[1].person, "ben");
         assert_eq!(report[1].limit_skips, 1);
         assert_eq!(

@@ -231,22 +231,31 @@ async fn the_quarter_cap_moves_turns_flags_overrides_and_tells_the_owner_when_no
         )
     );
 
-    // 23 March: everyone has 4 weeks or more. The least loaded (cat, 4) takes it and the
-    // owner is told.
+    // 16 March is bob's (his third week: ann covered his second), though ann's flagged day
+    // comes off it; 23 March is cat's fourth.
     advance_to(&app, clock, at("2026-03-23T10:00:00Z")).await;
-    let s = shift_at(&app, "rota", at("2026-03-24T00:00:00Z")).await;
-    assert_eq!(s.person, "cat");
-    assert!(
-        s.reason
-            .starts_with("nobody eligible (cat skipped: 4 on-call weeks"),
-        "{}",
-        s.reason
+    let s = shift_at(&app, "rota", at("2026-03-16T12:00:00Z")).await;
+    assert_eq!(
+        (s.person.as_str(), s.reason.as_str()),
+        ("bob", "bob's turn")
     );
-    assert!(
-        s.reason
-            .ends_with("→ least-loaded cat (4 weeks in 2026-Q1)"),
-        "{}",
-        s.reason
+    let s = shift_at(&app, "rota", at("2026-03-24T00:00:00Z")).await;
+    assert_eq!(
+        (s.person.as_str(), s.reason.as_str()),
+        ("cat", "cat's turn")
+    );
+
+    // 30 March: ann (4 weeks and a day), bob (would be 4.9) and cat (would be 5) are all at
+    // the cap. The least loaded (bob, 3.9) takes it and the owner is told.
+    advance_to(&app, clock, at("2026-03-30T10:00:00Z")).await;
+    let s = shift_at(&app, "rota", at("2026-03-31T00:00:00Z")).await;
+    assert_eq!(s.person, "bob");
+    assert_eq!(
+        s.reason,
+        "nobody eligible (ann skipped: 4.1 on-call weeks in 2026-Q1 already (limit 4); \
+         bob skipped: 3.9 on-call weeks in 2026-Q1 already (limit 4); \
+         cat skipped: 4 on-call weeks in 2026-Q1 already (limit 4)) \
+         → least-loaded bob (3.9 weeks in 2026-Q1)"
     );
     let notice = sink.next().await;
     assert_eq!((notice.person(), notice.kind()), ("victor", "handoff"));
@@ -262,11 +271,11 @@ async fn the_quarter_cap_moves_turns_flags_overrides_and_tells_the_owner_when_no
     let s = shift_at(&app, "rota", at("2026-04-07T00:00:00Z")).await;
     assert_eq!(s.reason, "bob's turn");
 
-    // The report counts the skips (9, 16 and 23 March) and the flagged override.
+    // The report counts the skips (9 and 30 March) and the flagged override.
     let report = ReportServiceClient::new(app.channel.clone())
         .on_call_load(pb::OnCallLoadRequest {
             from: ts(at("2026-01-01T00:00:00Z")),
-            to: ts(at("2026-03-24T00:00:00Z")),
+            to: ts(at("2026-03-31T00:00:00Z")),
             schedule: "rota".into(),
         })
         .await
@@ -276,7 +285,7 @@ async fn the_quarter_cap_moves_turns_flags_overrides_and_tells_the_owner_when_no
     let (ann, bob, cat) = (get("ann"), get("bob"), get("cat"));
     assert_eq!(
         (ann.limit_skips, bob.limit_skips, cat.limit_skips),
-        (2, 2, 0)
+        (2, 0, 1)
     );
     assert_eq!((ann.flagged_overrides, bob.flagged_overrides), (1, 0));
     // Turns 0, 3 and 6, the swap week and the flagged day.
