@@ -157,3 +157,77 @@ impl WriteTx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_incident_paged_twice_counts_once_and_only_pages_sent_in_the_shift_count() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        for id in [1, 2, 3] {
+            conn.execute(
+                "INSERT INTO incidents (id, service, dedup_key, severity, summary, source,
+                     details, links, state, policy, level, loop_no, alert_count, created_at,
+                     last_seen_at)
+                 VALUES (?1, 'api', ?1, 'high', 's', '', '{}', '[]', 'resolved', 'p', 0, 0, 1,
+                     0, 0)",
+                [id],
+            )
+            .unwrap();
+        }
+        let (start, end) = (utc("2026-01-05T09:00:00Z"), utc("2026-01-12T09:00:00Z"));
+        let page = |incident: i64, person: &str, status: &str, sent: Option<&str>| {
+            conn.execute(
+                "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no, status,
+                     due_at, next_attempt_at, created_at, sent_at)
+                 VALUES (?1, 'page', ?2, 'webhook', 0, 0, ?3, 0, 0, 0, ?4)",
+                params![incident, person, status, sent.map(|s| to_ms(utc(s)))],
+            )
+            .unwrap();
+        };
+        // Incident 1 paged twice in ann's shift (and once to bob): one incident for ann.
+        page(1, "ann", "sent", Some("2026-01-06T10:00:00Z"));
+        page(1, "ann", "sent", Some("2026-01-06T10:05:00Z"));
+        page(1, "bob", "sent", Some("2026-01-06T10:10:00Z"));
+        // Incident 2: still pending in the shift, then sent after it ended.
+        page(2, "ann", "pending", None);
+        page(2, "ann", "sent", Some("2026-01-12T09:00:00Z"));
+        // Incident 3: sent in the shift.
+        page(3, "ann", "sent", Some("2026-01-11T23:59:00Z"));
+        let entry = LedgerEntry {
+            schedule: "rota".into(),
+            layer: "weekly".into(),
+            turn: Some(0),
+            start,
+            end,
+            person: "ann".into(),
+            candidate: "ann".into(),
+            reason: "ann's turn".into(),
+            skipped: vec![],
+            flagged: false,
+            nobody_eligible: false,
+            rested: false,
+            evening: false,
+            incidents: 0,
+        };
+        let w = WriteTx::new(&conn);
+        assert!(w.record_shift(&entry, start).unwrap());
+        // Recorded once: the same decision again changes nothing.
+        let mut other = entry.clone();
+        other.reason = "something else".into();
+        assert!(!w.record_shift(&other, start).unwrap());
+        let rows = ReadTx::new(&conn).ledger("rota", start).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].reason.as_str(), rows[0].incidents),
+            ("ann's turn", 2)
+        );
+    }
+}

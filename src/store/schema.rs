@@ -272,7 +272,8 @@ const MIGRATIONS: &[&str] = &[
         rested          INTEGER NOT NULL,   -- the candidate was skipped for a rest (served)
         evening         INTEGER NOT NULL,
         recorded_at     INTEGER NOT NULL,
-        UNIQUE (schedule, layer, start_at, person)
+        -- A turn or override is recorded once; a past decision never changes.
+        UNIQUE (schedule, layer, start_at, end_at, person)
     );
     CREATE INDEX shift_ledger_time ON shift_ledger (schedule, end_at);
     CREATE INDEX shift_ledger_person ON shift_ledger (person, start_at);
@@ -414,6 +415,41 @@ mod tests {
             [],
         );
         assert!(two_owners.is_err());
+    }
+
+    #[test]
+    fn version_5_keeps_due_actions_of_version_4_and_allows_shift_recordings() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(4).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO due_actions (heartbeat, kind, due_at) VALUES ('nightly', 'heartbeat', 5);
+             INSERT INTO due_actions (schedule, kind, due_at) VALUES ('rota', 'handoff', 7);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: Vec<(String, i64)> = conn
+            .prepare("SELECT kind, due_at FROM due_actions ORDER BY due_at")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kept, [("heartbeat".into(), 5), ("handoff".into(), 7)]);
+        // One recording per schedule beside its handoff.
+        conn.execute(
+            "INSERT INTO due_actions (schedule, kind, due_at) VALUES ('rota', 'shift', 9)",
+            [],
+        )
+        .unwrap();
+        let again = conn.execute(
+            "INSERT INTO due_actions (schedule, kind, due_at) VALUES ('rota', 'shift', 10)",
+            [],
+        );
+        assert!(again.is_err());
     }
 
     #[test]

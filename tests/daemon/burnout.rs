@@ -306,7 +306,7 @@ async fn a_rest_follows_a_shift_with_four_incidents_not_three_and_two_evening_we
     let clock = Clock::anchored(start());
     let mut app = spawn_app(&dirs, &sink, clock).await;
 
-    // Bob's first evening week: 3 incidents (paged twice for one: it counts once).
+    // Bob's first evening week: 3 incidents.
     advance_to(&app, clock, at("2026-01-12T18:00:00Z")).await;
     for k in 0..3 {
         let (id, who) = trigger_paged(&mut app, &mut sink, "night", &format!("a{k}")).await;
