@@ -99,6 +99,17 @@ pub fn handoff_notices(
             ));
         }
     }
+    // Where the burnout limits moved the turn, the incoming person is told why.
+    let why = match incoming.source {
+        super::schedule::Source::Layer(i) => s.layers.get(i).and_then(|l| {
+            let turn = l.rotation.shift_at(incoming.start)?;
+            l.assigned.get(&turn.index)
+        }),
+        super::schedule::Source::Override(_) => None,
+    }
+    .filter(|a| a.reason.contains(" skipped: ") || a.reason.starts_with("nobody eligible"))
+    .map(|a| format!("Why you: {}.\n", a.reason))
+    .unwrap_or_default();
     let mut out = Vec::new();
     if def.handoff.incoming {
         let from = match outgoing {
@@ -113,7 +124,7 @@ pub fn handoff_notices(
                 local(incoming.end)
             ),
             body: format!(
-                "You are on call for schedule {} from {} until {} ({}).\n{from}{incidents}",
+                "You are on call for schedule {} from {} until {} ({}).\n{why}{from}{incidents}",
                 s.name,
                 local(incoming.start),
                 local(incoming.end),
@@ -253,5 +264,33 @@ mod tests {
         def.handoff = HandoffNotify::default();
         let notices = handoff_notices(&def, &incoming, outgoing.as_ref(), &["web"], &[]);
         assert_eq!(notices.len(), 1, "outgoing only when asked for");
+    }
+
+    #[test]
+    fn a_turn_moved_by_a_limit_says_why_in_the_incoming_notice() {
+        let mut def = evenings();
+        def.schedule.layers[0].restrictions.clear();
+        let at = utc("2026-03-09T16:00:00Z");
+        let reason = "sofia skipped: 4 on-call weeks in 2026-Q1 already (limit 4) → dana";
+        def.schedule.layers[0].assigned = std::sync::Arc::new(
+            [(
+                1,
+                crate::domain::schedule::Assignment {
+                    person: "dana".into(),
+                    reason: reason.into(),
+                    projected: false,
+                    flagged: false,
+                },
+            )]
+            .into(),
+        );
+        let incoming = def.schedule.on_call(at).unwrap();
+        assert_eq!((incoming.person.as_str(), incoming.start), ("dana", at));
+        let notices = handoff_notices(&def, &incoming, None, &[], &[]);
+        assert!(
+            notices[0].body.contains(&format!("Why you: {reason}.")),
+            "{}",
+            notices[0].body
+        );
     }
 }
