@@ -552,23 +552,7 @@ impl pb::report_service_server::ReportService for ReportApi {
         req: Request<pb::OnCallLoadRequest>,
     ) -> Result<Response<pb::OnCallLoadResponse>, Status> {
         let r = req.into_inner();
-        let from = from_ts(
-            "from",
-            r.from.as_ref().ok_or_else(|| invalid("from", "required"))?,
-        )?;
-        let to = from_ts(
-            "to",
-            r.to.as_ref().ok_or_else(|| invalid("to", "required"))?,
-        )?;
-        if to <= from {
-            return Err(invalid("to", "must be after from"));
-        }
-        if to - from > chrono::Duration::days(MAX_SHIFTS_RANGE_DAYS) {
-            return Err(invalid(
-                "to",
-                format!("at most {MAX_SHIFTS_RANGE_DAYS} days after from"),
-            ));
-        }
+        let (from, to) = parse_range(r.from.as_ref(), r.to.as_ref())?;
         let schedule = Some(r.schedule.trim().to_string()).filter(|s| !s.is_empty());
         let people = self
             .engine
@@ -716,23 +700,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
         req: Request<pb::ShiftsRequest>,
     ) -> Result<Response<pb::ShiftsResponse>, Status> {
         let r = req.into_inner();
-        let from = from_ts(
-            "from",
-            r.from.as_ref().ok_or_else(|| invalid("from", "required"))?,
-        )?;
-        let to = from_ts(
-            "to",
-            r.to.as_ref().ok_or_else(|| invalid("to", "required"))?,
-        )?;
-        if to <= from {
-            return Err(invalid("to", "must be after from"));
-        }
-        if to - from > chrono::Duration::days(MAX_SHIFTS_RANGE_DAYS) {
-            return Err(invalid(
-                "to",
-                format!("at most {MAX_SHIFTS_RANGE_DAYS} days after from"),
-            ));
-        }
+        let (from, to) = parse_range(r.from.as_ref(), r.to.as_ref())?;
         let set = self.engine.policies();
         let def = set
             .schedules
@@ -831,6 +799,25 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             result: Some(reload_to_pb(attempt)),
         }))
     }
+}
+
+/// `from` and `to`, both required, `to` after `from`, at most [`MAX_SHIFTS_RANGE_DAYS`] apart.
+fn parse_range(
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Status> {
+    let from = from_ts("from", from.ok_or_else(|| invalid("from", "required"))?)?;
+    let to = from_ts("to", to.ok_or_else(|| invalid("to", "required"))?)?;
+    if to <= from {
+        return Err(invalid("to", "must be after from"));
+    }
+    if to - from > chrono::Duration::days(MAX_SHIFTS_RANGE_DAYS) {
+        return Err(invalid(
+            "to",
+            format!("at most {MAX_SHIFTS_RANGE_DAYS} days after from"),
+        ));
+    }
+    Ok((from, to))
 }
 
 fn required(field: &str, v: &str) -> Result<String, Status> {

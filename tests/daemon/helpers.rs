@@ -477,6 +477,14 @@ pub async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
         .unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
 
+/// Replaces the test policy file the way editors and config management do: written beside
+/// and renamed, so a reload never sees half a file.
+pub fn write_policies(dirs: &AppDirs, text: &str) {
+    let tmp = dirs.schedules().join(".policies.toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dirs.schedules().join("policies.toml")).unwrap();
+}
+
 #[allow(dead_code)]
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()

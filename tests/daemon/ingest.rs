@@ -690,12 +690,6 @@ async fn the_third_alert_within_an_hour_raises_the_severity_and_moves_to_its_lad
     app.stop().await;
 }
 
-fn write_policies(dirs: &AppDirs, text: &str) {
-    let tmp = dirs.schedules().join(".policies.toml.tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, dirs.schedules().join("policies.toml")).unwrap();
-}
-
 async fn reload(app: &TestApp) {
     let r = pagerd::proto::schedule_service_client::ScheduleServiceClient::new(app.channel.clone())
         .reload(pb::ReloadRequest {})

@@ -71,13 +71,6 @@ async fn next_reload(app: &TestApp, seen: usize) -> pb::ReloadResult {
     .await
 }
 
-fn write_policies(dirs: &AppDirs, text: &str) {
-    // Written beside and renamed, as editors and config management do: never half a file.
-    let tmp = dirs.schedules().join(".policies.toml.tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, dirs.schedules().join("policies.toml")).unwrap();
-}
-
 // 2026-03-03T03:00Z is Monday 19:00 PST: sam's first evening.
 const MONDAY_EVENING: &str = "2026-03-03T03:00:00Z";
 
