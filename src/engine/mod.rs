@@ -3,7 +3,6 @@
 //! worker and publishes the committed events to watchers.
 
 mod burnout;
-mod clock;
 mod due;
 mod handoff;
 mod incidents;
@@ -20,7 +19,8 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, broadcast};
 
-pub use clock::Clock;
+/// The clock lives at the crate root; re-exported for callers that name it here.
+pub use crate::clock::Clock;
 pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::OutboxWorker;
