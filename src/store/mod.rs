@@ -30,7 +30,7 @@ pub use ingest::{HeartbeatState, StoredWindow};
 pub use ledger::{DeliveredPage, LedgerEntry};
 pub use read::{IncidentFilter, ReadTx};
 pub use schedules::StoredPhase;
-pub use write::{AttemptInfo, AttemptOutcome, DueAction, DueKind, WriteTx};
+pub use write::{AttemptInfo, AttemptOutcome, WriteTx};
 
 use crate::config::settings::{StoreSettings, Synchronous};
 
