@@ -25,7 +25,7 @@ pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::OutboxWorker;
 pub use overrides::OverrideRequest;
-pub use reload::{ReloadAttempt, ReloadStatus};
+pub use reload::{PolicySource, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
 use crate::domain::{self, Event, Incident, PolicySet};
@@ -66,6 +66,8 @@ struct Inner {
     /// Serializes installs and override changes; holds the serving set's parts.
     installed: tokio::sync::Mutex<reload::Installed>,
     reload: std::sync::Mutex<ReloadStatus>,
+    /// Where reloads read the policy set from; set by the caller.
+    source: std::sync::Mutex<Option<PolicySource>>,
     /// One reload at a time, from reading the files to installing them, so a slower read of
     /// older files can never be installed over a newer set.
     reloading: tokio::sync::Mutex<()>,
@@ -90,6 +92,7 @@ impl Engine {
                 store,
                 installed: tokio::sync::Mutex::new(reload::Installed::new(policies.clone())),
                 reload: std::sync::Mutex::new(ReloadStatus::default()),
+                source: std::sync::Mutex::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
                 policies: ArcSwap::from_pointee(policies),
