@@ -1,6 +1,12 @@
 //! The engine applies domain decisions: it writes the new incident state, the next due action
 //! and the pages to send in one store transaction, then wakes the timer task and the outbox
 //! worker and publishes the committed events to watchers.
+//!
+//! This file holds the handle and what every change shares (`Ctx`, `Effects`, `publish`).
+//! `incidents` has the commands on incidents, `paging` decides and queues pages, `due` runs
+//! due actions, `reload` installs a policy set its caller read, `overrides` and `handoff`
+//! the schedule changes, `ingest` holds, heartbeats and maintenance windows, `burnout` the
+//! shift ledger; `timer` and `outbox` are the two long-lived tasks.
 
 mod burnout;
 mod due;
