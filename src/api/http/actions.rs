@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::http::HttpState;
+use super::HttpState;
 use crate::config::channels::resolve_secret;
 use crate::config::settings::SmsInboundSettings;
 use crate::domain::contact::{ReplyAction, parse_reply};

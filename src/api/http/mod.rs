@@ -9,10 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, extract::FromRef};
 
-pub use super::actions::{HttpDeps, SmsInbound};
-use super::ingest::Intake;
+pub mod actions;
+pub mod ical;
+pub mod ingest;
+
 use crate::config::settings::IntegrationSettings;
 use crate::engine::Engine;
+pub use actions::{HttpDeps, SmsInbound};
+use ingest::Intake;
 
 /// Everything the HTTP handlers share.
 #[derive(Clone)]
@@ -39,19 +43,13 @@ pub fn router(engine: Engine, deps: HttpDeps, integrations: IntegrationSettings)
         .route("/healthz", get(healthz))
         .route("/schedules/{file}", get(schedule_ics))
         .route("/people/{file}", get(person_ics))
-        .merge(super::ingest::routes())
+        .merge(ingest::routes())
         .route(
             "/act/{token}",
-            get(super::actions::confirm_page).post(super::actions::act),
+            get(actions::confirm_page).post(actions::act),
         )
-        .route(
-            "/integrations/sms/inbound",
-            post(super::actions::sms_inbound),
-        )
-        .route(
-            "/integrations/slack/actions",
-            post(super::actions::slack_action),
-        )
+        .route("/integrations/sms/inbound", post(actions::sms_inbound))
+        .route("/integrations/slack/actions", post(actions::slack_action))
         .with_state(state)
 }
 
@@ -84,7 +82,7 @@ async fn schedule_ics(State(engine): State<Engine>, Path(file): Path<String>) ->
     let Some(name) = file.strip_suffix(".ics") else {
         return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
     };
-    let feed = super::ical::schedule_feed(&engine.policies(), name, engine.clock().now());
+    let feed = ical::schedule_feed(&engine.policies(), name, engine.clock().now());
     ics(feed, &format!("schedule {name}"))
 }
 
@@ -92,6 +90,6 @@ async fn person_ics(State(engine): State<Engine>, Path(file): Path<String>) -> R
     let Some(name) = file.strip_suffix(".ics") else {
         return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
     };
-    let feed = super::ical::person_feed(&engine.policies(), name, engine.clock().now());
+    let feed = ical::person_feed(&engine.policies(), name, engine.clock().now());
     ics(feed, &format!("person {name}"))
 }

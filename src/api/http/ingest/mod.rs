@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::grpc::{MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SUMMARY_CHARS};
-use super::http::HttpState;
+use super::HttpState;
+use crate::api::grpc::{MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SUMMARY_CHARS};
 use crate::config::settings::IntegrationSettings;
 use crate::domain::ingest::TokenBucket;
 use crate::domain::{Link, NewAlert, Severity};
