@@ -10,8 +10,11 @@
 //!   that runs due actions (escalations, handoffs, shift-ledger recordings); the
 //!   [`engine::OutboxWorker`] that delivers pages.
 //! - [`notify`]: the channel trait and its implementations (webhook, log).
-//! - [`api`]: gRPC services and HTTP routes (with alert intake: Events v2, Alertmanager,
-//!   heartbeats); parse at the edge, map errors to status codes.
+//! - [`api`]: the edges, which talk to the engine only. `api::grpc` has one file per gRPC
+//!   service; `api::http` one file per route group (health, iCalendar feeds, actions from a
+//!   page, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
+//!   wire ↔ domain conversion and the enums' names (clients use it too); `api::limits` the
+//!   size limits every edge enforces. Parse at the edge, map errors to status codes there.
 //! - [`app`]: wires everything together; `run` is what the binary and the tests start.
 
 pub mod api;

@@ -6,6 +6,7 @@ mod burnout;
 mod clock;
 mod ingest;
 pub mod outbox;
+mod queries;
 mod schedules;
 pub mod timer;
 
@@ -15,9 +16,11 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, broadcast};
 
+/// Store values the API edges take or answer with.
+pub use crate::store::{AttemptOutcome, IncidentFilter};
 pub use clock::Clock;
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
-pub use outbox::OutboxWorker;
+pub use outbox::{NoticeOutcome, OutboxWorker};
 pub use schedules::{OverrideRequest, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
@@ -25,7 +28,7 @@ use crate::domain::contact::{self, Method};
 use crate::domain::{
     self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent, PageKind, PolicySet, Step,
 };
-use crate::store::{DueKind, IncidentFilter, Store, WriteTx};
+use crate::store::{DueKind, Store, WriteTx};
 
 /// Errors the API surfaces map onto their status codes.
 #[derive(Debug, thiserror::Error)]
