@@ -128,7 +128,7 @@ pub async fn run(
     engine.set_schedules_dir(settings.schedules_dir.clone());
     // Applies stored rotation phases and API overrides, and schedules handoffs.
     engine.install(policies).await?;
-    let open = engine.store().read(|r| r.open_incident_count()).await?;
+    let open = engine.open_incident_count().await?;
 
     let stop = shutdown.child_token();
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
