@@ -114,8 +114,7 @@ fn am_error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"status": "error", "message": message}))).into_response()
 }
 
-// ---- heartbeats ------------------------------------------------------------------------------
-
+/// `POST|GET /heartbeats/{name}`: a ping; resolves the heartbeat's incident if one is open.
 async fn heartbeat(State(st): State<HttpState>, Path(name): Path<String>) -> Response {
     match st.engine.heartbeat(&name).await {
         Ok((expires_at, resolved)) => (
@@ -129,5 +128,39 @@ async fn heartbeat(State(st): State<HttpState>, Path(name): Path<String>) -> Res
             .into_response(),
         Err(EngineError::NotFound(m)) => am_error(StatusCode::NOT_FOUND, m),
         Err(e) => engine_failure(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_become_sender_facing_codes_and_only_storage_failures_ask_for_a_retry() {
+        let table = [
+            (
+                EngineError::NotFound("no heartbeat `x`".into()),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                EngineError::InvalidArgument("summary: required".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                EngineError::FailedPrecondition("held".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                EngineError::Internal(anyhow::anyhow!("disk I/O error")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in table {
+            assert_eq!(engine_failure(e).status(), status);
+        }
+        assert_eq!(
+            am_error(StatusCode::NOT_FOUND, "m".into()).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }
