@@ -14,8 +14,11 @@
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages.
 //! - [`notify`]: the channel trait and its implementations (webhook, log).
-//! - [`api`]: gRPC services and HTTP routes (with alert intake: Events v2, Alertmanager,
-//!   heartbeats); parse at the edge, map errors to status codes.
+//! - [`api`]: the edges, which talk to the engine only. `api::grpc` has one file per gRPC
+//!   service; `api::http` one file per route group (health, iCalendar feeds, actions from a
+//!   page, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
+//!   wire ↔ domain conversion and the enums' names (clients use it too); `api::limits` the
+//!   size limits every edge enforces. Parse at the edge, map errors to status codes there.
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in
 //!   tests).
 //! - [`app`]: wires everything together (and reads the schedules directory on reload); `run`

@@ -1,7 +1,9 @@
-//! The daemon's edges: gRPC (`grpc`) and HTTP (`http`).
+//! The daemon's edges: gRPC (`grpc`, one file per service) and HTTP (`http`, one file per
+//! route group). Both parse at the edge into domain values, talk to the engine only, and map
+//! its errors onto their status codes. `convert` holds every wire ↔ domain conversion and is
+//! public so clients (pagerctl) render and parse the same names.
 
-pub mod actions;
+pub mod convert;
 pub mod grpc;
 pub mod http;
-pub mod ical;
-pub mod ingest;
+pub mod limits;

@@ -132,7 +132,7 @@ pub async fn run(
     );
     // Applies stored rotation phases and API overrides, and schedules handoffs.
     engine.install(policies).await?;
-    let open = engine.store().read(|r| r.open_incident_count()).await?;
+    let open = engine.open_incident_count().await?;
 
     let stop = shutdown.child_token();
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();

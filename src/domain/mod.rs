@@ -81,6 +81,8 @@ pub enum IncidentState {
 }
 
 impl IncidentState {
+    pub const ALL: [IncidentState; 3] = [Self::Triggered, Self::Acknowledged, Self::Resolved];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Triggered => "triggered",
@@ -89,13 +91,9 @@ impl IncidentState {
         }
     }
 
+    /// The inverse of [`Self::as_str`], so each name is written once.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "triggered" => Some(Self::Triggered),
-            "acknowledged" => Some(Self::Acknowledged),
-            "resolved" => Some(Self::Resolved),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -127,6 +125,22 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 13] = [
+        Self::Triggered,
+        Self::Deduplicated,
+        Self::Paged,
+        Self::Escalated,
+        Self::Acknowledged,
+        Self::Resolved,
+        Self::Retriggered,
+        Self::Unanswered,
+        Self::Delivered,
+        Self::DeliveryFailed,
+        Self::Held,
+        Self::SeverityRaised,
+        Self::DeliveryHeld,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Triggered => "triggered",
@@ -145,23 +159,9 @@ impl EventKind {
         }
     }
 
+    /// The inverse of [`Self::as_str`], so each name is written once.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "triggered" => Self::Triggered,
-            "deduplicated" => Self::Deduplicated,
-            "paged" => Self::Paged,
-            "escalated" => Self::Escalated,
-            "acknowledged" => Self::Acknowledged,
-            "resolved" => Self::Resolved,
-            "retriggered" => Self::Retriggered,
-            "unanswered" => Self::Unanswered,
-            "delivered" => Self::Delivered,
-            "delivery_failed" => Self::DeliveryFailed,
-            "held" => Self::Held,
-            "severity_raised" => Self::SeverityRaised,
-            "delivery_held" => Self::DeliveryHeld,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -239,5 +239,9 @@ mod tests {
         ] {
             assert_eq!(IncidentState::parse(s.as_str()), Some(s));
         }
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(EventKind::parse("Paged"), None);
     }
 }

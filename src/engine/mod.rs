@@ -16,6 +16,7 @@ mod ingest;
 pub mod outbox;
 mod overrides;
 mod paging;
+mod queries;
 mod reload;
 pub mod timer;
 
@@ -27,9 +28,11 @@ use tokio::sync::{Notify, broadcast};
 
 /// The clock lives at the crate root; re-exported for callers that name it here.
 pub use crate::clock::Clock;
+/// Store values the API edges take or answer with.
+pub use crate::store::{AttemptOutcome, IncidentFilter};
 pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
-pub use outbox::OutboxWorker;
+pub use outbox::{NoticeOutcome, OutboxWorker};
 pub use overrides::OverrideRequest;
 pub use reload::{PolicySource, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};

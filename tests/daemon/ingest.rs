@@ -268,7 +268,7 @@ async fn the_alertmanager_receiver_refuses_unknown_keys_and_malformed_bodies() {
     let inc = incident_by_key(
         &mut app,
         "payments",
-        &pagerd::api::ingest::am_dedup_key("{}:{alertname=\"DiskFull\"}", "f1"),
+        &pagerd::api::http::ingest::am_dedup_key("{}:{alertname=\"DiskFull\"}", "f1"),
     )
     .await;
     assert_eq!(
@@ -778,7 +778,7 @@ async fn alertmanager_resending_the_same_firing_does_not_count_toward_the_thresh
                         "annotations": {}, "startsAt": starts, "fingerprint": "f9"}]
         })
     };
-    let key = pagerd::api::ingest::am_dedup_key("{}:{alertname=\"Slow\"}", "f9");
+    let key = pagerd::api::http::ingest::am_dedup_key("{}:{alertname=\"Slow\"}", "f9");
     let (status, _) = post_json(&app, &path, &firing("2026-03-02T16:50:00Z")).await;
     assert_eq!(status, 200);
     app.page(&mut sink).await;

@@ -1,117 +1,23 @@
-//! Alert intake over HTTP, so existing sources work by changing a URL or a key:
-//! - `POST /v2/enqueue`: PagerDuty Events API v2 (routing key = an integration key);
-//! - `POST /integrations/alertmanager/{key}`: Prometheus Alertmanager's webhook (version 4);
-//! - `POST|GET /heartbeats/{name}`: heartbeat pings (cron jobs, curl).
-//!
-//! Every 2xx is sent after the change is committed; a storage failure is a 5xx so the sender
-//! retries (triggers are idempotent by dedup key).
+//! `POST /v2/enqueue`: PagerDuty's Events API v2 (routing key = an integration key). Errors
+//! name the fields as PagerDuty does (`payload.summary`, `links[0].href`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::DateTime;
 use serde_json::{Value, json};
 
-use super::grpc::{MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SUMMARY_CHARS};
-use super::http::HttpState;
-use crate::config::settings::IntegrationSettings;
-use crate::domain::ingest::TokenBucket;
+use super::{HttpState, engine_failure, invalid_event};
+use crate::api::limits::{MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SUMMARY_CHARS};
 use crate::domain::{Link, NewAlert, Severity};
-use crate::engine::EngineError;
 
 /// Events v2 bodies larger than this are refused (PagerDuty's limit).
 pub const MAX_EVENT_BYTES: usize = 512 * 1024;
-/// Alertmanager sends whole groups; its own `max_alerts` bounds them.
-pub const MAX_ALERTMANAGER_BYTES: usize = 8 * 1024 * 1024;
-
-/// Intake settings and the per-key rate limiters.
-pub struct Intake {
-    settings: IntegrationSettings,
-    buckets: Mutex<HashMap<String, TokenBucket>>,
-}
-
-impl Intake {
-    pub fn new(settings: IntegrationSettings) -> Self {
-        Self {
-            settings,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn allow(&self, key: &str, now: DateTime<Utc>) -> bool {
-        let rate = self.settings.events_per_minute;
-        let mut buckets = self.buckets.lock().expect("rate limiter poisoned");
-        buckets
-            .entry(key.to_string())
-            .or_insert_with(|| TokenBucket::full(rate, now))
-            .take(rate, now)
-    }
-}
-
-pub fn routes() -> Router<HttpState> {
-    use axum::extract::DefaultBodyLimit;
-    use axum::routing::post;
-    Router::new()
-        .route(
-            "/v2/enqueue",
-            post(enqueue).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
-        )
-        .route(
-            "/integrations/alertmanager/{key}",
-            post(alertmanager).layer(DefaultBodyLimit::max(MAX_ALERTMANAGER_BYTES)),
-        )
-        .route("/heartbeats/{name}", post(heartbeat).get(heartbeat))
-}
-
-// ---- PagerDuty Events API v2 ----------------------------------------------------------------
-
-fn invalid_event(errors: Vec<String>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({
-            "status": "invalid event",
-            "message": "Event object is invalid",
-            "errors": errors,
-        })),
-    )
-        .into_response()
-}
-
-fn storage_failure(e: EngineError) -> Response {
-    tracing::error!(
-        error = format!("{e:#}"),
-        "alert not accepted: storage failure"
-    );
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({
-            "status": "error",
-            "message": "The event could not be stored; retry",
-        })),
-    )
-        .into_response()
-}
-
-fn engine_failure(e: EngineError) -> Response {
-    match e {
-        EngineError::NotFound(m) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"status": "invalid event", "message": m, "errors": [m]})),
-        )
-            .into_response(),
-        EngineError::InvalidArgument(m) | EngineError::FailedPrecondition(m) => {
-            invalid_event(vec![m])
-        }
-        e @ EngineError::Internal(_) => storage_failure(e),
-    }
-}
 
 /// An Events v2 event, validated.
 #[derive(Debug, PartialEq)]
@@ -327,7 +233,10 @@ fn parse_trigger(
     })
 }
 
-async fn enqueue(State(st): State<HttpState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(super) async fn enqueue(
+    State(st): State<HttpState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -412,228 +321,6 @@ async fn enqueue(State(st): State<HttpState>, body: Result<Bytes, BytesRejection
     }
 }
 
-// ---- Alertmanager webhook --------------------------------------------------------------------
-
-/// Alertmanager's webhook body, version 4. Unknown fields are ignored.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AmPayload {
-    pub version: Option<String>,
-    #[serde(default)]
-    pub group_key: String,
-    #[serde(default)]
-    pub truncated_alerts: u64,
-    pub status: String,
-    #[serde(default)]
-    pub external_url: String,
-    #[serde(default)]
-    pub common_labels: BTreeMap<String, String>,
-    pub alerts: Vec<AmAlert>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AmAlert {
-    pub status: String,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default)]
-    pub starts_at: String,
-    #[serde(default)]
-    pub ends_at: String,
-    #[serde(default, rename = "generatorURL")]
-    pub generator_url: String,
-    pub fingerprint: Option<String>,
-}
-
-/// What one Alertmanager alert asks for.
-#[derive(Debug, PartialEq)]
-pub enum AmAction {
-    Trigger(NewAlert),
-    Resolve { dedup_key: String },
-}
-
-/// FNV-1a: a short, stable digest of the group key (group keys can be long).
-fn fnv64(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
-}
-
-/// The dedup key of an Alertmanager alert: its group and its fingerprint (its label set),
-/// never its summary, so different problems sharing a summary stay apart.
-pub fn am_dedup_key(group_key: &str, fingerprint: &str) -> String {
-    format!("am/{:016x}/{fingerprint}", fnv64(group_key))
-}
-
-/// Turns a webhook body into actions for `service`; errors name the field.
-pub fn parse_alertmanager(
-    body: &AmPayload,
-    service: &str,
-    severities: &crate::config::settings::AlertmanagerSettings,
-) -> Result<Vec<AmAction>, String> {
-    if let Some(v) = &body.version
-        && v != "4"
-    {
-        return Err(format!("version: `{v}` (only version 4 is understood)"));
-    }
-    let mut out = Vec::with_capacity(body.alerts.len());
-    for (i, a) in body.alerts.iter().enumerate() {
-        let fingerprint = a
-            .fingerprint
-            .as_deref()
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| format!("alerts[{i}].fingerprint: required"))?;
-        let dedup_key = am_dedup_key(&body.group_key, fingerprint);
-        match a.status.as_str() {
-            "resolved" => out.push(AmAction::Resolve { dedup_key }),
-            "firing" => {
-                let name = a.labels.get("alertname").map(String::as_str);
-                let summary = ["summary", "description", "message"]
-                    .iter()
-                    .find_map(|k| a.annotations.get(*k).filter(|s| !s.trim().is_empty()))
-                    .map(|s| s.trim().to_string())
-                    .or(name.map(str::to_string))
-                    .unwrap_or_else(|| "Alertmanager alert".to_string());
-                let summary = match summary.char_indices().nth(MAX_SUMMARY_CHARS - 1) {
-                    Some((cut, _)) => format!("{}…", &summary[..cut]),
-                    None => summary,
-                };
-                let source = ["instance", "job"]
-                    .iter()
-                    .find_map(|k| a.labels.get(*k))
-                    .cloned()
-                    .unwrap_or_else(|| "alertmanager".to_string());
-                let mut details = a.labels.clone();
-                for (k, v) in &a.annotations {
-                    details.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-                details.insert("fingerprint".into(), fingerprint.to_string());
-                if !a.starts_at.is_empty() {
-                    details.insert("starts_at".into(), a.starts_at.clone());
-                }
-                let mut links = Vec::new();
-                for (href, text) in [
-                    (&a.generator_url, "source"),
-                    (&body.external_url, "Alertmanager"),
-                ] {
-                    if reqwest::Url::parse(href).is_ok() {
-                        links.push(Link {
-                            href: href.clone(),
-                            text: text.to_string(),
-                        });
-                    }
-                }
-                out.push(AmAction::Trigger(NewAlert {
-                    service: service.to_string(),
-                    dedup_key,
-                    severity: severities.severity_for(a.labels.get("severity").map(String::as_str)),
-                    summary,
-                    source,
-                    details,
-                    links,
-                }));
-            }
-            other => {
-                return Err(format!(
-                    "alerts[{i}].status: `{other}` is not firing or resolved"
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn am_error(status: StatusCode, message: String) -> Response {
-    (status, Json(json!({"status": "error", "message": message}))).into_response()
-}
-
-async fn alertmanager(
-    State(st): State<HttpState>,
-    Path(key): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let set = st.engine.policies();
-    let Some(service) = set.service_for_key(&key).map(|s| s.name.clone()) else {
-        return am_error(
-            StatusCode::NOT_FOUND,
-            "key: no service has this integration key".into(),
-        );
-    };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return am_error(e.status(), format!("body: {}", e.body_text())),
-    };
-    let payload: AmPayload = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return am_error(StatusCode::BAD_REQUEST, format!("body: {e}")),
-    };
-    let actions = match parse_alertmanager(&payload, &service, &st.intake.settings.alertmanager) {
-        Ok(a) => a,
-        Err(m) => return am_error(StatusCode::BAD_REQUEST, m),
-    };
-    if payload.truncated_alerts > 0 {
-        tracing::warn!(
-            truncated = payload.truncated_alerts,
-            group = %payload.group_key,
-            "Alertmanager left alerts out of this notification (max_alerts)"
-        );
-    }
-    let (mut triggered, mut resolved) = (0, 0);
-    let results = futures::future::join_all(actions.into_iter().map(|a| {
-        let engine = st.engine.clone();
-        let service = service.clone();
-        async move {
-            match a {
-                AmAction::Trigger(alert) => engine.trigger(alert).await.map(|_| true),
-                AmAction::Resolve { dedup_key } => engine
-                    .resolve_by_key(
-                        &service,
-                        &dedup_key,
-                        "alertmanager".into(),
-                        "resolved in Alertmanager".into(),
-                    )
-                    .await
-                    .map(|_| false),
-            }
-        }
-    }))
-    .await;
-    for r in results {
-        match r {
-            Ok(true) => triggered += 1,
-            Ok(false) => resolved += 1,
-            // Alertmanager retries the whole notification; triggers are idempotent.
-            Err(e) => return engine_failure(e),
-        }
-    }
-    (
-        StatusCode::OK,
-        Json(json!({"status": "success", "triggered": triggered, "resolved": resolved})),
-    )
-        .into_response()
-}
-
-// ---- heartbeats ------------------------------------------------------------------------------
-
-async fn heartbeat(State(st): State<HttpState>, Path(name): Path<String>) -> Response {
-    match st.engine.heartbeat(&name).await {
-        Ok((expires_at, resolved)) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "ok",
-                "expires_at": expires_at.to_rfc3339(),
-                "resolved_incident": resolved,
-            })),
-        )
-            .into_response(),
-        Err(EngineError::NotFound(m)) => am_error(StatusCode::NOT_FOUND, m),
-        Err(e) => engine_failure(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,54 +401,5 @@ mod tests {
             panic!("a trigger")
         };
         assert_eq!(a.dedup_key.len(), 32);
-    }
-
-    #[test]
-    fn alertmanager_alerts_key_on_group_and_fingerprint_never_the_summary() {
-        let body: AmPayload = serde_json::from_value(json!({
-            "version": "4", "groupKey": "{}:{alertname=\"HighLatency\"}", "status": "firing",
-            "receiver": "pagerd", "externalURL": "http://am:9093", "truncatedAlerts": 0,
-            "commonLabels": {"alertname": "HighLatency"}, "groupLabels": {}, "commonAnnotations": {},
-            "alerts": [
-                {"status": "firing", "labels": {"alertname": "HighLatency", "instance": "web-1", "severity": "warning", "team": "billing"},
-                 "annotations": {"summary": "Latency high"}, "startsAt": "2026-03-02T10:00:00Z",
-                 "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom:9090/graph", "fingerprint": "aaa"},
-                {"status": "firing", "labels": {"alertname": "HighLatency", "instance": "web-2"},
-                 "annotations": {"summary": "Latency high"}, "fingerprint": "bbb"},
-                {"status": "resolved", "labels": {}, "fingerprint": "ccc"}
-            ]
-        }))
-        .unwrap();
-        let am = crate::config::settings::AlertmanagerSettings::default();
-        let actions = parse_alertmanager(&body, "web", &am).unwrap();
-        let AmAction::Trigger(a) = &actions[0] else {
-            panic!()
-        };
-        let AmAction::Trigger(b) = &actions[1] else {
-            panic!()
-        };
-        assert_eq!(a.summary, b.summary);
-        assert_ne!(a.dedup_key, b.dedup_key);
-        assert_eq!(a.dedup_key, am_dedup_key(&body.group_key, "aaa"));
-        assert_eq!(a.severity, Severity::Medium);
-        assert_eq!(b.severity, Severity::High);
-        assert_eq!(a.source, "web-1");
-        assert_eq!(a.details["team"], "billing");
-        assert_eq!(a.links[0].href, "http://prom:9090/graph");
-        assert_eq!(
-            actions[2],
-            AmAction::Resolve {
-                dedup_key: am_dedup_key(&body.group_key, "ccc")
-            }
-        );
-
-        let no_fp: AmPayload = serde_json::from_value(json!({
-            "status": "firing", "alerts": [{"status": "firing", "labels": {}}]
-        }))
-        .unwrap();
-        assert_eq!(
-            parse_alertmanager(&no_fp, "web", &am).unwrap_err(),
-            "alerts[0].fingerprint: required"
-        );
     }
 }

@@ -1,11 +1,15 @@
 //! iCalendar (RFC 5545) feeds of final shifts, so calendar apps can subscribe to a schedule
-//! or to one person's shifts.
+//! or to one person's shifts: `GET /schedules/{name}.ics` and `GET /people/{name}.ics`.
 
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
 
 use crate::domain::PolicySet;
 use crate::domain::schedule::{FinalShift, Schedule};
+use crate::engine::Engine;
 
 /// How far back and ahead a feed reaches.
 pub const PAST: Duration = Duration::days(14);
@@ -69,4 +73,36 @@ pub fn person_feed(set: &PolicySet, person: &str, now: DateTime<Utc>) -> Option<
         }
     }
     Some(calendar(&format!("pagerd: {person} on call"), events))
+}
+
+fn ics(feed: Option<String>, what: &str) -> Response {
+    match feed {
+        Some(body) => (
+            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no {what}\n")).into_response(),
+    }
+}
+
+/// `GET /schedules/{name}.ics`
+pub(super) async fn schedule_ics(
+    State(engine): State<Engine>,
+    Path(file): Path<String>,
+) -> Response {
+    let Some(name) = file.strip_suffix(".ics") else {
+        return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
+    };
+    let feed = schedule_feed(&engine.policies(), name, engine.clock().now());
+    ics(feed, &format!("schedule {name}"))
+}
+
+/// `GET /people/{name}.ics`
+pub(super) async fn person_ics(State(engine): State<Engine>, Path(file): Path<String>) -> Response {
+    let Some(name) = file.strip_suffix(".ics") else {
+        return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
+    };
+    let feed = person_feed(&engine.policies(), name, engine.clock().now());
+    ics(feed, &format!("person {name}"))
 }

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::http::HttpState;
+use super::HttpState;
 use crate::config::channels::resolve_secret;
 use crate::config::settings::SmsInboundSettings;
 use crate::domain::contact::{ReplyAction, parse_reply};
@@ -289,13 +289,7 @@ pub async fn sms_inbound(
         )
             .into_response();
     };
-    let (name, code2) = (person.name.clone(), code.clone());
-    let incident = match s
-        .engine
-        .store()
-        .read(move |r| r.incident_for_reply_code(&name, &code2))
-        .await
-    {
+    let incident = match s.engine.incident_for_reply_code(&person.name, &code).await {
         Ok(Some(id)) => id,
         Ok(None) => {
             tracing::warn!(person = %person.name, code, "inbound SMS with an unknown code refused");
@@ -305,7 +299,7 @@ pub async fn sms_inbound(
             )
                 .into_response();
         }
-        Err(e) => return internal(EngineError::Internal(e)),
+        Err(e) => return internal(e),
     };
     match perform(&s.engine, action, incident, &person.name, "SMS").await {
         Ok(o) => {

@@ -1,0 +1,252 @@
+//! `IncidentService`: read, list, act on and watch incidents by id.
+
+use std::pin::Pin;
+
+use tokio::sync::broadcast;
+use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::{from_ts, invalid, parse_actor, parse_id, parse_note};
+use crate::api::convert::state_from_wire;
+use crate::api::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::engine::{Engine, IncidentFilter};
+use crate::proto as pb;
+
+pub struct IncidentApi {
+    pub engine: Engine,
+    /// Ends `Watch` streams on shutdown so graceful shutdown does not wait on them forever.
+    pub shutdown: CancellationToken,
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::IncidentEvent, Status>> + Send>>;
+
+/// A `List` request as a store filter, asking one row more than the page to tell whether
+/// another page exists; also returns the page size.
+fn parse_list(r: &pb::ListIncidentsRequest) -> Result<(IncidentFilter, u32), Status> {
+    let states = (r.states.iter().enumerate())
+        .map(|(i, s)| state_from_wire(i, *s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let page_size = match r.page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        n if n > MAX_PAGE_SIZE => {
+            return Err(invalid(
+                "page_size",
+                format!("{n}; at most {MAX_PAGE_SIZE}"),
+            ));
+        }
+        n => n,
+    };
+    let before_id = if r.page_token.is_empty() {
+        None
+    } else {
+        Some(
+            r.page_token
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid("page_token", "not a token from a previous List"))?,
+        )
+    };
+    let since = r.since.as_ref().map(|t| from_ts("since", t)).transpose()?;
+    let until = r.until.as_ref().map(|t| from_ts("until", t)).transpose()?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s > u
+    {
+        return Err(invalid("until", "is before since"));
+    }
+    let service = Some(r.service.trim().to_string()).filter(|s| !s.is_empty());
+    let filter = IncidentFilter {
+        states,
+        service,
+        since,
+        until,
+        before_id,
+        // One extra row tells whether another page exists.
+        limit: page_size as usize + 1,
+    };
+    Ok((filter, page_size))
+}
+
+#[tonic::async_trait]
+impl pb::incident_service_server::IncidentService for IncidentApi {
+    async fn get(
+        &self,
+        req: Request<pb::GetIncidentRequest>,
+    ) -> Result<Response<pb::GetIncidentResponse>, Status> {
+        let id = parse_id(req.into_inner().id)?;
+        let (incident, timeline) = self.engine.get(id).await?;
+        Ok(Response::new(pb::GetIncidentResponse {
+            incident: Some(incident.into()),
+            timeline: timeline.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn list(
+        &self,
+        req: Request<pb::ListIncidentsRequest>,
+    ) -> Result<Response<pb::ListIncidentsResponse>, Status> {
+        let (filter, page_size) = parse_list(&req.into_inner())?;
+        if let Some(svc) = &filter.service
+            && !self.engine.policies().services.contains_key(svc)
+        {
+            return Err(Status::not_found(format!("unknown service `{svc}`")));
+        }
+        let mut incidents = self.engine.list(filter).await?;
+        let next_page_token = if incidents.len() > page_size as usize {
+            incidents.truncate(page_size as usize);
+            incidents
+                .last()
+                .map(|i| i.id.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListIncidentsResponse {
+            incidents: incidents.into_iter().map(Into::into).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn acknowledge(
+        &self,
+        req: Request<pb::AcknowledgeRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let by = parse_actor(r.by)?;
+        Ok(Response::new(self.engine.acknowledge(id, by).await?.into()))
+    }
+
+    async fn resolve(
+        &self,
+        req: Request<pb::ResolveRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let by = parse_actor(r.by)?;
+        let note = parse_note(r.note)?;
+        Ok(Response::new(
+            self.engine.resolve(id, by, note).await?.into(),
+        ))
+    }
+
+    async fn escalate(
+        &self,
+        req: Request<pb::EscalateRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let by = parse_actor(r.by)?;
+        Ok(Response::new(self.engine.escalate(id, by).await?.into()))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let r = req.into_inner();
+        if r.incident_id < 0 {
+            return Err(invalid("incident_id", "must not be negative"));
+        }
+        let service = r.service.trim().to_string();
+        if !service.is_empty() && !self.engine.policies().services.contains_key(&service) {
+            return Err(Status::not_found(format!("unknown service `{service}`")));
+        }
+        let incident_id = r.incident_id;
+        let shutdown = self.shutdown.clone();
+        let stream = futures::stream::unfold(Some(self.engine.subscribe()), move |rx| {
+            let (service, shutdown) = (service.clone(), shutdown.clone());
+            async move {
+                let mut rx = rx?;
+                loop {
+                    let ev = tokio::select! {
+                        _ = shutdown.cancelled() => return None,
+                        r = rx.recv() => r,
+                    };
+                    match ev {
+                        Ok(ev) => {
+                            let wanted = (incident_id == 0 || ev.incident_id == incident_id)
+                                && (service.is_empty() || ev.service == service);
+                            if wanted {
+                                return Some((Ok(ev.into()), Some(rx)));
+                            }
+                        }
+                        // A watcher that fell behind gets one error and the stream ends.
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            let msg = format!(
+                                "watcher fell {n} events behind; list incidents and watch again"
+                            );
+                            return Some((Err(Status::data_loss(msg)), None));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::IncidentState;
+
+    #[test]
+    fn a_list_request_becomes_a_filter_one_row_longer_than_the_page() {
+        let (f, size) = parse_list(&pb::ListIncidentsRequest {
+            states: vec![pb::IncidentState::Acknowledged as i32],
+            service: " db ".into(),
+            page_token: "42".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(size, DEFAULT_PAGE_SIZE);
+        assert_eq!(f.limit, DEFAULT_PAGE_SIZE as usize + 1);
+        assert_eq!(f.states, vec![IncidentState::Acknowledged]);
+        assert_eq!(f.service.as_deref(), Some("db"));
+        assert_eq!(f.before_id, Some(42));
+    }
+
+    #[test]
+    fn bad_list_requests_name_the_field() {
+        let ts = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        let table = [
+            (
+                pb::ListIncidentsRequest {
+                    states: vec![1, 0],
+                    ..Default::default()
+                },
+                "states[1]: unknown state 0",
+            ),
+            (
+                pb::ListIncidentsRequest {
+                    page_size: 501,
+                    ..Default::default()
+                },
+                "page_size: 501; at most 500",
+            ),
+            (
+                pb::ListIncidentsRequest {
+                    page_token: "-3".into(),
+                    ..Default::default()
+                },
+                "page_token: not a token from a previous List",
+            ),
+            (
+                pb::ListIncidentsRequest {
+                    since: ts(10),
+                    until: ts(5),
+                    ..Default::default()
+                },
+                "until: is before since",
+            ),
+        ];
+        for (r, message) in table {
+            assert_eq!(parse_list(&r).unwrap_err().message(), message);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! `ScheduleService`: schedules, who is on call, final shifts, overrides, and reloading the
+//! policy files.
+
+use tonic::{Request, Response, Status};
+
+use super::{from_ts, invalid, parse_actor, parse_range, required};
+use crate::api::convert::shift;
+use crate::api::limits::MAX_NOTE_BYTES;
+use crate::domain::ScheduleDef;
+use crate::domain::schedule::{FinalShift, Source};
+use crate::engine::{Engine, OverrideRequest};
+use crate::proto as pb;
+
+/// Longest range `Shifts` answers, so one request cannot ask for years of shifts.
+pub const MAX_SHIFTS_RANGE_DAYS: i64 = 366;
+
+pub struct ScheduleApi {
+    pub engine: Engine,
+}
+
+/// A final shift as listed: cut where the turns it joins were decided differently (one
+/// person's two turns, one by rotation and one moved to them by a limit), so each piece
+/// shows its own reason.
+fn listed_shifts(def: &ScheduleDef, s: FinalShift) -> Vec<pb::Shift> {
+    let Source::Layer(i) = s.source else {
+        let start = s.start;
+        return vec![shift(def, s, start)];
+    };
+    let layer = &def.schedule.layers[i];
+    if layer.assigned.is_empty() {
+        let start = s.start;
+        return vec![shift(def, s, start)];
+    }
+    let turns = layer.rotation.shifts_between(s.start, s.end);
+    let mut out: Vec<pb::Shift> = Vec::new();
+    for t in turns {
+        let mut piece = s.clone();
+        piece.start = t.start.max(s.start);
+        piece.end = t.end.min(s.end);
+        let start = piece.start;
+        let pb = shift(def, piece, start);
+        match out.last_mut() {
+            Some(last)
+                if (&last.reason, last.projected, last.flagged)
+                    == (&pb.reason, pb.projected, pb.flagged) =>
+            {
+                last.end = pb.end;
+            }
+            _ => out.push(pb),
+        }
+    }
+    out
+}
+
+#[tonic::async_trait]
+impl pb::schedule_service_server::ScheduleService for ScheduleApi {
+    async fn list_schedules(
+        &self,
+        _req: Request<pb::ListSchedulesRequest>,
+    ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
+        let set = self.engine.policies();
+        let schedules = set
+            .schedules
+            .values()
+            .map(|d| pb::ScheduleInfo {
+                name: d.schedule.name.clone(),
+                time_zone: d.schedule.zone.name().to_string(),
+                owner: d.owner.clone(),
+                layers: d.schedule.layers.iter().map(|l| l.name.clone()).collect(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListSchedulesResponse { schedules }))
+    }
+
+    async fn on_call(
+        &self,
+        req: Request<pb::OnCallRequest>,
+    ) -> Result<Response<pb::OnCallResponse>, Status> {
+        let r = req.into_inner();
+        let at = match &r.at {
+            Some(t) => from_ts("at", t)?,
+            None => self.engine.clock().now(),
+        };
+        let set = self.engine.policies();
+        let def = set
+            .schedules
+            .get(r.schedule.trim())
+            .ok_or_else(|| Status::not_found(format!("schedule: no schedule `{}`", r.schedule)))?;
+        let on_call = def.schedule.on_call(at).map(|s| shift(def, s, at));
+        Ok(Response::new(pb::OnCallResponse {
+            shift: on_call,
+            owner: def.owner.clone(),
+        }))
+    }
+
+    async fn shifts(
+        &self,
+        req: Request<pb::ShiftsRequest>,
+    ) -> Result<Response<pb::ShiftsResponse>, Status> {
+        let r = req.into_inner();
+        let (from, to) = parse_range(r.from.as_ref(), r.to.as_ref())?;
+        let set = self.engine.policies();
+        let def = set
+            .schedules
+            .get(r.schedule.trim())
+            .ok_or_else(|| Status::not_found(format!("schedule: no schedule `{}`", r.schedule)))?;
+        let shifts = def
+            .schedule
+            .final_shifts(from, to)
+            .into_iter()
+            .flat_map(|s| listed_shifts(def, s))
+            .collect();
+        Ok(Response::new(pb::ShiftsResponse { shifts }))
+    }
+
+    async fn add_override(
+        &self,
+        req: Request<pb::AddOverrideRequest>,
+    ) -> Result<Response<pb::AddOverrideResponse>, Status> {
+        let r = req.into_inner();
+        let schedule = required("schedule", &r.schedule)?;
+        let person = required("person", &r.person)?;
+        let by = parse_actor(r.by)?;
+        if r.reason.len() > MAX_NOTE_BYTES {
+            return Err(invalid("reason", format!("at most {MAX_NOTE_BYTES} bytes")));
+        }
+        let start = from_ts(
+            "start",
+            r.start
+                .as_ref()
+                .ok_or_else(|| invalid("start", "required"))?,
+        )?;
+        let end = from_ts(
+            "end",
+            r.end.as_ref().ok_or_else(|| invalid("end", "required"))?,
+        )?;
+        let stored = self
+            .engine
+            .add_override(OverrideRequest {
+                schedule,
+                person,
+                start,
+                end,
+                reason: r.reason.trim().to_string(),
+                by,
+            })
+            .await?;
+        Ok(Response::new(pb::AddOverrideResponse {
+            entry: Some(stored.into()),
+        }))
+    }
+
+    async fn remove_override(
+        &self,
+        req: Request<pb::RemoveOverrideRequest>,
+    ) -> Result<Response<pb::RemoveOverrideResponse>, Status> {
+        let r = req.into_inner();
+        if r.id <= 0 {
+            return Err(invalid("id", "must be a positive override id"));
+        }
+        let by = parse_actor(r.by)?;
+        let removed = self.engine.remove_override(r.id, by).await?;
+        Ok(Response::new(pb::RemoveOverrideResponse {
+            entry: Some(removed.into()),
+        }))
+    }
+
+    async fn list_overrides(
+        &self,
+        req: Request<pb::ListOverridesRequest>,
+    ) -> Result<Response<pb::ListOverridesResponse>, Status> {
+        let r = req.into_inner();
+        let since = match &r.since {
+            Some(t) => from_ts("since", t)?,
+            None => self.engine.clock().now(),
+        };
+        let schedule = Some(r.schedule.trim().to_string()).filter(|s| !s.is_empty());
+        let overrides = self
+            .engine
+            .list_overrides(schedule, since, r.include_removed)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(Response::new(pb::ListOverridesResponse { overrides }))
+    }
+
+    async fn reload(
+        &self,
+        _req: Request<pb::ReloadRequest>,
+    ) -> Result<Response<pb::ReloadResponse>, Status> {
+        let attempt = self
+            .engine
+            .reload("Reload RPC")
+            .await
+            .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+        Ok(Response::new(pb::ReloadResponse {
+            result: Some(attempt.into()),
+        }))
+    }
+}

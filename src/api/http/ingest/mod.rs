@@ -1,0 +1,166 @@
+//! Alert intake over HTTP, so existing sources work by changing a URL or a key:
+//! - `POST /v2/enqueue`: PagerDuty Events API v2 (routing key = an integration key);
+//! - `POST /integrations/alertmanager/{key}`: Prometheus Alertmanager's webhook (version 4);
+//! - `POST|GET /heartbeats/{name}`: heartbeat pings (cron jobs, curl).
+//!
+//! Every 2xx is sent after the change is committed; a storage failure is a 5xx so the sender
+//! retries (triggers are idempotent by dedup key).
+
+mod alertmanager;
+mod events_v2;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+pub use alertmanager::{
+    AmAction, AmAlert, AmPayload, MAX_ALERTMANAGER_BYTES, am_dedup_key, parse_alertmanager,
+};
+pub use events_v2::{EventV2, MAX_EVENT_BYTES, parse_event};
+
+use super::HttpState;
+use crate::config::settings::IntegrationSettings;
+use crate::domain::ingest::TokenBucket;
+use crate::engine::EngineError;
+
+/// Intake settings and the per-key rate limiters.
+pub struct Intake {
+    settings: IntegrationSettings,
+    buckets: Mutex<HashMap<String, TokenBucket>>,
+}
+
+impl Intake {
+    pub fn new(settings: IntegrationSettings) -> Self {
+        Self {
+            settings,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn allow(&self, key: &str, now: DateTime<Utc>) -> bool {
+        let rate = self.settings.events_per_minute;
+        let mut buckets = self.buckets.lock().expect("rate limiter poisoned");
+        buckets
+            .entry(key.to_string())
+            .or_insert_with(|| TokenBucket::full(rate, now))
+            .take(rate, now)
+    }
+}
+
+pub fn routes() -> Router<HttpState> {
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::post;
+    Router::new()
+        .route(
+            "/v2/enqueue",
+            post(events_v2::enqueue).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+        )
+        .route(
+            "/integrations/alertmanager/{key}",
+            post(alertmanager::alertmanager).layer(DefaultBodyLimit::max(MAX_ALERTMANAGER_BYTES)),
+        )
+        .route("/heartbeats/{name}", post(heartbeat).get(heartbeat))
+}
+
+fn invalid_event(errors: Vec<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": errors,
+        })),
+    )
+        .into_response()
+}
+
+fn storage_failure(e: EngineError) -> Response {
+    tracing::error!(
+        error = format!("{e:#}"),
+        "alert not accepted: storage failure"
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({
+            "status": "error",
+            "message": "The event could not be stored; retry",
+        })),
+    )
+        .into_response()
+}
+
+fn engine_failure(e: EngineError) -> Response {
+    match e {
+        EngineError::NotFound(m) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"status": "invalid event", "message": m, "errors": [m]})),
+        )
+            .into_response(),
+        EngineError::InvalidArgument(m) | EngineError::FailedPrecondition(m) => {
+            invalid_event(vec![m])
+        }
+        e @ EngineError::Internal(_) => storage_failure(e),
+    }
+}
+
+/// An error answer as Alertmanager and heartbeat senders get it.
+fn am_error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"status": "error", "message": message}))).into_response()
+}
+
+/// `POST|GET /heartbeats/{name}`: a ping; resolves the heartbeat's incident if one is open.
+async fn heartbeat(State(st): State<HttpState>, Path(name): Path<String>) -> Response {
+    match st.engine.heartbeat(&name).await {
+        Ok((expires_at, resolved)) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "ok",
+                "expires_at": expires_at.to_rfc3339(),
+                "resolved_incident": resolved,
+            })),
+        )
+            .into_response(),
+        Err(EngineError::NotFound(m)) => am_error(StatusCode::NOT_FOUND, m),
+        Err(e) => engine_failure(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_become_sender_facing_codes_and_only_storage_failures_ask_for_a_retry() {
+        let table = [
+            (
+                EngineError::NotFound("no heartbeat `x`".into()),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                EngineError::InvalidArgument("summary: required".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                EngineError::FailedPrecondition("held".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                EngineError::Internal(anyhow::anyhow!("disk I/O error")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in table {
+            assert_eq!(engine_failure(e).status(), status);
+        }
+        assert_eq!(
+            am_error(StatusCode::NOT_FOUND, "m".into()).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! HTTP endpoints, one file per route group; the router and the state they share live here.
+//! - `health`: `/healthz`;
+//! - `ical`: iCalendar feeds `/schedules/{name}.ics` and `/people/{name}.ics`;
+//! - `actions`: acknowledging from a page: signed links (`/act/{token}`), inbound SMS replies
+//!   and Slack button clicks;
+//! - `ingest`: alert intake: Events v2, Alertmanager, heartbeats.
+
+pub mod actions;
+mod health;
+pub mod ical;
+pub mod ingest;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Router, extract::FromRef};
+
+use crate::config::settings::IntegrationSettings;
+use crate::engine::Engine;
+pub use actions::{HttpDeps, SmsInbound};
+use ingest::Intake;
+
+/// Everything the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub engine: Engine,
+    pub deps: Arc<HttpDeps>,
+    /// Alert intake settings and per-key rate limits.
+    pub intake: Arc<Intake>,
+}
+
+impl FromRef<HttpState> for Engine {
+    fn from_ref(s: &HttpState) -> Engine {
+        s.engine.clone()
+    }
+}
+
+pub fn router(engine: Engine, deps: HttpDeps, integrations: IntegrationSettings) -> Router {
+    let state = HttpState {
+        engine,
+        deps: Arc::new(deps),
+        intake: Arc::new(Intake::new(integrations)),
+    };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/schedules/{file}", get(ical::schedule_ics))
+        .route("/people/{file}", get(ical::person_ics))
+        .merge(ingest::routes())
+        .route(
+            "/act/{token}",
+            get(actions::confirm_page).post(actions::act),
+        )
+        .route("/integrations/sms/inbound", post(actions::sms_inbound))
+        .route("/integrations/slack/actions", post(actions::slack_action))
+        .with_state(state)
+}
