@@ -9,6 +9,8 @@
 //! - `syntax`: the small languages inside values (names, shift lengths, windows, times);
 //! - `gaps`: the gap report `pagerd check` prints.
 
+#[cfg(test)]
+mod cases;
 mod check;
 mod gaps;
 mod raw;

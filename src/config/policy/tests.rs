@@ -23,7 +23,7 @@ fn shipped_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules")
 }
 
-const PEOPLE: &str = r#"
+pub(super) const PEOPLE: &str = r#"
 [[person]]
 name = "alice"
 time_zone = "America/Los_Angeles"
@@ -34,7 +34,7 @@ name = "bob"
 time_zone = "Europe/Berlin"
 "#;
 
-const POLICY: &str = r#"
+pub(super) const POLICY: &str = r#"
 [[service]]
 name = "checkout-api"
 escalation_policy = "engineering"
@@ -48,7 +48,7 @@ levels = [
 "#;
 
 /// A temp dir holding `files`, as `(name, contents)`.
-fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(super) fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write policy file");
@@ -227,66 +227,7 @@ fn the_shipped_schedules_load() {
     );
 }
 
-#[test]
-fn intake_keys_are_checked_with_file_and_line() {
-    let files = [
-        ("people.toml", PEOPLE),
-        (
-            "services.toml",
-            r#"
-[[service]]
-name = "web"
-escalation_policy = "engineering"
-integration_keys = ["short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
-threshold = { count = 1, within = "1h" }
-support_hours = { time_zone = "Mars/Base", hours = [{ weekly = "Mon 09:00" }], defer = ["urgent"] }
-[[service.route]]
-when = { team = "billing" }
-escalation_policy = "billing"
-[[service.maintenance]]
-from = "2026-03-02T10:00"
-to = "2026-03-02T09:00"
-
-[[service]]
-name = "api"
-escalation_policy = "engineering"
-integration_keys = ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
-
-[[heartbeat]]
-name = "backup"
-service = "nope"
-interval = "0s"
-severity = "p9"
-
-[[escalation_policy]]
-name = "engineering"
-levels = [{ targets = ["alice"], delay = "15m" }]
-"#,
-        ),
-    ];
-    let errors: Vec<String> = errors_for(&files).iter().map(|e| e.to_string()).collect();
-    let wanted = [
-        "services.toml:5: service \"web\": integration key \"short\" is not 32 letters and digits",
-        "services.toml:6: service \"web\": threshold = ",
-        "services.toml:7: service \"web\": support_hours: time_zone: \"Mars/Base\"",
-        "services.toml:7: service \"web\": support_hours: weekly window: \"Mon 09:00\"",
-        "services.toml:7: service \"web\": support_hours: defer: \"urgent\"",
-        "services.toml:10: routing rule 1 of service \"web\": unknown escalation policy \"billing\"",
-        "services.toml:13: maintenance window 1 of service \"web\": to \"2026-03-02T09:00\" is not after from",
-        "services.toml:18: service \"api\": integration key \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" is already used by service \"web\"",
-        "services.toml:22: heartbeat \"backup\": unknown service \"nope\"",
-        "services.toml:23: heartbeat \"backup\": interval must be greater than zero",
-        "services.toml:24: heartbeat \"backup\": severity: \"p9\"",
-    ];
-    for w in wanted {
-        assert!(
-            errors.iter().any(|e| e.contains(w)),
-            "missing {w:?} in {errors:#?}"
-        );
-    }
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
+pub(super) fn utc(s: &str) -> DateTime<Utc> {
     s.parse().expect("RFC 3339 instant")
 }
 
@@ -295,7 +236,7 @@ fn local(s: &str) -> NaiveDateTime {
 }
 
 /// People alice and bob (from `PEOPLE`) plus sam and sofia.
-const SUPPORT: &str = r#"
+pub(super) const SUPPORT: &str = r#"
 [[person]]
 name = "sam"
 time_zone = "Europe/Berlin"
@@ -305,8 +246,8 @@ name = "sofia"
 time_zone = "America/New_York"
 "#;
 
-/// A valid schedule; the error table edits one line of it at a time.
-const SCHEDULE: &str = r#"[[schedule]]
+/// A valid schedule (also `tests/policy_cases/valid/support-evenings.toml`).
+pub(super) const SCHEDULE: &str = r#"[[schedule]]
 name = "support-evenings"
 time_zone = "America/Los_Angeles"
 owner = "alice"
@@ -419,181 +360,6 @@ fn a_valid_schedule_builds_the_domain_value() {
 }
 
 #[test]
-fn each_schedule_problem_is_reported_with_file_line_and_value() {
-    // (line of SCHEDULE to replace, its replacement, words the message must contain);
-    // the error is expected on the replaced line.
-    let table: &[(&str, &str, &[&str])] = &[
-        (
-            r#"name = "support-evenings""#,
-            r#"name = "Support""#,
-            &[r#"schedule name "Support""#],
-        ),
-        (
-            r#"time_zone = "America/Los_Angeles""#,
-            r#"time_zone = "Pacific""#,
-            &[
-                r#"schedule "support-evenings""#,
-                r#"unknown time zone "Pacific""#,
-            ],
-        ),
-        (
-            r#"owner = "alice""#,
-            r#"owner = "zoe""#,
-            &[r#"schedule "support-evenings": owner: unknown person "zoe""#],
-        ),
-        (
-            r#"owner = "alice""#,
-            "fallback = \"zoe\"\nowner = \"alice\"",
-            &[r#"schedule "support-evenings": fallback: unknown person "zoe""#],
-        ),
-        (
-            r#"owner = "alice""#,
-            "handoff_notifications = \"always\"\nowner = \"alice\"",
-            &[
-                r#"schedule "support-evenings": handoff_notifications "always" is not one of "incoming", "both", "off""#,
-            ],
-        ),
-        (
-            r#"members = ["sam", "sofia"]"#,
-            r#"members = ["sam", "zoe"]"#,
-            &[r#"layer "evenings" of schedule "support-evenings": unknown person "zoe""#],
-        ),
-        (
-            r#"members = ["sam", "sofia"]"#,
-            r#"members = ["sam", "sofia", "sam"]"#,
-            &[r#"person "sam" is listed twice"#],
-        ),
-        (
-            r#"members = ["sam", "sofia"]"#,
-            r#"members = []"#,
-            &[r#"layer "evenings""#, "members must not be empty"],
-        ),
-        (
-            r#"name = "evenings""#,
-            r#"name = "base""#,
-            &[r#"schedule "support-evenings": layer "base" is already listed"#],
-        ),
-        (
-            r#"shift = "1w""#,
-            r#"shift = "0w""#,
-            &[r#"shift: "0w" must be at least 1"#],
-        ),
-        (
-            r#"shift = "1w""#,
-            r#"shift = "1 week""#,
-            &[r#"shift: "1 week" is not a shift length"#, "<n>mo"],
-        ),
-        (r#"shift = "1w""#, r#"shift = "w""#, &[r#"shift: "w""#]),
-        (
-            r#"start = "2026-03-02T09:00""#,
-            r#"start = "2026-03-02""#,
-            &[r#"start: "2026-03-02" is not a local date-time"#],
-        ),
-        (
-            r#"start = "2026-03-02T09:00""#,
-            r#"start = "2026-03-02T09:00:00-08:00""#,
-            &[r#"start: "2026-03-02T09:00:00-08:00""#, "no offset"],
-        ),
-        (
-            r#"{ daily = "17:00-09:00" }"#,
-            r#"{ daily = "09:00-09:00" }"#,
-            &[r#"daily restriction: "09:00-09:00" starts and ends at the same time"#],
-        ),
-        (
-            r#"{ daily = "17:00-09:00" }"#,
-            r#"{ daily = "5pm-9am" }"#,
-            &[r#"daily restriction: "5pm-9am" is not a daily window"#],
-        ),
-        (
-            r#"{ weekly = "Sat 09:00 - Mon 09:00" }"#,
-            r#"{ weekly = "Sat 09:00 - Sat 09:00" }"#,
-            &[r#"weekly restriction: "Sat 09:00 - Sat 09:00" starts and ends at the same time"#],
-        ),
-        (
-            r#"{ weekly = "Sat 09:00 - Mon 09:00" }"#,
-            r#"{ weekly = "Caturday 09:00 - Mon 09:00" }"#,
-            &[r#"weekly restriction: "Caturday 09:00 - Mon 09:00" is not a weekly window"#],
-        ),
-        (
-            r#"{ weekly = "Sat 09:00 - Mon 09:00" }"#,
-            r#"{ weekly = "Sat 09:00 - Mon 09:00", daily = "17:00-09:00" }"#,
-            &["a restriction is either"],
-        ),
-        (
-            r#"person = "sofia""#,
-            r#"person = "zoe""#,
-            &[r#"override 1 of schedule "support-evenings": unknown person "zoe""#],
-        ),
-        (
-            r#"to = "2026-03-11T09:00""#,
-            r#"to = "2026-03-10T17:00""#,
-            &[
-                "override 1",
-                r#"to "2026-03-10T17:00" is not after from "2026-03-10T17:00""#,
-            ],
-        ),
-        (
-            r#"to = "2026-03-11T09:00""#,
-            r#"to = "tomorrow""#,
-            &["override 1", r#"to: "tomorrow" is not a local date-time"#],
-        ),
-        (
-            r#"to = "2026-03-12T05:00:00-07:00""#,
-            r#"to = "2026-03-12T01:00:00+00:00""#,
-            &[
-                "override 2",
-                r#"to "2026-03-12T01:00:00+00:00" is not after from "2026-03-12T01:00:00Z""#,
-            ],
-        ),
-        (
-            r#"reason = "swap with sam""#,
-            r#"note = "swap with sam""#,
-            &["unknown field `note`"],
-        ),
-    ];
-    for (from, to, wanted) in table {
-        let (line, _) = SCHEDULE
-            .lines()
-            .enumerate()
-            .find(|(_, l)| l.contains(from))
-            .unwrap_or_else(|| panic!("{from:?} is not in SCHEDULE"));
-        let line = line + 1;
-        assert_eq!(
-            SCHEDULE.matches(from).count(),
-            1,
-            "{from} is not unique in SCHEDULE"
-        );
-        let text = SCHEDULE.replace(from, to);
-        let errors = errors_for(&[
-            ("a.toml", PEOPLE),
-            ("b.toml", POLICY),
-            ("c.toml", &text),
-            ("s.toml", SUPPORT),
-        ]);
-        let shown = PolicyErrors(errors.clone()).to_string();
-        assert_eq!(
-            errors.len(),
-            1,
-            "{to}
-{shown}"
-        );
-        assert!(errors[0].file.ends_with("c.toml"), "{shown}");
-        assert!(
-            shown.contains(&format!("c.toml:{line}: ")),
-            "{to}
-{shown}"
-        );
-        for want in *wanted {
-            assert!(
-                shown.contains(want),
-                "{shown}
-lacks {want:?}"
-            );
-        }
-    }
-}
-
-#[test]
 fn burnout_limits_take_the_manual_defaults_and_zero_switches_one_off() {
     let text = r#"
 [[schedule]]
@@ -659,59 +425,6 @@ fn schedule_names_are_unique_across_files_and_need_a_layer() {
 }
 
 #[test]
-fn the_gap_report_names_each_schedule_in_use_and_its_first_gap() {
-    // Not paged by any policy: its gaps cannot leave a page unanswered.
-    let dir = dir_with(&[
-        ("a.toml", PEOPLE),
-        ("b.toml", POLICY),
-        ("c.toml", SUPPORT),
-        ("d.toml", SCHEDULE),
-    ]);
-    let set = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(gap_report(&set, utc("2026-01-01T00:00:00Z")).is_empty());
-
-    let policy = POLICY.replace(
-        r#"{ targets = ["bob"], delay = "30m" }"#,
-        r#"{ schedules = ["support-evenings"], delay = "30m" }"#,
-    );
-    let dir = dir_with(&[
-        ("a.toml", PEOPLE),
-        ("b.toml", &policy),
-        ("c.toml", SUPPORT),
-        ("d.toml", SCHEDULE),
-    ]);
-    let mut set = load_dir(dir.path()).unwrap_or_else(|e| {
-        panic!(
-            "valid set:
-{e}"
-        )
-    });
-    // Before any rotation starts, the whole horizon is one gap.
-    let report = gap_report(&set, utc("2026-01-01T00:00:00Z"));
-    assert_eq!(
-        report,
-        [
-            "schedule \"support-evenings\": 1 gap(s) in the next 28 days, first Wed 2025-12-31 16:00 PST–Wed 2026-01-28 16:00 PST"
-        ]
-    );
-    let report = gap_report(&set, utc("2026-04-01T00:00:00Z"));
-    assert_eq!(
-        report,
-        ["schedule \"support-evenings\": no gaps in the next 28 days"]
-    );
-    if let Some(def) = set.schedules.get_mut("support-evenings") {
-        def.schedule.layers.remove(0);
-    }
-    let report = gap_report(&set, utc("2026-04-01T16:00:00Z"));
-    assert!(
-        report[0].contains(
-            "gap(s) in the next 28 days, first Wed 2026-04-01 09:00 PDT–Wed 2026-04-01 17:00 PDT"
-        ),
-        "{report:?}"
-    );
-}
-
-#[test]
 fn a_valid_set_builds_domain_values() {
     let dir = dir_with(&[
         ("a.toml", PEOPLE),
@@ -734,157 +447,6 @@ fn a_valid_set_builds_domain_values() {
         policy.default.levels[1].targets,
         vec![Target::Person("bob".into())]
     );
-}
-
-#[test]
-fn each_problem_is_reported_with_file_line_and_name() {
-    // (extra file contents, file name, line, words the message must contain)
-    let table: &[(&str, usize, &[&str])] = &[
-        (
-            "[[person]]\nname = \"alice\"\ntime_zone = \"UTC\"\n",
-            2,
-            &["person \"alice\"", "already defined at", "a.toml:3"],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"Mars/Olympus\"\n",
-            3,
-            &["zed", "unknown time zone \"Mars/Olympus\""],
-        ),
-        (
-            "[[person]]\nname = \"Zed\"\ntime_zone = \"UTC\"\n",
-            2,
-            &["person name \"Zed\""],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"zed.example.com\"\n",
-            4,
-            &["email \"zed.example.com\""],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nsms = \"555-1234\"\n",
-            4,
-            &["sms \"555-1234\"", "E.164"],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\ncontact_rules = [{ method = \"fax\", after = \"0m\" }]\n",
-            5,
-            &["person \"zed\": contact_rules: unknown method \"fax\""],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\ncontact_rules = [{ method = \"sms\", after = \"0m\" }]\n",
-            5,
-            &["contact_rules: method \"sms\" but the person has no sms address"],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\nlow_contact_rules = [{ method = \"email\", after = \"later\" }]\n",
-            5,
-            &["low_contact_rules: after \"later\" is not a duration"],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nemail = \"z@x.io\"\ncontact_rules = [\n  { method = \"email\", after = \"0m\" },\n  { method = \"email\", after = \"1m\" },\n]\n",
-            7,
-            &["method \"email\" is listed twice"],
-        ),
-        (
-            "[[service]]\nname = \"search\"\nescalation_policy = \"nope\"\n",
-            3,
-            &["service \"search\"", "unknown escalation policy \"nope\""],
-        ),
-        (
-            "[[service]]\nname = \"checkout-api\"\nescalation_policy = \"engineering\"\n",
-            2,
-            &["service \"checkout-api\" is already defined at", "b.toml:3"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [\n  { targets = [\"alice\"], delay = \"5m\" },\n  { targets = [\"zoe\"], delay = \"5m\" },\n]\n",
-            5,
-            &[r#"level 2 of escalation policy "p2": unknown person "zoe""#],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\", \"alice\"], delay = \"5m\" }]\n",
-            3,
-            &["person \"alice\" is listed twice"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"0s\" }]\n",
-            3,
-            &["level 1 of escalation policy \"p2\": delay must be greater than zero"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"soon\" }]\n",
-            3,
-            &["delay", "\"soon\""],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [], delay = \"5m\" }]\n",
-            3,
-            &["targets must not be empty"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = []\n",
-            3,
-            &["escalation policy \"p2\": levels must not be empty"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nrepeat = -1\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n",
-            3,
-            &["repeat = -1", "until_acknowledged"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nrepeat = \"forever\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n",
-            3,
-            &["repeat = \"forever\""],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nack_timeout = \"0m\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n",
-            3,
-            &["ack_timeout must be greater than zero"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n[escalation_policy.critical]\nlevels = [{ targets = [\"zoe\"], delay = \"5m\" }]\n",
-            5,
-            &[
-                r#"level 1 of the critical timeline of escalation policy "p2": unknown person "zoe""#,
-            ],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n[escalation_policy.urgent]\nlevels = []\n",
-            4,
-            &["unknown field `urgent`"],
-        ),
-        (
-            "[[escalation_policy]]\nname = \"p2\"\nlevels = [{ targets = [\"alice\"], delay = \"5m\" }]\n[escalation_policy.p0]\nlevels = []\n",
-            4,
-            &["unknown field `p0`", "[escalation_policy.critical]"],
-        ),
-        (
-            "[[person]]\nname = \"zed\"\ntime_zone = \"UTC\"\nphone = \"+15550000000\"\n",
-            4,
-            &["unknown field `phone`"],
-        ),
-        (
-            "[[persons]]\nname = \"zed\"\n",
-            1,
-            &["unknown field `persons`"],
-        ),
-        ("\n[[person]]\nname = \"zed\n", 3, &[]),
-    ];
-    for (text, line, wanted) in table {
-        let errors = errors_for(&[("a.toml", PEOPLE), ("b.toml", POLICY), ("c.toml", text)]);
-        let shown = errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert_eq!(errors.len(), 1, "{text}\n{shown}");
-        let error = &errors[0];
-        assert!(error.file.ends_with("c.toml"), "{shown}");
-        assert_eq!(error.line, Some(*line), "{shown}");
-        assert!(shown.contains(&format!("c.toml:{line}: ")), "{shown}");
-        for want in *wanted {
-            assert!(shown.contains(want), "{shown}\nlacks {want:?}");
-        }
-    }
 }
 
 #[test]
