@@ -9,7 +9,7 @@ use pagerd::proto as pb;
 use crate::Global;
 use crate::cli::{HeartbeatCommand, MaintenanceCommand};
 use crate::render::json::window_json;
-use crate::render::time::{format_duration, local_time, to_datetime, to_timestamp};
+use crate::render::time::{format_duration, local_time, local_time_of, to_datetime, to_timestamp};
 use crate::render::{clean, emit, emit_json, plain_table};
 
 pub(crate) async fn maintenance(g: &Global, cmd: MaintenanceCommand) -> anyhow::Result<()> {
@@ -44,9 +44,7 @@ pub(crate) async fn maintenance(g: &Global, cmd: MaintenanceCommand) -> anyhow::
                 "maintenance window {} for {}: until {}{}",
                 w.id,
                 clean(&w.service),
-                to_datetime(w.end.as_ref())
-                    .map(local_time)
-                    .unwrap_or_default(),
+                local_time_of(w.end.as_ref()),
                 if w.page_after {
                     "; open incidents from it page when it ends"
                 } else {
@@ -86,9 +84,6 @@ pub(crate) async fn maintenance(g: &Global, cmd: MaintenanceCommand) -> anyhow::
             let mut table = plain_table();
             table.set_header(["ID", "SERVICE", "FROM", "UNTIL", "AFTER", "BY", "REASON"]);
             for w in &list.windows {
-                let time = |t: Option<&prost_types::Timestamp>| {
-                    to_datetime(t).map(local_time).unwrap_or_default()
-                };
                 table.add_row([
                     if w.id == 0 {
                         "file".to_string()
@@ -96,8 +91,8 @@ pub(crate) async fn maintenance(g: &Global, cmd: MaintenanceCommand) -> anyhow::
                         w.id.to_string()
                     },
                     clean(&w.service),
-                    time(w.start.as_ref()),
-                    time(w.end.as_ref()),
+                    local_time_of(w.start.as_ref()),
+                    local_time_of(w.end.as_ref()),
                     if w.page_after { "page" } else { "quiet" }.to_string(),
                     if w.removed_by.is_empty() {
                         clean(&w.created_by)

@@ -11,7 +11,7 @@ use crate::cli::{OncallArgs, OverrideAddArgs, OverrideListArgs, OverrideRemoveAr
 use crate::client::Usage;
 use crate::render::json::{override_json, shift_json};
 use crate::render::schedules::{override_line, override_table};
-use crate::render::time::{local_time, to_datetime, to_timestamp};
+use crate::render::time::{local_time, local_time_of, to_timestamp};
 use crate::render::{clean, emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
@@ -57,12 +57,8 @@ pub(crate) async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
             Some(s) => table.add_row([
                 clean(name),
                 clean(&s.person),
-                to_datetime(s.start.as_ref())
-                    .map(local_time)
-                    .unwrap_or_default(),
-                to_datetime(s.end.as_ref())
-                    .map(local_time)
-                    .unwrap_or_default(),
+                local_time_of(s.start.as_ref()),
+                local_time_of(s.end.as_ref()),
                 clean(&s.source),
             ]),
             None => table.add_row([
@@ -104,12 +100,8 @@ pub(crate) async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
         }
         table.add_row([
             clean(&s.person),
-            to_datetime(s.start.as_ref())
-                .map(local_time)
-                .unwrap_or_default(),
-            to_datetime(s.end.as_ref())
-                .map(local_time)
-                .unwrap_or_default(),
+            local_time_of(s.start.as_ref()),
+            local_time_of(s.end.as_ref()),
             clean(&s.source),
             reason,
         ]);
@@ -142,11 +134,7 @@ pub(crate) async fn override_add(g: &Global, args: OverrideAddArgs) -> anyhow::R
     let r = pagerd
         .call(pagerd.schedules().add_override(request))
         .await?;
-    let entry = r.entry.context("pagerd replied without the override")?;
-    if g.json {
-        return emit_json(&override_json(&entry));
-    }
-    emit(&override_line(&entry, "added"))
+    emit_override(g, r.entry, "added")
 }
 
 pub(crate) async fn override_remove(g: &Global, args: OverrideRemoveArgs) -> anyhow::Result<()> {
@@ -158,11 +146,16 @@ pub(crate) async fn override_remove(g: &Global, args: OverrideRemoveArgs) -> any
     let r = pagerd
         .call(pagerd.schedules().remove_override(request))
         .await?;
-    let entry = r.entry.context("pagerd replied without the override")?;
+    emit_override(g, r.entry, "removed")
+}
+
+/// The override pagerd answered `add` or `remove` with, as JSON or one line.
+fn emit_override(g: &Global, entry: Option<pb::Override>, verb: &str) -> anyhow::Result<()> {
+    let entry = entry.context("pagerd replied without the override")?;
     if g.json {
         return emit_json(&override_json(&entry));
     }
-    emit(&override_line(&entry, "removed"))
+    emit(&override_line(&entry, verb))
 }
 
 pub(crate) async fn override_list(g: &Global, args: OverrideListArgs) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use pagerd::proto as pb;
 
 use super::time::{compact_duration, local_time, relative, to_datetime};
-use super::{clean, non_empty, plural};
+use super::{clean, labelled, non_empty, plural};
 
 /// `pagerctl status`: one labelled line per fact; a refused last reload reads `REFUSED` and
 /// lists its errors below.
@@ -67,19 +67,7 @@ pub(crate) fn status_text(s: &pb::StatusResponse, addr: &str, now: DateTime<Utc>
     fields.push(("last reload", last));
 
     let mut text = format!("pagerd {} at {addr}\n", clean(&s.version));
-    let width = fields
-        .iter()
-        .map(|(label, _)| label.len() + 1)
-        .max()
-        .unwrap_or(0);
-    for (label, value) in fields {
-        let label = if label.is_empty() {
-            String::new()
-        } else {
-            format!("{label}:")
-        };
-        text.push_str(&format!("  {label:<width$} {value}\n"));
-    }
+    text.push_str(&labelled(fields, " "));
     for line in below {
         text.push_str(&format!("    {line}\n"));
     }

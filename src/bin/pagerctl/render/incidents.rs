@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use pagerd::proto::{self as pb, IncidentState};
 
 use super::json::incident_json;
-use super::time::{compact_duration, local_and_utc, local_time, relative, to_datetime};
+use super::time::{compact_duration, local_and_utc, local_time_of, relative, to_datetime};
 use super::{
-    clean, emit, emit_json, event_level, finish_table, level_label, non_empty, plain_table,
-    truncate,
+    clean, emit, emit_json, event_level, finish_table, labelled, level_label, non_empty,
+    plain_table, truncate,
 };
 use crate::names::{kind_name, severity_name, state_name};
 
@@ -194,19 +194,7 @@ pub(crate) fn incident_header(i: &pb::Incident, now: DateTime<Utc>) -> String {
         state_name(i.state),
         severity_name(i.severity)
     );
-    let width = fields
-        .iter()
-        .map(|(label, _)| label.len() + 1)
-        .max()
-        .unwrap_or(0);
-    for (label, value) in fields {
-        let label = if label.is_empty() {
-            String::new()
-        } else {
-            format!("{label}:")
-        };
-        text.push_str(&format!("  {label:<width$}  {value}\n"));
-    }
+    text.push_str(&labelled(fields, "  "));
     text
 }
 
@@ -219,9 +207,7 @@ pub(crate) fn timeline_table(events: &[pb::IncidentEvent]) -> String {
     ]);
     for e in events {
         table.add_row([
-            to_datetime(e.at.as_ref())
-                .map(local_time)
-                .unwrap_or_default(),
+            local_time_of(e.at.as_ref()),
             kind_name(e.kind).replace('_', " "),
             event_level(e).map(|l| l.to_string()).unwrap_or_default(),
             clean(&e.person),
@@ -237,9 +223,7 @@ pub(crate) fn timeline_table(events: &[pb::IncidentEvent]) -> String {
 pub(crate) fn watch_line(e: &pb::IncidentEvent) -> String {
     let mut line = format!(
         "{} #{} {} {}",
-        to_datetime(e.at.as_ref())
-            .map(local_time)
-            .unwrap_or_default(),
+        local_time_of(e.at.as_ref()),
         e.incident_id,
         clean(&e.service),
         kind_name(e.kind).replace('_', " "),

@@ -27,6 +27,26 @@ pub(crate) fn emit_json(value: &Value) -> anyhow::Result<()> {
     emit(&value.to_string())
 }
 
+/// `  label:  value` lines, values in one column; an empty label continues the field above.
+/// `gap` goes between the label column and the values.
+pub(crate) fn labelled(fields: Vec<(&str, String)>, gap: &str) -> String {
+    let width = fields
+        .iter()
+        .map(|(label, _)| label.len() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for (label, value) in fields {
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}:")
+        };
+        text.push_str(&format!("  {label:<width$}{gap}{value}\n"));
+    }
+    text
+}
+
 /// Borderless columns separated by two spaces, like `ps` or `kubectl get`.
 pub(crate) fn plain_table() -> Table {
     let mut table = Table::new();

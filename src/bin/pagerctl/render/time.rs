@@ -26,6 +26,11 @@ pub(crate) fn local_time(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// [`local_time`] of a proto timestamp; empty when there is none.
+pub(crate) fn local_time_of(t: Option<&prost_types::Timestamp>) -> String {
+    to_datetime(t).map(local_time).unwrap_or_default()
+}
+
 /// `2024-05-01 16:03:04 +02:00 (2024-05-01 14:03:04 UTC)`, or once when local time is UTC.
 pub(crate) fn local_and_utc(t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&Local);
