@@ -16,7 +16,7 @@ use crate::parse::{
 const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 const GLOBAL: &str = "Global options";
 /// Most incidents the server returns per page.
-pub(crate) const MAX_PAGE_SIZE: u32 = 500;
+const MAX_PAGE_SIZE: u32 = 500;
 
 #[derive(Parser)]
 #[command(
@@ -404,15 +404,15 @@ pub(crate) enum StateArg {
     Resolved,
 }
 
-pub(crate) fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
+fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
-pub(crate) fn override_id() -> clap::builder::RangedI64ValueParser<i64> {
+fn override_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
-pub(crate) fn default_actor() -> String {
+fn default_actor() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())

@@ -114,7 +114,7 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, humantime::Duration
 }
 
 /// `HH:MM`.
-pub(super) fn parse_time(text: &str) -> Option<NaiveTime> {
+fn parse_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
 }
 

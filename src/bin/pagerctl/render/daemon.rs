@@ -75,7 +75,7 @@ pub(crate) fn status_text(s: &pb::StatusResponse, addr: &str, now: DateTime<Utc>
 }
 
 /// "4 schedules, 3 escalation policies, 4 services, 12 people".
-pub(crate) fn policy_set_summary(s: &pb::StatusResponse) -> String {
+fn policy_set_summary(s: &pb::StatusResponse) -> String {
     [
         plural(s.schedules as usize, "schedule"),
         plural(s.escalation_policies as usize, "escalation policy"),

@@ -95,7 +95,7 @@ pub(crate) fn emit_key_action(
 }
 
 /// "triggered at level 2, next escalation in 14m", "acknowledged by alice".
-pub(crate) fn state_description(i: &pb::Incident, now: DateTime<Utc>) -> String {
+fn state_description(i: &pb::Incident, now: DateTime<Utc>) -> String {
     let next = to_datetime(i.next_action_at.as_ref()).map(|t| relative(t, now));
     match (IncidentState::try_from(i.state), next) {
         (Ok(IncidentState::Triggered), Some(next)) => {

@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use toml::Spanned;
 
-use super::super::raw::{RawLevel, RawPolicy};
 use super::{Checker, Known, SourceFile};
+use crate::config::policy::raw::{RawLevel, RawPolicy};
 use crate::domain::{EscalationPolicy, Level, Repeat, Severity, Target, Timeline};
 
 impl Checker {

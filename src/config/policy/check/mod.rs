@@ -24,6 +24,7 @@ use super::syntax::{
 use crate::domain::schedule::Restriction;
 use crate::domain::{PolicySet, Severity};
 
+/// One policy file as read, for parsing and for turning spans into line numbers.
 pub(super) struct SourceFile {
     pub(super) path: PathBuf,
     pub(super) text: String,
@@ -46,6 +47,7 @@ struct Definition<'a> {
     line: usize,
 }
 
+/// Collects every problem of a set while building the domain values from its files.
 #[derive(Default)]
 pub(super) struct Checker {
     pub(super) errors: Vec<PolicyError>,

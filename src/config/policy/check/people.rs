@@ -2,9 +2,9 @@
 
 use toml::Spanned;
 
-use super::super::raw::{RawContactRule, RawPerson};
-use super::super::syntax::{parse_duration, valid_e164, valid_email, valid_slack_id};
 use super::{Checker, SourceFile};
+use crate::config::policy::raw::{RawContactRule, RawPerson};
+use crate::config::policy::syntax::{parse_duration, valid_e164, valid_email, valid_slack_id};
 use crate::domain::{Person, contact};
 
 impl Checker {

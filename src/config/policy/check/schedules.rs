@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use chrono_tz::Tz;
 
-use super::super::raw::{RawLayer, RawSchedule};
-use super::super::syntax::{check_name, parse_local, parse_shift};
 use super::{Checker, SourceFile};
+use crate::config::policy::raw::{RawLayer, RawSchedule};
+use crate::config::policy::syntax::{check_name, parse_local, parse_shift};
 use crate::domain::burnout::BurnoutPolicy;
 use crate::domain::policy::{HandoffNotify, ScheduleDef};
 use crate::domain::rotation::Rotation;

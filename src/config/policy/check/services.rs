@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use chrono_tz::Tz;
 use toml::Spanned;
 
-use super::super::raw::{RawHeartbeat, RawMaintenance, RawService, RawSupportHours};
-use super::super::syntax::{parse_duration, valid_integration_key};
 use super::{Checker, Definition, SourceFile};
+use crate::config::policy::raw::{RawHeartbeat, RawMaintenance, RawService, RawSupportHours};
+use crate::config::policy::syntax::{parse_duration, valid_integration_key};
 use crate::domain::{Service, Severity};
 
 impl Checker {
