@@ -1,0 +1,180 @@
+//! The connection to pagerd: one channel, a client per service, `--timeout` on every call,
+//! and the error kinds that decide the exit code.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use pagerd::proto as pb;
+use pb::alert_service_client::AlertServiceClient;
+use pb::daemon_service_client::DaemonServiceClient;
+use pb::incident_service_client::IncidentServiceClient;
+use pb::intake_service_client::IntakeServiceClient;
+use pb::report_service_client::ReportServiceClient;
+use pb::schedule_service_client::ScheduleServiceClient;
+
+use crate::render::time::format_duration;
+
+/// pagerd did not answer at the transport level (exit 2).
+#[derive(Debug)]
+pub(crate) struct Unreachable {
+    pub(crate) addr: String,
+    pub(crate) reason: String,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot reach pagerd at {} ({}). Is it running? Set --addr or PAGERD_ADDR.",
+            self.addr, self.reason
+        )
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Arguments clap accepts but that make no sense together (exit 2).
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// The most useful cause of a connection failure: an I/O error's kind ("connection refused")
+/// when there is one, otherwise the innermost message.
+fn connect_reason(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = e;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                io::ErrorKind::TimedOut => "timed out".into(),
+                _ => io.to_string(),
+            };
+        }
+        innermost = err;
+        cur = err.source();
+    }
+    innermost.to_string()
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "ok",
+        Code::Cancelled => "cancelled",
+        Code::Unknown => "unknown error",
+        Code::InvalidArgument => "invalid argument",
+        Code::DeadlineExceeded => "deadline exceeded",
+        Code::NotFound => "not found",
+        Code::AlreadyExists => "already exists",
+        Code::PermissionDenied => "permission denied",
+        Code::ResourceExhausted => "resource exhausted",
+        Code::FailedPrecondition => "failed precondition",
+        Code::Aborted => "aborted",
+        Code::OutOfRange => "out of range",
+        Code::Unimplemented => "unimplemented",
+        Code::Internal => "internal error",
+        Code::Unavailable => "unavailable",
+        Code::DataLoss => "data loss",
+        Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+pub(crate) struct Pagerd {
+    pub(crate) addr: String,
+    pub(crate) timeout: Duration,
+    pub(crate) channel: Channel,
+}
+
+impl Pagerd {
+    pub(crate) async fn connect(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let unreachable = |reason: String| Unreachable {
+            addr: addr.to_owned(),
+            reason,
+        };
+        let endpoint = Endpoint::from_shared(addr.to_owned())
+            .map_err(|e| unreachable(connect_reason(&e)))?
+            .connect_timeout(timeout);
+        let channel = tokio::time::timeout(timeout, endpoint.connect())
+            .await
+            .map_err(|_| unreachable(format!("no connection within {}", format_duration(timeout))))?
+            .map_err(|e| unreachable(connect_reason(&e)))?;
+        Ok(Self {
+            addr: addr.to_owned(),
+            timeout,
+            channel,
+        })
+    }
+
+    pub(crate) fn alerts(&self) -> AlertServiceClient<Channel> {
+        AlertServiceClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn incidents(&self) -> IncidentServiceClient<Channel> {
+        IncidentServiceClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn schedules(&self) -> ScheduleServiceClient<Channel> {
+        ScheduleServiceClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn reports(&self) -> ReportServiceClient<Channel> {
+        ReportServiceClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn daemon(&self) -> DaemonServiceClient<Channel> {
+        DaemonServiceClient::new(self.channel.clone())
+    }
+
+    /// Awaits one call within `--timeout`, mapping a gRPC status to a one-line error.
+    pub(crate) async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<tonic::Response<T>, Status>>,
+    ) -> anyhow::Result<T> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(reply)) => Ok(reply.into_inner()),
+            Ok(Err(status)) => Err(self.status_error(status)),
+            Err(_) => Err(anyhow!(
+                "no reply from pagerd at {} within {} (--timeout); a change may or may not have been applied",
+                self.addr,
+                format_duration(self.timeout)
+            )),
+        }
+    }
+
+    pub(crate) fn status_error(&self, status: Status) -> anyhow::Error {
+        let message = status.message();
+        match status.code() {
+            Code::Unavailable => Unreachable {
+                addr: self.addr.clone(),
+                reason: if message.is_empty() {
+                    "unavailable".into()
+                } else {
+                    message.to_owned()
+                },
+            }
+            .into(),
+            Code::Unimplemented => anyhow!(
+                "unimplemented: {message} (is {} the gRPC address of pagerd?)",
+                self.addr
+            ),
+            code => anyhow!("{}: {message}", code_name(code)),
+        }
+    }
+}

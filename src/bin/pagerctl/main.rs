@@ -1,0 +1,112 @@
+//! pagerctl: the command-line client of pagerd, for responders and monitoring scripts.
+//!
+//! Every command is one function that calls the gRPC API and hands the reply to a small
+//! render helper (a line, a table, or JSON with `--json`).
+//!
+//! Exit codes: 0 success (including "nothing to do", and a `status` that reports a refused
+//! reload); 1 the request failed (a gRPC error, a timeout, a watch stream that ended in an
+//! error, a `reload` that was refused); 2 a usage error or pagerd not reachable.
+//!
+//! # Layout
+//! - `cli`: the clap definitions; `parse`: the value parsers they use (times, links, …).
+//! - `client`: the connection to pagerd and its error kinds (which set the exit code).
+//! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `daemon`
+//!   (status, reload, test page): one file per command group.
+//! - `render`: text, tables, JSON and times; `names`: every enum ↔ name map in one place.
+
+mod cli;
+mod client;
+mod daemon;
+mod incidents;
+mod intake;
+mod names;
+mod parse;
+mod render;
+mod reports;
+mod schedules;
+
+use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, OverrideCommand};
+use crate::client::{Pagerd, Unreachable, Usage};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pagerctl: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `pagerctl list | head` closes stdout early; that is not an error.
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pagerctl: {e:#}");
+            if e.downcast_ref::<Unreachable>().is_some() || e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The options every command takes.
+struct Global {
+    addr: String,
+    timeout: Duration,
+    json: bool,
+}
+
+impl Global {
+    /// Commands connect after checking their arguments, so a usage error is reported as one
+    /// even when pagerd is down.
+    async fn connect(&self) -> anyhow::Result<Pagerd> {
+        Pagerd::connect(&self.addr, self.timeout).await
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = Global {
+        addr: cli.addr,
+        timeout: cli.timeout,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Trigger(args) => incidents::trigger(&g, args).await,
+        Command::Ack(args) => incidents::ack(&g, args).await,
+        Command::Resolve(args) => incidents::resolve(&g, args).await,
+        Command::Escalate(args) => incidents::escalate(&g, args).await,
+        Command::List(args) => incidents::list(&g, args).await,
+        Command::Show { id } => incidents::show(&g, id).await,
+        Command::Watch(args) => incidents::watch(&g, args).await,
+        Command::Oncall(args) => schedules::oncall(&g, args).await,
+        Command::Shifts(args) => schedules::shifts(&g, args).await,
+        Command::Report(args) => reports::report(&g, args).await,
+        Command::Maintenance(cmd) => intake::maintenance(&g, cmd).await,
+        Command::Heartbeat(cmd) => intake::heartbeat(&g, cmd).await,
+        Command::Override(OverrideCommand::Add(args)) => schedules::override_add(&g, args).await,
+        Command::Override(OverrideCommand::Remove(args)) => {
+            schedules::override_remove(&g, args).await
+        }
+        Command::Override(OverrideCommand::List(args)) => schedules::override_list(&g, args).await,
+        Command::Status => daemon::status(&g).await,
+        Command::Reload => daemon::reload(&g).await,
+        Command::TestPage(args) => daemon::test_page(&g, args).await,
+    }
+}

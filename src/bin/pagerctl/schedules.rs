@@ -1,0 +1,180 @@
+//! Schedule commands: who is on call, a schedule's shifts, and overrides (add, remove, list).
+
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use pagerd::proto as pb;
+
+use crate::Global;
+use crate::cli::{OncallArgs, OverrideAddArgs, OverrideListArgs, OverrideRemoveArgs, ShiftsArgs};
+use crate::client::Usage;
+use crate::render::json::{override_json, shift_json};
+use crate::render::schedules::{override_line, override_table};
+use crate::render::time::{local_time, local_time_of, to_timestamp};
+use crate::render::{clean, emit, emit_json, finish_table, plain_table};
+
+pub(crate) async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let names = match args.schedule {
+        Some(name) => vec![name],
+        None => {
+            let list = pagerd
+                .call(
+                    pagerd
+                        .schedules()
+                        .list_schedules(pb::ListSchedulesRequest {}),
+                )
+                .await?;
+            list.schedules.into_iter().map(|s| s.name).collect()
+        }
+    };
+    let mut rows = Vec::new();
+    for name in names {
+        let request = pb::OnCallRequest {
+            schedule: name.clone(),
+            at: args.at.map(to_timestamp),
+        };
+        rows.push((
+            name,
+            pagerd.call(pagerd.schedules().on_call(request)).await?,
+        ));
+    }
+    if g.json {
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|(name, r)| {
+                let shift = r.shift.as_ref().map(shift_json);
+                json!({ "schedule": name, "shift": shift, "owner": r.owner })
+            })
+            .collect();
+        return emit_json(&json!({ "on_call": items }));
+    }
+    let mut table = plain_table();
+    table.set_header(["SCHEDULE", "ON CALL", "SINCE", "UNTIL", "VIA"]);
+    for (name, r) in &rows {
+        match &r.shift {
+            Some(s) => table.add_row([
+                clean(name),
+                clean(&s.person),
+                local_time_of(s.start.as_ref()),
+                local_time_of(s.end.as_ref()),
+                clean(&s.source),
+            ]),
+            None => table.add_row([
+                clean(name),
+                format!("nobody (owner {} is paged)", clean(&r.owner)),
+                String::new(),
+                String::new(),
+                "gap".to_string(),
+            ]),
+        };
+    }
+    emit(&finish_table(table))
+}
+
+pub(crate) async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
+    let from = args.from.unwrap_or_else(Utc::now);
+    let to = args.to.unwrap_or(from + chrono::Duration::days(7));
+    let pagerd = g.connect().await?;
+    let request = pb::ShiftsRequest {
+        schedule: args.schedule,
+        from: Some(to_timestamp(from)),
+        to: Some(to_timestamp(to)),
+    };
+    let r = pagerd.call(pagerd.schedules().shifts(request)).await?;
+    if g.json {
+        let shifts: Vec<Value> = r.shifts.iter().map(shift_json).collect();
+        return emit_json(&json!({ "shifts": shifts }));
+    }
+    let mut table = plain_table();
+    table.set_header(["PERSON", "START", "END", "VIA", "REASON"]);
+    for s in &r.shifts {
+        // Projected turns and flagged overrides say so in front of their reason.
+        let mut reason = clean(&s.reason);
+        if s.flagged {
+            reason = format!("FLAGGED {reason}");
+        }
+        if s.projected {
+            reason = format!("(projected) {reason}");
+        }
+        table.add_row([
+            clean(&s.person),
+            local_time_of(s.start.as_ref()),
+            local_time_of(s.end.as_ref()),
+            clean(&s.source),
+            reason,
+        ]);
+    }
+    emit(&finish_table(table))
+}
+
+pub(crate) async fn override_add(g: &Global, args: OverrideAddArgs) -> anyhow::Result<()> {
+    let end = args
+        .to
+        .resolve(args.from)
+        .ok_or_else(|| Usage("--to: too far after --from".into()))?;
+    if end <= args.from {
+        return Err(Usage(format!(
+            "--to ({}) must be after --from ({})",
+            local_time(end),
+            local_time(args.from)
+        ))
+        .into());
+    }
+    let request = pb::AddOverrideRequest {
+        schedule: args.schedule,
+        person: args.person,
+        start: Some(to_timestamp(args.from)),
+        end: Some(to_timestamp(end)),
+        reason: args.reason.unwrap_or_default(),
+        by: args.by,
+    };
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().add_override(request))
+        .await?;
+    emit_override(g, r.entry, "added")
+}
+
+pub(crate) async fn override_remove(g: &Global, args: OverrideRemoveArgs) -> anyhow::Result<()> {
+    let request = pb::RemoveOverrideRequest {
+        id: args.id,
+        by: args.by,
+    };
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().remove_override(request))
+        .await?;
+    emit_override(g, r.entry, "removed")
+}
+
+/// The override pagerd answered `add` or `remove` with, as JSON or one line.
+fn emit_override(g: &Global, entry: Option<pb::Override>, verb: &str) -> anyhow::Result<()> {
+    let entry = entry.context("pagerd replied without the override")?;
+    if g.json {
+        return emit_json(&override_json(&entry));
+    }
+    emit(&override_line(&entry, verb))
+}
+
+pub(crate) async fn override_list(g: &Global, args: OverrideListArgs) -> anyhow::Result<()> {
+    let request = pb::ListOverridesRequest {
+        schedule: args.schedule.unwrap_or_default(),
+        since: args.since.map(to_timestamp),
+        include_removed: args.all,
+    };
+    let pagerd = g.connect().await?;
+    let r = pagerd
+        .call(pagerd.schedules().list_overrides(request))
+        .await?;
+    if g.json {
+        let overrides: Vec<Value> = r.overrides.iter().map(override_json).collect();
+        return emit_json(&json!({ "overrides": overrides }));
+    }
+    if r.overrides.is_empty() {
+        eprintln!("no overrides match");
+        return Ok(());
+    }
+    emit(&override_table(&r.overrides))
+}
