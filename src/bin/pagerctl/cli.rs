@@ -5,7 +5,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use pagerd::proto as pb;
+use pagerd::api::convert;
+use pagerd::api::limits::MAX_PAGE_SIZE;
+use pagerd::proto::{self as pb, IncidentState, Severity};
 
 use crate::client::Usage;
 use crate::parse::{
@@ -15,8 +17,6 @@ use crate::parse::{
 
 const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 const GLOBAL: &str = "Global options";
-/// Most incidents the server returns per page.
-const MAX_PAGE_SIZE: u32 = 500;
 
 #[derive(Parser)]
 #[command(
@@ -271,8 +271,8 @@ pub(crate) struct TriggerArgs {
     #[arg(long)]
     pub(crate) summary: String,
     /// critical, high, medium or low; also p0-p3 and sev1-sev4.
-    #[arg(long, value_enum, ignore_case = true, default_value = "critical")]
-    pub(crate) severity: SeverityArg,
+    #[arg(long, value_parser = convert::parse_severity, default_value = "critical")]
+    pub(crate) severity: Severity,
     /// Alerts with the same key add to one open incident; generated when not given.
     #[arg(long)]
     pub(crate) dedup_key: Option<String>,
@@ -355,8 +355,9 @@ pub(crate) struct EscalateArgs {
 #[derive(Args)]
 pub(crate) struct ListArgs {
     /// Only incidents in this state (repeatable).
-    #[arg(long = "state", value_enum, ignore_case = true)]
-    pub(crate) states: Vec<StateArg>,
+    /// triggered, acknowledged (or acked) or resolved.
+    #[arg(long = "state", value_parser = convert::parse_state)]
+    pub(crate) states: Vec<IncidentState>,
     /// Only incidents of this service.
     #[arg(long)]
     pub(crate) service: Option<String>,
@@ -382,26 +383,6 @@ pub(crate) struct WatchArgs {
     /// Only events of this service.
     #[arg(long)]
     pub(crate) service: Option<String>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum SeverityArg {
-    #[value(aliases = ["p0", "sev1", "sev-1"])]
-    Critical,
-    #[value(aliases = ["p1", "sev2", "sev-2"])]
-    High,
-    #[value(aliases = ["p2", "sev3", "sev-3"])]
-    Medium,
-    #[value(aliases = ["p3", "sev4", "sev-4"])]
-    Low,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum StateArg {
-    Triggered,
-    #[value(alias = "acked")]
-    Acknowledged,
-    Resolved,
 }
 
 fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
@@ -458,7 +439,7 @@ mod tests {
             let Command::Trigger(t) = cli.command else {
                 panic!("not a trigger")
             };
-            assert_eq!(Severity::from(t.severity), want, "{arg}");
+            assert_eq!(t.severity, want, "{arg}");
         }
     }
 

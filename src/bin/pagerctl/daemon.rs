@@ -29,7 +29,10 @@ pub(crate) async fn test_page(g: &Global, args: TestPageArgs) -> anyhow::Result<
             by: args.by,
         }))
         .await?;
-    let all_sent = r.results.iter().all(|x| x.status == "sent");
+    let all_sent = r
+        .results
+        .iter()
+        .all(|x| x.status == pagerd::api::convert::PAGE_SENT);
     if g.json {
         let results: Vec<Value> = r
             .results

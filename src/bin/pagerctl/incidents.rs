@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use pagerd::proto::{self as pb, IncidentState, Severity};
+use pagerd::proto as pb;
 
 use crate::Global;
 use crate::cli::{AckArgs, EscalateArgs, ListArgs, ResolveArgs, Target, TriggerArgs, WatchArgs};
@@ -30,7 +30,7 @@ pub(crate) async fn trigger(g: &Global, args: TriggerArgs) -> anyhow::Result<()>
     let request = pb::TriggerRequest {
         service: args.service.unwrap_or_default(),
         dedup_key: args.dedup_key.unwrap_or_default(),
-        severity: Severity::from(args.severity) as i32,
+        severity: args.severity as i32,
         summary: args.summary,
         source: args.source.unwrap_or_default(),
         details,
@@ -127,11 +127,7 @@ pub(crate) async fn escalate(g: &Global, args: EscalateArgs) -> anyhow::Result<(
 
 pub(crate) async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
     let mut request = pb::ListIncidentsRequest {
-        states: args
-            .states
-            .into_iter()
-            .map(|s| IncidentState::from(s) as i32)
-            .collect(),
+        states: args.states.into_iter().map(|s| s as i32).collect(),
         service: args.service.unwrap_or_default(),
         since: args.since.map(to_timestamp),
         until: args.until.map(to_timestamp),

@@ -12,14 +12,14 @@
 //! - `client`: the connection to pagerd and its error kinds (which set the exit code).
 //! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `daemon`
 //!   (status, reload, test page): one file per command group.
-//! - `render`: text, tables, JSON and times; `names`: every enum ↔ name map in one place.
+//! - `render`: text, tables, JSON and times; enum names come from
+//!   `pagerd::api::convert`, shared with the daemon.
 
 mod cli;
 mod client;
 mod daemon;
 mod incidents;
 mod intake;
-mod names;
 mod parse;
 mod render;
 mod reports;

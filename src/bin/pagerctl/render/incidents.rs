@@ -16,7 +16,7 @@ use super::{
     clean, emit, emit_json, event_level, finish_table, labelled, level_label, non_empty,
     plain_table, truncate,
 };
-use crate::names::{kind_name, severity_name, state_name};
+use pagerd::api::convert::{event_kind_name as kind_name, severity_name, state_name};
 
 /// Longest summary shown in `list`, in characters.
 const LIST_SUMMARY_CHARS: usize = 60;

@@ -7,7 +7,7 @@ use pagerd::proto as pb;
 
 use super::event_level;
 use super::time::to_datetime;
-use crate::names::{kind_name, severity_name, state_name};
+use pagerd::api::convert::{event_kind_name as kind_name, severity_name, state_name};
 
 pub(crate) fn window_json(w: &pb::MaintenanceWindow) -> Value {
     json!({

@@ -8,17 +8,8 @@ pub(crate) fn format_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
-pub(crate) fn to_datetime(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
-}
-
-pub(crate) fn to_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        // Below one billion, so it fits.
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
-}
+/// Wire ↔ time conversions are the crate's shared ones.
+pub(crate) use pagerd::api::convert::{datetime as to_datetime, timestamp as to_timestamp};
 
 pub(crate) fn local_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local)
