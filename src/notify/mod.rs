@@ -5,6 +5,7 @@
 //! its failure.
 
 mod email;
+mod http;
 pub mod links;
 mod log;
 pub mod render;
@@ -96,6 +97,66 @@ pub trait Channel: Send + Sync + 'static {
             last = self.send(page, person).await?;
         }
         Ok(last)
+    }
+}
+
+/// What makes a channel one of a person's contact methods: the method, how long its pages may
+/// keep failing, and its rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact {
+    pub method: Method,
+    pub deadline: Duration,
+    pub rate_limit: Option<u32>,
+}
+
+/// A channel that is a contact method (email, SMS, Slack). It delivers one page or several
+/// to one person as one message; [`Channel`] follows from [`Contact`]: queued under the
+/// method's name, addressed by the person's address for that method.
+#[async_trait::async_trait]
+pub trait ContactChannel: Send + Sync + 'static {
+    fn contact(&self) -> &Contact;
+
+    /// Delivers `pages` (at least one) to one person as one message.
+    async fn deliver(
+        &self,
+        pages: &[Page],
+        person: Option<&Person>,
+    ) -> Result<Delivered, SendError>;
+}
+
+#[async_trait::async_trait]
+impl<T: ContactChannel> Channel for T {
+    fn name(&self) -> &str {
+        self.contact().method.as_str()
+    }
+
+    fn method(&self) -> Option<Method> {
+        Some(self.contact().method)
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(self.contact().deadline)
+    }
+
+    fn rate_limit(&self) -> Option<u32> {
+        self.contact().rate_limit
+    }
+
+    fn address(&self, person: Option<&Person>) -> Option<String> {
+        let method = self.contact().method;
+        person.and_then(|p| method.address(p)).map(str::to_string)
+    }
+
+    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
+        self.deliver(std::slice::from_ref(page), person).await
+    }
+
+    async fn send_many(
+        &self,
+        pages: &[Page],
+        person: Option<&Person>,
+    ) -> Result<Delivered, SendError> {
+        self.deliver(pages, person).await
     }
 }
 
