@@ -11,11 +11,11 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::links::{LinkAction, LinkSigner};
 use super::render::{self, ActionLinks};
-use super::{Contact, ContactChannel, Delivered, SendError, address_of};
+use super::{Contact, ContactChannel, Delivered, SendError};
 use crate::config::channels::resolve_secret;
 use crate::config::settings::{EmailSettings, SmtpTls};
 use crate::domain::contact::Method;
-use crate::domain::{IncidentState, Page, PageKind, Person};
+use crate::domain::{IncidentState, Page, PageKind};
 use crate::engine::Clock;
 
 pub struct EmailChannel {
@@ -103,13 +103,8 @@ impl ContactChannel for EmailChannel {
         &self.contact
     }
 
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
+    async fn deliver(&self, pages: &[Page], to: &str) -> Result<Delivered, SendError> {
         let first = &pages[0];
-        let to = address_of(Method::Email, first, person)?;
         let to: Mailbox = to
             .parse()
             .map_err(|e| SendError::Permanent(format!("bad email address {to:?}: {e}")))?;

@@ -109,19 +109,15 @@ pub struct Contact {
     pub rate_limit: Option<u32>,
 }
 
-/// A channel that is a contact method (email, SMS, Slack). It delivers one page or several
-/// to one person as one message; [`Channel`] follows from [`Contact`]: queued under the
-/// method's name, addressed by the person's address for that method.
+/// A channel that is a contact method (email, SMS, Slack): it delivers one page or several to
+/// one address as one message. [`Channel`] follows from [`Contact`]: queued under the method's
+/// name, sent to the person's address for that method (a permanent failure without one).
 #[async_trait::async_trait]
 pub trait ContactChannel: Send + Sync + 'static {
     fn contact(&self) -> &Contact;
 
-    /// Delivers `pages` (at least one) to one person as one message.
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError>;
+    /// Delivers `pages` (at least one, all for one person) to `to` as one message.
+    async fn deliver(&self, pages: &[Page], to: &str) -> Result<Delivered, SendError>;
 }
 
 #[async_trait::async_trait]
@@ -148,7 +144,7 @@ impl<T: ContactChannel> Channel for T {
     }
 
     async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
-        self.deliver(std::slice::from_ref(page), person).await
+        self.send_many(std::slice::from_ref(page), person).await
     }
 
     async fn send_many(
@@ -156,7 +152,8 @@ impl<T: ContactChannel> Channel for T {
         pages: &[Page],
         person: Option<&Person>,
     ) -> Result<Delivered, SendError> {
-        self.deliver(pages, person).await
+        let to = address_of(self.contact().method, &pages[0], person)?;
+        self.deliver(pages, &to).await
     }
 }
 

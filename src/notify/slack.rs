@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::http;
 use super::render;
-use super::{Contact, ContactChannel, Delivered, SendError, address_of};
+use super::{Contact, ContactChannel, Delivered, SendError};
 use crate::config::channels::resolve_secret;
 use crate::config::settings::SlackSettings;
 use crate::domain::contact::Method;
-use crate::domain::{Page, PageKind, Person};
+use crate::domain::{Page, PageKind};
 
 /// Slack's Web API with the bot token; shared with the interactivity endpoint.
 #[derive(Clone)]
@@ -192,17 +192,11 @@ impl ContactChannel for SlackChannel {
         &self.contact
     }
 
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
-        let first = &pages[0];
-        let member = address_of(Method::Slack, first, person)?;
+    async fn deliver(&self, pages: &[Page], member: &str) -> Result<Delivered, SendError> {
         match &self.mode {
             Mode::Bot { api, channel } => {
-                let mut body = message(pages, &member, true);
-                body["channel"] = json!(channel.clone().unwrap_or(member));
+                let mut body = message(pages, member, true);
+                body["channel"] = json!(channel.as_deref().unwrap_or(member));
                 let v = api.call("chat.postMessage", &body).await?;
                 Ok(Delivered::with(format!(
                     "ok, ts {}",
@@ -212,7 +206,7 @@ impl ContactChannel for SlackChannel {
             Mode::Webhook { client, url } => {
                 let resp = client
                     .post(url)
-                    .json(&message(pages, &member, false))
+                    .json(&message(pages, member, false))
                     .send()
                     .await
                     .map_err(|e| http::unanswered("Slack webhook failed", e))?;

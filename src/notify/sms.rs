@@ -8,10 +8,10 @@ use anyhow::Context;
 
 use super::http;
 use super::render;
-use super::{Contact, ContactChannel, Delivered, SendError, address_of};
+use super::{Contact, ContactChannel, Delivered, SendError};
 use crate::config::settings::{BodyFormat, SmsSettings};
+use crate::domain::Page;
 use crate::domain::contact::Method;
-use crate::domain::{Page, Person};
 
 pub struct SmsChannel {
     client: reqwest::Client,
@@ -79,14 +79,9 @@ impl ContactChannel for SmsChannel {
         &self.contact
     }
 
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
+    async fn deliver(&self, pages: &[Page], to: &str) -> Result<Delivered, SendError> {
         let first = &pages[0];
-        let to = address_of(Method::Sms, first, person)?;
-        let body = self.body(&to, &render::sms_text(pages));
+        let body = self.body(to, &render::sms_text(pages));
         let req = self
             .client
             .request(self.method.clone(), self.url.clone())
