@@ -2,7 +2,9 @@
 //!
 //! Channels are built from settings (base URL, timeout) so tests can point them at local
 //! servers. Whether and when to retry is the outbox's decision; a channel only classifies
-//! its failure.
+//! its failure: every HTTP channel through `http.rs`, one reading of status and
+//! `Retry-After`. The contact methods (email, SMS, Slack) implement [`ContactChannel`] and get
+//! the rest of [`Channel`] from it.
 
 mod email;
 mod http;

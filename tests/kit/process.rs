@@ -48,25 +48,22 @@ impl ProcessSpec {
 
     /// The settings file: these directories, loopback port 0, no log channel.
     fn settings_toml(&self) -> String {
-        let mut t = toml::Table::new();
-        let path = |p: &PathBuf| toml::Value::String(p.display().to_string());
-        let table = |pairs: &[(&str, toml::Value)]| {
-            toml::Value::Table(pairs.iter().cloned().map(|(k, v)| (k.into(), v)).collect())
-        };
-        let loopback = || table(&[("listen", "127.0.0.1:0".into())]);
-        t.insert("data_dir".into(), path(&self.data_dir));
-        t.insert("schedules_dir".into(), path(&self.schedules_dir));
-        t.insert("grpc".into(), loopback());
-        t.insert("http".into(), loopback());
-        let filter = format!("{},pagerd::app=info", self.log_filter);
-        t.insert("log".into(), table(&[("filter", filter.into())]));
-        let mut notify = toml::Table::new();
-        notify.insert("log".into(), table(&[("enabled", false.into())]));
+        // A TOML string, quoted and escaped.
+        let quoted = |s: &str| toml::Value::from(s).to_string();
+        let mut text = format!(
+            "data_dir = {}\nschedules_dir = {}\n\
+             [grpc]\nlisten = \"127.0.0.1:0\"\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n\
+             [log]\nfilter = {}\n\
+             [notify.log]\nenabled = false\n",
+            quoted(&self.data_dir.display().to_string()),
+            quoted(&self.schedules_dir.display().to_string()),
+            quoted(&format!("{},pagerd::app=info", self.log_filter)),
+        );
         if let Some(url) = &self.webhook_url {
-            notify.insert("webhook".into(), table(&[("url", url.as_str().into())]));
+            text.push_str(&format!("[notify.webhook]\nurl = {}\n", quoted(url)));
         }
-        t.insert("notify".into(), toml::Value::Table(notify));
-        toml::to_string(&t).expect("settings serialize")
+        text
     }
 }
 
