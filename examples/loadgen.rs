@@ -18,23 +18,16 @@
 //!   (time from spawn to the first SERVING health check, and the `startup_ms` it logs).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
@@ -43,6 +36,10 @@ use tonic_health::pb::health_client::HealthClient;
 
 use pagerd::proto::alert_service_client::AlertServiceClient;
 use pagerd::proto::{Severity, TriggerRequest};
+
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+use kit::{AppDirs, DaemonProcess, ProcessSpec, Recorded, WebhookSink, log_field};
 
 const LOAD_SERVICE: &str = "bench-load";
 const TIMER_SERVICE: &str = "bench-timer";
@@ -157,13 +154,16 @@ async fn main() -> anyhow::Result<()> {
         .prefix("pagerd-loadgen-")
         .tempdir_in(&parent)
         .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
-    let bench = BenchDir::create(tmp.path(), pagerd)?;
     println!("benchmark directory: {}", tmp.path().display());
+    let bench = BenchDir {
+        pagerd,
+        dirs: AppDirs::with_root(tmp, POLICIES),
+    };
 
-    let sink = Sink::start().await?;
+    let sink = Sink::start().await;
     let result = run(&args, &bench, &sink).await;
     if args.keep {
-        let kept = tmp.keep();
+        let kept = bench.dirs.root.keep();
         println!("kept {}", kept.display());
     }
     let report = result?;
@@ -175,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
 async fn run(args: &Args, bench: &BenchDir, sink: &Sink) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let cpu = CpuClock::new();
-    let (mut daemon, startup) = Daemon::start(args, bench, sink, "warn", "pagerd-1.log").await?;
+    let (mut daemon, startup) = start_daemon(args, bench, sink, "warn", "pagerd-1.log").await?;
     report.empty_startup = startup;
     println!("daemon pid {} up in {}", daemon.pid, ms(startup));
 
@@ -184,13 +184,13 @@ async fn run(args: &Args, bench: &BenchDir, sink: &Sink) -> anyhow::Result<Repor
     timer_phase(args, &daemon, sink, &cpu, &mut report).await?;
 
     // Phase C: memory with the incidents open.
-    report.open_incidents = daemon.open_incidents().await?;
+    report.open_incidents = open_incidents(&daemon).await?;
     report.memory_loaded = proc_memory(daemon.pid)?;
     println!(
         "phase C: {} open incidents; {}; on disk: {}",
         report.open_incidents,
         report.memory_loaded,
-        disk_usage(&bench.data)
+        disk_usage(&bench.dirs.data())
     );
 
     restart_phase(args, bench, sink, &mut daemon, &mut report).await?;
@@ -201,11 +201,11 @@ async fn run(args: &Args, bench: &BenchDir, sink: &Sink) -> anyhow::Result<Repor
 /// Phase A: the no-op and the durable trigger rate from `--clients` connections.
 async fn throughput_phase(
     args: &Args,
-    daemon: &Daemon,
+    daemon: &DaemonProcess,
     cpu: &CpuClock,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let channels = connect_many(&daemon.grpc_url, args.clients).await?;
+    let channels = connect_many(&daemon.grpc_url(), args.clients).await?;
     let health: Vec<_> = channels.iter().cloned().map(HealthClient::new).collect();
     let alerts: Vec<_> = channels.into_iter().map(AlertServiceClient::new).collect();
     let limit = Duration::from_secs(args.phase_timeout_secs);
@@ -263,7 +263,7 @@ async fn drain_outbox(sink: &Sink, report: &mut Report) -> anyhow::Result<()> {
 /// the lateness of every level-2 page they lead to.
 async fn timer_phase(
     args: &Args,
-    daemon: &Daemon,
+    daemon: &DaemonProcess,
     sink: &Sink,
     cpu: &CpuClock,
     report: &mut Report,
@@ -272,7 +272,7 @@ async fn timer_phase(
         "phase B: {} triggers/s on {TIMER_SERVICE} for {} s ({} escalations pending for 24 h)",
         args.timer_rate, args.timer_secs, report.trigger.ok
     );
-    let clients: Vec<_> = connect_many(&daemon.grpc_url, args.timer_clients)
+    let clients: Vec<_> = connect_many(&daemon.grpc_url(), args.timer_clients)
         .await?
         .into_iter()
         .map(AlertServiceClient::new)
@@ -295,16 +295,16 @@ async fn restart_phase(
     args: &Args,
     bench: &BenchDir,
     sink: &Sink,
-    daemon: &mut Daemon,
+    daemon: &mut DaemonProcess,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    report.shutdown = daemon.terminate().await?;
+    report.shutdown = terminate(daemon).await?;
     println!("phase D: stopped in {}", ms(report.shutdown));
-    // The info filter, so the "pagerd ready" line with `startup_ms` is logged.
-    let (mut restarted, startup) = Daemon::start(args, bench, sink, "info", "pagerd-2.log").await?;
+    // The whole start-up in this log (the kit logs the "pagerd ready" line at any filter).
+    let (mut restarted, startup) = start_daemon(args, bench, sink, "info", "pagerd-2.log").await?;
     report.startup = startup;
-    report.startup_logged_ms = restarted.logged_startup_ms().await;
-    report.restart_open_incidents = restarted.open_incidents().await?;
+    report.startup_logged_ms = logged_startup_ms(&restarted);
+    report.restart_open_incidents = open_incidents(&restarted).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     report.memory_restarted = proc_memory(restarted.pid)?;
     println!(
@@ -316,7 +316,7 @@ async fn restart_phase(
         report.restart_open_incidents,
         report.memory_restarted
     );
-    restarted.terminate().await?;
+    terminate(&mut restarted).await?;
     Ok(())
 }
 
@@ -324,220 +324,63 @@ async fn restart_phase(
 // The daemon process
 // ---------------------------------------------------------------------------------------------
 
-/// What one benchmark run uses: the daemon binary, policy files, database, daemon logs, ports.
+/// What one benchmark run uses: the daemon binary; policy files, database, settings and
+/// daemon logs in one directory.
 struct BenchDir {
     pagerd: PathBuf,
-    root: PathBuf,
-    data: PathBuf,
-    schedules: PathBuf,
-    grpc: SocketAddr,
-    http: SocketAddr,
+    dirs: AppDirs,
 }
 
-impl BenchDir {
-    fn create(root: &Path, pagerd: PathBuf) -> anyhow::Result<Self> {
-        let schedules = root.join("schedules");
-        std::fs::create_dir_all(&schedules)?;
-        std::fs::write(schedules.join("bench.toml"), POLICIES)?;
-        Ok(Self {
-            pagerd,
-            root: root.to_path_buf(),
-            data: root.join("data"),
-            schedules,
-            grpc: free_port()?,
-            http: free_port()?,
-        })
-    }
+/// Starts the daemon (the kit binds port 0 and reads the addresses back); returns it and the
+/// time from spawn to its first SERVING health answer.
+async fn start_daemon(
+    args: &Args,
+    bench: &BenchDir,
+    sink: &Sink,
+    log_filter: &str,
+    log_name: &str,
+) -> anyhow::Result<(DaemonProcess, Duration)> {
+    let mut spec = ProcessSpec::new(&bench.pagerd, &bench.dirs);
+    spec.log_filter = log_filter.to_string();
+    spec.log_name = log_name.to_string();
+    spec.webhook_url = Some(sink.url.clone());
+    spec.env = args.daemon_env.clone();
+    let daemon = DaemonProcess::start(&spec).await?;
+    let ready = daemon.started_in;
+    Ok((daemon, ready))
 }
 
-/// A loopback address with a port nobody listens on right now.
-fn free_port() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
-    Ok(listener.local_addr()?)
+/// The count from `GET /healthz` (`ok: N open incidents`).
+async fn open_incidents(daemon: &DaemonProcess) -> anyhow::Result<u64> {
+    let url = format!("{}/healthz", daemon.http_url());
+    let body = reqwest::get(&url)
+        .await
+        .with_context(|| format!("GET {url}"))?
+        .error_for_status()?
+        .text()
+        .await?;
+    body.trim()
+        .strip_prefix("ok: ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("unexpected /healthz answer `{}`", body.trim()))
 }
 
-struct Daemon {
-    child: Child,
-    pid: u32,
-    log: PathBuf,
-    grpc_url: String,
-    http_url: String,
+/// SIGTERM, then waits for a clean exit; returns how long that took.
+async fn terminate(daemon: &mut DaemonProcess) -> anyhow::Result<Duration> {
+    let (took, exit) = daemon.terminate().await?;
+    if !exit.success() {
+        bail!(
+            "the daemon exited with {exit} after SIGTERM\n{}",
+            daemon.log_tail()
+        );
+    }
+    Ok(took)
 }
 
-impl Daemon {
-    /// Spawns the daemon and waits for its first SERVING health answer; returns the time
-    /// from spawn to that answer.
-    async fn start(
-        args: &Args,
-        bench: &BenchDir,
-        sink: &Sink,
-        log_filter: &str,
-        log_name: &str,
-    ) -> anyhow::Result<(Self, Duration)> {
-        let log = bench.root.join(log_name);
-        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone()?;
-        let mut cmd = Command::new(&bench.pagerd);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PAGERD_") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .env("PAGERD_DATA_DIR", &bench.data)
-            .env("PAGERD_SCHEDULES_DIR", &bench.schedules)
-            .env("PAGERD_GRPC__LISTEN", bench.grpc.to_string())
-            .env("PAGERD_HTTP__LISTEN", bench.http.to_string())
-            .env("PAGERD_NOTIFY__LOG__ENABLED", "false")
-            .env(
-                "PAGERD_NOTIFY__WEBHOOK__URL",
-                format!("http://{}/pages", sink.addr),
-            )
-            .env("PAGERD_LOG__FILTER", log_filter)
-            .envs(args.daemon_env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true);
-
-        let spawned = Instant::now();
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bench.pagerd.display()))?;
-        let pid = child.id().context("the daemon exited at once")?;
-        let mut daemon = Daemon {
-            child,
-            pid,
-            log,
-            grpc_url: format!("http://{}", bench.grpc),
-            http_url: format!("http://{}", bench.http),
-        };
-        let ready = daemon
-            .wait_serving(spawned, Duration::from_secs(30))
-            .await?;
-        Ok((daemon, ready))
-    }
-
-    /// Polls the health check every few ms until it answers SERVING.
-    async fn wait_serving(
-        &mut self,
-        spawned: Instant,
-        limit: Duration,
-    ) -> anyhow::Result<Duration> {
-        let endpoint = Endpoint::from_shared(self.grpc_url.clone())?
-            .connect_timeout(Duration::from_millis(200))
-            .timeout(Duration::from_secs(2));
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "the daemon exited with {status} before serving\n{}",
-                    self.log_tail()
-                );
-            }
-            if let Ok(channel) = endpoint.connect().await {
-                let answer = HealthClient::new(channel)
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await;
-                if answer.is_ok_and(|r| r.get_ref().status == ServingStatus::Serving as i32) {
-                    return Ok(spawned.elapsed());
-                }
-            }
-            if spawned.elapsed() > limit {
-                bail!(
-                    "the daemon did not serve within {limit:?}\n{}",
-                    self.log_tail()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(3)).await;
-        }
-    }
-
-    /// The count from `GET /healthz` (`ok: N open incidents`).
-    async fn open_incidents(&self) -> anyhow::Result<u64> {
-        let url = format!("{}/healthz", self.http_url);
-        let body = reqwest::get(&url)
-            .await
-            .with_context(|| format!("GET {url}"))?
-            .error_for_status()?
-            .text()
-            .await?;
-        body.trim()
-            .strip_prefix("ok: ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("unexpected /healthz answer `{}`", body.trim()))
-    }
-
-    /// SIGTERM, then waits for the exit; returns how long that took.
-    async fn terminate(&mut self) -> anyhow::Result<Duration> {
-        let asked = Instant::now();
-        let status = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status()
-            .context("running kill -TERM")?;
-        if !status.success() {
-            bail!("kill -TERM {} failed: {status}", self.pid);
-        }
-        let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .context("the daemon did not exit within 30 s of SIGTERM")??;
-        let took = asked.elapsed();
-        if !exit.success() {
-            bail!(
-                "the daemon exited with {exit} after SIGTERM\n{}",
-                self.log_tail()
-            );
-        }
-        Ok(took)
-    }
-
-    /// `startup_ms` from the daemon's "pagerd ready" log line (needs the info filter). The
-    /// line may come a moment after the first SERVING answer, so this waits up to a second.
-    async fn logged_startup_ms(&self) -> Option<u64> {
-        for _ in 0..100 {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(line) = log.lines().find(|l| l.contains("pagerd ready")) {
-                return log_field(&strip_ansi(line), "startup_ms")?.parse().ok();
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        None
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        format!("--- last lines of {} ---\n{tail}", self.log.display())
-    }
-}
-
-/// The value of `key=value` in a tracing fmt line.
-fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
-}
-
-/// Removes ANSI colour sequences (`ESC [ ... m`) in case the daemon logged with colours.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// `startup_ms` from the daemon's "pagerd ready" log line.
+fn logged_startup_ms(daemon: &DaemonProcess) -> Option<u64> {
+    log_field(&daemon.ready_line, "startup_ms")?.parse().ok()
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -923,10 +766,11 @@ async fn steady_triggers(
 // The webhook sink
 // ---------------------------------------------------------------------------------------------
 
-/// Receives the daemon's webhook pages; counts them per (service, level) and records the
-/// lateness of every level-2 page of the timer service.
+/// Receives the daemon's webhook pages (the kit's sink, which answers 200, so the daemon
+/// never retries); counts them per (service, level) and records the lateness of every level-2
+/// page of the timer service.
 struct Sink {
-    addr: SocketAddr,
+    url: String,
     state: Arc<SinkState>,
 }
 
@@ -943,21 +787,17 @@ struct SinkPages {
 }
 
 impl Sink {
-    async fn start() -> anyhow::Result<Self> {
+    async fn start() -> Self {
+        let mut sink = WebhookSink::start().await;
+        let url = sink.url.clone();
         let state = Arc::new(SinkState::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding the webhook sink")?;
-        let addr = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/pages", axum::routing::post(receive_page))
-            .with_state(state.clone());
+        let tally = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                eprintln!("webhook sink stopped: {e}");
+            while let Some(request) = sink.recv().await {
+                tally.record(&request);
             }
         });
-        Ok(Self { addr, state })
+        Self { url, state }
     }
 
     fn count(&self, service: &str, level: u64) -> u64 {
@@ -991,23 +831,25 @@ impl Sink {
     }
 }
 
-/// Always answers 200, so the daemon never retries; a body it cannot read is only counted.
-async fn receive_page(State(state): State<Arc<SinkState>>, body: Bytes) -> StatusCode {
-    let received = Utc::now();
-    match parse_page(&body) {
-        Some((service, level, due_at)) => {
-            let mut pages = state.pages.lock().unwrap_or_else(|p| p.into_inner());
-            if service == TIMER_SERVICE && level == 2 {
-                let late = (received - due_at).num_microseconds().unwrap_or(i64::MAX);
-                pages.lateness_ms.push(late as f64 / 1000.0);
+impl SinkState {
+    /// Counts one page; a body it cannot read is only counted as malformed.
+    fn record(&self, request: &Recorded) {
+        match parse_page(&request.body) {
+            Some((service, level, due_at)) => {
+                let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+                if service == TIMER_SERVICE && level == 2 {
+                    let late = (request.received_at - due_at)
+                        .num_microseconds()
+                        .unwrap_or(i64::MAX);
+                    pages.lateness_ms.push(late as f64 / 1000.0);
+                }
+                *pages.counts.entry((service, level)).or_default() += 1;
             }
-            *pages.counts.entry((service, level)).or_default() += 1;
-        }
-        None => {
-            state.malformed.fetch_add(1, Ordering::Relaxed);
+            None => {
+                self.malformed.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
-    StatusCode::OK
 }
 
 /// `(incident.service, level, due_at)` of a page body.
@@ -1186,6 +1028,7 @@ fn opt_ms(v: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kit::strip_ansi;
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -8,12 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, TimeDelta, Timelike, Utc};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use pagerd::app::{self, Listeners, Options};
-use pagerd::config::{self, Settings};
+use pagerd::app::Options;
 use pagerd::domain::PolicySet;
+
+mod kit;
+use kit::{AppDirs, InProcess, free_port};
 
 const PAGERCTL: &str = env!("CARGO_BIN_EXE_pagerctl");
 /// Upper bound for anything the tests wait on; only reached when something is broken.
@@ -78,8 +78,7 @@ async fn pagerctl(addr: &str, args: &[&str]) -> Run {
 
 /// A local port with nothing listening on it.
 fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
+    free_port().port()
 }
 
 #[test]
@@ -218,73 +217,37 @@ fn an_override_ending_before_it_starts_is_a_usage_error_before_connecting() {
 /// The daemon, in-process on port 0, with its database and a copy of the shipped schedules in
 /// temporary directories (so a test can break its schedules and reload them).
 struct Daemon {
+    /// The gRPC address without a scheme, as a responder would type it.
     addr: String,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The policy set the daemon started with.
     policies: PolicySet,
-    schedules: tempfile::TempDir,
-    _data: tempfile::TempDir,
+    dirs: AppDirs,
+    daemon: InProcess,
 }
 
 impl Daemon {
     async fn start() -> Self {
-        let data = tempfile::tempdir().expect("tempdir");
-        let schedules = tempfile::tempdir().expect("tempdir");
         let shipped = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schedules"));
-        for entry in std::fs::read_dir(shipped).expect("schedules dir") {
-            let path = entry.expect("schedules entry").path();
-            if path.extension().is_some_and(|x| x == "toml") {
-                let copy = schedules.path().join(path.file_name().expect("file name"));
-                std::fs::copy(&path, copy).expect("copy a policy file");
-            }
-        }
-        let mut settings = Settings {
-            data_dir: data.path().to_path_buf(),
-            schedules_dir: schedules.path().to_path_buf(),
-            ..Settings::default()
-        };
+        let dirs = AppDirs::copy_of(shipped);
+        let mut settings = dirs.settings();
         // Reloads come from the Reload RPC only, when a test asks.
         settings.reload.watch = false;
-        let policies = config::load_dir(&settings.schedules_dir).unwrap_or_else(|e| panic!("{e}"));
-        let listeners = Listeners {
-            grpc: TcpListener::bind("127.0.0.1:0").await.expect("bind grpc"),
-            http: TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
-        };
-        // Without a scheme, as a responder would type it.
-        let addr = listeners.grpc.local_addr().expect("grpc addr").to_string();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(app::run(
-            settings,
-            policies.clone(),
-            listeners,
-            Options::default(),
-            shutdown.clone(),
-        ));
+        let daemon = InProcess::start(settings, Options::default()).await;
         Self {
-            addr,
-            shutdown,
-            task,
-            policies,
-            schedules,
-            _data: data,
+            addr: daemon.grpc_addr.to_string(),
+            policies: daemon.policies.clone(),
+            dirs,
+            daemon,
         }
     }
 
     /// A policy file in the daemon's schedules directory.
     fn schedule_file(&self, name: &str) -> PathBuf {
-        self.schedules.path().join(name)
+        self.dirs.schedules().join(name)
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        let result = tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("pagerd stops")
-            .expect("pagerd task does not panic");
-        if let Err(e) = result {
-            panic!("pagerd failed: {e:#}");
-        }
+        self.daemon.stop().await;
     }
 }
 
@@ -869,7 +832,7 @@ async fn a_broken_schedules_dir_is_refused_by_reload_and_shown_as_refused_by_sta
 
     // Status before any reload.
     let run = pagerctl(addr, &["status"]).await.success();
-    let dir = pagerd.schedules.path().display().to_string();
+    let dir = pagerd.dirs.schedules().display().to_string();
     assert!(run.stdout.starts_with("pagerd "), "{}", run.stdout);
     for expected in [
         format!("policy set:  {counts}"),

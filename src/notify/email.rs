@@ -3,8 +3,6 @@
 //! acknowledge/resolve links, and a Message-ID made from the page's idempotency key so a
 //! resend after a crash is recognisable as the same mail.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -13,18 +11,18 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::links::{LinkAction, LinkSigner};
 use super::render::{self, ActionLinks};
-use super::{Channel, Delivered, SendError, address_of};
+use super::{Contact, ContactChannel, Delivered, SendError};
 use crate::clock::Clock;
 use crate::config::channels::resolve_secret;
 use crate::config::settings::{EmailSettings, SmtpTls};
 use crate::domain::contact::Method;
-use crate::domain::{IncidentState, Page, PageKind, Person};
+use crate::domain::{IncidentState, Page, PageKind};
 
 pub struct EmailChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     links: LinkSigner,
-    deadline: Duration,
+    contact: Contact,
     clock: Clock,
 }
 
@@ -73,7 +71,11 @@ impl EmailChannel {
             transport: builder.build(),
             from,
             links,
-            deadline: s.deadline,
+            contact: Contact {
+                method: Method::Email,
+                deadline: s.deadline,
+                rate_limit: None,
+            },
             clock,
         })
     }
@@ -93,14 +95,16 @@ impl EmailChannel {
                 .url(inc.id, LinkAction::Resolve, &page.person, now),
         })
     }
+}
 
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
+#[async_trait::async_trait]
+impl ContactChannel for EmailChannel {
+    fn contact(&self) -> &Contact {
+        &self.contact
+    }
+
+    async fn deliver(&self, pages: &[Page], to: &str) -> Result<Delivered, SendError> {
         let first = &pages[0];
-        let to = address_of(Method::Email, first, person)?;
         let to: Mailbox = to
             .parse()
             .map_err(|e| SendError::Permanent(format!("bad email address {to:?}: {e}")))?;
@@ -123,36 +127,5 @@ impl EmailChannel {
             Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP: {e}"))),
             Err(e) => Err(SendError::Retryable(format!("SMTP: {e}"))),
         }
-    }
-}
-
-#[async_trait::async_trait]
-impl Channel for EmailChannel {
-    fn name(&self) -> &str {
-        "email"
-    }
-
-    fn method(&self) -> Option<Method> {
-        Some(Method::Email)
-    }
-
-    fn deadline(&self) -> Option<Duration> {
-        Some(self.deadline)
-    }
-
-    fn address(&self, person: Option<&Person>) -> Option<String> {
-        person.and_then(|p| p.email.clone())
-    }
-
-    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
-        self.deliver(std::slice::from_ref(page), person).await
-    }
-
-    async fn send_many(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
-        self.deliver(pages, person).await
     }
 }

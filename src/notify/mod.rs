@@ -2,9 +2,12 @@
 //!
 //! Channels are built from settings (base URL, timeout) so tests can point them at local
 //! servers. Whether and when to retry is the outbox's decision; a channel only classifies
-//! its failure.
+//! its failure: every HTTP channel through `http.rs`, one reading of status and
+//! `Retry-After`. The contact methods (email, SMS, Slack) implement [`ContactChannel`] and get
+//! the rest of [`Channel`] from it.
 
 mod email;
+mod http;
 pub mod links;
 mod log;
 pub mod render;
@@ -96,6 +99,63 @@ pub trait Channel: Send + Sync + 'static {
             last = self.send(page, person).await?;
         }
         Ok(last)
+    }
+}
+
+/// What makes a channel one of a person's contact methods: the method, how long its pages may
+/// keep failing, and its rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact {
+    pub method: Method,
+    pub deadline: Duration,
+    pub rate_limit: Option<u32>,
+}
+
+/// A channel that is a contact method (email, SMS, Slack): it delivers one page or several to
+/// one address as one message. [`Channel`] follows from [`Contact`]: queued under the method's
+/// name, sent to the person's address for that method (a permanent failure without one).
+#[async_trait::async_trait]
+pub trait ContactChannel: Send + Sync + 'static {
+    fn contact(&self) -> &Contact;
+
+    /// Delivers `pages` (at least one, all for one person) to `to` as one message.
+    async fn deliver(&self, pages: &[Page], to: &str) -> Result<Delivered, SendError>;
+}
+
+#[async_trait::async_trait]
+impl<T: ContactChannel> Channel for T {
+    fn name(&self) -> &str {
+        self.contact().method.as_str()
+    }
+
+    fn method(&self) -> Option<Method> {
+        Some(self.contact().method)
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(self.contact().deadline)
+    }
+
+    fn rate_limit(&self) -> Option<u32> {
+        self.contact().rate_limit
+    }
+
+    fn address(&self, person: Option<&Person>) -> Option<String> {
+        let method = self.contact().method;
+        person.and_then(|p| method.address(p)).map(str::to_string)
+    }
+
+    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
+        self.send_many(std::slice::from_ref(page), person).await
+    }
+
+    async fn send_many(
+        &self,
+        pages: &[Page],
+        person: Option<&Person>,
+    ) -> Result<Delivered, SendError> {
+        let to = address_of(self.contact().method, &pages[0], person)?;
+        self.deliver(pages, &to).await
     }
 }
 

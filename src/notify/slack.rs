@@ -2,17 +2,16 @@
 //! buttons (clicks come back to `POST /integrations/slack/actions`, verified by signature, and
 //! the message is then updated); with an incoming-webhook URL, a plain message (no buttons).
 
-use std::time::Duration;
-
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use super::http;
 use super::render;
-use super::{Channel, Delivered, SendError, address_of};
+use super::{Contact, ContactChannel, Delivered, SendError};
 use crate::config::channels::resolve_secret;
 use crate::config::settings::SlackSettings;
 use crate::domain::contact::Method;
-use crate::domain::{Page, PageKind, Person};
+use crate::domain::{Page, PageKind};
 
 /// Slack's Web API with the bot token; shared with the interactivity endpoint.
 #[derive(Clone)]
@@ -32,10 +31,9 @@ impl SlackApi {
             .json(body)
             .send()
             .await
-            .map_err(|e| SendError::Retryable(format!("Slack {method} failed: {e}")))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return super::sms::classify(resp)
+            .map_err(|e| http::unanswered(format_args!("Slack {method} failed"), e))?;
+        if !resp.status().is_success() {
+            return http::provider_answer(resp)
                 .await
                 .map(|_| Value::Null)
                 .map_err(|e| match e {
@@ -88,17 +86,13 @@ enum Mode {
 
 pub struct SlackChannel {
     mode: Mode,
-    deadline: Duration,
-    rate_limit: u32,
+    contact: Contact,
 }
 
 impl SlackChannel {
     /// `None` when neither a bot token nor a webhook URL is configured.
     pub fn new(s: &SlackSettings) -> anyhow::Result<Option<Self>> {
-        let client = reqwest::Client::builder()
-            .timeout(s.timeout)
-            .user_agent(concat!("pagerd/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = http::client(s.timeout)?;
         let token = resolve_secret(&s.bot_token, &s.bot_token_file, "notify.slack.bot_token")?;
         let mode = match (token, &s.webhook_url) {
             (Some(_), Some(_)) => {
@@ -123,8 +117,11 @@ impl SlackChannel {
         };
         Ok(Some(Self {
             mode,
-            deadline: s.deadline,
-            rate_limit: s.rate_limit,
+            contact: Contact {
+                method: Method::Slack,
+                deadline: s.deadline,
+                rate_limit: Some(s.rate_limit),
+            },
         }))
     }
 
@@ -133,35 +130,6 @@ impl SlackChannel {
         match &self.mode {
             Mode::Bot { api, .. } => Some(api.clone()),
             Mode::Webhook { .. } => None,
-        }
-    }
-
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
-        let first = &pages[0];
-        let member = address_of(Method::Slack, first, person)?;
-        match &self.mode {
-            Mode::Bot { api, channel } => {
-                let mut body = message(pages, &member, true);
-                body["channel"] = json!(channel.clone().unwrap_or(member));
-                let v = api.call("chat.postMessage", &body).await?;
-                Ok(Delivered::with(format!(
-                    "ok, ts {}",
-                    v["ts"].as_str().unwrap_or_default()
-                )))
-            }
-            Mode::Webhook { client, url } => {
-                let resp = client
-                    .post(url)
-                    .json(&message(pages, &member, false))
-                    .send()
-                    .await
-                    .map_err(|e| SendError::Retryable(format!("Slack webhook failed: {e}")))?;
-                super::sms::classify(resp).await
-            }
         }
     }
 }
@@ -219,37 +187,32 @@ fn action_buttons(id: i64) -> Value {
 }
 
 #[async_trait::async_trait]
-impl Channel for SlackChannel {
-    fn name(&self) -> &str {
-        "slack"
+impl ContactChannel for SlackChannel {
+    fn contact(&self) -> &Contact {
+        &self.contact
     }
 
-    fn method(&self) -> Option<Method> {
-        Some(Method::Slack)
-    }
-
-    fn deadline(&self) -> Option<Duration> {
-        Some(self.deadline)
-    }
-
-    fn rate_limit(&self) -> Option<u32> {
-        Some(self.rate_limit)
-    }
-
-    fn address(&self, person: Option<&Person>) -> Option<String> {
-        person.and_then(|p| p.slack.clone())
-    }
-
-    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
-        self.deliver(std::slice::from_ref(page), person).await
-    }
-
-    async fn send_many(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
-        self.deliver(pages, person).await
+    async fn deliver(&self, pages: &[Page], member: &str) -> Result<Delivered, SendError> {
+        match &self.mode {
+            Mode::Bot { api, channel } => {
+                let mut body = message(pages, member, true);
+                body["channel"] = json!(channel.as_deref().unwrap_or(member));
+                let v = api.call("chat.postMessage", &body).await?;
+                Ok(Delivered::with(format!(
+                    "ok, ts {}",
+                    v["ts"].as_str().unwrap_or_default()
+                )))
+            }
+            Mode::Webhook { client, url } => {
+                let resp = client
+                    .post(url)
+                    .json(&message(pages, member, false))
+                    .send()
+                    .await
+                    .map_err(|e| http::unanswered("Slack webhook failed", e))?;
+                http::provider_answer(resp).await
+            }
+        }
     }
 }
 

@@ -3,16 +3,15 @@
 //! with the defaults plus an `Authorization` header.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Context;
-use reqwest::StatusCode;
 
+use super::http;
 use super::render;
-use super::{Channel, Delivered, SendError, address_of};
+use super::{Contact, ContactChannel, Delivered, SendError};
 use crate::config::settings::{BodyFormat, SmsSettings};
+use crate::domain::Page;
 use crate::domain::contact::Method;
-use crate::domain::{Page, Person};
 
 pub struct SmsChannel {
     client: reqwest::Client,
@@ -22,8 +21,7 @@ pub struct SmsChannel {
     fields: BTreeMap<String, String>,
     from: String,
     headers: reqwest::header::HeaderMap,
-    deadline: Duration,
-    rate_limit: u32,
+    contact: Contact,
 }
 
 impl SmsChannel {
@@ -46,18 +44,18 @@ impl SmsChannel {
             );
         }
         Ok(Self {
-            client: reqwest::Client::builder()
-                .timeout(s.timeout)
-                .user_agent(concat!("pagerd/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+            client: http::client(s.timeout)?,
             url,
             method,
             format: s.format,
             fields: s.body_fields(),
             from: s.from.clone(),
             headers,
-            deadline: s.deadline,
-            rate_limit: s.rate_limit,
+            contact: Contact {
+                method: Method::Sms,
+                deadline: s.deadline,
+                rate_limit: Some(s.rate_limit),
+            },
         })
     }
 
@@ -73,15 +71,17 @@ impl SmsChannel {
             })
             .collect()
     }
+}
 
-    async fn deliver(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
+#[async_trait::async_trait]
+impl ContactChannel for SmsChannel {
+    fn contact(&self) -> &Contact {
+        &self.contact
+    }
+
+    async fn deliver(&self, pages: &[Page], to: &str) -> Result<Delivered, SendError> {
         let first = &pages[0];
-        let to = address_of(Method::Sms, first, person)?;
-        let body = self.body(&to, &render::sms_text(pages));
+        let body = self.body(to, &render::sms_text(pages));
         let req = self
             .client
             .request(self.method.clone(), self.url.clone())
@@ -94,73 +94,7 @@ impl SmsChannel {
         let resp = req
             .send()
             .await
-            .map_err(|e| SendError::Retryable(format!("SMS provider request failed: {e}")))?;
-        classify(resp).await
-    }
-}
-
-/// HTTP answer → delivered, retry (5xx, 429 with its Retry-After), or permanent (other 4xx).
-pub(super) async fn classify(resp: reqwest::Response) -> Result<Delivered, SendError> {
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(Delivered::with(format!("HTTP {}", status.as_u16())));
-    }
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = resp.text().await.unwrap_or_default();
-    let snippet: String = body.chars().take(200).collect();
-    let msg = format!(
-        "provider answered HTTP {}: {}",
-        status.as_u16(),
-        snippet.trim()
-    );
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return Err(SendError::RetryAfter(
-            retry_after.unwrap_or(Duration::from_secs(30)),
-            msg,
-        ));
-    }
-    if status.is_client_error() {
-        return Err(SendError::Permanent(msg));
-    }
-    Err(SendError::Retryable(msg))
-}
-
-#[async_trait::async_trait]
-impl Channel for SmsChannel {
-    fn name(&self) -> &str {
-        "sms"
-    }
-
-    fn method(&self) -> Option<Method> {
-        Some(Method::Sms)
-    }
-
-    fn deadline(&self) -> Option<Duration> {
-        Some(self.deadline)
-    }
-
-    fn rate_limit(&self) -> Option<u32> {
-        Some(self.rate_limit)
-    }
-
-    fn address(&self, person: Option<&Person>) -> Option<String> {
-        person.and_then(|p| p.sms.clone())
-    }
-
-    async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
-        self.deliver(std::slice::from_ref(page), person).await
-    }
-
-    async fn send_many(
-        &self,
-        pages: &[Page],
-        person: Option<&Person>,
-    ) -> Result<Delivered, SendError> {
-        self.deliver(pages, person).await
+            .map_err(|e| http::unanswered("SMS provider request failed", e))?;
+        http::provider_answer(resp).await
     }
 }

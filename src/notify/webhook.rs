@@ -1,10 +1,8 @@
 //! HTTP POST of a JSON page to a configured URL, with an `Idempotency-Key` header.
 
-use std::time::Duration;
-
-use reqwest::StatusCode;
 use serde_json::json;
 
+use super::http::{self, Outcome};
 use super::{Channel, Delivered, SendError};
 use crate::config::settings::WebhookSettings;
 use crate::domain::{Page, Person};
@@ -27,12 +25,8 @@ impl WebhookChannel {
                     .map_err(|e| anyhow::anyhow!("notify.webhook.headers.{k}: bad value: {e}"))?,
             );
         }
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .user_agent(concat!("pagerd/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
-            client,
+            client: http::client(settings.timeout)?,
             url: reqwest::Url::parse(url)?,
             headers,
         })
@@ -85,25 +79,9 @@ impl Channel for WebhookChannel {
             .json(&page_body(page, person))
             .send()
             .await
-            .map_err(|e| SendError::Retryable(format!("webhook request failed: {e}")))?;
+            .map_err(|e| http::unanswered("webhook request failed", e))?;
+        // The body is not read: the status is all a receiver is asked to say.
         let status = resp.status();
-        if status.is_success() {
-            return Ok(Delivered::with(format!("HTTP {}", status.as_u16())));
-        }
-        let msg = format!("webhook answered {status}");
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs)
-                .unwrap_or(Duration::from_secs(30));
-            return Err(SendError::RetryAfter(wait, msg));
-        }
-        if status.is_client_error() {
-            return Err(SendError::Permanent(msg));
-        }
-        Err(SendError::Retryable(msg))
+        Outcome::of_response(&resp).into_result(status, || format!("webhook answered {status}"))
     }
 }

@@ -40,15 +40,6 @@ fn alertmanager_binary() -> PathBuf {
     })
 }
 
-/// A free loopback port (bound, then released for the child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn wait_until<F, Fut, T>(what: &str, limit: Duration, mut f: F) -> T
 where
     F: FnMut() -> Fut,
@@ -109,7 +100,7 @@ receivers:
         ),
     )
     .unwrap();
-    let port = free_port();
+    let port = free_port().port();
     let am_url = format!("http://127.0.0.1:{port}");
     let _am = tokio::process::Command::new(&bin)
         .arg(format!("--config.file={}", config.display()))

@@ -113,26 +113,12 @@ fn the_daemon_refuses_unknown_settings_keys_naming_them() {
 }
 
 /// The real binary: starts on the given settings, serves, and exits 0 on SIGTERM.
-#[test]
-fn the_daemon_process_serves_and_stops_cleanly_on_sigterm() {
+#[tokio::test]
+async fn the_daemon_process_serves_and_stops_cleanly_on_sigterm() {
     let dirs = AppDirs::new(TEST_POLICIES);
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-    };
-    let (grpc, http) = (free_port(), free_port());
-    let mut child = pagerd()
-        .env("PAGERD_SCHEDULES_DIR", dirs.schedules())
-        .env("PAGERD_DATA_DIR", dirs.data())
-        .env("PAGERD_GRPC__LISTEN", grpc.to_string())
-        .env("PAGERD_HTTP__LISTEN", http.to_string())
-        .env("PAGERD_LOG__FILTER", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spec = ProcessSpec::new(env!("CARGO_BIN_EXE_pagerd"), &dirs);
+    let mut child = DaemonProcess::start(&spec).await.unwrap();
+    let http = child.http;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let healthy = loop {
         if let Ok(mut s) = std::net::TcpStream::connect(http) {
@@ -154,14 +140,7 @@ fn the_daemon_process_serves_and_stops_cleanly_on_sigterm() {
     );
     assert!(dirs.data().join("pagerd.db").exists());
 
-    let kill = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    // SIGTERM; the kit fails the test if `kill` does not succeed.
+    let (_, status) = child.terminate().await.unwrap();
+    assert_eq!(status.code(), Some(0), "{}", child.log_tail());
 }

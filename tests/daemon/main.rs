@@ -1,5 +1,8 @@
 //! End-to-end tests of the real daemon over its gRPC and HTTP interfaces.
 
+#[path = "../kit/mod.rs"]
+mod kit;
+
 mod helpers;
 
 mod alertmanager;

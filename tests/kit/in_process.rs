@@ -1,0 +1,63 @@
+//! The daemon in this process: `app::run` on port 0, as `pagerd` itself runs it, so tests can
+//! give it a clock and settings and stop it gracefully.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use pagerd::app::{self, Listeners, Options};
+use pagerd::config::{self, Settings};
+use pagerd::domain::PolicySet;
+
+use super::within;
+
+pub struct InProcess {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// The policy set the daemon started with.
+    pub policies: PolicySet,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcess {
+    /// Loads the policy files of `settings.schedules_dir`, binds both listeners on port 0 of
+    /// loopback and starts the daemon (it serves once this returns).
+    pub async fn start(settings: Settings, options: Options) -> Self {
+        let policies = config::load_dir(&settings.schedules_dir).unwrap_or_else(|e| panic!("{e}"));
+        let listeners = Listeners {
+            grpc: TcpListener::bind("127.0.0.1:0").await.expect("bind grpc"),
+            http: TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
+        };
+        let grpc_addr = listeners.grpc.local_addr().expect("grpc addr");
+        let http_addr = listeners.http.local_addr().expect("http addr");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app::run(
+            settings,
+            policies.clone(),
+            listeners,
+            options,
+            shutdown.clone(),
+        ));
+        Self {
+            grpc_addr,
+            http_addr,
+            policies,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Graceful shutdown; fails the test if the daemon panicked, reports an error, or does
+    /// not stop within the real-time bound.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = within("pagerd to stop", self.task)
+            .await
+            .expect("pagerd task does not panic");
+        if let Err(e) = result {
+            panic!("pagerd failed: {e:#}");
+        }
+    }
+}

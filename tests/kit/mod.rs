@@ -1,0 +1,29 @@
+//! The test kit: everything a test or benchmark needs to run pagerd and watch what it sends.
+//! One copy, included by path (`#[path = "../kit/mod.rs"] mod kit;`) from the daemon suite
+//! (`tests/daemon`), `tests/pagerctl.rs` and `examples/loadgen.rs`.
+//!
+//! - [`InProcess`]: `app::run` in this process on port 0, with a temporary data directory.
+//! - [`DaemonProcess`]: the real `pagerd` binary with a settings file on port 0; the bound
+//!   addresses are read from its "pagerd ready" log line.
+//! - [`AppDirs`]: the temporary policy and data directories; [`write_policies`].
+//! - [`WebhookSink`] and [`Recorder`]: loopback HTTP servers recording what they receive.
+//! - [`SmtpSink`]: a real SMTP server (`tests/support/smtp_sink.py`, aiosmtpd).
+//! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
+
+// Each crate that includes the kit (the daemon suite, tests/pagerctl.rs, examples/loadgen.rs)
+// uses only part of it; the rest is not dead, only unused there.
+#![allow(dead_code, unused_imports)]
+
+mod dirs;
+mod http;
+mod in_process;
+mod process;
+mod smtp;
+mod time;
+
+pub use dirs::{AppDirs, free_port, path_str, write_policies};
+pub use http::{ReceivedPage, Recorded, Recorder, WebhookSink};
+pub use in_process::InProcess;
+pub use process::{DaemonProcess, ProcessSpec, log_field, strip_ansi};
+pub use smtp::{Mail, SmtpSink};
+pub use time::{Frozen, advance, freeze_time, real_timeout, within};
