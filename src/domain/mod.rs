@@ -10,6 +10,7 @@ pub mod escalation;
 pub mod handoff;
 pub mod incident;
 pub mod ingest;
+pub mod load_report;
 pub mod members;
 pub mod policy;
 pub mod reload;

@@ -220,14 +220,14 @@ pub(super) fn fire_shift(
 }
 
 impl Engine {
-    /// The on-call load report over `[from, to)` (see `domain::burnout::load_report`). With a
-    /// schedule, only its shifts, and only pages sent to its people while on call for it.
+    /// The on-call load report over `[from, to)` (see `domain::load_report`). With a schedule,
+    /// only its shifts, and only pages sent to its people while on call for it.
     pub async fn on_call_load(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         schedule: Option<String>,
-    ) -> super::EngineResult<Vec<crate::domain::burnout::PersonLoad>> {
+    ) -> super::EngineResult<Vec<crate::domain::load_report::PersonLoad>> {
         let set = self.policies();
         if let Some(name) = &schedule
             && !set.schedules.contains_key(name)
@@ -279,7 +279,7 @@ impl Engine {
         let zones = (set.people.iter())
             .map(|(name, p)| (name.clone(), p.time_zone))
             .collect();
-        Ok(crate::domain::burnout::load_report(
+        Ok(crate::domain::load_report::load_report(
             &ledger, &pages, &zones, from, to, now,
         ))
     }

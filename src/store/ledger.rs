@@ -8,7 +8,8 @@ use rusqlite::{Row, params};
 use super::read::ReadTx;
 use super::write::WriteTx;
 use super::{from_ms, to_ms};
-pub use crate::domain::burnout::{DeliveredPage, LedgerEntry};
+pub use crate::domain::burnout::LedgerEntry;
+pub use crate::domain::load_report::DeliveredPage;
 
 // One incident counts once however many pages it took; only pages that went out count.
 const LEDGER_SELECT: &str = "SELECT l.schedule, l.layer, l.turn, l.start_at, l.end_at, l.person,

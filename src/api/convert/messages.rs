@@ -168,8 +168,8 @@ impl From<HeartbeatView> for pb::HeartbeatInfo {
     }
 }
 
-impl From<domain::burnout::PersonLoad> for pb::PersonLoad {
-    fn from(p: domain::burnout::PersonLoad) -> Self {
+impl From<domain::load_report::PersonLoad> for pb::PersonLoad {
+    fn from(p: domain::load_report::PersonLoad) -> Self {
         Self {
             person: p.person,
             quarter_weeks: p.quarter_weeks,
