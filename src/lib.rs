@@ -5,7 +5,10 @@
 //!   holds, the threshold rule, who takes a turn under the burnout limits). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors.
-//! - [`store`]: SQLite, the only place with SQL; one group-commit writer, a read pool.
+//! - [`store`]: the storage interface — the [`store::ReadTx`] / [`store::WriteTx`] domain
+//!   operations, one write closure = one transaction, answered once committed, the store's own
+//!   [`store::Error`] — and its backend, `store/sqlite/` (the only place with SQL or rusqlite:
+//!   migrations, one group-commit writer, a read pool).
 //! - [`engine`]: applies decisions in one transaction per change; the one [`engine::TimerTask`]
 //!   that runs due actions (escalations, handoffs, shift-ledger recordings); the
 //!   [`engine::OutboxWorker`] that delivers pages.

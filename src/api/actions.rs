@@ -305,7 +305,7 @@ pub async fn sms_inbound(
             )
                 .into_response();
         }
-        Err(e) => return internal(EngineError::Internal(e)),
+        Err(e) => return internal(EngineError::from(e)),
     };
     match perform(&s.engine, action, incident, &person.name, "SMS").await {
         Ok(o) => {

@@ -868,7 +868,7 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             .store()
             .read(|r| r.open_incident_count())
             .await
-            .map_err(EngineError::Internal)?;
+            .map_err(EngineError::from)?;
         let set = self.engine.policies();
         let reload = self.engine.reload_status();
         Ok(Response::new(pb::StatusResponse {

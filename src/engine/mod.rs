@@ -43,6 +43,12 @@ pub enum EngineError {
 
 pub type EngineResult<T> = Result<T, EngineError>;
 
+impl From<crate::store::Error> for EngineError {
+    fn from(e: crate::store::Error) -> Self {
+        EngineError::Internal(e.into())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerOutcome {
     pub incident_id: i64,
@@ -207,7 +213,8 @@ impl Engine {
                             now,
                         )
                     })
-                    .collect::<anyhow::Result<Vec<i64>>>()
+                    .collect::<Result<Vec<i64>, _>>()
+                    .map_err(Into::into)
             })
             .await?;
         self.inner.outbox_wake.notify_one();
@@ -483,7 +490,7 @@ impl Engine {
     /// Loads an incident and applies `f` to it in one transaction.
     async fn change<F>(&self, id: i64, f: F) -> EngineResult<ActionOutcome>
     where
-        F: FnOnce(&WriteTx<'_>, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
+        F: FnOnce(&dyn WriteTx, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
             + Send
             + 'static,
     {
@@ -541,7 +548,7 @@ impl Effects {
 
 /// One due action on one incident. Stale actions (the incident moved on) do nothing.
 fn fire(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     kind: DueKind,
@@ -620,7 +627,7 @@ fn fire(
 /// Queues one page; SMS pages get the person's reply code for the incident.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn queue_page(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     id: i64,
     kind: PageKind,
     person: &str,
@@ -640,7 +647,7 @@ pub(crate) fn queue_page(
 /// A later contact-rule step came due: page by that method if the incident still waits for an
 /// acknowledgement at the same escalation position.
 fn fire_contact(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     (person, channel, pos): &(String, String, domain::Position),
@@ -673,7 +680,7 @@ fn fire_contact(
 /// unacknowledged at this position then. The caller has stored the incident at `step.pos()`.
 #[allow(clippy::too_many_arguments)]
 fn apply_step(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     id: i64,
     service: &str,
@@ -764,7 +771,7 @@ fn apply_step(
 /// A trigger inside a write: adds to the open incident with the same key (and applies the
 /// threshold rule), or opens one on the routed policy and pages it unless paging is held.
 fn open_alert(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     alert: NewAlert,
     fx: &mut Effects,
@@ -859,7 +866,7 @@ fn open_alert(
 
 /// Resolves inside a write; false when it already was resolved.
 fn resolve_in(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     by: &str,

@@ -262,7 +262,7 @@ impl Engine {
             .inner
             .store
             .write(move |tx| {
-                tx.insert_override(
+                Ok(tx.insert_override(
                     &req.schedule,
                     &req.person,
                     req.start,
@@ -270,7 +270,7 @@ impl Engine {
                     &req.reason,
                     &req.by,
                     now,
-                )
+                )?)
             })
             .await?;
         installed.overrides.push(stored.clone());
@@ -293,7 +293,7 @@ impl Engine {
         let (removed, changed) = self
             .inner
             .store
-            .write(move |tx| tx.remove_override(id, &by, now))
+            .write(move |tx| Ok(tx.remove_override(id, &by, now)?))
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("id: no override {id}")))?;
         if !changed {
@@ -445,7 +445,7 @@ fn plan_handoffs(
 
 /// A schedule's handoff came due: queue the summaries and set the next one.
 pub(super) fn fire_handoff(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     schedule: &str,
     due_at: DateTime<Utc>,

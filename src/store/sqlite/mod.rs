@@ -1,4 +1,4 @@
-//! Durable state in SQLite — the only module with SQL.
+//! The SQLite backend — the only module with SQL, and the only one that names rusqlite.
 //!
 //! Writes go through one writer task that groups queued jobs into one transaction (each job in
 //! its own savepoint, so a failing job rolls back alone) and answers every job only after the
@@ -8,41 +8,94 @@
 //!
 //! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
 //!
-//! The engine talks to the store in domain operations (`WriteTx`, `ReadTx` methods). A second
-//! backend (PostgreSQL, for several daemons) would implement the same operations.
+//! The operations themselves are inherent methods of [`Tx`] spread over `read.rs`, `write.rs`,
+//! `ingest.rs`, `schedules.rs` and `ledger.rs`; `tx.rs` hands them to the store's traits.
 
 mod ingest;
 mod ledger;
 mod read;
 mod schedules;
 mod schema;
+mod testing;
+mod tx;
 mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-pub use ingest::{HeartbeatState, StoredWindow};
-pub use ledger::{DeliveredPage, LedgerEntry};
-pub use read::{IncidentFilter, ReadTx};
-pub use schedules::StoredPhase;
-pub use write::{AttemptInfo, AttemptOutcome, DueAction, DueKind, WriteTx};
+pub use testing::WriteLock;
 
 use crate::config::settings::{StoreSettings, Synchronous};
+use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, WriteJob, WriterDone};
 
-/// A job for the writer: runs inside the batch transaction, returns whether it succeeded
-/// (so its savepoint is kept) and a completion to call once the batch commit is known.
-type Job = Box<dyn FnOnce(&WriteTx<'_>) -> (bool, Completion) + Send>;
-type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+/// One transaction's view of a connection: a read snapshot, or a write job's savepoint.
+/// Implements `ReadTx` and `WriteTx`; a read job only ever gets it as a `&dyn ReadTx`, on a
+/// read-only connection.
+pub(crate) struct Tx<'a> {
+    conn: &'a Connection,
+}
 
-/// Cheap to clone; all clones share the writer and the read pool.
-#[derive(Clone)]
-pub struct Store {
-    jobs: mpsc::UnboundedSender<Job>,
+impl<'a> Tx<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Self {
+        Self { conn }
+    }
+
+    fn conn(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::backend(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::backend(e)
+    }
+}
+
+/// Details, links and ledger lists are stored as JSON text.
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::backend(e)
+    }
+}
+
+/// `.context("what the store was doing")` on a driver result or a missing row, like
+/// anyhow's, but into the store's [`Error`].
+trait Context<T> {
+    fn context(self, op: &'static str) -> Result<T>;
+    fn with_context(self, op: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, op: &'static str) -> Result<T> {
+        self.map_err(|e| e.into().context(op))
+    }
+    fn with_context(self, op: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| e.into().context(op()))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, op: &'static str) -> Result<T> {
+        self.ok_or_else(|| Error::Refused(op.to_string()))
+    }
+    fn with_context(self, op: impl FnOnce() -> String) -> Result<T> {
+        self.ok_or_else(|| Error::Refused(op()))
+    }
+}
+
+/// The backend handle: the writer's queue and the read pool.
+struct Sqlite {
+    jobs: mpsc::UnboundedSender<WriteJob>,
     readers: Arc<ReadPool>,
 }
 
@@ -52,118 +105,80 @@ struct ReadPool {
     idle: Mutex<Vec<Connection>>,
 }
 
-/// Resolves when the writer has finished every queued job and closed the database.
-pub struct WriterDone(tokio::task::JoinHandle<()>);
-
-impl WriterDone {
-    pub async fn wait(self) {
-        let _ = self.0.await;
+/// Opens (creating if needed) the database, runs migrations, starts the writer task.
+pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Backend>, WriterDone)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
     }
+    let path_buf = path.to_path_buf();
+    let settings = settings.clone();
+    let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+        let mut conn = Connection::open(&path_buf)
+            .with_context(|| format!("opening database {}", path_buf.display()))?;
+        conn.busy_timeout(settings.busy_timeout)?;
+        // Small pages: each commit dirties one index leaf per new incident (dedup keys are
+        // random), and every dirty page is written to the WAL and synced. 1 KiB pages
+        // halve commit cost against the 4 KiB default. Takes effect on a new database.
+        conn.pragma_update(None, "page_size", 1024)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // The checkpointer thread moves WAL pages into the database, so commits never
+        // stall on a checkpoint.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Savepoint (statement) journals stay in memory instead of a temp file per batch.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        schema::migrate(&mut conn)
+            .with_context(|| format!("migrating database {}", path_buf.display()))?;
+        // FULL: a committed batch survives power loss, which is what "accepted" promises.
+        let sync = match settings.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        Ok(conn)
+    })
+    .await
+    .map_err(|e| Error::backend(e).context("opening the database"))??;
+
+    let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
+    let readers = Arc::new(ReadPool {
+        path: path.to_path_buf(),
+        busy_timeout: settings.busy_timeout,
+        idle: Mutex::new(Vec::new()),
+    });
+    let backend: Arc<dyn Backend> = Arc::new(Sqlite { jobs: tx, readers });
+    Ok((backend, WriterDone::new(writer)))
 }
 
-impl Store {
-    /// Opens (creating if needed) the database, runs migrations, starts the writer task.
-    pub async fn open(
-        path: &Path,
-        settings: &StoreSettings,
-    ) -> anyhow::Result<(Store, WriterDone)> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
-        }
-        let path_buf = path.to_path_buf();
-        let settings = settings.clone();
-        let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
-            let mut conn = Connection::open(&path_buf)
-                .with_context(|| format!("opening database {}", path_buf.display()))?;
-            conn.busy_timeout(settings.busy_timeout)?;
-            // Small pages: each commit dirties one index leaf per new incident (dedup keys are
-            // random), and every dirty page is written to the WAL and synced. 1 KiB pages
-            // halve commit cost against the 4 KiB default. Takes effect on a new database.
-            conn.pragma_update(None, "page_size", 1024)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "foreign_keys", true)?;
-            // The checkpointer thread moves WAL pages into the database, so commits never
-            // stall on a checkpoint.
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-            // Savepoint (statement) journals stay in memory instead of a temp file per batch.
-            conn.pragma_update(None, "temp_store", "MEMORY")?;
-            schema::migrate(&mut conn)
-                .with_context(|| format!("migrating database {}", path_buf.display()))?;
-            // FULL: a committed batch survives power loss, which is what "accepted" promises.
-            let sync = match settings.synchronous {
-                Synchronous::Full => "FULL",
-                Synchronous::Normal => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", sync)?;
-            Ok(conn)
-        })
-        .await??;
-
-        let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
-        let readers = Arc::new(ReadPool {
-            path: path.to_path_buf(),
-            busy_timeout: settings.busy_timeout,
-            idle: Mutex::new(Vec::new()),
-        });
-        Ok((Store { jobs: tx, readers }, WriterDone(writer)))
+impl Backend for Sqlite {
+    fn submit(&self, job: WriteJob) -> Result<()> {
+        self.jobs.send(job).map_err(|_| Error::Stopped)
     }
 
-    /// Runs `f` in the next write batch; resolves after the batch is durably committed.
-    /// An `Err` from `f` rolls back only `f`'s changes.
-    pub async fn write<R, F>(&self, f: F) -> anyhow::Result<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&WriteTx<'_>) -> anyhow::Result<R> + Send + 'static,
-    {
-        let (done_tx, done_rx) = oneshot::channel::<anyhow::Result<R>>();
-        let job: Job = Box::new(move |tx| {
-            let result = f(tx);
-            let ok = result.is_ok();
-            let completion: Completion = Box::new(move |commit_error| {
-                let outcome = match commit_error {
-                    None => result,
-                    Some(e) => Err(anyhow::anyhow!("commit failed: {e}")),
-                };
-                let _ = done_tx.send(outcome);
-            });
-            (ok, completion)
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
-        done_rx
-            .await
-            .map_err(|_| anyhow::anyhow!("the store writer stopped before committing"))?
-    }
-
-    /// Runs `f` on a read connection (a consistent snapshot) off the async runtime.
-    pub async fn read<R, F>(&self, f: F) -> anyhow::Result<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&ReadTx<'_>) -> anyhow::Result<R> + Send + 'static,
-    {
+    fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            let result = {
-                let tx = conn.transaction()?;
-                let r = f(&ReadTx::new(&tx));
-                tx.finish()?;
-                r
-            };
-            pool.put(conn);
-            result
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let mut conn = pool.get()?;
+                {
+                    let tx = conn.transaction()?;
+                    job(&Tx::new(&tx));
+                    tx.finish()?;
+                }
+                pool.put(conn);
+                Ok(())
+            })
+            .await
+            .map_err(|_| Error::ReadPanicked)?
         })
-        .await
-        .context("read task panicked")?
     }
 }
 
 impl ReadPool {
-    fn get(&self) -> anyhow::Result<Connection> {
+    fn get(&self) -> Result<Connection> {
         if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
             return Ok(conn);
         }
@@ -189,11 +204,11 @@ impl ReadPool {
 /// then answers them all. Ends when every `Store` clone is dropped and the queue is drained.
 async fn writer_loop(
     mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Job>,
+    mut rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     checkpointer: Checkpointer,
 ) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         if last > 8 && batch.len() < last {
@@ -245,7 +260,7 @@ impl Checkpointer {
     const PAUSE: Duration = Duration::from_millis(200);
     const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
-    fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<Self> {
+    fn start(path: &Path, busy_timeout: Duration) -> Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening {} for checkpoints", path.display()))?;
         conn.busy_timeout(busy_timeout)?;
@@ -288,7 +303,7 @@ impl Checkpointer {
 }
 
 /// Runs the jobs in one transaction, commits it, then answers every job with the outcome.
-fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
+fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
@@ -299,7 +314,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for job in jobs {
             let mut sp = tx.savepoint()?;
-            let (ok, done) = job(&WriteTx::new(&sp));
+            let (ok, done) = job(&Tx::new(&sp));
             completions.push(done);
             if ok {
                 sp.commit()?;
@@ -317,12 +332,12 @@ fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
         commit_us = t_commit.elapsed().as_micros() as u64,
         "write batch"
     );
-    let err = outcome.err().map(|e| e.to_string());
+    let err = outcome.err().map(Error::from);
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
     }
     for done in completions {
-        done(err.as_deref());
+        done(err.as_ref());
     }
 }
 
@@ -343,9 +358,9 @@ pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::config::settings::StoreSettings;
     use crate::domain::{NewAlert, Position, Severity};
+    use crate::store::{IncidentFilter, Store};
 
     fn alert(key: &str) -> NewAlert {
         NewAlert {
@@ -413,12 +428,12 @@ mod tests {
                 tokio::spawn(async move {
                     store
                         .write(move |tx| {
-                            tx.insert_incident(
+                            Ok(tx.insert_incident(
                                 &alert(&format!("k{i}")),
                                 "p",
                                 Position::default(),
                                 now,
-                            )
+                            )?)
                         })
                         .await
                 })

@@ -1,44 +1,12 @@
 //! Write operations; each runs inside the writer's batch transaction.
 
-use std::ops::Deref;
-
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::read::{ReadTx, links_json};
-use super::{from_ms, to_ms};
+use super::read::links_json;
+use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::{Event, NewAlert, NewEvent, PageKind, Position};
-
-/// Write access; also offers every read operation (reads see this batch's writes).
-pub struct WriteTx<'a> {
-    read: ReadTx<'a>,
-}
-
-impl<'a> Deref for WriteTx<'a> {
-    type Target = ReadTx<'a>;
-    fn deref(&self) -> &ReadTx<'a> {
-        &self.read
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DueKind {
-    /// The current level's delay ran out: page the next one.
-    Escalate,
-    /// Acknowledged but not resolved in time: re-trigger and escalate.
-    AckTimeout,
-    /// A schedule's shift changes: tell the incoming (and outgoing) person.
-    Handoff,
-    /// An incident held by a maintenance window or support hours may start paging.
-    Release,
-    /// A heartbeat was not pinged in time.
-    HeartbeatExpiry,
-    /// A later step of a person's contact rules (SMS after 1 minute, …).
-    Contact,
-    /// A turn of a schedule with burnout limits starts: record who takes it.
-    Shift,
-}
+use crate::store::{AttemptInfo, AttemptOutcome, DueAction, DueKind, Error, Result};
 
 impl DueKind {
     fn as_str(self) -> &'static str {
@@ -66,31 +34,7 @@ impl DueKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct DueAction {
-    /// Set for incident actions.
-    pub incident_id: Option<i64>,
-    /// Set for schedule actions (handoffs).
-    pub schedule: Option<String>,
-    /// Set for heartbeat expiries.
-    pub heartbeat: Option<String>,
-    pub kind: DueKind,
-    pub due_at: DateTime<Utc>,
-    /// For `Contact`: whom, on which channel, for which escalation position.
-    pub contact: Option<(String, String, Position)>,
-}
-
-impl<'a> WriteTx<'a> {
-    pub(super) fn new(conn: &'a Connection) -> Self {
-        Self {
-            read: ReadTx::new(conn),
-        }
-    }
-
-    pub(super) fn conn(&self) -> &Connection {
-        self.read.conn
-    }
-
+impl Tx<'_> {
     /// Inserts a new incident at `pos` and returns its id. Fails if an open incident with the
     /// same (service, dedup_key) exists (the unique index backs the dedup rule).
     pub fn insert_incident(
@@ -99,7 +43,7 @@ impl<'a> WriteTx<'a> {
         policy: &str,
         pos: Position,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         let details = serde_json::to_string(&alert.details)?;
         self.conn()
             .prepare_cached(
@@ -127,7 +71,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Counts another alert against an open incident; returns the new count.
-    pub fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<u32> {
+    pub fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> Result<u32> {
         self.conn()
             .prepare_cached(
                 "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?2
@@ -137,14 +81,14 @@ impl<'a> WriteTx<'a> {
             .context("recording duplicate alert")
     }
 
-    pub fn set_position(&self, id: i64, pos: Position) -> anyhow::Result<()> {
+    pub fn set_position(&self, id: i64, pos: Position) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET level = ?2, loop_no = ?3 WHERE id = ?1")?
             .execute(params![id, pos.level, pos.loop_no])?;
         Ok(())
     }
 
-    pub fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?2,
@@ -154,13 +98,7 @@ impl<'a> WriteTx<'a> {
         Ok(())
     }
 
-    pub fn set_resolved(
-        &self,
-        id: i64,
-        by: &str,
-        note: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    pub fn set_resolved(&self, id: i64, by: &str, note: &str, now: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "UPDATE incidents SET state = 'resolved', resolved_at = ?2, resolved_by = ?3,
@@ -171,7 +109,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Back to triggered (ack timeout or manual escalation of an acknowledged incident).
-    pub fn set_triggered(&self, id: i64) -> anyhow::Result<()> {
+    pub fn set_triggered(&self, id: i64) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET state = 'triggered' WHERE id = ?1")?
             .execute([id])?;
@@ -185,7 +123,7 @@ impl<'a> WriteTx<'a> {
         service: &str,
         ev: NewEvent,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Event> {
+    ) -> Result<Event> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO incident_events (incident_id, at, kind, level, person, channel,
@@ -228,7 +166,7 @@ impl<'a> WriteTx<'a> {
         pos: Position,
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no,
@@ -250,7 +188,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Acknowledged or resolved: pages not yet sent are not wanted any more.
-    pub fn cancel_pending_pages(&self, incident_id: i64) -> anyhow::Result<usize> {
+    pub fn cancel_pending_pages(&self, incident_id: i64) -> Result<usize> {
         Ok(self
             .conn()
             .prepare_cached(
@@ -260,12 +198,7 @@ impl<'a> WriteTx<'a> {
             .execute([incident_id])?)
     }
 
-    pub fn schedule(
-        &self,
-        incident_id: i64,
-        kind: DueKind,
-        due_at: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    pub fn schedule(&self, incident_id: i64, kind: DueKind, due_at: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO due_actions (incident_id, kind, due_at) VALUES (?1, ?2, ?3)",
@@ -283,7 +216,7 @@ impl<'a> WriteTx<'a> {
         channel: &str,
         pos: Position,
         due_at: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO due_actions (incident_id, kind, due_at, person, channel, level, loop_no)
@@ -302,7 +235,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Drops every pending action of an incident.
-    pub fn cancel_actions(&self, incident_id: i64) -> anyhow::Result<()> {
+    pub fn cancel_actions(&self, incident_id: i64) -> Result<()> {
         self.conn()
             .prepare_cached("DELETE FROM due_actions WHERE incident_id = ?1")?
             .execute([incident_id])?;
@@ -310,7 +243,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Removes and returns up to `limit` actions due at or before `now`, earliest first.
-    pub fn take_due(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<DueAction>> {
+    pub fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueAction>> {
         // The limit is in the text: a bound LIMIT re-prepares the statement on every run.
         let mut stmt = self.conn().prepare_cached(&format!(
             "DELETE FROM due_actions WHERE id IN
@@ -356,7 +289,7 @@ impl<'a> WriteTx<'a> {
         outcome: &AttemptOutcome,
         attempt: &AttemptInfo,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let (status, next, error, sent_at) = match outcome {
             AttemptOutcome::Sent => ("sent", now, None, Some(to_ms(now))),
             AttemptOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None),
@@ -385,7 +318,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Holds pages back until `until` (a rate limit); returns the ids held for the first time.
-    pub fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
+    pub fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> Result<Vec<i64>> {
         let mut first = Vec::new();
         for id in ids {
             let was_held: bool = self
@@ -404,12 +337,7 @@ impl<'a> WriteTx<'a> {
 
     /// The person's SMS reply code for this incident: the one they already have, else a new
     /// four-digit code none of their recent pages uses.
-    pub fn reply_code(
-        &self,
-        incident_id: i64,
-        person: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    pub fn reply_code(&self, incident_id: i64, person: &str, now: DateTime<Utc>) -> Result<String> {
         let existing: Option<String> = self
             .conn()
             .prepare_cached(
@@ -436,30 +364,13 @@ impl<'a> WriteTx<'a> {
                 return Ok(code);
             }
         }
-        anyhow::bail!("no free reply code for {person}")
+        Err(Error::Refused(format!("no free reply code for {person}")))
     }
 
-    pub fn set_reply_code(&self, page_id: i64, code: &str) -> anyhow::Result<()> {
+    pub fn set_reply_code(&self, page_id: i64, code: &str) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE pages SET reply_code = ?2 WHERE id = ?1")?
             .execute(params![page_id, code])?;
         Ok(())
     }
-}
-
-/// What a channel reported about one attempt.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AttemptInfo {
-    /// The email address, number or Slack id used.
-    pub address: Option<String>,
-    /// The provider's answer, e.g. "250 2.0.0 queued" or "HTTP 201".
-    pub response: Option<String>,
-}
-
-/// Result of one delivery attempt, as the outbox decided it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttemptOutcome {
-    Sent,
-    Retry { at: DateTime<Utc>, error: String },
-    Failed { error: String },
 }

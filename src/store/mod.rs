@@ -1,0 +1,148 @@
+//! Durable state behind one interface — the only module that knows how state is kept.
+//!
+//! # The contract
+//! Callers talk to the store in domain operations, never in SQL: [`ReadTx`] and [`WriteTx`]
+//! (in `tx.rs`) list them, and a backend implements them. Today's backend is SQLite
+//! ([`sqlite`]); a second one (PostgreSQL, for several daemons) implements the same traits
+//! and [`Backend`], and nothing above the store changes.
+//!
+//! - **One closure is one transaction.** [`Store::write`] runs its closure inside one write
+//!   transaction: every change it makes is kept, or (if it returns `Err`, or the commit fails)
+//!   none is. Other writes never see its changes half done. [`Store::read`] runs its closure
+//!   on one consistent snapshot.
+//! - **An answered write is committed.** `Store::write` resolves only after the transaction
+//!   is durably committed; a caller that got `Ok` may tell the world (answer an RPC, wake the
+//!   timer). If it got `Err`, nothing of the closure is kept — except after
+//!   [`Error::StoppedBeforeCommit`], when the outcome is unknown (the process is going down).
+//! - **Errors are the store's own.** Operations return [`Result`] with [`Error`]; no
+//!   backend driver type crosses this module's edge. A read closure returns a store
+//!   [`Result`]; a write closure returns `anyhow::Result`, so a caller can refuse a change
+//!   with its own error (the engine does, and downcasts it back); store errors convert into
+//!   it with `?`.
+//! - Closures run off the async runtime, on a backend thread: they must not block on async
+//!   work, and should only do store operations and the decisions that need their results.
+//!
+//! How a backend keeps the promise is its business. SQLite (`sqlite/`) groups queued writes
+//! into one database transaction, each closure in a savepoint of its own, and commits once for
+//! the whole batch (one fsync for many writes: what the throughput figures rest on).
+
+mod error;
+pub mod sqlite;
+mod tx;
+mod types;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+pub use error::{Error, Result};
+pub use tx::{ReadTx, WriteTx};
+pub use types::{
+    AttemptInfo, AttemptOutcome, DeliveredPage, DueAction, DueKind, HeartbeatState, IncidentFilter,
+    LedgerEntry, StoredPhase, StoredWindow,
+};
+
+use crate::config::settings::StoreSettings;
+
+/// One write closure with its types erased: it runs inside the backend's transaction and
+/// returns whether its changes are to be kept, and a [`Completion`] to call once the outcome
+/// of the commit is known.
+pub type WriteJob = Box<dyn FnOnce(&dyn WriteTx) -> (bool, Completion) + Send>;
+
+/// Called with `None` once a job's kept changes are durably committed, or with the error
+/// that stopped the commit (then none of them are kept).
+pub type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
+
+/// One read closure with its types erased; it sends its own result back.
+pub type ReadJob = Box<dyn FnOnce(&dyn ReadTx) + Send>;
+
+/// A future a backend returns; boxed so `Backend` stays usable as a trait object.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a storage backend provides to [`Store`].
+pub trait Backend: Send + Sync + 'static {
+    /// Queues a write job. The backend runs it in a transaction (alone, or with others if it
+    /// can keep them apart, as SQLite's savepoints do), then calls its completion once the
+    /// commit is known. `Err` (nothing queued) only if the backend has stopped.
+    fn submit(&self, job: WriteJob) -> Result<()>;
+
+    /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
+    /// job ran; `Err` if it could not run.
+    fn read(&self, job: ReadJob) -> BoxFuture<Result<()>>;
+}
+
+/// Cheap to clone; all clones share the same backend (for SQLite: one writer, one read pool).
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+/// Resolves when the backend has finished every queued job and closed the database.
+pub struct WriterDone(tokio::task::JoinHandle<()>);
+
+impl WriterDone {
+    pub fn new(task: tokio::task::JoinHandle<()>) -> Self {
+        Self(task)
+    }
+
+    pub async fn wait(self) {
+        let _ = self.0.await;
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path`, runs migrations and starts
+    /// the writer. The writer stops once every clone of the `Store` is dropped and the queue
+    /// is drained; `WriterDone` resolves then.
+    pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Store, WriterDone)> {
+        let (backend, done) = sqlite::open(path, settings).await?;
+        Ok((Store::new(backend), done))
+    }
+
+    /// A store over any backend.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Runs `f` as one write transaction; resolves after it is durably committed.
+    /// An `Err` from `f` rolls back all of `f`'s changes and only those.
+    pub async fn write<R, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn WriteTx) -> anyhow::Result<R> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<anyhow::Result<R>>();
+        let job: WriteJob = Box::new(move |tx| {
+            let result = f(tx);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit_error| {
+                let outcome = match commit_error {
+                    None => result,
+                    Some(e) => Err(Error::Commit(e.to_string()).into()),
+                };
+                let _ = done_tx.send(outcome);
+            });
+            (ok, completion)
+        });
+        self.backend.submit(job)?;
+        done_rx.await.map_err(|_| Error::StoppedBeforeCommit)?
+    }
+
+    /// Runs `f` on one consistent snapshot, off the async runtime. Reads fail only with the
+    /// store's own errors, so `f` returns a store [`Result`].
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<R>>();
+        let job: ReadJob = Box::new(move |r| {
+            let _ = done_tx.send(f(r));
+        });
+        self.backend.read(job).await?;
+        done_rx.await.map_err(|_| Error::ReadPanicked)?
+    }
+}
