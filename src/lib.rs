@@ -15,10 +15,13 @@
 //! - [`notify`]: the channel trait and its implementations (webhook, log).
 //! - [`api`]: gRPC services and HTTP routes (with alert intake: Events v2, Alertmanager,
 //!   heartbeats); parse at the edge, map errors to status codes.
+//! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in
+//!   tests).
 //! - [`app`]: wires everything together; `run` is what the binary and the tests start.
 
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;

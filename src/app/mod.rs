@@ -9,9 +9,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, grpc};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::PolicySet;
-use crate::engine::{Clock, Engine, OutboxWorker, TimerTask};
+use crate::engine::{Engine, OutboxWorker, TimerTask};
 use crate::notify::slack::SlackApi;
 use crate::notify::{
     Channel, EmailChannel, LinkSigner, LogChannel, SlackChannel, SmsChannel, WebhookChannel,

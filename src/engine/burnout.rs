@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::schedules::Installed;
+use super::reload::Installed;
 use super::{Ctx, Effects, Engine};
 use crate::domain::PageKind;
 use crate::domain::burnout::{LOOKBACK, PROJECTION_HORIZON, plan};

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Ctx, Effects, Engine, EngineError, EngineResult, apply_step, open_alert, resolve_in};
+use super::incidents::{open_alert, resolve_in};
+use super::paging::apply_step;
+use super::{Ctx, Effects, Engine, EngineError, EngineResult};
 use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
 use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
 use crate::store::{DueKind, WriteTx};

@@ -400,7 +400,7 @@ fn fall_over(
     else {
         return Ok(None);
     };
-    super::queue_page(
+    super::paging::queue_page(
         tx,
         inc.id,
         PageKind::Page,

@@ -14,11 +14,11 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use super::links::{LinkAction, LinkSigner};
 use super::render::{self, ActionLinks};
 use super::{Channel, Delivered, SendError, address_of};
+use crate::clock::Clock;
 use crate::config::channels::resolve_secret;
 use crate::config::settings::{EmailSettings, SmtpTls};
 use crate::domain::contact::Method;
 use crate::domain::{IncidentState, Page, PageKind, Person};
-use crate::engine::Clock;
 
 pub struct EmailChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,

@@ -1,4 +1,4 @@
-//! Installing policy sets (at start, on reload), API overrides, and handoffs.
+//! Installing policy sets: at start and on reload (file change, SIGHUP, the Reload RPC).
 //!
 //! What serves is always `base.with_overrides(api overrides)`, where `base` is the file set
 //! with each rotation's stored member phase applied (see `domain::members`). Installs and
@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Ctx, Effects, Engine, EngineError, EngineResult};
-use crate::domain::handoff::{HANDOFF_HORIZON, handoff_at, handoff_notices, next_handoff};
+use super::Engine;
+use super::handoff::plan_handoffs;
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::members::{RotationDef, phase_after_change, with_phase};
-use crate::domain::{PageKind, PolicySet, ScheduleOverride};
-use crate::store::{StoredPhase, WriteTx};
+use crate::domain::{PolicySet, ScheduleOverride};
+use crate::store::StoredPhase;
 
 /// How far back API overrides are kept in the serving set (older ones stay stored).
 pub const OVERRIDE_HISTORY: Duration = Duration::days(366);
@@ -71,17 +71,6 @@ pub struct ReloadAttempt {
     pub errors: Vec<String>,
     /// What changed (member changes and who kept the shift).
     pub notes: Vec<String>,
-}
-
-/// A new override, as asked for.
-#[derive(Debug, Clone)]
-pub struct OverrideRequest {
-    pub schedule: String,
-    pub person: String,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub reason: String,
-    pub by: String,
 }
 
 impl Engine {
@@ -230,130 +219,6 @@ impl Engine {
     pub fn reload_status(&self) -> ReloadStatus {
         self.inner.reload.lock().expect("reload status").clone()
     }
-
-    /// Stores an override and applies it at once.
-    pub async fn add_override(&self, req: OverrideRequest) -> EngineResult<ScheduleOverride> {
-        let mut installed = self.inner.installed.lock().await;
-        let now = self.inner.clock.now();
-        let set = self.policies();
-        if !set.schedules.contains_key(&req.schedule) {
-            return Err(EngineError::NotFound(format!(
-                "schedule: no schedule `{}`",
-                req.schedule
-            )));
-        }
-        if !set.people.contains_key(&req.person) {
-            return Err(EngineError::InvalidArgument(format!(
-                "person: no person `{}` in the policy files",
-                req.person
-            )));
-        }
-        if req.end <= req.start {
-            return Err(EngineError::InvalidArgument(
-                "end: must be after start".into(),
-            ));
-        }
-        if req.end <= now {
-            return Err(EngineError::InvalidArgument(
-                "end: the override would be over already".into(),
-            ));
-        }
-        let stored = self
-            .inner
-            .store
-            .write(move |tx| {
-                Ok(tx.insert_override(
-                    &req.schedule,
-                    &req.person,
-                    req.start,
-                    req.end,
-                    &req.reason,
-                    &req.by,
-                    now,
-                )?)
-            })
-            .await?;
-        installed.overrides.push(stored.clone());
-        self.apply_overrides(&mut installed, &stored.schedule, now)
-            .await?;
-        tracing::info!(
-            id = stored.id,
-            schedule = %stored.schedule,
-            person = %stored.person,
-            by = %stored.created_by,
-            "override added"
-        );
-        Ok(stored)
-    }
-
-    /// Marks an override removed and applies that at once.
-    pub async fn remove_override(&self, id: i64, by: String) -> EngineResult<ScheduleOverride> {
-        let mut installed = self.inner.installed.lock().await;
-        let now = self.inner.clock.now();
-        let (removed, changed) = self
-            .inner
-            .store
-            .write(move |tx| Ok(tx.remove_override(id, &by, now)?))
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("id: no override {id}")))?;
-        if !changed {
-            return Err(EngineError::FailedPrecondition(format!(
-                "id: override {id} was already removed by {}",
-                removed.removed_by.as_deref().unwrap_or("someone")
-            )));
-        }
-        installed.overrides.retain(|o| o.id != id);
-        self.apply_overrides(&mut installed, &removed.schedule, now)
-            .await?;
-        tracing::info!(id, schedule = %removed.schedule, "override removed");
-        Ok(removed)
-    }
-
-    /// Overrides made through the API that end after `since` (removed ones when asked).
-    pub async fn list_overrides(
-        &self,
-        schedule: Option<String>,
-        since: DateTime<Utc>,
-        include_removed: bool,
-    ) -> EngineResult<Vec<ScheduleOverride>> {
-        Ok(self
-            .inner
-            .store
-            .read(move |r| r.list_overrides(schedule.as_deref(), since, include_removed))
-            .await?)
-    }
-
-    /// Rebuilds the serving set from `installed` and moves `schedule`'s next handoff.
-    async fn apply_overrides(
-        &self,
-        installed: &mut Installed,
-        schedule: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let shift_dues = self.project_burnout(installed, now).await?;
-        super::burnout::write_dues(self, shift_dues).await?;
-        let set = Arc::new(installed.serving());
-        let next = set
-            .schedules
-            .get(schedule)
-            .filter(|d| d.handoff.enabled())
-            .map(|d| next_handoff(&d.schedule, now).unwrap_or(now + HANDOFF_HORIZON));
-        let name = schedule.to_string();
-        self.inner
-            .store
-            .write(move |tx| {
-                if let Some(due) = next {
-                    tx.schedule_handoff(&name, due)?;
-                }
-                Ok(())
-            })
-            .await?;
-        self.inner.policies.store(set);
-        if let Some(due) = next {
-            self.inner.timer.hint(due);
-        }
-        Ok(())
-    }
 }
 
 /// The file set with stored phases applied; the phases to store; notes on member changes.
@@ -415,74 +280,4 @@ fn apply_phases(
         }
     }
     (files, writes, notes)
-}
-
-/// Per schedule with a handoff row or handoffs enabled: the due time to set, or `None` to
-/// cancel. An overdue handoff is kept, so one missed while the daemon was down still runs.
-fn plan_handoffs(
-    set: &PolicySet,
-    scheduled: &[(String, DateTime<Utc>)],
-    now: DateTime<Utc>,
-) -> BTreeMap<String, Option<DateTime<Utc>>> {
-    let scheduled: HashMap<&str, DateTime<Utc>> =
-        scheduled.iter().map(|(s, t)| (s.as_str(), *t)).collect();
-    let mut plan = BTreeMap::new();
-    for name in scheduled.keys() {
-        plan.insert(name.to_string(), None);
-    }
-    for (name, def) in &set.schedules {
-        if !def.handoff.enabled() {
-            continue;
-        }
-        let due = match scheduled.get(name.as_str()) {
-            Some(t) if *t <= now => *t,
-            _ => next_handoff(&def.schedule, now).unwrap_or(now + HANDOFF_HORIZON),
-        };
-        plan.insert(name.clone(), Some(due));
-    }
-    plan
-}
-
-/// A schedule's handoff came due: queue the summaries and set the next one.
-pub(super) fn fire_handoff(
-    tx: &dyn WriteTx,
-    ctx: &Ctx,
-    schedule: &str,
-    due_at: DateTime<Utc>,
-    fx: &mut Effects,
-) -> anyhow::Result<()> {
-    let Some(def) = ctx.policies.schedules.get(schedule) else {
-        return Ok(()); // removed by a reload
-    };
-    if !def.handoff.enabled() {
-        return Ok(());
-    }
-    if let Some((incoming, outgoing)) = handoff_at(&def.schedule, due_at) {
-        if incoming.end <= ctx.now {
-            tracing::warn!(schedule, at = %due_at, "handoff missed while the daemon was down; its shift is over");
-        } else {
-            let covered = ctx.policies.services_covered_by(schedule);
-            let open = tx.open_incidents_of(&covered, 20)?;
-            for n in handoff_notices(def, &incoming, outgoing.as_ref(), &covered, &open) {
-                for channel in &ctx.channels {
-                    tx.enqueue_notice(
-                        PageKind::Handoff,
-                        &n.person,
-                        channel,
-                        &n.subject,
-                        &n.body,
-                        due_at,
-                        ctx.now,
-                    )?;
-                    fx.pages = true;
-                }
-                tracing::info!(schedule, person = %n.person, "handoff notice queued");
-            }
-        }
-    }
-    let after = due_at.max(ctx.now);
-    let next = next_handoff(&def.schedule, after).unwrap_or(after + HANDOFF_HORIZON);
-    tx.schedule_handoff(schedule, next)?;
-    fx.due(next);
-    Ok(())
 }

@@ -1,0 +1,358 @@
+//! Incident commands: trigger, acknowledge, resolve, escalate (by id or by key), and the
+//! reads of one incident or a list.
+
+use super::paging::apply_step;
+use super::{Ctx, Effects, Engine, EngineError, EngineResult, ingest};
+use crate::domain::{self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent};
+use crate::store::{DueKind, IncidentFilter, WriteTx};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerOutcome {
+    pub incident_id: i64,
+    pub dedup_key: String,
+    pub deduplicated: bool,
+    pub alert_count: u32,
+}
+
+/// Result of acknowledge/resolve/escalate on one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionOutcome {
+    pub incident: Incident,
+    /// False when the incident already was in the requested state.
+    pub changed: bool,
+}
+
+impl Engine {
+    /// Opens an incident and pages its first level, or adds the alert to the open incident
+    /// with the same (service, dedup_key). Returns after the change is durable.
+    #[tracing::instrument(skip_all, fields(service = %alert.service, dedup_key = %alert.dedup_key))]
+    pub async fn trigger(&self, alert: NewAlert) -> EngineResult<TriggerOutcome> {
+        let ctx = self.ctx(self.inner.clock.now());
+        if ctx.policies.policy_for_service(&alert.service).is_none() {
+            return Err(EngineError::NotFound(format!(
+                "unknown service `{}`",
+                alert.service
+            )));
+        }
+        let (outcome, fx) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut fx = Effects::default();
+                let outcome = open_alert(tx, &ctx, alert, &mut fx)?;
+                Ok((outcome, fx))
+            })
+            .await?;
+        self.publish(fx);
+        Ok(outcome)
+    }
+
+    /// Acknowledges an incident: stops escalation, starts the ack timeout if the policy has one.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn acknowledge(&self, id: i64, by: String) -> EngineResult<ActionOutcome> {
+        self.change(id, move |tx, ctx, inc, fx| {
+            match inc.state {
+                IncidentState::Resolved => {
+                    return Err(EngineError::FailedPrecondition(format!(
+                        "incident {id} is already resolved"
+                    )));
+                }
+                IncidentState::Acknowledged => return Ok(false),
+                IncidentState::Triggered => {}
+            }
+            tx.set_acknowledged(id, &by, ctx.now)?;
+            tx.cancel_actions(id)?;
+            tx.cancel_pending_pages(id)?;
+            let mut ev = NewEvent::new(EventKind::Acknowledged, "acknowledged").actor(&by);
+            if let Some(timeout) = ctx.policy(inc).and_then(|p| p.ack_timeout) {
+                let due = ctx.now + chrono::Duration::from_std(timeout).unwrap_or_default();
+                tx.schedule(id, DueKind::AckTimeout, due)?;
+                fx.due(due);
+                ev.message = format!(
+                    "acknowledged; re-triggers if not resolved by {}",
+                    due.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            fx.events.push(tx.add_event(id, &inc.service, ev, ctx.now)?);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Resolves an incident: stops everything.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn resolve(&self, id: i64, by: String, note: String) -> EngineResult<ActionOutcome> {
+        self.change(id, move |tx, ctx, inc, fx| {
+            Ok(resolve_in(tx, ctx, inc, &by, &note, fx)?)
+        })
+        .await
+    }
+
+    /// Pages the next level now; an acknowledged incident is re-triggered.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn escalate(&self, id: i64, by: String) -> EngineResult<ActionOutcome> {
+        self.change(id, move |tx, ctx, inc, fx| {
+            if inc.state == IncidentState::Resolved {
+                return Err(EngineError::FailedPrecondition(format!(
+                    "incident {id} is resolved; nothing to escalate"
+                )));
+            }
+            let policy = ctx.policy(inc).ok_or_else(|| {
+                EngineError::FailedPrecondition(format!(
+                    "escalation policy `{}` no longer exists",
+                    inc.escalation_policy
+                ))
+            })?;
+            // A held incident has paged nobody yet: escalating it pages its first level.
+            let step = if tx.is_held(id)? {
+                domain::on_trigger(policy.timeline(inc.severity))
+            } else {
+                domain::on_manual_escalate(policy.timeline(inc.severity), policy.repeat, inc.pos)
+                    .map_err(|e| EngineError::FailedPrecondition(format!("incident {id}: {e}")))?
+            };
+            if inc.state == IncidentState::Acknowledged {
+                tx.set_triggered(id)?;
+            }
+            tx.cancel_actions(id)?;
+            tx.set_position(id, step.pos())?;
+            fx.events.push(
+                tx.add_event(
+                    id,
+                    &inc.service,
+                    NewEvent::new(
+                        EventKind::Escalated,
+                        format!("escalated by hand to level {}", step.pos().level + 1),
+                    )
+                    .level(step.pos().level + 1)
+                    .actor(&by),
+                    ctx.now,
+                )?,
+            );
+            apply_step(tx, ctx, id, &inc.service, inc.severity, &step, ctx.now, fx)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Acknowledges the open incident with this key; `Ok(None)` when none is open.
+    pub async fn acknowledge_by_key(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        by: String,
+    ) -> EngineResult<Option<ActionOutcome>> {
+        match self.open_by_key(service, dedup_key).await? {
+            Some(id) => self.acknowledge(id, by).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Resolves the open incident with this key; `Ok(None)` when none is open.
+    pub async fn resolve_by_key(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        by: String,
+        note: String,
+    ) -> EngineResult<Option<ActionOutcome>> {
+        match self.open_by_key(service, dedup_key).await? {
+            Some(id) => self.resolve(id, by, note).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn open_by_key(&self, service: &str, dedup_key: &str) -> EngineResult<Option<i64>> {
+        if !self.policies().services.contains_key(service) {
+            return Err(EngineError::NotFound(format!(
+                "unknown service `{service}`"
+            )));
+        }
+        let (svc, key) = (service.to_string(), dedup_key.to_string());
+        Ok(self
+            .inner
+            .store
+            .read(move |r| r.open_incident_id(&svc, &key))
+            .await?)
+    }
+
+    pub async fn get(&self, id: i64) -> EngineResult<(Incident, Vec<Event>)> {
+        let found = self
+            .inner
+            .store
+            .read(move |r| match r.incident(id)? {
+                Some(inc) => Ok(Some((inc, r.timeline(id)?))),
+                None => Ok(None),
+            })
+            .await?;
+        found.ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))
+    }
+
+    pub async fn list(&self, filter: IncidentFilter) -> EngineResult<Vec<Incident>> {
+        Ok(self
+            .inner
+            .store
+            .read(move |r| r.list_incidents(&filter))
+            .await?)
+    }
+
+    /// Loads an incident and applies `f` to it in one transaction.
+    async fn change<F>(&self, id: i64, f: F) -> EngineResult<ActionOutcome>
+    where
+        F: FnOnce(&dyn WriteTx, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
+            + Send
+            + 'static,
+    {
+        let ctx = self.ctx(self.inner.clock.now());
+        let (outcome, fx) = self
+            .inner
+            .store
+            .write(move |tx| {
+                let inc = tx
+                    .incident(id)?
+                    .ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))?;
+                let mut fx = Effects::default();
+                // Any error rolls this change back; domain refusals keep their kind through
+                // anyhow and are recovered below.
+                let changed = f(tx, &ctx, &inc, &mut fx)?;
+                let incident = if changed {
+                    tx.incident(id)?.unwrap_or(inc)
+                } else {
+                    inc
+                };
+                Ok((ActionOutcome { incident, changed }, fx))
+            })
+            .await
+            .map_err(|e| {
+                e.downcast::<EngineError>()
+                    .unwrap_or_else(EngineError::Internal)
+            })?;
+        self.publish(fx);
+        Ok(outcome)
+    }
+}
+
+/// A trigger inside a write: adds to the open incident with the same key (and applies the
+/// threshold rule), or opens one on the routed policy and pages it unless paging is held.
+pub(super) fn open_alert(
+    tx: &dyn WriteTx,
+    ctx: &Ctx,
+    alert: NewAlert,
+    fx: &mut Effects,
+) -> anyhow::Result<TriggerOutcome> {
+    let now = ctx.now;
+    let service = ctx
+        .policies
+        .services
+        .get(&alert.service)
+        .ok_or_else(|| anyhow::anyhow!("service `{}` is gone", alert.service))?;
+    if let Some(open_id) = tx.open_incident_id(&alert.service, &alert.dedup_key)? {
+        let count = tx.record_duplicate(open_id, now)?;
+        fx.events.push(tx.add_event(
+            open_id,
+            &alert.service,
+            NewEvent::new(
+                EventKind::Deduplicated,
+                format!("alert #{count} added: {}", alert.summary),
+            ),
+            now,
+        )?);
+        // Alertmanager re-sends a firing alert (same `startsAt`) on every group or repeat
+        // interval: that is the same firing, not the alert firing again.
+        let resent = match alert.details.get("starts_at") {
+            Some(started) => tx
+                .incident(open_id)?
+                .is_some_and(|inc| inc.details.get("starts_at") == Some(started)),
+            None => false,
+        };
+        if let (Some(threshold), false) = (service.threshold, resent) {
+            ingest::observe_repeat(tx, ctx, open_id, threshold, fx)?;
+        }
+        return Ok(TriggerOutcome {
+            incident_id: open_id,
+            dedup_key: alert.dedup_key,
+            deduplicated: true,
+            alert_count: count,
+        });
+    }
+    let policy_name = domain::ingest::route(
+        &service.routes,
+        &service.escalation_policy,
+        alert.severity,
+        &alert.details,
+    );
+    let policy = ctx
+        .policies
+        .policies
+        .get(policy_name)
+        .ok_or_else(|| anyhow::anyhow!("escalation policy `{policy_name}` is gone"))?;
+    let step = domain::on_trigger(policy.timeline(alert.severity));
+    let id = tx.insert_incident(&alert, policy_name, step.pos(), now)?;
+    let mut msg = format!(
+        "{} alert from {}: {}",
+        alert.severity,
+        if alert.source.is_empty() {
+            "unknown source"
+        } else {
+            &alert.source
+        },
+        alert.summary
+    );
+    if policy_name != service.escalation_policy {
+        msg.push_str(&format!(
+            " (routed to escalation policy {policy_name} by a rule)"
+        ));
+    }
+    fx.events.push(tx.add_event(
+        id,
+        &alert.service,
+        NewEvent::new(EventKind::Triggered, msg),
+        now,
+    )?);
+    let held = domain::ingest::hold(
+        &alert.service,
+        alert.severity,
+        now,
+        &ctx.policies.maintenance,
+        service.support_hours.as_ref(),
+    );
+    match held {
+        Some(hold) => ingest::record_hold(tx, ctx, id, &alert.service, &hold, fx)?,
+        None => apply_step(tx, ctx, id, &alert.service, alert.severity, &step, now, fx)?,
+    }
+    Ok(TriggerOutcome {
+        incident_id: id,
+        dedup_key: alert.dedup_key,
+        deduplicated: false,
+        alert_count: 1,
+    })
+}
+
+/// Resolves inside a write; false when it already was resolved.
+pub(super) fn resolve_in(
+    tx: &dyn WriteTx,
+    ctx: &Ctx,
+    inc: &Incident,
+    by: &str,
+    note: &str,
+    fx: &mut Effects,
+) -> anyhow::Result<bool> {
+    if inc.state == IncidentState::Resolved {
+        return Ok(false);
+    }
+    let id = inc.id;
+    tx.set_resolved(id, by, note, ctx.now)?;
+    tx.cancel_actions(id)?;
+    tx.cancel_pending_pages(id)?;
+    let msg = if note.is_empty() {
+        "resolved".to_string()
+    } else {
+        format!("resolved: {note}")
+    };
+    fx.events.push(tx.add_event(
+        id,
+        &inc.service,
+        NewEvent::new(EventKind::Resolved, msg).actor(by),
+        ctx.now,
+    )?);
+    Ok(true)
+}
