@@ -5,6 +5,7 @@
 
 pub mod burnout;
 pub mod contact;
+pub mod due;
 pub mod escalation;
 pub mod handoff;
 pub mod incident;

@@ -18,6 +18,7 @@ use super::reload::Installed;
 use super::{Ctx, Effects, Engine};
 use crate::domain::PageKind;
 use crate::domain::burnout::{LOOKBACK, PROJECTION_HORIZON, plan};
+use crate::domain::due::{Due, DueScope};
 use crate::domain::policy::OverrideNotes;
 use crate::domain::schedule::{Assignment, Schedule};
 use crate::store::WriteTx;
@@ -117,8 +118,13 @@ pub(super) async fn write_dues(
         .write(move |tx| {
             for (name, due) in &dues {
                 match due {
-                    Some(due) => tx.schedule_shift(name, *due)?,
-                    None => tx.cancel_shift(name)?,
+                    Some(due) => tx.set_due(
+                        &Due::Shift {
+                            schedule: name.to_string(),
+                        },
+                        *due,
+                    )?,
+                    None => tx.cancel_due(&DueScope::Shift(name.clone()))?,
                 }
             }
             Ok(())
@@ -203,7 +209,12 @@ pub(super) fn fire_shift(
         fx.burnout = true;
     }
     let next = next_start(s, now).unwrap_or(now + PROJECTION_HORIZON);
-    tx.schedule_shift(schedule, next)?;
+    tx.set_due(
+        &Due::Shift {
+            schedule: schedule.to_string(),
+        },
+        next,
+    )?;
     fx.due(next);
     Ok(())
 }

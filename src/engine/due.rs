@@ -1,10 +1,11 @@
-//! Running due actions: everything whose time has come, in one transaction per batch.
+//! Running due actions: everything whose time has come, in one transaction per batch, each
+//! kind dispatched by one `match` on [`Due`].
 
 use chrono::{DateTime, Utc};
 
-use super::paging::{fire, fire_contact};
-use super::{Effects, Engine, burnout, handoff, ingest};
-use crate::store::DueKind;
+use super::{Ctx, Effects, Engine, burnout, handoff, ingest, paging};
+use crate::domain::due::Due;
+use crate::store::WriteTx;
 
 impl Engine {
     /// Runs every action due at `now` (up to `limit`) in one transaction; returns how many ran.
@@ -16,32 +17,8 @@ impl Engine {
             .write(move |tx| {
                 let mut fx = Effects::default();
                 let due = tx.take_due(now, limit)?;
-                for action in &due {
-                    if let (Some(schedule), DueKind::Shift) = (&action.schedule, action.kind) {
-                        burnout::fire_shift(tx, &ctx, schedule, &mut fx)?;
-                        continue;
-                    }
-                    if let Some(schedule) = &action.schedule {
-                        handoff::fire_handoff(tx, &ctx, schedule, action.due_at, &mut fx)?;
-                        continue;
-                    }
-                    if let Some(heartbeat) = &action.heartbeat {
-                        ingest::fire_heartbeat(tx, &ctx, heartbeat, &mut fx)?;
-                        continue;
-                    }
-                    let Some(inc) = action
-                        .incident_id
-                        .map(|id| tx.incident(id))
-                        .transpose()?
-                        .flatten()
-                    else {
-                        continue;
-                    };
-                    if let Some(contact) = &action.contact {
-                        fire_contact(tx, &ctx, &inc, contact, action.due_at, &mut fx)?;
-                        continue;
-                    }
-                    fire(tx, &ctx, &inc, action.kind, action.due_at, &mut fx)?;
+                for (action, due_at) in &due {
+                    run(tx, &ctx, action, *due_at, &mut fx)?;
                 }
                 Ok((due.len(), fx))
             })
@@ -52,5 +29,42 @@ impl Engine {
             self.refresh_burnout().await?;
         }
         Ok(n)
+    }
+}
+
+/// One due action. An incident action whose incident is gone does nothing.
+fn run(
+    tx: &dyn WriteTx,
+    ctx: &Ctx,
+    due: &Due,
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let incident = |id: i64| tx.incident(id);
+    match due {
+        Due::Escalate { incident: id } => match incident(*id)? {
+            Some(inc) => paging::fire_escalation(tx, ctx, &inc, due_at, fx),
+            None => Ok(()),
+        },
+        Due::AckTimeout { incident: id } => match incident(*id)? {
+            Some(inc) => paging::fire_ack_timeout(tx, ctx, &inc, due_at, fx),
+            None => Ok(()),
+        },
+        Due::Release { incident: id } => match incident(*id)? {
+            Some(inc) => paging::fire_release(tx, ctx, &inc, due_at, fx),
+            None => Ok(()),
+        },
+        Due::Contact {
+            incident: id,
+            person,
+            channel,
+            pos,
+        } => match incident(*id)? {
+            Some(inc) => paging::fire_contact(tx, ctx, &inc, (person, channel, *pos), due_at, fx),
+            None => Ok(()),
+        },
+        Due::Handoff { schedule } => handoff::fire_handoff(tx, ctx, schedule, due_at, fx),
+        Due::Shift { schedule } => burnout::fire_shift(tx, ctx, schedule, fx),
+        Due::HeartbeatExpiry { heartbeat } => ingest::fire_heartbeat(tx, ctx, heartbeat, fx),
     }
 }

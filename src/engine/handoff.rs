@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{Ctx, Effects};
+use crate::domain::due::Due;
 use crate::domain::handoff::{HANDOFF_HORIZON, handoff_at, handoff_notices, next_handoff};
 use crate::domain::{PageKind, PolicySet};
 use crate::store::WriteTx;
@@ -75,7 +76,12 @@ pub(super) fn fire_handoff(
     }
     let after = due_at.max(ctx.now);
     let next = next_handoff(&def.schedule, after).unwrap_or(after + HANDOFF_HORIZON);
-    tx.schedule_handoff(schedule, next)?;
+    tx.set_due(
+        &Due::Handoff {
+            schedule: schedule.to_string(),
+        },
+        next,
+    )?;
     fx.due(next);
     Ok(())
 }

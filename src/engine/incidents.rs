@@ -3,8 +3,9 @@
 
 use super::paging::apply_step;
 use super::{Ctx, Effects, Engine, EngineError, EngineResult, ingest};
+use crate::domain::due::{Due, DueScope};
 use crate::domain::{self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent};
-use crate::store::{DueKind, IncidentFilter, WriteTx};
+use crate::store::{IncidentFilter, WriteTx};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerOutcome {
@@ -61,12 +62,12 @@ impl Engine {
                 IncidentState::Triggered => {}
             }
             tx.set_acknowledged(id, &by, ctx.now)?;
-            tx.cancel_actions(id)?;
+            tx.cancel_due(&DueScope::Incident(id))?;
             tx.cancel_pending_pages(id)?;
             let mut ev = NewEvent::new(EventKind::Acknowledged, "acknowledged").actor(&by);
             if let Some(timeout) = ctx.policy(inc).and_then(|p| p.ack_timeout) {
                 let due = ctx.now + chrono::Duration::from_std(timeout).unwrap_or_default();
-                tx.schedule(id, DueKind::AckTimeout, due)?;
+                tx.set_due(&Due::AckTimeout { incident: id }, due)?;
                 fx.due(due);
                 ev.message = format!(
                     "acknowledged; re-triggers if not resolved by {}",
@@ -113,7 +114,7 @@ impl Engine {
             if inc.state == IncidentState::Acknowledged {
                 tx.set_triggered(id)?;
             }
-            tx.cancel_actions(id)?;
+            tx.cancel_due(&DueScope::Incident(id))?;
             tx.set_position(id, step.pos())?;
             fx.events.push(
                 tx.add_event(
@@ -341,7 +342,7 @@ pub(super) fn resolve_in(
     }
     let id = inc.id;
     tx.set_resolved(id, by, note, ctx.now)?;
-    tx.cancel_actions(id)?;
+    tx.cancel_due(&DueScope::Incident(id))?;
     tx.cancel_pending_pages(id)?;
     let msg = if note.is_empty() {
         "resolved".to_string()

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use super::incidents::{open_alert, resolve_in};
 use super::paging::apply_step;
 use super::{Ctx, Effects, Engine, EngineError, EngineResult};
+use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
 use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
-use crate::store::{DueKind, WriteTx};
+use crate::store::WriteTx;
 
 /// A new maintenance window, as asked for.
 #[derive(Debug, Clone)]
@@ -56,7 +57,7 @@ pub(super) fn record_hold(
         ctx.now,
     )?);
     if let Some(at) = hold.release() {
-        tx.schedule(id, DueKind::Release, at)?;
+        tx.set_due(&Due::Release { incident: id }, at)?;
         fx.due(at);
     }
     Ok(())
@@ -164,7 +165,7 @@ pub(super) fn observe_repeat(
         return Ok(());
     };
     let step = domain::on_trigger(policy.timeline(raised));
-    tx.cancel_actions(id)?;
+    tx.cancel_due(&DueScope::Incident(id))?;
     tx.set_position(id, step.pos())?;
     fx.events.push(
         tx.add_event(
@@ -224,7 +225,7 @@ pub(super) fn watch_heartbeats(
     let states = tx.heartbeat_states()?;
     for state in &states {
         if state.expires_at.is_some() && !set.heartbeats.contains_key(&state.name) {
-            tx.cancel_heartbeat(&state.name)?;
+            tx.cancel_due(&DueScope::Heartbeat(state.name.clone()))?;
         }
     }
     for def in set.heartbeats.values() {
@@ -235,7 +236,12 @@ pub(super) fn watch_heartbeats(
             Some((due, Some(last))) if due > now => {
                 let moved = def.expires_at(last).max(now);
                 if moved != due {
-                    tx.schedule_heartbeat(&def.name, moved)?;
+                    tx.set_due(
+                        &Due::HeartbeatExpiry {
+                            heartbeat: def.name.clone(),
+                        },
+                        moved,
+                    )?;
                 }
                 moved
             }
@@ -248,7 +254,12 @@ pub(super) fn watch_heartbeats(
                     continue;
                 }
                 let due = def.expires_at(now);
-                tx.schedule_heartbeat(&def.name, due)?;
+                tx.set_due(
+                    &Due::HeartbeatExpiry {
+                        heartbeat: def.name.clone(),
+                    },
+                    due,
+                )?;
                 due
             }
         };
@@ -274,7 +285,12 @@ impl Engine {
                 let mut fx = Effects::default();
                 tx.record_ping(&def.name, ctx.now)?;
                 let due = def.expires_at(ctx.now);
-                tx.schedule_heartbeat(&def.name, due)?;
+                tx.set_due(
+                    &Due::HeartbeatExpiry {
+                        heartbeat: def.name.clone(),
+                    },
+                    due,
+                )?;
                 fx.due(due);
                 let mut resolved = None;
                 if let Some(id) = tx.open_incident_id(&def.service, &def.dedup_key())?

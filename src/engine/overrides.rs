@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::reload::Installed;
 use super::{Engine, EngineError, EngineResult};
 use crate::domain::ScheduleOverride;
+use crate::domain::due::Due;
 use crate::domain::handoff::{HANDOFF_HORIZON, next_handoff};
 
 /// A new override, as asked for.
@@ -133,7 +134,12 @@ impl Engine {
             .store
             .write(move |tx| {
                 if let Some(due) = next {
-                    tx.schedule_handoff(&name, due)?;
+                    tx.set_due(
+                        &Due::Handoff {
+                            schedule: name.to_string(),
+                        },
+                        due,
+                    )?;
                 }
                 Ok(())
             })

@@ -6,8 +6,9 @@ use tokio::sync::broadcast;
 
 use super::{Ctx, Effects, Engine, EngineError, EngineResult, ingest, outbox};
 use crate::domain::contact::{self, Method};
+use crate::domain::due::Due;
 use crate::domain::{self, EventKind, Incident, IncidentState, NewEvent, PageKind, Step};
-use crate::store::{DueKind, WriteTx};
+use crate::store::WriteTx;
 
 impl Engine {
     /// Sends a test page to `person` on `channel` (or on each of their enabled contact
@@ -95,71 +96,119 @@ impl Engine {
     }
 }
 
-/// One due action on one incident. Stale actions (the incident moved on) do nothing.
-pub(super) fn fire(
+/// The incident's escalation policy, or its service's current one. When both are gone the
+/// timeline says so and escalation stops (`None`).
+fn policy_or_stop<'a>(
+    tx: &dyn WriteTx,
+    ctx: &'a Ctx,
+    inc: &Incident,
+    fx: &mut Effects,
+) -> anyhow::Result<Option<&'a domain::EscalationPolicy>> {
+    if let Some(policy) = ctx.policy(inc) {
+        return Ok(Some(policy));
+    }
+    tracing::error!(incident = inc.id, policy = %inc.escalation_policy, "escalation policy gone; escalation stopped");
+    fx.events.push(tx.add_event(
+        inc.id,
+        &inc.service,
+        NewEvent::new(
+            EventKind::Unanswered,
+            format!(
+                "escalation policy `{}` no longer exists; escalation stopped",
+                inc.escalation_policy
+            ),
+        ),
+        ctx.now,
+    )?);
+    Ok(None)
+}
+
+/// The current level's delay ran out: page the next level. Stale actions (the incident moved
+/// on) do nothing.
+pub(super) fn fire_escalation(
     tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
-    kind: DueKind,
     due_at: DateTime<Utc>,
     fx: &mut Effects,
 ) -> anyhow::Result<()> {
-    let Some(policy) = ctx.policy(inc) else {
-        tracing::error!(incident = inc.id, policy = %inc.escalation_policy, "escalation policy gone; escalation stopped");
+    let Some(policy) = policy_or_stop(tx, ctx, inc, fx)? else {
+        return Ok(());
+    };
+    if inc.state != IncidentState::Triggered {
+        return Ok(());
+    }
+    let step = domain::on_escalation_due(policy.timeline(inc.severity), policy.repeat, inc.pos);
+    if let Step::Page { pos, .. } = &step {
+        let msg = if pos.level == 0 {
+            format!(
+                "no acknowledgement; starting pass {} of the chain",
+                pos.loop_no + 1
+            )
+        } else {
+            format!("no acknowledgement; escalated to level {}", pos.level + 1)
+        };
         fx.events.push(tx.add_event(
             inc.id,
             &inc.service,
-            NewEvent::new(
-                EventKind::Unanswered,
-                format!(
-                    "escalation policy `{}` no longer exists; escalation stopped",
-                    inc.escalation_policy
-                ),
-            ),
+            NewEvent::new(EventKind::Escalated, msg).level(pos.level + 1),
             ctx.now,
         )?);
+    }
+    move_to(tx, ctx, inc, &step, due_at, fx)
+}
+
+/// Acknowledged but not resolved in time: re-trigger and escalate. Stale actions do nothing.
+pub(super) fn fire_ack_timeout(
+    tx: &dyn WriteTx,
+    ctx: &Ctx,
+    inc: &Incident,
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    let Some(policy) = policy_or_stop(tx, ctx, inc, fx)? else {
         return Ok(());
     };
-    let timeline = policy.timeline(inc.severity);
-    if (kind, inc.state) == (DueKind::Release, IncidentState::Triggered) {
-        return ingest::release(tx, ctx, inc, due_at, fx);
+    if inc.state != IncidentState::Acknowledged {
+        return Ok(());
     }
-    let step = match (kind, inc.state) {
-        (DueKind::Escalate, IncidentState::Triggered) => {
-            let step = domain::on_escalation_due(timeline, policy.repeat, inc.pos);
-            if let Step::Page { pos, .. } = &step {
-                let msg = if pos.level == 0 {
-                    format!(
-                        "no acknowledgement; starting pass {} of the chain",
-                        pos.loop_no + 1
-                    )
-                } else {
-                    format!("no acknowledgement; escalated to level {}", pos.level + 1)
-                };
-                fx.events.push(tx.add_event(
-                    inc.id,
-                    &inc.service,
-                    NewEvent::new(EventKind::Escalated, msg).level(pos.level + 1),
-                    ctx.now,
-                )?);
-            }
-            step
-        }
-        (DueKind::AckTimeout, IncidentState::Acknowledged) => {
-            tx.set_triggered(inc.id)?;
-            fx.events.push(tx.add_event(
-                inc.id,
-                &inc.service,
-                NewEvent::new(
-                    EventKind::Retriggered,
-                    "acknowledged but not resolved in time; re-triggered",
-                ),
-                ctx.now,
-            )?);
-            domain::on_ack_timeout(timeline, policy.repeat, inc.pos)
-        }
-        _ => return Ok(()),
-    };
+    tx.set_triggered(inc.id)?;
+    fx.events.push(tx.add_event(
+        inc.id,
+        &inc.service,
+        NewEvent::new(
+            EventKind::Retriggered,
+            "acknowledged but not resolved in time; re-triggered",
+        ),
+        ctx.now,
+    )?);
+    let step = domain::on_ack_timeout(policy.timeline(inc.severity), policy.repeat, inc.pos);
+    move_to(tx, ctx, inc, &step, due_at, fx)
+}
+
+/// A held incident's hold may be over: decide again whether it pages.
+pub(super) fn fire_release(
+    tx: &dyn WriteTx,
+    ctx: &Ctx,
+    inc: &Incident,
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
+    if policy_or_stop(tx, ctx, inc, fx)?.is_none() || inc.state != IncidentState::Triggered {
+        return Ok(());
+    }
+    ingest::release(tx, ctx, inc, due_at, fx)
+}
+
+/// Stores the incident at the step's position and writes the step.
+fn move_to(
+    tx: &dyn WriteTx,
+    ctx: &Ctx,
+    inc: &Incident,
+    step: &Step,
+    due_at: DateTime<Utc>,
+    fx: &mut Effects,
+) -> anyhow::Result<()> {
     tx.set_position(inc.id, step.pos())?;
     apply_step(
         tx,
@@ -167,7 +216,7 @@ pub(super) fn fire(
         inc.id,
         &inc.service,
         inc.severity,
-        &step,
+        step,
         due_at,
         fx,
     )
@@ -199,11 +248,11 @@ pub(super) fn fire_contact(
     tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
-    (person, channel, pos): &(String, String, domain::Position),
+    (person, channel, pos): (&str, &str, domain::Position),
     due_at: DateTime<Utc>,
     fx: &mut Effects,
 ) -> anyhow::Result<()> {
-    if inc.state != IncidentState::Triggered || inc.pos != *pos {
+    if inc.state != IncidentState::Triggered || inc.pos != pos {
         return Ok(());
     }
     if !ctx.channels.iter().any(|c| c == channel) {
@@ -215,7 +264,7 @@ pub(super) fn fire_contact(
         PageKind::Page,
         person,
         channel,
-        *pos,
+        pos,
         due_at,
         ctx.now,
     )?;
@@ -268,7 +317,15 @@ pub(super) fn apply_step(
                 steps.push(format!("{channel} now"));
             } else {
                 let at = now + chrono::Duration::from_std(rule.after).unwrap_or_default();
-                tx.schedule_contact(id, person, channel, pos, at)?;
+                tx.set_due(
+                    &Due::Contact {
+                        incident: id,
+                        person: person.clone(),
+                        channel: channel.to_string(),
+                        pos,
+                    },
+                    at,
+                )?;
                 fx.due(at);
                 steps.push(format!(
                     "{channel} in {}",
@@ -311,7 +368,7 @@ pub(super) fn apply_step(
     )?);
     if let Step::Page { next_in, .. } = step {
         let due = now + chrono::Duration::from_std(*next_in).unwrap_or_default();
-        tx.schedule(id, DueKind::Escalate, due)?;
+        tx.set_due(&Due::Escalate { incident: id }, due)?;
         fx.due(due);
     }
     Ok(())

@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Engine;
 use super::handoff::plan_handoffs;
+use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::members::{RotationDef, phase_after_change, with_phase};
 use crate::domain::{PolicySet, ScheduleOverride};
@@ -135,8 +136,13 @@ impl Engine {
                 }
                 for (schedule, due) in &plan {
                     match due {
-                        Some(due) => tx.schedule_handoff(schedule, *due)?,
-                        None => tx.cancel_handoff(schedule)?,
+                        Some(due) => tx.set_due(
+                            &Due::Handoff {
+                                schedule: schedule.to_string(),
+                            },
+                            *due,
+                        )?,
+                        None => tx.cancel_due(&DueScope::Handoff(schedule.clone()))?,
                     }
                 }
                 let mut moved = 0;

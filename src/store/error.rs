@@ -23,6 +23,10 @@ pub enum Error {
     /// code, a row that should exist does not).
     #[error("{0}")]
     Refused(String),
+    /// Stored data is no valid value (a row written by a newer or broken binary); it is
+    /// reported, never read as something else.
+    #[error("{0}")]
+    Corrupt(String),
     /// The transaction ran but its commit failed: none of its changes are kept.
     #[error("commit failed: {0}")]
     Commit(String),

@@ -41,8 +41,8 @@ use tokio::sync::oneshot;
 pub use error::{Error, Result};
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
-    AttemptInfo, AttemptOutcome, DeliveredPage, DueAction, DueKind, HeartbeatState, IncidentFilter,
-    LedgerEntry, StoredPhase, StoredWindow,
+    AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
+    StoredPhase, StoredWindow,
 };
 
 use crate::config::settings::StoreSettings;

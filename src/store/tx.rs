@@ -7,10 +7,12 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::due::{Due, DueScope};
+
 use super::Result;
 use super::types::{
-    AttemptInfo, AttemptOutcome, DeliveredPage, DueAction, DueKind, HeartbeatState, IncidentFilter,
-    LedgerEntry, StoredPhase, StoredWindow,
+    AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
+    StoredPhase, StoredWindow,
 };
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
@@ -176,42 +178,21 @@ pub trait WriteTx: ReadTx {
 
     // Due actions.
 
-    fn schedule(&self, incident_id: i64, kind: DueKind, due_at: DateTime<Utc>) -> Result<()>;
+    /// Sets a due action. Incident actions add one each; a schedule's handoff or shift
+    /// recording and a heartbeat's expiry are one each, moved to the new time.
+    fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<()>;
 
-    /// A later contact-rule step for one person and channel at escalation position `pos`.
-    fn schedule_contact(
-        &self,
-        incident_id: i64,
-        person: &str,
-        channel: &str,
-        pos: Position,
-        due_at: DateTime<Utc>,
-    ) -> Result<()>;
+    /// Drops the pending due actions in `scope`.
+    fn cancel_due(&self, scope: &DueScope) -> Result<()>;
 
-    /// Drops every pending action of an incident.
-    fn cancel_actions(&self, incident_id: i64) -> Result<()>;
-
-    /// Removes and returns up to `limit` actions due at or before `now`, earliest first.
-    fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueAction>>;
+    /// Removes and returns up to `limit` actions due at or before `now`, earliest first. A
+    /// stored action of no known kind is an [`Error::Corrupt`](super::Error::Corrupt), never
+    /// a guess.
+    fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(Due, DateTime<Utc>)>>;
 
     /// Moves the releases of a service's held incidents to `at` (a window ended early); the
     /// release decides again whether they page. Returns how many moved.
     fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> Result<usize>;
-
-    /// Sets (or moves) the heartbeat's expiry.
-    fn schedule_heartbeat(&self, name: &str, due_at: DateTime<Utc>) -> Result<()>;
-
-    fn cancel_heartbeat(&self, name: &str) -> Result<()>;
-
-    /// Sets (or moves) the schedule's one pending handoff.
-    fn schedule_handoff(&self, schedule: &str, due_at: DateTime<Utc>) -> Result<()>;
-
-    fn cancel_handoff(&self, schedule: &str) -> Result<()>;
-
-    /// Sets (or moves) the schedule's next ledger recording.
-    fn schedule_shift(&self, schedule: &str, due_at: DateTime<Utc>) -> Result<()>;
-
-    fn cancel_shift(&self, schedule: &str) -> Result<()>;
 
     // The outbox.
 

@@ -1,12 +1,11 @@
-//! Values the store operations take and return that are not domain types: filters, due
-//! actions as stored, attempt outcomes and the stored state of windows, heartbeats and
-//! rotation phases. Backend-neutral: nothing here says how a backend keeps them.
+//! Values the store operations take and return that are not domain types: filters, attempt
+//! outcomes and the stored state of windows, heartbeats and rotation phases. Backend-neutral: nothing here says how a backend keeps them.
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::IncidentState;
 pub use crate::domain::burnout::{DeliveredPage, LedgerEntry};
 use crate::domain::ingest::MaintenanceWindow;
-use crate::domain::{IncidentState, Position};
 
 /// Filters for `List`; `before_id` is the pagination cursor (ids descend).
 #[derive(Debug, Clone, Default)]
@@ -17,38 +16,6 @@ pub struct IncidentFilter {
     pub until: Option<DateTime<Utc>>,
     pub before_id: Option<i64>,
     pub limit: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DueKind {
-    /// The current level's delay ran out: page the next one.
-    Escalate,
-    /// Acknowledged but not resolved in time: re-trigger and escalate.
-    AckTimeout,
-    /// A schedule's shift changes: tell the incoming (and outgoing) person.
-    Handoff,
-    /// An incident held by a maintenance window or support hours may start paging.
-    Release,
-    /// A heartbeat was not pinged in time.
-    HeartbeatExpiry,
-    /// A later step of a person's contact rules (SMS after 1 minute, …).
-    Contact,
-    /// A turn of a schedule with burnout limits starts: record who takes it.
-    Shift,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DueAction {
-    /// Set for incident actions.
-    pub incident_id: Option<i64>,
-    /// Set for schedule actions (handoffs).
-    pub schedule: Option<String>,
-    /// Set for heartbeat expiries.
-    pub heartbeat: Option<String>,
-    pub kind: DueKind,
-    pub due_at: DateTime<Utc>,
-    /// For `Contact`: whom, on which channel, for which escalation position.
-    pub contact: Option<(String, String, Position)>,
 }
 
 /// What a channel reported about one attempt.

@@ -196,24 +196,4 @@ impl Tx<'_> {
             .context("recording heartbeat ping")?;
         Ok(())
     }
-
-    /// Sets (or moves) the heartbeat's expiry.
-    pub fn schedule_heartbeat(&self, name: &str, due_at: DateTime<Utc>) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO due_actions (heartbeat, kind, due_at) VALUES (?1, 'heartbeat', ?2)
-                 ON CONFLICT (heartbeat, kind) WHERE heartbeat IS NOT NULL
-                 DO UPDATE SET due_at = excluded.due_at",
-            )?
-            .execute(params![name, to_ms(due_at)])
-            .context("scheduling heartbeat expiry")?;
-        Ok(())
-    }
-
-    pub fn cancel_heartbeat(&self, name: &str) -> Result<()> {
-        self.conn()
-            .prepare_cached("DELETE FROM due_actions WHERE heartbeat = ?1")?
-            .execute([name])?;
-        Ok(())
-    }
 }

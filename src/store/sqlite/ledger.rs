@@ -133,26 +133,6 @@ impl Tx<'_> {
             .context("recording a shift in the ledger")?;
         Ok(n == 1)
     }
-
-    /// Sets (or moves) the schedule's next ledger recording.
-    pub fn schedule_shift(&self, schedule: &str, due_at: DateTime<Utc>) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO due_actions (schedule, kind, due_at) VALUES (?1, 'shift', ?2)
-                 ON CONFLICT (schedule, kind) WHERE schedule IS NOT NULL
-                 DO UPDATE SET due_at = excluded.due_at",
-            )?
-            .execute(params![schedule, to_ms(due_at)])
-            .context("scheduling shift recording")?;
-        Ok(())
-    }
-
-    pub fn cancel_shift(&self, schedule: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM due_actions WHERE schedule = ?1 AND kind = 'shift'")?
-            .execute([schedule])?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -171,26 +171,6 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Sets (or moves) the schedule's one pending handoff.
-    pub fn schedule_handoff(&self, schedule: &str, due_at: DateTime<Utc>) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO due_actions (schedule, kind, due_at) VALUES (?1, 'handoff', ?2)
-                 ON CONFLICT (schedule, kind) WHERE schedule IS NOT NULL
-                 DO UPDATE SET due_at = excluded.due_at",
-            )?
-            .execute(params![schedule, to_ms(due_at)])
-            .context("scheduling handoff")?;
-        Ok(())
-    }
-
-    pub fn cancel_handoff(&self, schedule: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM due_actions WHERE schedule = ?1 AND kind = 'handoff'")?
-            .execute([schedule])?;
-        Ok(())
-    }
-
     /// Queues a notification that belongs to no incident (a handoff summary).
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue_notice(

@@ -5,14 +5,16 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::due::{Due, DueScope};
+
 use super::Tx;
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
     Event, Incident, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride, Severity,
 };
 use crate::store::{
-    AttemptInfo, AttemptOutcome, DeliveredPage, DueAction, DueKind, HeartbeatState, IncidentFilter,
-    LedgerEntry, ReadTx, Result, StoredPhase, StoredWindow, WriteTx,
+    AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
+    ReadTx, Result, StoredPhase, StoredWindow, WriteTx,
 };
 
 /// `fn name(&self, arg: Type, …) -> Ret;` becomes a method calling `Tx`'s inherent `name`.
@@ -111,24 +113,10 @@ impl WriteTx for Tx<'_> {
             ev: NewEvent,
             now: DateTime<Utc>
         ) -> Result<Event>;
-        fn schedule(&self, incident_id: i64, kind: DueKind, due_at: DateTime<Utc>) -> Result<()>;
-        fn schedule_contact(
-            &self,
-            incident_id: i64,
-            person: &str,
-            channel: &str,
-            pos: Position,
-            due_at: DateTime<Utc>
-        ) -> Result<()>;
-        fn cancel_actions(&self, incident_id: i64) -> Result<()>;
-        fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueAction>>;
+        fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<()>;
+        fn cancel_due(&self, scope: &DueScope) -> Result<()>;
+        fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(Due, DateTime<Utc>)>>;
         fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> Result<usize>;
-        fn schedule_heartbeat(&self, name: &str, due_at: DateTime<Utc>) -> Result<()>;
-        fn cancel_heartbeat(&self, name: &str) -> Result<()>;
-        fn schedule_handoff(&self, schedule: &str, due_at: DateTime<Utc>) -> Result<()>;
-        fn cancel_handoff(&self, schedule: &str) -> Result<()>;
-        fn schedule_shift(&self, schedule: &str, due_at: DateTime<Utc>) -> Result<()>;
-        fn cancel_shift(&self, schedule: &str) -> Result<()>;
         fn enqueue_page(
             &self,
             incident_id: i64,
