@@ -33,7 +33,8 @@ pub enum Error {
     /// The writer has stopped; nothing was queued.
     #[error("the store writer has stopped")]
     Stopped,
-    /// The writer stopped after taking the job but before answering it; the outcome is unknown.
+    /// The job was dropped unanswered: the writer stopped, or the batch it was queued in could
+    /// not start (the database stayed locked). None of its changes are kept.
     #[error("the store writer stopped before committing")]
     StoppedBeforeCommit,
     /// A read job panicked.

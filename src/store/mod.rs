@@ -12,8 +12,9 @@
 //!   on one consistent snapshot.
 //! - **An answered write is committed.** `Store::write` resolves only after the transaction
 //!   is durably committed; a caller that got `Ok` may tell the world (answer an RPC, wake the
-//!   timer). If it got `Err`, nothing of the closure is kept — except after
-//!   [`Error::StoppedBeforeCommit`], when the outcome is unknown (the process is going down).
+//!   timer). If it got `Err`, nothing of the closure is kept. (A networked backend that loses
+//!   its connection during the commit cannot know the outcome; it must still answer `Err`,
+//!   [`Error::Commit`], and callers rely on idempotent retries — dedup keys — as they do now.)
 //! - **Errors are the store's own.** Operations return [`Result`] with [`Error`]; no
 //!   backend driver type crosses this module's edge. A read closure returns a store
 //!   [`Result`]; a write closure returns `anyhow::Result`, so a caller can refuse a change
