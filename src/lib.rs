@@ -2,22 +2,27 @@
 //!
 //! # Layout
 //! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
-//!   holds, the threshold rule, who takes a turn under the burnout limits). No I/O.
+//!   holds, the threshold rule, who takes a turn under the burnout limits, the due actions
+//!   in `domain::due`, the reload diff in `domain::reload`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors.
 //! - [`store`]: the storage interface — the [`store::ReadTx`] / [`store::WriteTx`] domain
 //!   operations, one write closure = one transaction, answered once committed, the store's own
 //!   [`store::Error`] — and its backend, `store/sqlite/` (the only place with SQL or rusqlite:
 //!   migrations, one group-commit writer, a read pool).
-//! - [`engine`]: applies decisions in one transaction per change; the one [`engine::TimerTask`]
-//!   that runs due actions (escalations, handoffs, shift-ledger recordings); the
-//!   [`engine::OutboxWorker`] that delivers pages.
+//! - [`engine`]: applies decisions in one transaction per change. `incidents` (trigger, ack,
+//!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
+//!   with one match), `reload` (installs a policy set the caller read), `overrides`,
+//!   `handoff`, `ingest` (holds, heartbeats, maintenance), `burnout`; the one
+//!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
+//!   delivers pages.
 //! - [`notify`]: the channel trait and its implementations (webhook, log).
 //! - [`api`]: gRPC services and HTTP routes (with alert intake: Events v2, Alertmanager,
 //!   heartbeats); parse at the edge, map errors to status codes.
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in
 //!   tests).
-//! - [`app`]: wires everything together; `run` is what the binary and the tests start.
+//! - [`app`]: wires everything together (and reads the schedules directory on reload); `run`
+//!   is what the binary and the tests start.
 
 pub mod api;
 pub mod app;

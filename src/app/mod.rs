@@ -126,7 +126,10 @@ pub async fn run(
         tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
     }
     let engine = Engine::new(store, policies.clone(), options.clock, names.clone());
-    engine.set_schedules_dir(settings.schedules_dir.clone());
+    engine.set_policy_source(
+        settings.schedules_dir.clone(),
+        reload::dir_source(settings.schedules_dir.clone()),
+    );
     // Applies stored rotation phases and API overrides, and schedules handoffs.
     engine.install(policies).await?;
     let open = engine.store().read(|r| r.open_incident_count()).await?;

@@ -1,8 +1,10 @@
 //! Hot reload of the schedules directory: on file changes (debounced) and on SIGHUP. The
-//! `Reload` RPC calls the engine directly. Every path ends in `Engine::reload`, which
-//! validates the whole set and swaps it in atomically or refuses it.
+//! `Reload` RPC calls the engine directly. Every path ends in `Engine::reload`, which reads
+//! the files through [`dir_source`] (validated as a whole) and swaps the set in atomically
+//! or refuses it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use notify_debouncer_mini::notify::RecursiveMode;
@@ -11,7 +13,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::engine::Engine;
+use crate::engine::{Engine, PolicySource};
+
+/// Reads and validates the policy files of `dir`; a refused set's reasons are its file:line
+/// messages.
+pub(crate) fn dir_source(dir: PathBuf) -> PolicySource {
+    Arc::new(move || {
+        crate::config::load_dir(&dir).map_err(|e| e.0.iter().map(ToString::to_string).collect())
+    })
+}
 
 pub struct Reloader {
     engine: Engine,

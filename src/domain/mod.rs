@@ -12,6 +12,7 @@ pub mod incident;
 pub mod ingest;
 pub mod members;
 pub mod policy;
+pub mod reload;
 pub mod rotation;
 pub mod schedule;
 

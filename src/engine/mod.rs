@@ -1,6 +1,12 @@
 //! The engine applies domain decisions: it writes the new incident state, the next due action
 //! and the pages to send in one store transaction, then wakes the timer task and the outbox
 //! worker and publishes the committed events to watchers.
+//!
+//! This file holds the handle and what every change shares (`Ctx`, `Effects`, `publish`).
+//! `incidents` has the commands on incidents, `paging` decides and queues pages, `due` runs
+//! due actions, `reload` installs a policy set its caller read, `overrides` and `handoff`
+//! the schedule changes, `ingest` holds, heartbeats and maintenance windows, `burnout` the
+//! shift ledger; `timer` and `outbox` are the two long-lived tasks.
 
 mod burnout;
 mod due;
@@ -25,7 +31,7 @@ pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::OutboxWorker;
 pub use overrides::OverrideRequest;
-pub use reload::{ReloadAttempt, ReloadStatus};
+pub use reload::{PolicySource, ReloadAttempt, ReloadStatus};
 pub use timer::{TimerHandle, TimerTask};
 
 use crate::domain::{self, Event, Incident, PolicySet};
@@ -72,6 +78,8 @@ struct Inner {
     /// Serializes installs and override changes; holds the serving set's parts.
     installed: tokio::sync::Mutex<reload::Installed>,
     reload: std::sync::Mutex<ReloadStatus>,
+    /// Where reloads read the policy set from; set by the caller.
+    source: std::sync::Mutex<Option<PolicySource>>,
     /// One reload at a time, from reading the files to installing them, so a slower read of
     /// older files can never be installed over a newer set.
     reloading: tokio::sync::Mutex<()>,
@@ -96,6 +104,7 @@ impl Engine {
                 store,
                 installed: tokio::sync::Mutex::new(reload::Installed::new(policies.clone())),
                 reload: std::sync::Mutex::new(ReloadStatus::default()),
+                source: std::sync::Mutex::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
                 policies: ArcSwap::from_pointee(policies),

@@ -16,6 +16,7 @@ use super::handoff::plan_handoffs;
 use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::members::{RotationDef, phase_after_change, with_phase};
+use crate::domain::reload::{self, Change};
 use crate::domain::{PolicySet, ScheduleOverride};
 use crate::store::StoredPhase;
 
@@ -24,6 +25,9 @@ pub const OVERRIDE_HISTORY: Duration = Duration::days(366);
 
 /// The serving set's parts, behind the install lock.
 pub(super) struct Installed {
+    /// The policy files as read, to diff the next reload against.
+    pub(super) files: Arc<PolicySet>,
+    /// The files with each rotation's stored member phase applied.
     pub(super) base: Arc<PolicySet>,
     pub(super) overrides: Vec<ScheduleOverride>,
     /// Maintenance windows made through the API, not removed, not over.
@@ -34,8 +38,10 @@ pub(super) struct Installed {
 
 impl Installed {
     pub(super) fn new(files: PolicySet) -> Self {
+        let files = Arc::new(files);
         Self {
-            base: Arc::new(files),
+            base: files.clone(),
+            files,
             overrides: Vec::new(),
             maintenance: Vec::new(),
             burnout: BTreeMap::new(),
@@ -52,6 +58,10 @@ impl Installed {
         set
     }
 }
+
+/// Reads the policy set a reload installs. Reading files is the caller's job (`app` reads
+/// the schedules directory); `Err` carries the file:line reasons the set is refused.
+pub type PolicySource = Arc<dyn Fn() -> Result<PolicySet, Vec<String>> + Send + Sync>;
 
 /// What the last reload did, for `Status` and `Reload`.
 #[derive(Debug, Clone, Default)]
@@ -94,31 +104,24 @@ impl Engine {
                 ))
             })
             .await?;
-        let (base, phases, notes) = apply_phases(files, &stored, now);
+        let changes = reload::diff(&installed.files, &files);
+        let (base, phases, notes) = apply_phases(files.clone(), &stored, now);
         // Services whose file windows or support hours changed: their held incidents are
         // re-checked now (released, or held again until the new end).
-        let before = self.policies();
-        let recheck: Vec<String> = base
-            .services
-            .keys()
-            .chain(before.services.keys())
-            .filter(|svc| {
-                let windows = |set: &PolicySet| -> Vec<_> {
-                    set.maintenance
-                        .iter()
-                        .filter(|w| w.id.is_none() && &w.service == *svc)
-                        .map(|w| (w.start, w.end))
-                        .collect()
-                };
-                let hours = |set: &PolicySet| {
-                    set.services
-                        .get(*svc)
-                        .map(|s| format!("{:?}", s.support_hours))
-                };
-                windows(&base) != windows(&before) || hours(&base) != hours(&before)
-            })
-            .cloned()
-            .collect();
+        let mut recheck: Vec<String> = Vec::new();
+        for change in changes {
+            match change {
+                Change::Holds { service } => recheck.push(service),
+                Change::Added(what, name) => tracing::info!("{} `{name}` added", what.as_str()),
+                Change::Removed(what, name) => {
+                    tracing::info!("{} `{name}` removed", what.as_str())
+                }
+                Change::Changed(what, name) => {
+                    tracing::info!("{} `{name}` changed", what.as_str())
+                }
+            }
+        }
+        installed.files = Arc::new(files);
         installed.base = Arc::new(base);
         installed.overrides = overrides;
         installed.maintenance = windows.into_iter().map(|w| w.window).collect();
@@ -170,19 +173,18 @@ impl Engine {
         Ok(notes)
     }
 
-    /// Loads `schedules_dir` again; applies it if valid, else keeps serving the current set.
-    /// The outcome is kept for `Status`.
+    /// Reads the policy set again through the source the caller gave
+    /// ([`Engine::set_policy_source`]); installs it if valid, else keeps serving the current
+    /// set. The outcome is kept for `Status`.
     pub async fn reload(&self, trigger: &str) -> anyhow::Result<ReloadAttempt> {
+        // Held from the read to the install: a slower read of older files never wins.
         let _one_at_a_time = self.inner.reloading.lock().await;
-        let dir = self
-            .reload_status()
-            .schedules_dir
-            .ok_or_else(|| anyhow::anyhow!("this daemon has no schedules directory to reload"))?;
-        let loaded = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || crate::config::load_dir(&dir)
-        })
-        .await?;
+        let dir = self.reload_status().schedules_dir;
+        let source = self.inner.source.lock().expect("policy source").clone();
+        let (Some(dir), Some(source)) = (dir, source) else {
+            anyhow::bail!("this daemon has no schedules directory to reload");
+        };
+        let loaded = tokio::task::spawn_blocking(move || source()).await?;
         let mut attempt = ReloadAttempt {
             at: self.inner.clock.now(),
             trigger: trigger.to_string(),
@@ -197,13 +199,13 @@ impl Engine {
                 tracing::info!(trigger, dir = %dir.display(), "policy set reloaded");
             }
             Err(errors) => {
-                attempt.errors = errors.0.iter().map(|e| e.to_string()).collect();
                 tracing::error!(
                     trigger,
                     dir = %dir.display(),
-                    errors = %errors,
+                    errors = %errors.join("\n"),
                     "policy set refused; the last good set keeps serving"
                 );
+                attempt.errors = errors;
             }
         }
         self.inner
@@ -214,12 +216,14 @@ impl Engine {
         Ok(attempt)
     }
 
-    pub fn set_schedules_dir(&self, dir: PathBuf) {
+    /// Where reloads read the policy set from: `dir` (shown by `Status`) through `source`.
+    pub fn set_policy_source(&self, dir: PathBuf, source: PolicySource) {
         self.inner
             .reload
             .lock()
             .expect("reload status")
             .schedules_dir = Some(dir);
+        *self.inner.source.lock().expect("policy source") = Some(source);
     }
 
     pub fn reload_status(&self) -> ReloadStatus {
