@@ -6,7 +6,10 @@
 //!   in `domain::due`, the reload diff in `domain::reload`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors.
-//! - [`store`]: SQLite, the only place with SQL; one group-commit writer, a read pool.
+//! - [`store`]: the storage interface — the [`store::ReadTx`] / [`store::WriteTx`] domain
+//!   operations, one write closure = one transaction, answered once committed, the store's own
+//!   [`store::Error`] — and its backend, `store/sqlite/` (the only place with SQL or the SQLite
+//!   driver: migrations, one group-commit writer, a read pool).
 //! - [`engine`]: applies decisions in one transaction per change. `incidents` (trigger, ack,
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,

@@ -152,7 +152,7 @@ fn next_start(s: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// A schedule's `shift` action came due: decide and record every turn that has started and
 /// is not in the ledger yet, tell the owner where nobody was eligible, set the next one.
 pub(super) fn fire_shift(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     schedule: &str,
     fx: &mut Effects,

@@ -34,7 +34,7 @@ impl Engine {
 
 /// One due action. An incident action whose incident is gone does nothing.
 fn run(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     due: &Due,
     due_at: DateTime<Utc>,

@@ -39,7 +39,7 @@ pub(super) fn plan_handoffs(
 
 /// A schedule's handoff came due: queue the summaries and set the next one.
 pub(super) fn fire_handoff(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     schedule: &str,
     due_at: DateTime<Utc>,

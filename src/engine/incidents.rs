@@ -199,7 +199,7 @@ impl Engine {
     /// Loads an incident and applies `f` to it in one transaction.
     async fn change<F>(&self, id: i64, f: F) -> EngineResult<ActionOutcome>
     where
-        F: FnOnce(&WriteTx<'_>, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
+        F: FnOnce(&dyn WriteTx, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
             + Send
             + 'static,
     {
@@ -235,7 +235,7 @@ impl Engine {
 /// A trigger inside a write: adds to the open incident with the same key (and applies the
 /// threshold rule), or opens one on the routed policy and pages it unless paging is held.
 pub(super) fn open_alert(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     alert: NewAlert,
     fx: &mut Effects,
@@ -330,7 +330,7 @@ pub(super) fn open_alert(
 
 /// Resolves inside a write; false when it already was resolved.
 pub(super) fn resolve_in(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     by: &str,

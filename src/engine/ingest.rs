@@ -43,7 +43,7 @@ pub struct HeartbeatView {
 
 /// Writes a hold on a new incident: the timeline says why, the release is a due action.
 pub(super) fn record_hold(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     id: i64,
     service: &str,
@@ -66,7 +66,7 @@ pub(super) fn record_hold(
 /// A held incident's release came due: page its first level, unless it must wait again
 /// (another window, or the support hours the window ended outside of).
 pub(super) fn release(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     due_at: DateTime<Utc>,
@@ -112,7 +112,7 @@ pub(super) fn release(
 /// Another alert on an open incident: counts it, and past the threshold raises the severity
 /// one step and moves a triggered, unheld incident to the new severity's ladder.
 pub(super) fn observe_repeat(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     id: i64,
     threshold: Threshold,
@@ -185,7 +185,7 @@ pub(super) fn observe_repeat(
 /// A heartbeat was not pinged in time: open (or add to) its incident. The next expiry is
 /// set by the next ping.
 pub(super) fn fire_heartbeat(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     name: &str,
     fx: &mut Effects,
@@ -217,7 +217,7 @@ pub(super) fn fire_heartbeat(
 /// At install: every heartbeat of the set is watched (an expiry row), unless it expired and
 /// its incident is still open; rows of heartbeats no longer defined go.
 pub(super) fn watch_heartbeats(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     set: &domain::PolicySet,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
@@ -358,7 +358,7 @@ impl Engine {
         let stored = self
             .inner
             .store
-            .write(move |tx| tx.insert_maintenance(&window, now))
+            .write(move |tx| Ok(tx.insert_maintenance(&window, now)?))
             .await?;
         installed.maintenance.push(stored.clone());
         self.inner.policies.store(Arc::new(installed.serving()));

@@ -56,6 +56,12 @@ pub enum EngineError {
 
 pub type EngineResult<T> = Result<T, EngineError>;
 
+impl From<crate::store::Error> for EngineError {
+    fn from(e: crate::store::Error) -> Self {
+        EngineError::Internal(e.into())
+    }
+}
+
 /// Cheap to clone; every clone drives the same daemon state.
 #[derive(Clone)]
 pub struct Engine {

@@ -65,7 +65,9 @@ impl OutboxWorker {
                     failures.reset();
                     continue;
                 }
-                Ok(ExecutionOutcome::Empty) => self.engine.store().read(|r| r.next_page_at()).await,
+                Ok(ExecutionOutcome::Empty) => {
+                    Ok(self.engine.store().read(|r| r.next_page_at()).await?)
+                }
                 Err(e) => Err(e),
             };
             let next = match next {
@@ -277,7 +279,7 @@ impl OutboxWorker {
             .read(move |r| {
                 keys.iter()
                     .map(|(channel, person)| r.recent_sends(person, channel, since))
-                    .collect::<anyhow::Result<Vec<_>>>()
+                    .collect::<crate::store::Result<Vec<_>>>()
             })
             .await?;
         let mut holds = Vec::new();
@@ -368,7 +370,7 @@ fn describe(
 /// A page that failed for good: if the incident still waits for an answer, page the person
 /// at once by their next contact method not tried yet at this level.
 fn fall_over(
-    tx: &crate::store::WriteTx<'_>,
+    tx: &dyn crate::store::WriteTx,
     policies: &crate::domain::PolicySet,
     enabled: &[Method],
     page: &Page,

@@ -53,7 +53,7 @@ impl Engine {
             .inner
             .store
             .write(move |tx| {
-                tx.insert_override(
+                Ok(tx.insert_override(
                     &req.schedule,
                     &req.person,
                     req.start,
@@ -61,7 +61,7 @@ impl Engine {
                     &req.reason,
                     &req.by,
                     now,
-                )
+                )?)
             })
             .await?;
         installed.overrides.push(stored.clone());
@@ -84,7 +84,7 @@ impl Engine {
         let (removed, changed) = self
             .inner
             .store
-            .write(move |tx| tx.remove_override(id, &by, now))
+            .write(move |tx| Ok(tx.remove_override(id, &by, now)?))
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("id: no override {id}")))?;
         if !changed {

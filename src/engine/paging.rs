@@ -70,7 +70,8 @@ impl Engine {
                             now,
                         )
                     })
-                    .collect::<anyhow::Result<Vec<i64>>>()
+                    .collect::<Result<Vec<i64>, _>>()
+                    .map_err(Into::into)
             })
             .await?;
         self.inner.outbox_wake.notify_one();
@@ -98,7 +99,7 @@ impl Engine {
 /// The incident's escalation policy, or its service's current one. When both are gone the
 /// timeline says so and escalation stops (`None`).
 fn policy_or_stop<'a>(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &'a Ctx,
     inc: &Incident,
     fx: &mut Effects,
@@ -125,7 +126,7 @@ fn policy_or_stop<'a>(
 /// The current level's delay ran out: page the next level. Stale actions (the incident moved
 /// on) do nothing.
 pub(super) fn fire_escalation(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     due_at: DateTime<Utc>,
@@ -159,7 +160,7 @@ pub(super) fn fire_escalation(
 
 /// Acknowledged but not resolved in time: re-trigger and escalate. Stale actions do nothing.
 pub(super) fn fire_ack_timeout(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     due_at: DateTime<Utc>,
@@ -187,7 +188,7 @@ pub(super) fn fire_ack_timeout(
 
 /// A held incident's hold may be over: decide again whether it pages.
 pub(super) fn fire_release(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     due_at: DateTime<Utc>,
@@ -201,7 +202,7 @@ pub(super) fn fire_release(
 
 /// Stores the incident at the step's position and writes the step.
 fn move_to(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     step: &Step,
@@ -224,7 +225,7 @@ fn move_to(
 /// Queues one page; SMS pages get the person's reply code for the incident.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn queue_page(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     id: i64,
     kind: PageKind,
     person: &str,
@@ -244,7 +245,7 @@ pub(crate) fn queue_page(
 /// A later contact-rule step came due: page by that method if the incident still waits for an
 /// acknowledgement at the same escalation position.
 pub(super) fn fire_contact(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
     (person, channel, pos): (&str, &str, domain::Position),
@@ -277,7 +278,7 @@ pub(super) fn fire_contact(
 /// unacknowledged at this position then. The caller has stored the incident at `step.pos()`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply_step(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     ctx: &Ctx,
     id: i64,
     service: &str,

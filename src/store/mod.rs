@@ -1,437 +1,149 @@
-//! Durable state in SQLite — the only module with SQL.
+//! Durable state behind one interface — the only module that knows how state is kept.
 //!
-//! Writes go through one writer task that groups queued jobs into one transaction (each job in
-//! its own savepoint, so a failing job rolls back alone) and answers every job only after the
-//! transaction has committed: a caller that got `Ok` knows its change is durable, and one fsync
-//! covers a whole batch. The blocking SQLite work runs in `spawn_blocking`, so the async runtime
-//! never blocks (and tokio's paused test clock does not jump while a batch is in flight).
+//! # The contract
+//! Callers talk to the store in domain operations, never in SQL: [`ReadTx`] and [`WriteTx`]
+//! (in `tx.rs`) list them, and a backend implements them. Today's backend is SQLite
+//! ([`sqlite`]); a second one (PostgreSQL, for several daemons) implements the same traits
+//! and [`Backend`], and nothing above the store changes.
 //!
-//! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
+//! - **One closure is one transaction.** [`Store::write`] runs its closure inside one write
+//!   transaction: every change it makes is kept, or (if it returns `Err`, or the commit fails)
+//!   none is. Other writes never see its changes half done. [`Store::read`] runs its closure
+//!   on one consistent snapshot.
+//! - **An answered write is committed.** `Store::write` resolves only after the transaction
+//!   is durably committed; a caller that got `Ok` may tell the world (answer an RPC, wake the
+//!   timer). If it got `Err`, nothing of the closure is kept. (A networked backend that loses
+//!   its connection during the commit cannot know the outcome; it must still answer `Err`,
+//!   [`Error::Commit`], and callers rely on idempotent retries — dedup keys — as they do now.)
+//! - **Errors are the store's own.** Operations return [`Result`] with [`Error`]; no
+//!   backend driver type crosses this module's edge. A read closure returns a store
+//!   [`Result`]; a write closure returns `anyhow::Result`, so a caller can refuse a change
+//!   with its own error (the engine does, and downcasts it back); store errors convert into
+//!   it with `?`.
+//! - Closures run off the async runtime, on a backend thread: they must not block on async
+//!   work, and should only do store operations and the decisions that need their results.
 //!
-//! The engine talks to the store in domain operations (`WriteTx`, `ReadTx` methods). A second
-//! backend (PostgreSQL, for several daemons) would implement the same operations.
+//! How a backend keeps the promise is its business. SQLite (`sqlite/`) groups queued writes
+//! into one database transaction, each closure in a savepoint of its own, and commits once for
+//! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
-mod ingest;
-mod ledger;
-mod read;
-mod schedules;
-mod schema;
-mod write;
+mod error;
+pub mod sqlite;
+mod tx;
+mod types;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use anyhow::Context;
-use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-pub use ingest::{HeartbeatState, StoredWindow};
-pub use ledger::{DeliveredPage, LedgerEntry};
-pub use read::{IncidentFilter, ReadTx};
-pub use schedules::StoredPhase;
-pub use write::{AttemptInfo, AttemptOutcome, WriteTx};
+pub use error::{Error, Result};
+pub use tx::{ReadTx, WriteTx};
+pub use types::{
+    AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
+    StoredPhase, StoredWindow,
+};
 
-use crate::config::settings::{StoreSettings, Synchronous};
+use crate::config::settings::StoreSettings;
 
-/// A job for the writer: runs inside the batch transaction, returns whether it succeeded
-/// (so its savepoint is kept) and a completion to call once the batch commit is known.
-type Job = Box<dyn FnOnce(&WriteTx<'_>) -> (bool, Completion) + Send>;
-type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+/// One write closure with its types erased: it runs inside the backend's transaction and
+/// returns whether its changes are to be kept, and a [`Completion`] to call once the outcome
+/// of the commit is known.
+pub type WriteJob = Box<dyn FnOnce(&dyn WriteTx) -> (bool, Completion) + Send>;
 
-/// Cheap to clone; all clones share the writer and the read pool.
+/// Called with `None` once a job's kept changes are durably committed, or with the error
+/// that stopped the commit (then none of them are kept).
+pub type Completion = Box<dyn FnOnce(Option<&Error>) + Send>;
+
+/// One read closure with its types erased; it sends its own result back.
+pub type ReadJob = Box<dyn FnOnce(&dyn ReadTx) + Send>;
+
+/// A future a backend returns; boxed so `Backend` stays usable as a trait object.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a storage backend provides to [`Store`].
+pub trait Backend: Send + Sync + 'static {
+    /// Queues a write job. The backend runs it in a transaction (alone, or with others if it
+    /// can keep them apart, as SQLite's savepoints do), then calls its completion once the
+    /// commit is known. `Err` (nothing queued) only if the backend has stopped.
+    fn submit(&self, job: WriteJob) -> Result<()>;
+
+    /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
+    /// job ran; `Err` if it could not run.
+    fn read(&self, job: ReadJob) -> BoxFuture<Result<()>>;
+}
+
+/// Cheap to clone; all clones share the same backend (for SQLite: one writer, one read pool).
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::UnboundedSender<Job>,
-    readers: Arc<ReadPool>,
+    backend: Arc<dyn Backend>,
 }
 
-struct ReadPool {
-    path: PathBuf,
-    busy_timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
-}
-
-/// Resolves when the writer has finished every queued job and closed the database.
+/// Resolves when the backend has finished every queued job and closed the database.
 pub struct WriterDone(tokio::task::JoinHandle<()>);
 
 impl WriterDone {
+    pub fn new(task: tokio::task::JoinHandle<()>) -> Self {
+        Self(task)
+    }
+
     pub async fn wait(self) {
         let _ = self.0.await;
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the database, runs migrations, starts the writer task.
-    pub async fn open(
-        path: &Path,
-        settings: &StoreSettings,
-    ) -> anyhow::Result<(Store, WriterDone)> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
-        }
-        let path_buf = path.to_path_buf();
-        let settings = settings.clone();
-        let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
-            let mut conn = Connection::open(&path_buf)
-                .with_context(|| format!("opening database {}", path_buf.display()))?;
-            conn.busy_timeout(settings.busy_timeout)?;
-            // Small pages: each commit dirties one index leaf per new incident (dedup keys are
-            // random), and every dirty page is written to the WAL and synced. 1 KiB pages
-            // halve commit cost against the 4 KiB default. Takes effect on a new database.
-            conn.pragma_update(None, "page_size", 1024)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "foreign_keys", true)?;
-            // The checkpointer thread moves WAL pages into the database, so commits never
-            // stall on a checkpoint.
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-            // Savepoint (statement) journals stay in memory instead of a temp file per batch.
-            conn.pragma_update(None, "temp_store", "MEMORY")?;
-            schema::migrate(&mut conn)
-                .with_context(|| format!("migrating database {}", path_buf.display()))?;
-            // FULL: a committed batch survives power loss, which is what "accepted" promises.
-            let sync = match settings.synchronous {
-                Synchronous::Full => "FULL",
-                Synchronous::Normal => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", sync)?;
-            Ok(conn)
-        })
-        .await??;
-
-        let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
-        let readers = Arc::new(ReadPool {
-            path: path.to_path_buf(),
-            busy_timeout: settings.busy_timeout,
-            idle: Mutex::new(Vec::new()),
-        });
-        Ok((Store { jobs: tx, readers }, WriterDone(writer)))
+    /// Opens (creating if needed) the SQLite database at `path`, runs migrations and starts
+    /// the writer. The writer stops once every clone of the `Store` is dropped and the queue
+    /// is drained; `WriterDone` resolves then.
+    pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Store, WriterDone)> {
+        let (backend, done) = sqlite::open(path, settings).await?;
+        Ok((Store::new(backend), done))
     }
 
-    /// Runs `f` in the next write batch; resolves after the batch is durably committed.
-    /// An `Err` from `f` rolls back only `f`'s changes.
+    /// A store over any backend.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Runs `f` as one write transaction; resolves after it is durably committed.
+    /// An `Err` from `f` rolls back all of `f`'s changes and only those.
     pub async fn write<R, F>(&self, f: F) -> anyhow::Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&WriteTx<'_>) -> anyhow::Result<R> + Send + 'static,
+        F: FnOnce(&dyn WriteTx) -> anyhow::Result<R> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<anyhow::Result<R>>();
-        let job: Job = Box::new(move |tx| {
+        let job: WriteJob = Box::new(move |tx| {
             let result = f(tx);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit_error| {
                 let outcome = match commit_error {
                     None => result,
-                    Some(e) => Err(anyhow::anyhow!("commit failed: {e}")),
+                    Some(e) => Err(Error::Commit(e.to_string()).into()),
                 };
                 let _ = done_tx.send(outcome);
             });
             (ok, completion)
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
-        done_rx
-            .await
-            .map_err(|_| anyhow::anyhow!("the store writer stopped before committing"))?
+        self.backend.submit(job)?;
+        done_rx.await.map_err(|_| Error::StoppedBeforeCommit)?
     }
 
-    /// Runs `f` on a read connection (a consistent snapshot) off the async runtime.
-    pub async fn read<R, F>(&self, f: F) -> anyhow::Result<R>
+    /// Runs `f` on one consistent snapshot, off the async runtime. Reads fail only with the
+    /// store's own errors, so `f` returns a store [`Result`].
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&ReadTx<'_>) -> anyhow::Result<R> + Send + 'static,
+        F: FnOnce(&dyn ReadTx) -> Result<R> + Send + 'static,
     {
-        let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            let result = {
-                let tx = conn.transaction()?;
-                let r = f(&ReadTx::new(&tx));
-                tx.finish()?;
-                r
-            };
-            pool.put(conn);
-            result
-        })
-        .await
-        .context("read task panicked")?
-    }
-}
-
-impl ReadPool {
-    fn get(&self) -> anyhow::Result<Connection> {
-        if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
-            return Ok(conn);
-        }
-        let conn = Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("opening {} for reading", self.path.display()))?;
-        conn.busy_timeout(self.busy_timeout)?;
-        Ok(conn)
-    }
-
-    fn put(&self, conn: Connection) {
-        let mut idle = self.idle.lock().expect("read pool poisoned");
-        // Keep a few warm connections; more would only hold memory.
-        if idle.len() < 8 {
-            idle.push(conn);
-        }
-    }
-}
-
-/// Takes every job queued (up to `max_batch`), runs them in one transaction, commits once,
-/// then answers them all. Ends when every `Store` clone is dropped and the queue is drained.
-async fn writer_loop(
-    mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    max_batch: usize,
-    checkpointer: Checkpointer,
-) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    let mut last = 0;
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
-        if last > 8 && batch.len() < last {
-            // Busy: let the request handlers already running queue their jobs too, so one
-            // commit (and its fsync) serves them all instead of splitting into two batches.
-            for _ in 0..16 {
-                tokio::task::yield_now().await;
-            }
-            while batch.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-        }
-        last = batch.len();
-        let jobs = std::mem::take(&mut batch);
-        let result = tokio::task::spawn_blocking(move || {
-            run_batch(&mut conn, jobs);
-            conn
-        })
-        .await;
-        match result {
-            Ok(c) => {
-                conn = c;
-                checkpointer.poke();
-            }
-            Err(e) => {
-                // A panic inside a job: the connection is gone with it. Nothing was answered
-                // as committed, so callers see an error; the process must not run deaf.
-                tracing::error!(error = %e, "store writer panicked; exiting");
-                std::process::exit(70);
-            }
-        }
-    }
-    drop(conn);
-    let _ = tokio::task::spawn_blocking(move || checkpointer.finish()).await;
-    tracing::debug!("store writer drained and stopped");
-}
-
-/// Copies committed WAL frames into the database file from its own connection and thread,
-/// at most every `PAUSE`, so the writer's commits only append to the WAL.
-struct Checkpointer {
-    poke: std::sync::mpsc::SyncSender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Checkpointer {
-    const PAUSE: Duration = Duration::from_millis(200);
-    const WAL_LIMIT: u64 = 64 * 1024 * 1024;
-
-    fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening {} for checkpoints", path.display()))?;
-        conn.busy_timeout(busy_timeout)?;
-        let wal_path = wal_path(path);
-        let (poke, rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("pagerd-checkpoint".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    // PASSIVE never blocks the writer or readers. But the WAL only starts over
-                    // once no reader holds an old snapshot, which under steady load may never
-                    // happen by itself: past a size, TRUNCATE waits for readers (briefly
-                    // holding the writer) and resets the file.
-                    let big = std::fs::metadata(&wal_path).is_ok_and(|m| m.len() > Self::WAL_LIMIT);
-                    let mode = if big { "TRUNCATE" } else { "PASSIVE" };
-                    let sql = format!("PRAGMA wal_checkpoint({mode})");
-                    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
-                        tracing::warn!(error = %e, mode, "WAL checkpoint failed; will retry");
-                    }
-                    std::thread::sleep(Self::PAUSE);
-                }
-                // The writer is gone: fold the whole WAL in and truncate it.
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "final WAL checkpoint failed");
-                }
-            })
-            .context("starting the checkpoint thread")?;
-        Ok(Self { poke, thread })
-    }
-
-    /// After a commit: ask for a checkpoint unless one is already pending.
-    fn poke(&self) {
-        let _ = self.poke.try_send(());
-    }
-
-    fn finish(self) {
-        drop(self.poke);
-        let _ = self.thread.join();
-    }
-}
-
-/// Runs the jobs in one transaction, commits it, then answers every job with the outcome.
-fn run_batch(conn: &mut Connection, jobs: Vec<Job>) {
-    let t0 = std::time::Instant::now();
-    let n = jobs.len();
-    let mut t_commit = t0;
-    let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
-    let outcome = (|| -> rusqlite::Result<()> {
-        // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
-        // checkpoint that holds it; a deferred upgrade would fail at once instead.
-        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for job in jobs {
-            let mut sp = tx.savepoint()?;
-            let (ok, done) = job(&WriteTx::new(&sp));
-            completions.push(done);
-            if ok {
-                sp.commit()?;
-            } else {
-                sp.rollback()?;
-                sp.commit()?;
-            }
-        }
-        t_commit = std::time::Instant::now();
-        tx.commit()
-    })();
-    tracing::trace!(
-        jobs = n,
-        exec_us = (t_commit - t0).as_micros() as u64,
-        commit_us = t_commit.elapsed().as_micros() as u64,
-        "write batch"
-    );
-    let err = outcome.err().map(|e| e.to_string());
-    if let Some(e) = &err {
-        tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
-    }
-    for done in completions {
-        done(err.as_deref());
-    }
-}
-
-fn wal_path(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push("-wal");
-    PathBuf::from(p)
-}
-
-/// Milliseconds since the Unix epoch: how instants are stored.
-pub(crate) fn to_ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::settings::StoreSettings;
-    use crate::domain::{NewAlert, Position, Severity};
-
-    fn alert(key: &str) -> NewAlert {
-        NewAlert {
-            service: "svc".into(),
-            dedup_key: key.into(),
-            severity: Severity::High,
-            summary: "s".into(),
-            source: String::new(),
-            details: Default::default(),
-            links: vec![],
-        }
-    }
-
-    #[tokio::test]
-    async fn a_failing_job_rolls_back_alone_while_its_batch_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, writer) = Store::open(&dir.path().join("t.db"), &StoreSettings::default())
-            .await
-            .unwrap();
-        let now = chrono::Utc::now();
-        let write = |key: &'static str, fail: bool| {
-            let store = store.clone();
-            async move {
-                store
-                    .write(move |tx| {
-                        let id = tx.insert_incident(&alert(key), "p", Position::default(), now)?;
-                        if fail {
-                            anyhow::bail!("refused after writing {id}");
-                        }
-                        Ok(id)
-                    })
-                    .await
-            }
-        };
-        // Queued together, so they share one batch (one transaction).
-        let (a, b, c) = tokio::join!(write("a", false), write("b", true), write("c", false));
-        assert!(a.is_ok() && c.is_ok());
-        assert!(b.unwrap_err().to_string().contains("refused"));
-        let keys = store
-            .read(|r| {
-                let list = r.list_incidents(&IncidentFilter {
-                    limit: 10,
-                    ..Default::default()
-                })?;
-                Ok(list.into_iter().map(|i| i.dedup_key).collect::<Vec<_>>())
-            })
-            .await
-            .unwrap();
-        assert_eq!(keys, ["c", "a"]);
-        // The unique index backs the dedup rule even if a caller forgot to look first.
-        assert!(write("a", false).await.is_err());
-        drop(store);
-        writer.wait().await;
-    }
-
-    #[tokio::test]
-    async fn the_writer_drains_queued_jobs_before_it_stops() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let (store, writer) = Store::open(&path, &StoreSettings::default()).await.unwrap();
-        let now = chrono::Utc::now();
-        let pending: Vec<_> = (0..100)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    store
-                        .write(move |tx| {
-                            tx.insert_incident(
-                                &alert(&format!("k{i}")),
-                                "p",
-                                Position::default(),
-                                now,
-                            )
-                        })
-                        .await
-                })
-            })
-            .collect();
-        drop(store);
-        for p in pending {
-            p.await.unwrap().unwrap();
-        }
-        writer.wait().await;
-        let (store, writer) = Store::open(&path, &StoreSettings::default()).await.unwrap();
-        assert_eq!(store.read(|r| r.open_incident_count()).await.unwrap(), 100);
-        drop(store);
-        writer.wait().await;
+        let (done_tx, done_rx) = oneshot::channel::<Result<R>>();
+        let job: ReadJob = Box::new(move |r| {
+            let _ = done_tx.send(f(r));
+        });
+        self.backend.read(job).await?;
+        done_rx.await.map_err(|_| Error::ReadPanicked)?
     }
 }

@@ -331,11 +331,10 @@ async fn a_storage_failure_is_a_5xx_and_the_retry_is_accepted() {
     settings.store.busy_timeout = Duration::from_millis(200);
     let mut app = spawn_app_with(settings, Clock::System).await;
 
-    let lock = rusqlite::Connection::open(dirs.data().join("pagerd.db")).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let lock = pagerd::store::sqlite::WriteLock::take(&dirs.data().join("pagerd.db")).unwrap();
     let (status, body) = post_json(&app, "/v2/enqueue", &event("trigger", Some("locked"))).await;
     assert_eq!(status, 500, "{body}");
-    lock.execute_batch("ROLLBACK").unwrap();
+    lock.release().unwrap();
 
     let (status, _) = post_json(&app, "/v2/enqueue", &event("trigger", Some("locked"))).await;
     assert_eq!(status, 202);

@@ -1,23 +1,12 @@
 //! Schedule state: API overrides, rotation phases, schedule-level due actions (handoffs) and
 //! notifications that belong to no incident.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::read::ReadTx;
-use super::write::WriteTx;
-use super::{from_ms, to_ms};
+use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::{PageKind, ScheduleOverride};
-
-/// A rotation layer's stored definition (JSON, file order) and the member offset applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredPhase {
-    pub schedule: String,
-    pub layer: String,
-    pub definition: String,
-    pub phase: i64,
-}
+use crate::store::{Result, StoredPhase};
 
 const OVERRIDE_COLUMNS: &str = "id, schedule, person, start_at, end_at, reason, created_by, \
      created_at, removed_by, removed_at";
@@ -37,10 +26,10 @@ fn override_from_row(r: &Row<'_>) -> rusqlite::Result<ScheduleOverride> {
     })
 }
 
-impl ReadTx<'_> {
+impl Tx<'_> {
     /// Overrides not removed that end after `since`, oldest first (the order they apply in:
     /// a later one wins where two overlap).
-    pub fn live_overrides(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<ScheduleOverride>> {
+    pub fn live_overrides(&self, since: DateTime<Utc>) -> Result<Vec<ScheduleOverride>> {
         let sql = format!(
             "SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides
              WHERE removed_at IS NULL AND end_at > ?1 ORDER BY id"
@@ -58,7 +47,7 @@ impl ReadTx<'_> {
         schedule: Option<&str>,
         since: DateTime<Utc>,
         include_removed: bool,
-    ) -> anyhow::Result<Vec<ScheduleOverride>> {
+    ) -> Result<Vec<ScheduleOverride>> {
         let sql = format!(
             "SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides
              WHERE end_at > ?1 AND (?2 IS NULL OR schedule = ?2)
@@ -74,7 +63,7 @@ impl ReadTx<'_> {
             .context("listing schedule overrides")
     }
 
-    pub fn schedule_override(&self, id: i64) -> anyhow::Result<Option<ScheduleOverride>> {
+    pub fn schedule_override(&self, id: i64) -> Result<Option<ScheduleOverride>> {
         let sql = format!("SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides WHERE id = ?1");
         self.conn
             .prepare_cached(&sql)?
@@ -83,7 +72,7 @@ impl ReadTx<'_> {
             .context("loading schedule override")
     }
 
-    pub fn rotation_phases(&self) -> anyhow::Result<Vec<StoredPhase>> {
+    pub fn rotation_phases(&self) -> Result<Vec<StoredPhase>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT schedule, layer, definition, phase FROM rotation_phases")?;
@@ -100,7 +89,7 @@ impl ReadTx<'_> {
     }
 
     /// Every scheduled handoff: (schedule, due).
-    pub fn scheduled_handoffs(&self) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
+    pub fn scheduled_handoffs(&self) -> Result<Vec<(String, DateTime<Utc>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT schedule, due_at FROM due_actions WHERE kind = 'handoff' ORDER BY schedule",
         )?;
@@ -110,7 +99,7 @@ impl ReadTx<'_> {
     }
 }
 
-impl WriteTx<'_> {
+impl Tx<'_> {
     #[allow(clippy::too_many_arguments)]
     pub fn insert_override(
         &self,
@@ -121,7 +110,7 @@ impl WriteTx<'_> {
         reason: &str,
         by: &str,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<ScheduleOverride> {
+    ) -> Result<ScheduleOverride> {
         self.conn
             .prepare_cached(
                 "INSERT INTO schedule_overrides
@@ -150,7 +139,7 @@ impl WriteTx<'_> {
         id: i64,
         by: &str,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<(ScheduleOverride, bool)>> {
+    ) -> Result<Option<(ScheduleOverride, bool)>> {
         let changed = self
             .conn
             .prepare_cached(
@@ -162,7 +151,7 @@ impl WriteTx<'_> {
         Ok(self.schedule_override(id)?.map(|o| (o, changed == 1)))
     }
 
-    pub fn set_rotation_phase(&self, p: &StoredPhase, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub fn set_rotation_phase(&self, p: &StoredPhase, now: DateTime<Utc>) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO rotation_phases (schedule, layer, definition, phase, updated_at)
@@ -193,7 +182,7 @@ impl WriteTx<'_> {
         body: &str,
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         self.conn
             .prepare_cached(
                 "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no,

@@ -1,39 +1,15 @@
 //! Write operations; each runs inside the writer's batch transaction.
 
-use std::ops::Deref;
-
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::read::{ReadTx, links_json};
-use super::{from_ms, to_ms};
+use super::read::links_json;
+use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::due::{Due, DueScope};
 use crate::domain::{Event, NewAlert, NewEvent, PageKind, Position};
+use crate::store::{AttemptInfo, AttemptOutcome, Error, Result};
 
-/// Write access; also offers every read operation (reads see this batch's writes).
-pub struct WriteTx<'a> {
-    read: ReadTx<'a>,
-}
-
-impl<'a> Deref for WriteTx<'a> {
-    type Target = ReadTx<'a>;
-    fn deref(&self) -> &ReadTx<'a> {
-        &self.read
-    }
-}
-
-impl<'a> WriteTx<'a> {
-    pub(super) fn new(conn: &'a Connection) -> Self {
-        Self {
-            read: ReadTx::new(conn),
-        }
-    }
-
-    pub(super) fn conn(&self) -> &Connection {
-        self.read.conn
-    }
-
+impl Tx<'_> {
     /// Inserts a new incident at `pos` and returns its id. Fails if an open incident with the
     /// same (service, dedup_key) exists (the unique index backs the dedup rule).
     pub fn insert_incident(
@@ -42,7 +18,7 @@ impl<'a> WriteTx<'a> {
         policy: &str,
         pos: Position,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         let details = serde_json::to_string(&alert.details)?;
         self.conn()
             .prepare_cached(
@@ -70,7 +46,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Counts another alert against an open incident; returns the new count.
-    pub fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<u32> {
+    pub fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> Result<u32> {
         self.conn()
             .prepare_cached(
                 "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?2
@@ -80,14 +56,14 @@ impl<'a> WriteTx<'a> {
             .context("recording duplicate alert")
     }
 
-    pub fn set_position(&self, id: i64, pos: Position) -> anyhow::Result<()> {
+    pub fn set_position(&self, id: i64, pos: Position) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET level = ?2, loop_no = ?3 WHERE id = ?1")?
             .execute(params![id, pos.level, pos.loop_no])?;
         Ok(())
     }
 
-    pub fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?2,
@@ -97,13 +73,7 @@ impl<'a> WriteTx<'a> {
         Ok(())
     }
 
-    pub fn set_resolved(
-        &self,
-        id: i64,
-        by: &str,
-        note: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    pub fn set_resolved(&self, id: i64, by: &str, note: &str, now: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "UPDATE incidents SET state = 'resolved', resolved_at = ?2, resolved_by = ?3,
@@ -114,7 +84,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Back to triggered (ack timeout or manual escalation of an acknowledged incident).
-    pub fn set_triggered(&self, id: i64) -> anyhow::Result<()> {
+    pub fn set_triggered(&self, id: i64) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET state = 'triggered' WHERE id = ?1")?
             .execute([id])?;
@@ -128,7 +98,7 @@ impl<'a> WriteTx<'a> {
         service: &str,
         ev: NewEvent,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Event> {
+    ) -> Result<Event> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO incident_events (incident_id, at, kind, level, person, channel,
@@ -171,7 +141,7 @@ impl<'a> WriteTx<'a> {
         pos: Position,
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no,
@@ -193,7 +163,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Acknowledged or resolved: pages not yet sent are not wanted any more.
-    pub fn cancel_pending_pages(&self, incident_id: i64) -> anyhow::Result<usize> {
+    pub fn cancel_pending_pages(&self, incident_id: i64) -> Result<usize> {
         Ok(self
             .conn()
             .prepare_cached(
@@ -205,7 +175,7 @@ impl<'a> WriteTx<'a> {
 
     /// Sets a due action. Incident actions add a row; a schedule's handoff or shift recording
     /// and a heartbeat's expiry are one row each, moved to the new time.
-    pub fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> anyhow::Result<()> {
+    pub fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<()> {
         let (mut incident, mut schedule, mut heartbeat) = (None, None, None);
         let (mut person, mut channel, mut pos) = (None, None, None);
         match due {
@@ -252,7 +222,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Drops the pending due actions in `scope`.
-    pub fn cancel_due(&self, scope: &DueScope) -> anyhow::Result<()> {
+    pub fn cancel_due(&self, scope: &DueScope) -> Result<()> {
         let (sql, key): (&str, &dyn rusqlite::ToSql) = match scope {
             DueScope::Incident(id) => ("DELETE FROM due_actions WHERE incident_id = ?1", id),
             DueScope::Handoff(s) => (
@@ -271,11 +241,7 @@ impl<'a> WriteTx<'a> {
 
     /// Removes and returns up to `limit` actions due at or before `now`, earliest first. A
     /// stored row that is no known action is an error (the batch rolls back), never a guess.
-    pub fn take_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> anyhow::Result<Vec<(Due, DateTime<Utc>)>> {
+    pub fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(Due, DateTime<Utc>)>> {
         // The limit is in the text: a bound LIMIT re-prepares the statement on every run.
         let mut stmt = self.conn().prepare_cached(&format!(
             "DELETE FROM due_actions WHERE id IN
@@ -301,7 +267,7 @@ impl<'a> WriteTx<'a> {
         let mut due = rows
             .into_iter()
             .map(DueRow::decode)
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         // RETURNING order is unspecified; run them in due order.
         due.sort_by_key(|(_, at)| *at);
         Ok(due)
@@ -315,7 +281,7 @@ impl<'a> WriteTx<'a> {
         outcome: &AttemptOutcome,
         attempt: &AttemptInfo,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let (status, next, error, sent_at) = match outcome {
             AttemptOutcome::Sent => ("sent", now, None, Some(to_ms(now))),
             AttemptOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None),
@@ -344,7 +310,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Holds pages back until `until` (a rate limit); returns the ids held for the first time.
-    pub fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
+    pub fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> Result<Vec<i64>> {
         let mut first = Vec::new();
         for id in ids {
             let was_held: bool = self
@@ -363,12 +329,7 @@ impl<'a> WriteTx<'a> {
 
     /// The person's SMS reply code for this incident: the one they already have, else a new
     /// four-digit code none of their recent pages uses.
-    pub fn reply_code(
-        &self,
-        incident_id: i64,
-        person: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    pub fn reply_code(&self, incident_id: i64, person: &str, now: DateTime<Utc>) -> Result<String> {
         let existing: Option<String> = self
             .conn()
             .prepare_cached(
@@ -395,32 +356,15 @@ impl<'a> WriteTx<'a> {
                 return Ok(code);
             }
         }
-        anyhow::bail!("no free reply code for {person}")
+        Err(Error::Refused(format!("no free reply code for {person}")))
     }
 
-    pub fn set_reply_code(&self, page_id: i64, code: &str) -> anyhow::Result<()> {
+    pub fn set_reply_code(&self, page_id: i64, code: &str) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE pages SET reply_code = ?2 WHERE id = ?1")?
             .execute(params![page_id, code])?;
         Ok(())
     }
-}
-
-/// What a channel reported about one attempt.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AttemptInfo {
-    /// The email address, number or Slack id used.
-    pub address: Option<String>,
-    /// The provider's answer, e.g. "250 2.0.0 queued" or "HTTP 201".
-    pub response: Option<String>,
-}
-
-/// Result of one delivery attempt, as the outbox decided it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttemptOutcome {
-    Sent,
-    Retry { at: DateTime<Utc>, error: String },
-    Failed { error: String },
 }
 
 /// One `due_actions` row as stored.
@@ -438,9 +382,10 @@ struct DueRow {
 }
 
 impl DueRow {
-    fn decode(self) -> anyhow::Result<(Due, DateTime<Utc>)> {
+    fn decode(self) -> Result<(Due, DateTime<Utc>)> {
         let (id, kind) = (self.id, self.kind.as_str());
-        let missing = |what: &str| anyhow::anyhow!("due_actions row {id}: `{kind}` without {what}");
+        let missing =
+            |what: &str| Error::Corrupt(format!("due_actions row {id}: `{kind}` without {what}"));
         let incident = || self.incident.ok_or_else(|| missing("an incident"));
         let schedule = || self.schedule.clone().ok_or_else(|| missing("a schedule"));
         let due = match kind {
@@ -474,7 +419,11 @@ impl DueRow {
                     .clone()
                     .ok_or_else(|| missing("a heartbeat"))?,
             },
-            other => anyhow::bail!("due_actions row {id}: unknown due action kind `{other}`"),
+            other => {
+                return Err(Error::Corrupt(format!(
+                    "due_actions row {id}: unknown due action kind `{other}`"
+                )));
+            }
         };
         Ok((due, from_ms(self.due_at)))
     }
@@ -483,6 +432,7 @@ impl DueRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     fn db() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -509,7 +459,7 @@ mod tests {
              PRAGMA ignore_check_constraints = OFF;",
         )
         .unwrap();
-        let err = WriteTx::new(&conn).take_due(from_ms(10), 10).unwrap_err();
+        let err = Tx::new(&conn).take_due(from_ms(10), 10).unwrap_err();
         assert_eq!(
             format!("{err:#}"),
             "due_actions row 7: unknown due action kind `snooze`"
@@ -519,7 +469,7 @@ mod tests {
     #[test]
     fn every_due_action_comes_back_as_it_was_set_and_keyed_ones_move() {
         let conn = db();
-        let tx = WriteTx::new(&conn);
+        let tx = Tx::new(&conn);
         let all = [
             Due::Escalate { incident: 1 },
             Due::AckTimeout { incident: 1 },
@@ -562,7 +512,7 @@ mod tests {
     #[test]
     fn cancelling_drops_only_the_actions_in_scope() {
         let conn = db();
-        let tx = WriteTx::new(&conn);
+        let tx = Tx::new(&conn);
         let rota = |s: &str| Due::Handoff { schedule: s.into() };
         tx.set_due(&Due::Escalate { incident: 1 }, from_ms(1))
             .unwrap();

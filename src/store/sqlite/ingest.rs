@@ -1,25 +1,16 @@
 //! Alert intake state: maintenance windows made through the API, heartbeat pings and
 //! expiries, held incidents' releases, and each incident's recent alert times.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::read::ReadTx;
-use super::write::WriteTx;
-use super::{from_ms, to_ms};
+use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::Severity;
 use crate::domain::ingest::MaintenanceWindow;
+use crate::store::{HeartbeatState, Result, StoredWindow};
 
 const WINDOW_COLUMNS: &str =
     "id, service, start_at, end_at, reason, page_after, created_by, removed_by";
-
-/// A stored window and who removed it, if someone did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredWindow {
-    pub window: MaintenanceWindow,
-    pub removed_by: Option<String>,
-}
 
 fn window_from_row(r: &Row<'_>) -> rusqlite::Result<StoredWindow> {
     Ok(StoredWindow {
@@ -36,19 +27,9 @@ fn window_from_row(r: &Row<'_>) -> rusqlite::Result<StoredWindow> {
     })
 }
 
-/// A heartbeat's stored state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeartbeatState {
-    pub name: String,
-    pub last_ping_at: Option<DateTime<Utc>>,
-    pub pings: i64,
-    /// When it expires unless pinged; `None` once expired (or never watched).
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl ReadTx<'_> {
+impl Tx<'_> {
     /// Windows not removed that end after `since`, oldest first.
-    pub fn live_maintenance(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<StoredWindow>> {
+    pub fn live_maintenance(&self, since: DateTime<Utc>) -> Result<Vec<StoredWindow>> {
         self.list_maintenance(None, since, false)
     }
 
@@ -57,7 +38,7 @@ impl ReadTx<'_> {
         service: Option<&str>,
         since: DateTime<Utc>,
         include_removed: bool,
-    ) -> anyhow::Result<Vec<StoredWindow>> {
+    ) -> Result<Vec<StoredWindow>> {
         let sql = format!(
             "SELECT {WINDOW_COLUMNS} FROM maintenance_windows
              WHERE end_at > ?1 AND (?2 IS NULL OR service = ?2) AND (?3 OR removed_at IS NULL)
@@ -72,7 +53,7 @@ impl ReadTx<'_> {
             .context("listing maintenance windows")
     }
 
-    fn maintenance_window(&self, id: i64) -> anyhow::Result<Option<StoredWindow>> {
+    fn maintenance_window(&self, id: i64) -> Result<Option<StoredWindow>> {
         let sql = format!("SELECT {WINDOW_COLUMNS} FROM maintenance_windows WHERE id = ?1");
         self.conn
             .prepare_cached(&sql)?
@@ -82,7 +63,7 @@ impl ReadTx<'_> {
     }
 
     /// The incident's alert times since its last severity raise.
-    pub fn recent_alerts(&self, incident_id: i64) -> anyhow::Result<Vec<DateTime<Utc>>> {
+    pub fn recent_alerts(&self, incident_id: i64) -> Result<Vec<DateTime<Utc>>> {
         let text: String = self
             .conn
             .prepare_cached("SELECT recent_alerts FROM incidents WHERE id = ?1")?
@@ -93,7 +74,7 @@ impl ReadTx<'_> {
     }
 
     /// Whether the incident waits for a release (maintenance window, support hours).
-    pub fn is_held(&self, incident_id: i64) -> anyhow::Result<bool> {
+    pub fn is_held(&self, incident_id: i64) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached(
@@ -105,7 +86,7 @@ impl ReadTx<'_> {
     }
 
     /// Every heartbeat with a stored ping or a scheduled expiry.
-    pub fn heartbeat_states(&self) -> anyhow::Result<Vec<HeartbeatState>> {
+    pub fn heartbeat_states(&self) -> Result<Vec<HeartbeatState>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT n.name, h.last_ping_at, COALESCE(h.pings, 0), d.due_at
              FROM (SELECT name FROM heartbeats
@@ -127,8 +108,8 @@ impl ReadTx<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> anyhow::Result<()> {
+impl Tx<'_> {
+    pub fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> Result<()> {
         let ms: Vec<i64> = hits.iter().map(|t| to_ms(*t)).collect();
         self.conn()
             .prepare_cached("UPDATE incidents SET recent_alerts = ?2 WHERE id = ?1")?
@@ -136,7 +117,7 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    pub fn set_severity(&self, id: i64, severity: Severity) -> anyhow::Result<()> {
+    pub fn set_severity(&self, id: i64, severity: Severity) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET severity = ?2 WHERE id = ?1")?
             .execute(params![id, severity.as_str()])?;
@@ -147,7 +128,7 @@ impl WriteTx<'_> {
         &self,
         w: &MaintenanceWindow,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<MaintenanceWindow> {
+    ) -> Result<MaintenanceWindow> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO maintenance_windows
@@ -178,7 +159,7 @@ impl WriteTx<'_> {
         id: i64,
         by: &str,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<(StoredWindow, bool)>> {
+    ) -> Result<Option<(StoredWindow, bool)>> {
         let changed = self
             .conn()
             .prepare_cached(
@@ -192,7 +173,7 @@ impl WriteTx<'_> {
 
     /// Moves the releases of a service's held incidents to `at` (a window ended early); the
     /// release decides again whether they page.
-    pub fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> anyhow::Result<usize> {
+    pub fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> Result<usize> {
         Ok(self
             .conn()
             .prepare_cached(
@@ -204,7 +185,7 @@ impl WriteTx<'_> {
             .execute(params![service, to_ms(at)])?)
     }
 
-    pub fn record_ping(&self, name: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub fn record_ping(&self, name: &str, now: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO heartbeats (name, last_ping_at, pings) VALUES (?1, ?2, 1)

@@ -2,32 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::{from_ms, to_ms};
+use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::{
     Event, EventKind, Incident, IncidentState, Link, Notice, Page, PageKind, Position, Severity,
 };
+use crate::store::{IncidentFilter, Result};
 
 // Limits are written into the SQL text rather than bound: a bound LIMIT makes SQLite
 // re-prepare the cached statement on every run.
-
-pub struct ReadTx<'a> {
-    pub(super) conn: &'a Connection,
-}
-
-/// Filters for `List`; `before_id` is the pagination cursor (ids descend).
-#[derive(Debug, Clone, Default)]
-pub struct IncidentFilter {
-    pub states: Vec<IncidentState>,
-    pub service: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub before_id: Option<i64>,
-    pub limit: usize,
-}
 
 const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, \
      i.details, i.links, i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
@@ -36,12 +21,8 @@ const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summ
 /// How many columns `INCIDENT_COLUMNS` selects (what `incident_from_row` reads).
 const INCIDENT_COLUMN_COUNT: usize = 21;
 
-impl<'a> ReadTx<'a> {
-    pub(super) fn new(conn: &'a Connection) -> Self {
-        Self { conn }
-    }
-
-    pub fn incident(&self, id: i64) -> anyhow::Result<Option<Incident>> {
+impl Tx<'_> {
+    pub fn incident(&self, id: i64) -> Result<Option<Incident>> {
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.id = ?1");
         self.conn
             .prepare_cached(&sql)?
@@ -51,7 +32,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// The id of the open (not resolved) incident of `service` with `dedup_key`, if any.
-    pub fn open_incident_id(&self, service: &str, dedup_key: &str) -> anyhow::Result<Option<i64>> {
+    pub fn open_incident_id(&self, service: &str, dedup_key: &str) -> Result<Option<i64>> {
         self.conn
             .prepare_cached(
                 "SELECT id FROM incidents
@@ -62,7 +43,7 @@ impl<'a> ReadTx<'a> {
             .context("looking up open incident by dedup key")
     }
 
-    pub fn list_incidents(&self, f: &IncidentFilter) -> anyhow::Result<Vec<Incident>> {
+    pub fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
         let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE 1 = 1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if !f.states.is_empty() {
@@ -93,7 +74,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// The incident's timeline, oldest first.
-    pub fn timeline(&self, incident_id: i64) -> anyhow::Result<Vec<Event>> {
+    pub fn timeline(&self, incident_id: i64) -> Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.id, e.incident_id, i.service, e.kind, e.at, e.level, e.person, e.channel, \
                     e.actor, e.message
@@ -118,7 +99,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// The earliest due action, for the timer task.
-    pub fn next_due_at(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    pub fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         let ms: Option<i64> = self
             .conn
             .prepare_cached("SELECT MIN(due_at) FROM due_actions")?
@@ -128,7 +109,7 @@ impl<'a> ReadTx<'a> {
 
     /// Pending pages whose next attempt is due, oldest first, with their incident (or, for
     /// notifications without one, their own text).
-    pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<Page>> {
+    pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Page>> {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
@@ -181,7 +162,7 @@ impl<'a> ReadTx<'a> {
         person: &str,
         channel: &str,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<DateTime<Utc>>> {
+    ) -> Result<Vec<DateTime<Utc>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT sent_at FROM pages
              WHERE person = ?1 AND channel = ?2 AND sent_at > ?3 ORDER BY sent_at",
@@ -199,7 +180,7 @@ impl<'a> ReadTx<'a> {
         incident_id: i64,
         person: &str,
         pos: Position,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT channel FROM pages
              WHERE incident_id = ?1 AND person = ?2 AND level = ?3 AND loop_no = ?4",
@@ -212,7 +193,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// The incident an SMS reply code of `person` belongs to (their latest page with it).
-    pub fn incident_for_reply_code(&self, person: &str, code: &str) -> anyhow::Result<Option<i64>> {
+    pub fn incident_for_reply_code(&self, person: &str, code: &str) -> Result<Option<i64>> {
         self.conn
             .prepare_cached(
                 "SELECT incident_id FROM pages WHERE person = ?1 AND reply_code = ?2
@@ -224,11 +205,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// Open incidents of these services, newest first (at most `limit`).
-    pub fn open_incidents_of(
-        &self,
-        services: &[&str],
-        limit: usize,
-    ) -> anyhow::Result<Vec<Incident>> {
+    pub fn open_incidents_of(&self, services: &[&str], limit: usize) -> Result<Vec<Incident>> {
         if services.is_empty() {
             return Ok(Vec::new());
         }
@@ -245,7 +222,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// When the earliest pending page (including retries) becomes due.
-    pub fn next_page_at(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    pub fn next_page_at(&self) -> Result<Option<DateTime<Utc>>> {
         let ms: Option<i64> = self
             .conn
             .prepare_cached("SELECT MIN(next_attempt_at) FROM pages WHERE status = 'pending'")?
@@ -254,7 +231,7 @@ impl<'a> ReadTx<'a> {
     }
 
     /// Number of incidents not yet resolved (for status and start-up logs).
-    pub fn open_incident_count(&self) -> anyhow::Result<u64> {
+    pub fn open_incident_count(&self) -> Result<u64> {
         let n: i64 = self
             .conn
             .prepare_cached("SELECT COUNT(*) FROM incidents WHERE state != 'resolved'")?

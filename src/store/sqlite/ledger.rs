@@ -1,15 +1,11 @@
 //! The shift ledger (who took each turn of a schedule with burnout limits, and why), its due
 //! action, and what the on-call load report reads.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 
-use super::read::ReadTx;
-use super::write::WriteTx;
-use super::{from_ms, to_ms};
-pub use crate::domain::burnout::LedgerEntry;
-pub use crate::domain::load_report::DeliveredPage;
+use super::{Context, Tx, from_ms, to_ms};
+use crate::store::{DeliveredPage, LedgerEntry, Result};
 
 // One incident counts once however many pages it took; only pages that went out count.
 const LEDGER_SELECT: &str = "SELECT l.schedule, l.layer, l.turn, l.start_at, l.end_at, l.person,
@@ -39,9 +35,9 @@ fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     })
 }
 
-impl ReadTx<'_> {
+impl Tx<'_> {
     /// A schedule's ledger rows ending after `since`, in start order.
-    pub fn ledger(&self, schedule: &str, since: DateTime<Utc>) -> anyhow::Result<Vec<LedgerEntry>> {
+    pub fn ledger(&self, schedule: &str, since: DateTime<Utc>) -> Result<Vec<LedgerEntry>> {
         let sql = format!(
             "{LEDGER_SELECT} WHERE l.schedule = ?1 AND l.end_at > ?2 ORDER BY l.start_at, l.id"
         );
@@ -57,7 +53,7 @@ impl ReadTx<'_> {
         schedule: Option<&str>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<LedgerEntry>> {
+    ) -> Result<Vec<LedgerEntry>> {
         let sql = format!(
             "{LEDGER_SELECT} WHERE (?1 IS NULL OR l.schedule = ?1)
                AND l.start_at >= ?2 AND l.start_at < ?3 ORDER BY l.start_at, l.id"
@@ -73,7 +69,7 @@ impl ReadTx<'_> {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<DeliveredPage>> {
+    ) -> Result<Vec<DeliveredPage>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.person, p.incident_id, p.sent_at, i.acknowledged_at, i.resolved_at
              FROM pages p JOIN incidents i ON i.id = p.incident_id
@@ -95,7 +91,7 @@ impl ReadTx<'_> {
     }
 
     /// Every scheduled ledger recording: (schedule, due).
-    pub fn scheduled_shifts(&self) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
+    pub fn scheduled_shifts(&self) -> Result<Vec<(String, DateTime<Utc>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT schedule, due_at FROM due_actions WHERE kind = 'shift' ORDER BY schedule",
         )?;
@@ -105,10 +101,10 @@ impl ReadTx<'_> {
     }
 }
 
-impl WriteTx<'_> {
+impl Tx<'_> {
     /// Records who took a shift; a row already there (same schedule, layer, start, person)
     /// is kept as it was: a past decision never changes.
-    pub fn record_shift(&self, e: &LedgerEntry, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    pub fn record_shift(&self, e: &LedgerEntry, now: DateTime<Utc>) -> Result<bool> {
         let n = self
             .conn
             .prepare_cached(
@@ -198,13 +194,13 @@ mod tests {
             evening: false,
             incidents: 0,
         };
-        let w = WriteTx::new(&conn);
+        let w = Tx::new(&conn);
         assert!(w.record_shift(&entry, start).unwrap());
         // Recorded once: the same decision again changes nothing.
         let mut other = entry.clone();
         other.reason = "something else".into();
         assert!(!w.record_shift(&other, start).unwrap());
-        let rows = ReadTx::new(&conn).ledger("rota", start).unwrap();
+        let rows = Tx::new(&conn).ledger("rota", start).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(
             (rows[0].reason.as_str(), rows[0].incidents),

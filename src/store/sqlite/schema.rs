@@ -2,6 +2,8 @@
 
 use rusqlite::Connection;
 
+use crate::store::{Error, Result};
+
 /// Each entry moves the schema from version `i` to `i + 1`. Never edit a shipped entry:
 /// append a new one.
 const MIGRATIONS: &[&str] = &[
@@ -310,14 +312,14 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if current > known {
-        anyhow::bail!(
+        return Err(Error::Refused(format!(
             "database schema version {current} is newer than this pagerd knows ({known}); \
              refusing to run an older binary on it"
-        );
+        )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;

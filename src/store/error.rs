@@ -1,0 +1,74 @@
+//! The store's own error type: what every store operation returns, whatever the backend.
+//!
+//! A backend maps its driver's errors into these variants inside its own module, so no
+//! driver type appears outside it. `Error` implements `std::error::Error`, so `?` turns it
+//! into an `anyhow::Error` (with the `op` of a [`Error::Context`] as the outer message and
+//! the backend's own message as its cause, as `{:#}` shows).
+
+/// An error from a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The backend failed or refused an operation (I/O, a lock held too long, a broken
+    /// uniqueness rule, a value it could not encode or decode); the message is the backend's.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// `op` is what the store was doing when `source` happened ("inserting incident").
+    #[error("{op}")]
+    Context {
+        op: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// The store cannot do what was asked (a schema newer than this binary, no free reply
+    /// code, a row that should exist does not).
+    #[error("{0}")]
+    Refused(String),
+    /// Stored data is no valid value (a row written by a newer or broken binary); it is
+    /// reported, never read as something else.
+    #[error("{0}")]
+    Corrupt(String),
+    /// The transaction ran but its commit failed: none of its changes are kept.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// The writer has stopped; nothing was queued.
+    #[error("the store writer has stopped")]
+    Stopped,
+    /// The job was dropped unanswered: the writer stopped, or the batch it was queued in could
+    /// not start (the database stayed locked). None of its changes are kept.
+    #[error("the store writer stopped before committing")]
+    StoppedBeforeCommit,
+    /// A read job panicked.
+    #[error("read task panicked")]
+    ReadPanicked,
+}
+
+/// What store operations return.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps a backend's own error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Backend(Box::new(e))
+    }
+
+    /// Says what the store was doing when `self` happened.
+    pub fn context(self, op: impl Into<String>) -> Self {
+        Error::Context {
+            op: op.into(),
+            source: Box::new(self),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_reads_like_anyhow_context_once_converted() {
+        let e = Error::Refused("database is locked".into()).context("inserting incident");
+        let any = anyhow::Error::from(e);
+        assert_eq!(any.to_string(), "inserting incident");
+        assert_eq!(format!("{any:#}"), "inserting incident: database is locked");
+    }
+}

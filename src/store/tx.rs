@@ -1,0 +1,303 @@
+//! The store interface: the domain operations a transaction offers, as two traits a backend
+//! implements. `ReadTx` is a consistent snapshot; `WriteTx` is one write transaction and
+//! offers every read too (reads inside it see its own writes).
+//!
+//! Ids (`i64`) are the store's: incidents, events, pages, windows and overrides get one when
+//! they are inserted, and callers only hand them back. Instants are kept to the millisecond.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::due::{Due, DueScope};
+
+use super::Result;
+use super::types::{
+    AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
+    StoredPhase, StoredWindow,
+};
+use crate::domain::ingest::MaintenanceWindow;
+use crate::domain::{
+    Event, Incident, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride, Severity,
+};
+
+/// Read operations: on a read snapshot (`Store::read`) or inside a write (`Store::write`).
+pub trait ReadTx {
+    // Incidents and their timelines.
+
+    fn incident(&self, id: i64) -> Result<Option<Incident>>;
+
+    /// The id of the open (not resolved) incident of `service` with `dedup_key`, if any.
+    fn open_incident_id(&self, service: &str, dedup_key: &str) -> Result<Option<i64>>;
+
+    /// Incidents matching `filter`, newest (highest id) first.
+    fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+
+    /// The incident's timeline, oldest first.
+    fn timeline(&self, incident_id: i64) -> Result<Vec<Event>>;
+
+    /// Open incidents of these services, newest first (at most `limit`).
+    fn open_incidents_of(&self, services: &[&str], limit: usize) -> Result<Vec<Incident>>;
+
+    /// Number of incidents not yet resolved (for status and start-up logs).
+    fn open_incident_count(&self) -> Result<u64>;
+
+    /// The incident's alert times since its last severity raise.
+    fn recent_alerts(&self, incident_id: i64) -> Result<Vec<DateTime<Utc>>>;
+
+    // Due actions.
+
+    /// The earliest due action, for the timer task.
+    fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
+
+    /// Whether the incident waits for a release (maintenance window, support hours).
+    fn is_held(&self, incident_id: i64) -> Result<bool>;
+
+    /// Every scheduled handoff: (schedule, due).
+    fn scheduled_handoffs(&self) -> Result<Vec<(String, DateTime<Utc>)>>;
+
+    /// Every scheduled ledger recording: (schedule, due).
+    fn scheduled_shifts(&self) -> Result<Vec<(String, DateTime<Utc>)>>;
+
+    // The outbox.
+
+    /// Pending pages whose next attempt is due, oldest first, with their incident (or, for
+    /// notifications without one, their own text).
+    fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Page>>;
+
+    /// When the earliest pending page (including retries) becomes due.
+    fn next_page_at(&self) -> Result<Option<DateTime<Utc>>>;
+
+    /// When messages went to `person` on `channel` since `since` (a coalesced message once).
+    fn recent_sends(
+        &self,
+        person: &str,
+        channel: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>>;
+
+    /// Channels already used (or queued) to page `person` about the incident at `pos`.
+    fn channels_tried(&self, incident_id: i64, person: &str, pos: Position) -> Result<Vec<String>>;
+
+    /// The incident an SMS reply code of `person` belongs to (their latest page with it).
+    fn incident_for_reply_code(&self, person: &str, code: &str) -> Result<Option<i64>>;
+
+    // Alert intake: maintenance windows and heartbeats.
+
+    /// Windows not removed that end after `since`, oldest first.
+    fn live_maintenance(&self, since: DateTime<Utc>) -> Result<Vec<StoredWindow>> {
+        self.list_maintenance(None, since, false)
+    }
+
+    /// Windows (of one service or all) ending after `since`, oldest first; removed ones too
+    /// when asked.
+    fn list_maintenance(
+        &self,
+        service: Option<&str>,
+        since: DateTime<Utc>,
+        include_removed: bool,
+    ) -> Result<Vec<StoredWindow>>;
+
+    /// Every heartbeat with a stored ping or a scheduled expiry, by name.
+    fn heartbeat_states(&self) -> Result<Vec<HeartbeatState>>;
+
+    // Schedules: overrides and rotation phases.
+
+    /// Overrides not removed that end after `since`, oldest first (the order they apply in:
+    /// a later one wins where two overlap).
+    fn live_overrides(&self, since: DateTime<Utc>) -> Result<Vec<ScheduleOverride>>;
+
+    /// Overrides of one schedule (or all) ending after `since`, newest first; removed ones
+    /// too when asked.
+    fn list_overrides(
+        &self,
+        schedule: Option<&str>,
+        since: DateTime<Utc>,
+        include_removed: bool,
+    ) -> Result<Vec<ScheduleOverride>>;
+
+    fn schedule_override(&self, id: i64) -> Result<Option<ScheduleOverride>>;
+
+    fn rotation_phases(&self) -> Result<Vec<StoredPhase>>;
+
+    // The shift ledger and the on-call load report.
+
+    /// A schedule's ledger rows ending after `since`, in start order.
+    fn ledger(&self, schedule: &str, since: DateTime<Utc>) -> Result<Vec<LedgerEntry>>;
+
+    /// Ledger rows (of one schedule or all) starting in `[from, to)`, in start order.
+    fn ledger_between(
+        &self,
+        schedule: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>>;
+
+    /// Incident pages that went out in `[from, to)`.
+    fn delivered_pages(&self, from: DateTime<Utc>, to: DateTime<Utc>)
+    -> Result<Vec<DeliveredPage>>;
+}
+
+/// Write operations, all inside one transaction (see the module doc of `store`).
+pub trait WriteTx: ReadTx {
+    // Incidents.
+
+    /// Inserts a new incident at `pos` and returns its id. Fails if an open incident with the
+    /// same (service, dedup_key) exists: the store enforces the dedup rule even for a caller
+    /// that did not look first.
+    fn insert_incident(
+        &self,
+        alert: &NewAlert,
+        policy: &str,
+        pos: Position,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
+    /// Counts another alert against an open incident; returns the new count.
+    fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> Result<u32>;
+
+    fn set_position(&self, id: i64, pos: Position) -> Result<()>;
+
+    fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> Result<()>;
+
+    fn set_resolved(&self, id: i64, by: &str, note: &str, now: DateTime<Utc>) -> Result<()>;
+
+    /// Back to triggered (ack timeout or manual escalation of an acknowledged incident).
+    fn set_triggered(&self, id: i64) -> Result<()>;
+
+    fn set_severity(&self, id: i64, severity: Severity) -> Result<()>;
+
+    fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> Result<()>;
+
+    /// Appends to the timeline and returns the stored event (for `Watch`).
+    fn add_event(
+        &self,
+        incident_id: i64,
+        service: &str,
+        ev: NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Event>;
+
+    // Due actions.
+
+    /// Sets a due action. Incident actions add one each; a schedule's handoff or shift
+    /// recording and a heartbeat's expiry are one each, moved to the new time.
+    fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<()>;
+
+    /// Drops the pending due actions in `scope`.
+    fn cancel_due(&self, scope: &DueScope) -> Result<()>;
+
+    /// Removes and returns up to `limit` actions due at or before `now`, earliest first. A
+    /// stored action of no known kind is an [`Error::Corrupt`](super::Error::Corrupt), never
+    /// a guess.
+    fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(Due, DateTime<Utc>)>>;
+
+    /// Moves the releases of a service's held incidents to `at` (a window ended early); the
+    /// release decides again whether they page. Returns how many moved.
+    fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> Result<usize>;
+
+    // The outbox.
+
+    /// Queues one page in the outbox and returns its id. `due_at` is when the decision was
+    /// due.
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue_page(
+        &self,
+        incident_id: i64,
+        kind: PageKind,
+        person: &str,
+        channel: &str,
+        pos: Position,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
+    /// Queues a notification that belongs to no incident (a handoff summary).
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue_notice(
+        &self,
+        kind: PageKind,
+        person: &str,
+        channel: &str,
+        subject: &str,
+        body: &str,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
+    /// Acknowledged or resolved: pages not yet sent are not wanted any more. Returns how
+    /// many were cancelled.
+    fn cancel_pending_pages(&self, incident_id: i64) -> Result<usize>;
+
+    /// Records one delivery attempt: sent, retry at a later time, or failed for good, with
+    /// the address used and the provider's answer. A page cancelled while in flight stays
+    /// cancelled; the attempt is still counted.
+    fn record_attempt(
+        &self,
+        page_id: i64,
+        outcome: &AttemptOutcome,
+        attempt: &AttemptInfo,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Holds pages back until `until` (a rate limit); returns the ids held for the first time.
+    fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> Result<Vec<i64>>;
+
+    /// The person's SMS reply code for this incident: the one they already have, else a new
+    /// four-digit code none of their recent pages uses.
+    fn reply_code(&self, incident_id: i64, person: &str, now: DateTime<Utc>) -> Result<String>;
+
+    fn set_reply_code(&self, page_id: i64, code: &str) -> Result<()>;
+
+    // Alert intake: maintenance windows and heartbeats.
+
+    /// Stores a window and returns it with its id.
+    fn insert_maintenance(
+        &self,
+        window: &MaintenanceWindow,
+        now: DateTime<Utc>,
+    ) -> Result<MaintenanceWindow>;
+
+    /// Marks a window removed; returns it and whether this call removed it; `None` if there
+    /// is no such id.
+    fn remove_maintenance(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(StoredWindow, bool)>>;
+
+    fn record_ping(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // Schedules: overrides and rotation phases.
+
+    /// Stores an override and returns it with its id.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_override(
+        &self,
+        schedule: &str,
+        person: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ScheduleOverride>;
+
+    /// Marks an override removed; returns it as it is now and whether this call removed it
+    /// (false: it already was); `None` if there is no such id.
+    fn remove_override(
+        &self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ScheduleOverride, bool)>>;
+
+    /// Stores (or replaces) a rotation layer's definition and phase.
+    fn set_rotation_phase(&self, phase: &StoredPhase, now: DateTime<Utc>) -> Result<()>;
+
+    // The shift ledger.
+
+    /// Records who took a shift and returns true; a row already there (same schedule, layer,
+    /// start, end, person) is kept as it was and false is returned: a past decision never
+    /// changes.
+    fn record_shift(&self, entry: &LedgerEntry, now: DateTime<Utc>) -> Result<bool>;
+}

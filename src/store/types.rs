@@ -1,0 +1,63 @@
+//! Values the store operations take and return that are not domain types: filters, attempt
+//! outcomes and the stored state of windows, heartbeats and rotation phases. Backend-neutral: nothing here says how a backend keeps them.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::IncidentState;
+pub use crate::domain::burnout::LedgerEntry;
+use crate::domain::ingest::MaintenanceWindow;
+pub use crate::domain::load_report::DeliveredPage;
+
+/// Filters for `List`; `before_id` is the pagination cursor (ids descend).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub states: Vec<IncidentState>,
+    pub service: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// What a channel reported about one attempt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttemptInfo {
+    /// The email address, number or Slack id used.
+    pub address: Option<String>,
+    /// The provider's answer, e.g. "250 2.0.0 queued" or "HTTP 201".
+    pub response: Option<String>,
+}
+
+/// Result of one delivery attempt, as the outbox decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Sent,
+    Retry { at: DateTime<Utc>, error: String },
+    Failed { error: String },
+}
+
+/// A stored window and who removed it, if someone did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredWindow {
+    pub window: MaintenanceWindow,
+    pub removed_by: Option<String>,
+}
+
+/// A heartbeat's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatState {
+    pub name: String,
+    pub last_ping_at: Option<DateTime<Utc>>,
+    pub pings: i64,
+    /// When it expires unless pinged; `None` once expired (or never watched).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A rotation layer's stored definition (JSON, file order) and the member offset applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPhase {
+    pub schedule: String,
+    pub layer: String,
+    pub definition: String,
+    pub phase: i64,
+}
