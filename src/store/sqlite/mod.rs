@@ -8,7 +8,7 @@
 //!
 //! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
 //!
-//! The operations themselves are inherent methods of [`Tx`] spread over `read.rs`, `write.rs`,
+//! The operations themselves are inherent methods of `Tx` spread over `read.rs`, `write.rs`,
 //! `ingest.rs`, `schedules.rs` and `ledger.rs`; `tx.rs` hands them to the store's traits.
 
 mod ingest;
