@@ -7,7 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
 use pagerd::proto as pb;
@@ -99,14 +99,23 @@ pub(crate) struct Pagerd {
 }
 
 impl Pagerd {
-    pub(crate) async fn connect(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(
+        addr: &str,
+        timeout: Duration,
+        tls: Option<ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
         let unreachable = |reason: String| Unreachable {
             addr: addr.to_owned(),
             reason,
         };
-        let endpoint = Endpoint::from_shared(addr.to_owned())
+        let mut endpoint = Endpoint::from_shared(addr.to_owned())
             .map_err(|e| unreachable(connect_reason(&e)))?
             .connect_timeout(timeout);
+        if let Some(tls) = tls {
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| unreachable(connect_reason(&e)))?;
+        }
         let channel = tokio::time::timeout(timeout, endpoint.connect())
             .await
             .map_err(|_| unreachable(format!("no connection within {}", format_duration(timeout))))?
