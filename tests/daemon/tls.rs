@@ -333,7 +333,11 @@ async fn pagerctl_with_ca_file_and_client_certificate_talks_to_a_tls_daemon() {
 
     // With the CA but without a client certificate, the daemon refuses.
     let (code, _, stderr) = pagerctl(&["--addr", &addr, "--ca-file", ca_file, "status"]).await;
-    assert_ne!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--cert-file"),
+        "says what is missing: {stderr}"
+    );
 
     // A TLS file with a plaintext address is a usage error that says what to do.
     let plain = format!("http://{}", daemon.grpc_addr);

@@ -96,6 +96,8 @@ pub(crate) struct Pagerd {
     pub(crate) addr: String,
     pub(crate) timeout: Duration,
     pub(crate) channel: Channel,
+    /// Added to a dropped connection's reason: what the user may have left out.
+    pub(crate) hint: Option<&'static str>,
 }
 
 impl Pagerd {
@@ -124,6 +126,7 @@ impl Pagerd {
             addr: addr.to_owned(),
             timeout,
             channel,
+            hint: None,
         })
     }
 
@@ -169,16 +172,37 @@ impl Pagerd {
 
     pub(crate) fn status_error(&self, status: Status) -> anyhow::Error {
         let message = status.message();
-        match status.code() {
-            Code::Unavailable => Unreachable {
+        // A connection the server dropped (a TLS alert such as "certificate required" on a
+        // daemon that wants client certificates) surfaces as a status with a transport cause.
+        if matches!(status.code(), Code::Cancelled | Code::Unknown)
+            && let Some(cause) = std::error::Error::source(&status)
+        {
+            let mut reason = connect_reason(cause);
+            if let Some(hint) = self.hint {
+                reason = format!("{reason}; {hint}");
+            }
+            return Unreachable {
                 addr: self.addr.clone(),
-                reason: if message.is_empty() {
-                    "unavailable".into()
+                reason,
+            }
+            .into();
+        }
+        match status.code() {
+            Code::Unavailable => {
+                let mut reason = if message.is_empty() {
+                    "unavailable".to_owned()
                 } else {
                     message.to_owned()
-                },
+                };
+                if let Some(hint) = self.hint {
+                    reason = format!("{reason}; {hint}");
+                }
+                Unreachable {
+                    addr: self.addr.clone(),
+                    reason,
+                }
+                .into()
             }
-            .into(),
             Code::Unimplemented => anyhow!(
                 "unimplemented: {message} (is {} the gRPC address of pagerd?)",
                 self.addr

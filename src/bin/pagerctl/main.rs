@@ -81,7 +81,13 @@ impl Global {
     /// even when pagerd is down.
     async fn connect(&self) -> anyhow::Result<Pagerd> {
         let tls = self.tls.client_config(&self.addr)?;
-        Pagerd::connect(&self.addr, self.timeout, tls).await
+        let mut pagerd = Pagerd::connect(&self.addr, self.timeout, tls).await?;
+        if self.addr.starts_with("https://") && self.tls.cert_file.is_none() {
+            pagerd.hint = Some(
+                "if pagerd requires client certificates (tls.client_ca_file), pass --cert-file and --key-file",
+            );
+        }
+        Ok(pagerd)
     }
 }
 
