@@ -28,7 +28,8 @@
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in
 //!   tests).
 //! - [`app`]: wires everything together (and reads the schedules directory on reload); `run`
-//!   is what the binary and the tests start.
+//!   is what the binary and the tests start. `app::tls` puts both listeners behind rustls
+//!   (certificate re-read on SIGHUP, client certificates on gRPC with `tls.client_ca_file`).
 
 pub mod api;
 pub mod app;

@@ -152,7 +152,7 @@ fn argument_errors_are_reported_by_clap() {
         &["override", "list", "--since", "next week"],
         &["status", "extra"],
         &["--timeout", "0", "list"],
-        &["--addr", "https://pagerd:50051", "list"],
+        &["--addr", "ftp://pagerd:50051", "list"],
     ] {
         let run = pagerctl_sync(args);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);

@@ -21,6 +21,7 @@ use crate::proto;
 use crate::store::Store;
 
 mod reload;
+pub mod tls;
 
 /// Sockets the daemon serves on; bound by the caller (port 0 in tests).
 pub struct Listeners {
@@ -104,6 +105,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
+    // First, so a bad certificate stops start-up before anything else happens.
+    let tls = tls::Tls::from_settings(&settings.tls)?;
     let grpc_addr = listeners.grpc.local_addr()?;
     let http_addr = listeners.http.local_addr()?;
     let db = settings.database_path();
@@ -135,7 +138,7 @@ pub async fn run(
     let open = engine.open_incident_count().await?;
 
     let stop = shutdown.child_token();
-    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    let mut tasks: Tasks = JoinSet::new();
     {
         let timer = TimerTask::new(engine.clone(), settings.store.max_batch);
         let stop = stop.clone();
@@ -151,29 +154,30 @@ pub async fn run(
         let stop = stop.clone();
         tasks.spawn(async move { ("schedule reloader", reloader.run(stop).await) });
     }
-    {
-        let server = grpc_server(engine.clone(), stop.clone()).await?;
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc);
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            let r = server
-                .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
-                .await
-                .context("gRPC server failed");
-            ("gRPC server", r)
-        });
-    }
-    {
-        let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
-        let stop = stop.clone();
-        let listener = listeners.http;
-        tasks.spawn(async move {
-            let r = axum::serve(listener, router)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("HTTP server failed");
-            ("HTTP server", r)
-        });
+    let server = grpc_server(engine.clone(), stop.clone()).await?;
+    let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
+    match &tls {
+        None => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc);
+            let grpc_stop = stop.clone();
+            tasks.spawn(async move {
+                let r = server
+                    .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
+                    .await
+                    .context("gRPC server failed");
+                ("gRPC server", r)
+            });
+            let stop = stop.clone();
+            let listener = listeners.http;
+            tasks.spawn(async move {
+                let r = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .context("HTTP server failed");
+                ("HTTP server", r)
+            });
+        }
+        Some(tls) => spawn_tls_servers(&mut tasks, tls, server, router, listeners, &stop)?,
     }
     drop(engine);
     tracing::info!(
@@ -181,6 +185,7 @@ pub async fn run(
         http = %http_addr,
         db = %db.display(),
         open_incidents = open,
+        tls = tls::Tls::mode(tls.as_ref()),
         channels = ?names,
         startup_ms = started.elapsed().as_millis() as u64,
         "pagerd ready"
@@ -217,6 +222,48 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+
+/// Both servers over TLS, and the certificate reload on SIGHUP. Separate from the
+/// plaintext path, which stays exactly as it was.
+fn spawn_tls_servers(
+    tasks: &mut Tasks,
+    tls: &tls::Tls,
+    grpc: tonic::transport::server::Router,
+    http: axum::Router,
+    listeners: Listeners,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    use tokio_stream::StreamExt;
+    // Listening before start-up is announced, so a SIGHUP sent after "ready" is not missed.
+    let reloader = tls::sighup_reloader(tls.certs.clone(), stop.clone())?;
+    tasks.spawn(async move { ("TLS certificate reloader", reloader.await) });
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(
+        tls.grpc_incoming(listeners.grpc, stop.clone()),
+    )
+    .map(|(stream, _peer)| Ok::<_, std::io::Error>(stream));
+    let grpc_stop = stop.clone();
+    tasks.spawn(async move {
+        let r = grpc
+            .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
+            .await
+            .context("gRPC server failed");
+        ("gRPC server", r)
+    });
+    let listener = tls
+        .http_listener(listeners.http, stop.clone())
+        .context("http.listen")?;
+    let http_stop = stop.clone();
+    tasks.spawn(async move {
+        let r = axum::serve(listener, http)
+            .with_graceful_shutdown(http_stop.cancelled_owned())
+            .await
+            .context("HTTP server failed");
+        ("HTTP server", r)
+    });
+    Ok(())
 }
 
 fn task_failure(

@@ -38,6 +38,12 @@ listen = "127.0.0.1:50051"
 [http]
 listen = "127.0.0.1:8080"
 
+[tls]                             # both listeners over TLS; unset = plaintext
+# cert_file = "/etc/pagerd/tls/cert.pem"   # PEM chain, leaf first; re-read on SIGHUP
+# key_file = "/etc/pagerd/tls/key.pem"     # PEM private key; set both or neither
+# client_ca_file = "/etc/pagerd/tls/clients-ca.pem"   # gRPC clients must present a
+                                  # certificate signed by this CA (mTLS); HTTP never asks
+
 [log]
 filter = "info"                   # tracing EnvFilter syntax, e.g. "info,pagerd=debug"
 
@@ -119,6 +125,8 @@ info = "low"
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
 /// the settings tree.
 const CLI_ENV_VARS: [&str; 2] = ["PAGERD_ADDR", "PAGERD_CONFIG"];
+/// pagerctl's TLS variables, ignored by the daemon for the same reason.
+const CLI_TLS_ENV_VARS: [&str; 3] = ["PAGERD_CA_FILE", "PAGERD_CERT_FILE", "PAGERD_KEY_FILE"];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,6 +142,7 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub store: StoreSettings,
     pub integrations: IntegrationSettings,
+    pub tls: TlsSettings,
 }
 
 impl Default for Settings {
@@ -150,6 +159,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             store: StoreSettings::default(),
             integrations: IntegrationSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -197,6 +207,31 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+/// TLS on both listeners; all unset = plaintext. Built by `app::tls::Tls::from_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// With it, gRPC clients must present a certificate signed by this CA.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => bail!("tls.key_file: required when tls.cert_file is set"),
+            (None, Some(_)) => bail!("tls.cert_file: required when tls.key_file is set"),
+            (None, None) if self.client_ca_file.is_some() => {
+                bail!("tls.client_ca_file: needs tls.cert_file and tls.key_file (mTLS is TLS)")
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -446,7 +481,9 @@ impl Settings {
             .into_iter()
             .filter(|(key, _)| {
                 let upper = key.to_ascii_uppercase();
-                upper.starts_with("PAGERD_") && !CLI_ENV_VARS.contains(&upper.as_str())
+                upper.starts_with("PAGERD_")
+                    && !CLI_ENV_VARS.contains(&upper.as_str())
+                    && !CLI_TLS_ENV_VARS.contains(&upper.as_str())
             })
             .collect();
 
@@ -520,6 +557,7 @@ impl Settings {
                 bail!("integrations.alertmanager.severities.{label}: {e}");
             }
         }
+        self.tls.validate()?;
         Ok(())
     }
 
@@ -636,6 +674,30 @@ mod tests {
             Settings::load_from(None, vars).expect("loads"),
             Settings::default()
         );
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs_and_mtls_needs_tls() {
+        let cases: [(&[(&str, &str)], &str); 3] = [
+            (&[("PAGERD_TLS__CERT_FILE", "/c.pem")], "tls.key_file"),
+            (&[("PAGERD_TLS__KEY_FILE", "/k.pem")], "tls.cert_file"),
+            (
+                &[("PAGERD_TLS__CLIENT_CA_FILE", "/ca.pem")],
+                "tls.client_ca_file",
+            ),
+        ];
+        for (vars, wanted) in cases {
+            let err = load_err(None, vars);
+            assert!(err.contains(wanted), "{vars:?}: {err}");
+        }
+        let both = env(&[
+            ("PAGERD_TLS__CERT_FILE", "/c.pem"),
+            ("PAGERD_TLS__KEY_FILE", "/k.pem"),
+            ("PAGERD_CA_FILE", "/pagerctl-ca.pem"),
+        ]);
+        let s =
+            Settings::load_from(None, both).expect("a pair loads; PAGERD_CA_FILE is pagerctl's");
+        assert_eq!(s.tls.cert_file, Some(PathBuf::from("/c.pem")));
     }
 
     #[test]

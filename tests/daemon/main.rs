@@ -16,4 +16,5 @@ mod escalation;
 mod ingest;
 mod restart;
 mod schedules;
+mod tls;
 mod validation;

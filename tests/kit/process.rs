@@ -29,6 +29,8 @@ pub struct ProcessSpec {
     pub webhook_url: Option<String>,
     /// Environment set after the settings file, so `PAGERD_*` entries override it.
     pub env: Vec<(String, String)>,
+    /// For a daemon serving TLS: how the kit's health check connects (`https://`).
+    pub grpc_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl ProcessSpec {
@@ -43,6 +45,7 @@ impl ProcessSpec {
             log_filter: "warn".into(),
             webhook_url: None,
             env: Vec::new(),
+            grpc_tls: None,
         }
     }
 
@@ -77,6 +80,7 @@ pub struct DaemonProcess {
     pub ready_line: String,
     /// From spawn to the first SERVING health answer.
     pub started_in: Duration,
+    grpc_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl DaemonProcess {
@@ -119,6 +123,7 @@ impl DaemonProcess {
             http: SocketAddr::from(([0, 0, 0, 0], 0)),
             ready_line: String::new(),
             started_in: Duration::ZERO,
+            grpc_tls: spec.grpc_tls.clone(),
         };
         let limit = Duration::from_secs(30);
         daemon.wait_ready(spawned, limit).await?;
@@ -127,7 +132,12 @@ impl DaemonProcess {
     }
 
     pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.grpc)
+        let scheme = if self.grpc_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.grpc)
     }
 
     pub fn http_url(&self) -> String {
@@ -168,9 +178,12 @@ impl DaemonProcess {
         spawned: Instant,
         limit: Duration,
     ) -> anyhow::Result<Duration> {
-        let endpoint = tonic::transport::Endpoint::from_shared(self.grpc_url())?
+        let mut endpoint = tonic::transport::Endpoint::from_shared(self.grpc_url())?
             .connect_timeout(Duration::from_millis(200))
             .timeout(Duration::from_secs(2));
+        if let Some(tls) = &self.grpc_tls {
+            endpoint = endpoint.tls_config(tls.clone())?;
+        }
         loop {
             self.check_running("serving")?;
             if let Ok(channel) = endpoint.connect().await {

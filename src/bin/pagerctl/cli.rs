@@ -1,5 +1,6 @@
 //! The command line: clap definitions of every command and its arguments.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,8 @@ const GLOBAL: &str = "Global options";
     after_help = "Exit status: 0 success, 1 the request failed (or `reload` was refused), 2 usage error or pagerd not reachable."
 )]
 pub(crate) struct Cli {
-    /// pagerd gRPC address: http://host:port or host:port.
+    /// pagerd gRPC address: http://host:port, host:port, or https://host:port for a daemon
+    /// with TLS (see --ca-file).
     #[arg(
         long,
         global = true,
@@ -36,6 +38,20 @@ pub(crate) struct Cli {
         value_parser = parse_addr
     )]
     pub(crate) addr: String,
+
+    /// CA certificate (PEM) to trust for an https:// --addr, e.g. your private CA. Without
+    /// it, the public web PKI roots are trusted.
+    #[arg(long, global = true, env = "PAGERD_CA_FILE", value_name = "PATH", help_heading = GLOBAL)]
+    pub(crate) ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM) for a daemon that requires one (tls.client_ca_file); with
+    /// --key-file.
+    #[arg(long, global = true, env = "PAGERD_CERT_FILE", value_name = "PATH", help_heading = GLOBAL)]
+    pub(crate) cert_file: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert-file.
+    #[arg(long, global = true, env = "PAGERD_KEY_FILE", value_name = "PATH", help_heading = GLOBAL)]
+    pub(crate) key_file: Option<PathBuf>,
 
     /// Machine-readable output: one JSON object (JSON lines for `watch`). Times are RFC 3339
     /// UTC, enums lowercase words, levels and passes 1-based.

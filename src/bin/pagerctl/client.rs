@@ -7,7 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
 use pagerd::proto as pb;
@@ -96,17 +96,28 @@ pub(crate) struct Pagerd {
     pub(crate) addr: String,
     pub(crate) timeout: Duration,
     pub(crate) channel: Channel,
+    /// Added to a dropped connection's reason: what the user may have left out.
+    pub(crate) hint: Option<&'static str>,
 }
 
 impl Pagerd {
-    pub(crate) async fn connect(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(
+        addr: &str,
+        timeout: Duration,
+        tls: Option<ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
         let unreachable = |reason: String| Unreachable {
             addr: addr.to_owned(),
             reason,
         };
-        let endpoint = Endpoint::from_shared(addr.to_owned())
+        let mut endpoint = Endpoint::from_shared(addr.to_owned())
             .map_err(|e| unreachable(connect_reason(&e)))?
             .connect_timeout(timeout);
+        if let Some(tls) = tls {
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| unreachable(connect_reason(&e)))?;
+        }
         let channel = tokio::time::timeout(timeout, endpoint.connect())
             .await
             .map_err(|_| unreachable(format!("no connection within {}", format_duration(timeout))))?
@@ -115,6 +126,7 @@ impl Pagerd {
             addr: addr.to_owned(),
             timeout,
             channel,
+            hint: None,
         })
     }
 
@@ -160,16 +172,37 @@ impl Pagerd {
 
     pub(crate) fn status_error(&self, status: Status) -> anyhow::Error {
         let message = status.message();
-        match status.code() {
-            Code::Unavailable => Unreachable {
+        // A connection the server dropped (a TLS alert such as "certificate required" on a
+        // daemon that wants client certificates) surfaces as a status with a transport cause.
+        if matches!(status.code(), Code::Cancelled | Code::Unknown)
+            && let Some(cause) = std::error::Error::source(&status)
+        {
+            let mut reason = connect_reason(cause);
+            if let Some(hint) = self.hint {
+                reason = format!("{reason}; {hint}");
+            }
+            return Unreachable {
                 addr: self.addr.clone(),
-                reason: if message.is_empty() {
-                    "unavailable".into()
+                reason,
+            }
+            .into();
+        }
+        match status.code() {
+            Code::Unavailable => {
+                let mut reason = if message.is_empty() {
+                    "unavailable".to_owned()
                 } else {
                     message.to_owned()
-                },
+                };
+                if let Some(hint) = self.hint {
+                    reason = format!("{reason}; {hint}");
+                }
+                Unreachable {
+                    addr: self.addr.clone(),
+                    reason,
+                }
+                .into()
             }
-            .into(),
             Code::Unimplemented => anyhow!(
                 "unimplemented: {message} (is {} the gRPC address of pagerd?)",
                 self.addr

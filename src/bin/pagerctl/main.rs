@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - `cli`: the clap definitions; `parse`: the value parsers they use (times, links, …).
-//! - `client`: the connection to pagerd and its error kinds (which set the exit code).
+//! - `client`: the connection to pagerd and its error kinds (which set the exit code);
+//!   `tls`: `https://` addresses, `--ca-file` and client certificates.
 //! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `daemon`
 //!   (status, reload, test page): one file per command group.
 //! - `render`: text, tables, JSON and times; enum names come from
@@ -24,6 +25,7 @@ mod parse;
 mod render;
 mod reports;
 mod schedules;
+mod tls;
 
 use std::io;
 use std::process::ExitCode;
@@ -71,13 +73,21 @@ struct Global {
     addr: String,
     timeout: Duration,
     json: bool,
+    tls: tls::TlsFiles,
 }
 
 impl Global {
     /// Commands connect after checking their arguments, so a usage error is reported as one
     /// even when pagerd is down.
     async fn connect(&self) -> anyhow::Result<Pagerd> {
-        Pagerd::connect(&self.addr, self.timeout).await
+        let tls = self.tls.client_config(&self.addr)?;
+        let mut pagerd = Pagerd::connect(&self.addr, self.timeout, tls).await?;
+        if self.addr.starts_with("https://") && self.tls.cert_file.is_none() {
+            pagerd.hint = Some(
+                "if pagerd requires client certificates (tls.client_ca_file), pass --cert-file and --key-file",
+            );
+        }
+        Ok(pagerd)
     }
 }
 
@@ -86,6 +96,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         addr: cli.addr,
         timeout: cli.timeout,
         json: cli.json,
+        tls: tls::TlsFiles {
+            ca_file: cli.ca_file,
+            cert_file: cli.cert_file,
+            key_file: cli.key_file,
+        },
     };
     match cli.command {
         Command::Trigger(args) => incidents::trigger(&g, args).await,

@@ -23,7 +23,7 @@ impl End {
     }
 }
 
-/// `host:port` gets `http://`; the daemon serves plaintext gRPC, so only http is accepted.
+/// `host:port` gets `http://`; `https://` is for a daemon serving TLS.
 pub(crate) fn parse_addr(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     let addr = if s.contains("://") {
@@ -31,9 +31,9 @@ pub(crate) fn parse_addr(s: &str) -> Result<String, String> {
     } else {
         format!("http://{s}")
     };
-    if !addr.starts_with("http://") {
+    if !addr.starts_with("http://") && !addr.starts_with("https://") {
         return Err(format!(
-            "`{s}`: only http:// addresses are supported (pagerd serves plaintext gRPC)"
+            "`{s}`: use an http:// or https:// address (https:// when pagerd serves TLS)"
         ));
     }
     Endpoint::from_shared(addr.clone()).map_err(|e| format!("`{s}` is not an address: {e}"))?;
@@ -161,7 +161,11 @@ mod tests {
             parse_addr("http://pagerd:50051/").unwrap(),
             "http://pagerd:50051"
         );
-        assert!(parse_addr("https://pagerd:50051").is_err());
+        assert_eq!(
+            parse_addr("https://pagerd:50051").unwrap(),
+            "https://pagerd:50051"
+        );
+        assert!(parse_addr("ftp://pagerd:50051").is_err());
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! TLS on both listeners (rustls with the aws-lc-rs provider, the only one in the build).
+//!
+//! Both listeners present the same certificate, held in one [`CertStore`] that SIGHUP
+//! re-reads: a new pair that does not load is refused with a logged error and the old one
+//! keeps serving. With `tls.client_ca_file`, the gRPC listener also requires a client
+//! certificate signed by that CA; the HTTP listener never asks for one, since it faces
+//! Slack and SMS providers that have none.
+//!
+//! Handshakes run in their own tasks, off the accept loop, so a client that stalls
+//! mid-handshake holds up no one else; the finished streams reach the servers through a
+//! channel.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::settings::TlsSettings;
+
+/// A client has this long to finish its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once, per listener; more connections wait to be accepted.
+const MAX_HANDSHAKES: usize = 256;
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The server certificate both listeners present; replaced whole on reload.
+#[derive(Debug)]
+pub struct CertStore {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl CertStore {
+    fn load(
+        cert_file: &Path,
+        key_file: &Path,
+        provider: Arc<CryptoProvider>,
+    ) -> anyhow::Result<Self> {
+        let current = ArcSwap::from_pointee(load_pair(cert_file, key_file, &provider)?);
+        Ok(Self {
+            cert_file: cert_file.to_path_buf(),
+            key_file: key_file.to_path_buf(),
+            provider,
+            current,
+        })
+    }
+
+    /// Re-reads the files; on any error the certificate in use stays.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let pair = load_pair(&self.cert_file, &self.key_file, &self.provider)?;
+        self.current.store(Arc::new(pair));
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+/// Reads a PEM certificate chain and its private key, and checks that they belong together.
+fn load_pair(
+    cert_file: &Path,
+    key_file: &Path,
+    provider: &CryptoProvider,
+) -> anyhow::Result<CertifiedKey> {
+    let chain = read_certs(cert_file, "tls.cert_file")?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+        anyhow::anyhow!(
+            "tls.key_file: {}: no usable PEM private key ({e})",
+            key_file.display()
+        )
+    })?;
+    CertifiedKey::from_der(chain, key, provider).map_err(|e| {
+        anyhow::anyhow!(
+            "tls.key_file: {} does not fit tls.cert_file {}: {e}",
+            key_file.display(),
+            cert_file.display()
+        )
+    })
+}
+
+/// Every certificate of a PEM file; none is an error naming `setting` and the file.
+fn read_certs(path: &Path, setting: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("{setting}: {}: cannot read PEM ({e})", path.display()))?;
+    if certs.is_empty() {
+        bail!(
+            "{setting}: {} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+/// The TLS set-up of both listeners.
+pub struct Tls {
+    pub certs: Arc<CertStore>,
+    grpc: TlsAcceptor,
+    http: TlsAcceptor,
+    /// Whether gRPC clients must present a certificate.
+    pub mutual: bool,
+}
+
+impl Tls {
+    /// `None` when TLS is off. Errors name the setting and the file.
+    pub fn from_settings(settings: &TlsSettings) -> anyhow::Result<Option<Self>> {
+        let (cert_file, key_file) = match (&settings.cert_file, &settings.key_file) {
+            (None, None) => return Ok(None),
+            (Some(c), Some(k)) => (c, k),
+            // Settings::validate refuses these first; kept for callers that skip it.
+            (Some(_), None) => bail!("tls.key_file: required when tls.cert_file is set"),
+            (None, Some(_)) => bail!("tls.cert_file: required when tls.key_file is set"),
+        };
+        let provider = provider();
+        let certs = Arc::new(CertStore::load(cert_file, key_file, provider.clone())?);
+        let builder = || {
+            ServerConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .context("TLS protocol versions")
+        };
+        let mut http = builder()?
+            .with_no_client_auth()
+            .with_cert_resolver(certs.clone());
+        http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let grpc = builder()?;
+        let mut grpc = match &settings.client_ca_file {
+            None => grpc.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                for cert in read_certs(ca, "tls.client_ca_file")? {
+                    roots.add(cert).map_err(|e| {
+                        anyhow::anyhow!("tls.client_ca_file: {}: {e}", ca.display())
+                    })?;
+                }
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| {
+                            anyhow::anyhow!("tls.client_ca_file: {}: {e}", ca.display())
+                        })?;
+                grpc.with_client_cert_verifier(verifier)
+            }
+        }
+        .with_cert_resolver(certs.clone());
+        // gRPC is HTTP/2 only; clients such as tonic insist on it being negotiated.
+        grpc.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Some(Self {
+            certs,
+            grpc: TlsAcceptor::from(Arc::new(grpc)),
+            http: TlsAcceptor::from(Arc::new(http)),
+            mutual: settings.client_ca_file.is_some(),
+        }))
+    }
+
+    /// TLS streams of the gRPC listener, until `stop`.
+    pub fn grpc_incoming(
+        &self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
+        accept_loop(listener, self.grpc.clone(), stop)
+    }
+
+    /// The HTTP listener, as axum serves it.
+    pub fn http_listener(
+        &self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> io::Result<HttpsListener> {
+        let local = listener.local_addr()?;
+        Ok(HttpsListener {
+            streams: accept_loop(listener, self.http.clone(), stop),
+            local,
+        })
+    }
+
+    /// How the "pagerd ready" line describes the listeners.
+    pub fn mode(tls: Option<&Self>) -> &'static str {
+        match tls {
+            None => "off",
+            Some(t) if t.mutual => "mtls",
+            Some(_) => "on",
+        }
+    }
+}
+
+/// Re-reads the certificate on every SIGHUP until `stop`; a refused pair is logged and the
+/// old one stays. Listens from the moment it is called, so no SIGHUP after it is missed.
+pub fn sighup_reloader(
+    certs: Arc<CertStore>,
+    stop: CancellationToken,
+) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    Ok(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                Some(()) = hup.recv() => match certs.reload() {
+                    Ok(()) => tracing::info!(cert_file = %certs.cert_file.display(), "TLS certificate reloaded"),
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "TLS certificate reload refused; the previous certificate stays in use"
+                    ),
+                },
+            }
+        }
+    })
+}
+
+/// Accepts connections and hands each to its own handshake task; finished streams come out
+/// of the returned channel. Ends with `stop` or when the receiver is dropped.
+fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    stop: CancellationToken,
+) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
+    let (tx, rx) = mpsc::channel(64);
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    tokio::spawn(async move {
+        loop {
+            let permit = tokio::select! {
+                _ = stop.cancelled() => return,
+                p = handshakes.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            };
+            let (tcp, peer) = tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tx.closed() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                drop(permit);
+                match done {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send((stream, peer)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    rx
+}
+
+/// The HTTP listener's TLS streams, for `axum::serve`.
+pub struct HttpsListener {
+    streams: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl axum::serve::Listener for HttpsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.streams.recv().await {
+            Some(accepted) => accepted,
+            // The accept loop ended on shutdown; axum's graceful shutdown ends the server.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
