@@ -279,7 +279,7 @@ mod tests {
             ("ACK", None),
             ("ACK abc", None),
             ("ACK K7QH3M2X9", None),
-            ("ACK K7QH-3M", None),
+            ("ACK K7QH3M.", Some((ReplyAction::Acknowledge, "K7QH3M"))),
             ("ACK K7QHÉ3M", None),
             ("hello K7QH3M", None),
             ("", None),
