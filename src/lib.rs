@@ -22,7 +22,7 @@
 //!   `notify::http` is the one HTTP outcome rule every HTTP channel uses.
 //! - [`api`]: the edges, which talk to the engine only. `api::grpc` has one file per gRPC
 //!   service; `api::http` one file per route group (health, iCalendar feeds, actions from a
-//!   page, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
+//!   page, SMS replies, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
 //!   wire ↔ domain conversion and the enums' names (clients use it too); `api::limits` the
 //!   size limits every edge enforces. Parse at the edge, map errors to status codes there.
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in

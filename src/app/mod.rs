@@ -122,7 +122,7 @@ pub async fn run(
         links,
         slack_api,
         crate::notify::slack::signing_secret(&settings.notify.slack)?,
-        api::http::SmsInbound::from_settings(&settings.notify.sms.inbound)?,
+        api::http::SmsInbound::from_settings(&settings.notify.sms)?,
     );
     let names: Vec<String> = channels.iter().map(|c| c.name().to_string()).collect();
     if names.is_empty() {

@@ -189,12 +189,67 @@ impl Default for SmsSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmsInboundSettings {
-    /// Required as `?token=…` or the `X-Pagerd-Token` header when set.
+    /// On by default while the SMS channel is; `false` turns the endpoint off (404).
+    pub enabled: bool,
+    /// Required while inbound is enabled: as `?token=…` or the `X-Pagerd-Token` header
+    /// (`generic`), or the Twilio auth token that signs requests (`twilio`).
     pub secret: Option<Secret>,
     pub secret_file: Option<PathBuf>,
+    pub provider: SmsInboundProvider,
+    /// The webhook URL exactly as configured at the provider (Twilio signs it); the daemon
+    /// cannot know it behind a proxy. Required with `provider = "twilio"`.
+    pub public_url: Option<String>,
     /// Form or JSON field names of the sender's number and the text.
     pub from_field: String,
     pub body_field: String,
+}
+
+/// How inbound SMS requests prove they come from the provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsInboundProvider {
+    /// The shared secret as `?token=…` or `X-Pagerd-Token`.
+    #[default]
+    Generic,
+    /// `X-Twilio-Signature`: HMAC-SHA1 with the auth token over the URL and the form.
+    Twilio,
+}
+
+impl SmsSettings {
+    /// Whether `POST /integrations/sms/inbound` is served: the SMS channel is on and inbound
+    /// is not turned off.
+    pub fn inbound_enabled(&self) -> bool {
+        self.url.is_some() && self.inbound.enabled
+    }
+
+    /// An enabled inbound endpoint without a secret would let anyone acknowledge with a
+    /// forged `From`: refused at start-up.
+    pub fn validate_inbound(&self) -> anyhow::Result<()> {
+        if !self.inbound_enabled() {
+            return Ok(());
+        }
+        let i = &self.inbound;
+        if i.secret.is_none() && i.secret_file.is_none() {
+            bail!(
+                "notify.sms.inbound.secret: required while SMS is enabled (or \
+                 notify.sms.inbound.secret_file); to refuse all SMS replies instead, set \
+                 notify.sms.inbound.enabled = false"
+            );
+        }
+        if i.provider == SmsInboundProvider::Twilio {
+            let Some(raw) = &i.public_url else {
+                bail!(
+                    "notify.sms.inbound.public_url: required with provider = \"twilio\" (the \
+                     webhook URL as configured at Twilio, which it signs)"
+                );
+            };
+            match reqwest::Url::parse(raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+                _ => bail!("notify.sms.inbound.public_url: {raw:?} is not an http(s) URL"),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl SmsSettings {
@@ -213,8 +268,11 @@ impl SmsSettings {
 impl Default for SmsInboundSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             secret: None,
             secret_file: None,
+            provider: SmsInboundProvider::Generic,
+            public_url: None,
             from_field: "From".into(),
             body_field: "Body".into(),
         }

@@ -15,8 +15,8 @@ use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Deserializer};
 
 pub use super::channels::{
-    BodyFormat, EmailSettings, LinkSettings, Secret, SlackSettings, SmsInboundSettings,
-    SmsSettings, SmtpTls,
+    BodyFormat, EmailSettings, LinkSettings, Secret, SlackSettings, SmsInboundProvider,
+    SmsInboundSettings, SmsSettings, SmtpTls,
 };
 
 /// The built-in defaults, written as a settings file. Layered first by [`Settings::load`] and
@@ -78,8 +78,12 @@ rate_limit = 5                    # messages a minute to one number; more are co
 [notify.sms.fields]               # empty = To/From/Body; {to} {from} {text} are filled in
 [notify.sms.headers]              # values are secrets
 # Authorization = "Basic ..."
-[notify.sms.inbound]              # POST /integrations/sms/inbound: "ACK 4821" / "RES 4821"
-# secret = "..."                  # required as ?token= or X-Pagerd-Token; or secret_file
+[notify.sms.inbound]              # POST /integrations/sms/inbound: "ACK K7QH3M" / "RES K7QH3M"
+enabled = true                    # on while notify.sms.url is set; false = 404
+# secret = "..."                  # REQUIRED while enabled (or secret_file): ?token= or X-Pagerd-Token;
+                                  # with provider = "twilio": the Twilio auth token
+provider = "generic"              # "generic" (token) or "twilio" (X-Twilio-Signature)
+# public_url = "https://pagerd.example.com/integrations/sms/inbound"   # required for twilio
 from_field = "From"
 body_field = "Body"
 
@@ -548,6 +552,7 @@ impl Settings {
         if self.integrations.events_per_minute == 0 {
             bail!("integrations.events_per_minute: must be at least 1");
         }
+        self.notify.sms.validate_inbound()?;
         let am = &self.integrations.alertmanager;
         if let Err(e) = crate::domain::Severity::parse(&am.default_severity) {
             bail!("integrations.alertmanager.default_severity: {e}");
@@ -714,7 +719,7 @@ mod tests {
     fn bad_settings_are_errors_naming_the_key() {
         // (file contents, environment, fragments the error chain must contain)
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a [&'a str]);
-        let table: [Case; 13] = [
+        let table: [Case; 16] = [
             (
                 Some("grpcc = 1\n"),
                 &[],
@@ -764,6 +769,28 @@ mod tests {
                 &[("PAGERD_INTEGRATIONS__EVENTS_PER_MINUTE", "0")],
                 &["integrations.events_per_minute"],
             ),
+            // SMS replies without a secret would trust any `From`.
+            (
+                Some("[notify.sms]\nurl = \"https://sms.example.com/send\"\n"),
+                &[],
+                &[
+                    "notify.sms.inbound.secret: required",
+                    "notify.sms.inbound.enabled = false",
+                ],
+            ),
+            (
+                Some(
+                    "[notify.sms]\nurl = \"https://sms.example.com/send\"\n\
+                     [notify.sms.inbound]\nsecret = \"s\"\nprovider = \"twilio\"\n",
+                ),
+                &[],
+                &["notify.sms.inbound.public_url: required"],
+            ),
+            (
+                Some("[notify.sms.inbound]\nprovider = \"nexmo\"\n"),
+                &[],
+                &["provider", "nexmo"],
+            ),
         ];
         for (file, vars, wanted) in table {
             let message = load_err(file, vars);
@@ -774,6 +801,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn sms_inbound_is_off_without_the_sms_channel_or_when_disabled_and_needs_no_secret_then() {
+        let load = |text: &str| {
+            let file = write_file(text);
+            Settings::load_from(Some(file.path()), HashMap::new()).expect("loads")
+        };
+        assert!(!load("").notify.sms.inbound_enabled());
+        let off = load(
+            "[notify.sms]\nurl = \"https://sms.example.com/send\"\n\
+             [notify.sms.inbound]\nenabled = false\n",
+        );
+        assert!(!off.notify.sms.inbound_enabled());
+        let on = load(
+            "[notify.sms]\nurl = \"https://sms.example.com/send\"\n\
+             [notify.sms.inbound]\nsecret = \"s\"\n",
+        );
+        assert!(on.notify.sms.inbound_enabled());
     }
 
     #[test]

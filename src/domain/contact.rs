@@ -111,8 +111,16 @@ pub enum ReplyAction {
     Resolve,
 }
 
-/// "ACK 4821", "ack4821", "Res 4821 thanks" → (action, "4821"). Case-insensitive; the code is
-/// the first run of digits after the word.
+/// Reply codes are drawn from these 32 characters: no 0/O or 1/I to misread.
+pub const REPLY_CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// Characters in a reply code (32^6 ≈ 10^9 codes).
+pub const REPLY_CODE_LEN: usize = 6;
+/// A reply code works this long after its page was due (and only while the incident is open).
+pub const REPLY_CODE_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// "ACK K7QH3M", "ackk7qh3m", "Res K7QH3M thanks" → (action, "K7QH3M"). Case-insensitive; the
+/// code is the run of letters and digits after the word, upper-cased (4 to 8 of them, so
+/// codes sent before they had 6 characters still parse).
 pub fn parse_reply(text: &str) -> Option<(ReplyAction, String)> {
     let t = text.trim();
     let lower = t.to_ascii_lowercase();
@@ -125,12 +133,15 @@ pub fn parse_reply(text: &str) -> Option<(ReplyAction, String)> {
     .into_iter()
     .find_map(|(word, a)| lower.strip_prefix(word).map(|rest| (a, rest)))?;
     let rest = rest.trim_start_matches([' ', ':', '#', '-']);
-    let code: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let code: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     let after = &rest[code.len()..];
-    if code.is_empty() || after.starts_with(|c: char| c.is_alphanumeric()) {
+    if !(4..=8).contains(&code.len()) || after.starts_with(|c: char| c.is_alphanumeric()) {
         return None;
     }
-    Some((action, code))
+    Some((action, code.to_ascii_uppercase()))
 }
 
 /// One send the outbox makes to one address: a page alone, or several coalesced.
@@ -256,16 +267,21 @@ mod tests {
     #[test]
     fn sms_replies() {
         let table = [
-            ("ACK 4821", Some((ReplyAction::Acknowledge, "4821"))),
-            ("ack 4821", Some((ReplyAction::Acknowledge, "4821"))),
+            ("ACK K7QH3M", Some((ReplyAction::Acknowledge, "K7QH3M"))),
+            ("ack k7qh3m", Some((ReplyAction::Acknowledge, "K7QH3M"))),
             ("  Ack4821 ", Some((ReplyAction::Acknowledge, "4821"))),
-            ("RES 4821", Some((ReplyAction::Resolve, "4821"))),
-            ("resolve #4821 done", Some((ReplyAction::Resolve, "4821"))),
-            ("acknowledge: 17", Some((ReplyAction::Acknowledge, "17"))),
+            ("RES K7QH3M", Some((ReplyAction::Resolve, "K7QH3M"))),
+            (
+                "resolve #K7qH3m done",
+                Some((ReplyAction::Resolve, "K7QH3M")),
+            ),
+            ("acknowledge: 17", None),
             ("ACK", None),
             ("ACK abc", None),
-            ("ACK 48x1", None),
-            ("hello 4821", None),
+            ("ACK K7QH3M2X9", None),
+            ("ACK K7QH3M.", Some((ReplyAction::Acknowledge, "K7QH3M"))),
+            ("ACK K7QHÉ3M", None),
+            ("hello K7QH3M", None),
             ("", None),
         ];
         for (text, want) in table {

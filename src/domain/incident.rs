@@ -118,7 +118,7 @@ pub struct Page {
     pub incident: Option<Incident>,
     /// The text of a notification without an incident.
     pub notice: Option<Notice>,
-    /// What the person replies with by SMS ("ACK 4821"); SMS pages only.
+    /// What the person replies with by SMS ("ACK K7QH3M"); SMS pages only.
     pub reply_code: Option<String>,
 }
 

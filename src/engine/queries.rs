@@ -15,10 +15,11 @@ impl Engine {
         code: &str,
     ) -> EngineResult<Option<i64>> {
         let (person, code) = (person.to_string(), code.to_string());
+        let now = self.clock().now();
         Ok(self
             .inner
             .store
-            .read(move |r| r.incident_for_reply_code(&person, &code))
+            .read(move |r| r.incident_for_reply_code(&person, &code, now))
             .await?)
     }
 }

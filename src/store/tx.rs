@@ -77,8 +77,15 @@ pub trait ReadTx {
     /// Channels already used (or queued) to page `person` about the incident at `pos`.
     fn channels_tried(&self, incident_id: i64, person: &str, pos: Position) -> Result<Vec<String>>;
 
-    /// The incident an SMS reply code of `person` belongs to (their latest page with it).
-    fn incident_for_reply_code(&self, person: &str, code: &str) -> Result<Option<i64>>;
+    /// The incident an SMS reply code of `person` belongs to (their latest page with it),
+    /// while that incident is open and the page was due less than
+    /// [`REPLY_CODE_TTL`](crate::domain::contact::REPLY_CODE_TTL) before `now`.
+    fn incident_for_reply_code(
+        &self,
+        person: &str,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
 
     // Alert intake: maintenance windows and heartbeats.
 
@@ -242,7 +249,8 @@ pub trait WriteTx: ReadTx {
     fn hold_pages(&self, ids: &[i64], until: DateTime<Utc>) -> Result<Vec<i64>>;
 
     /// The person's SMS reply code for this incident: the one they already have, else a new
-    /// four-digit code none of their recent pages uses.
+    /// random code (see [`crate::domain::contact::REPLY_CODE_ALPHABET`]) none of their
+    /// recent pages uses.
     fn reply_code(&self, incident_id: i64, person: &str, now: DateTime<Utc>) -> Result<String>;
 
     fn set_reply_code(&self, page_id: i64, code: &str) -> Result<()>;

@@ -15,7 +15,7 @@ use pagerd::proto::{EventKind, IncidentState, Severity};
 
 use crate::helpers::*;
 
-const PEOPLE: &str = r#"
+pub(crate) const PEOPLE: &str = r#"
 [[person]]
 name = "alice"
 time_zone = "Europe/Berlin"
@@ -68,14 +68,14 @@ levels = [{ targets = ["bob"], delay = "30m" }]
 
 // ---- the daemon -----------------------------------------------------------------------------
 
-struct Stands {
-    smtp: SmtpSink,
-    sms: Recorder,
-    slack: Recorder,
-    sink: WebhookSink,
+pub(crate) struct Stands {
+    pub(crate) smtp: SmtpSink,
+    pub(crate) sms: Recorder,
+    pub(crate) slack: Recorder,
+    pub(crate) sink: WebhookSink,
 }
 
-async fn stands() -> Stands {
+pub(crate) async fn stands() -> Stands {
     Stands {
         smtp: SmtpSink::start(None),
         sms: Recorder::start(r#"{"sid":"SM1"}"#).await,
@@ -86,7 +86,7 @@ async fn stands() -> Stands {
 
 const SIGNING_SECRET: &str = "slack-signing-secret";
 
-fn channel_settings(dirs: &AppDirs, s: &Stands) -> Settings {
+pub(crate) fn channel_settings(dirs: &AppDirs, s: &Stands) -> Settings {
     let mut settings = test_settings(dirs, &s.sink.url);
     settings.reload.watch = false;
     let n = &mut settings.notify;
@@ -108,16 +108,21 @@ fn channel_settings(dirs: &AppDirs, s: &Stands) -> Settings {
     settings
 }
 
-async fn trigger(app: &mut TestApp, service: &str, severity: Severity, key: &str) -> i64 {
+pub(crate) async fn trigger(
+    app: &mut TestApp,
+    service: &str,
+    severity: Severity,
+    key: &str,
+) -> i64 {
     app.trigger(service, severity, key).await.incident_id
 }
 
-async fn state(app: &mut TestApp, id: i64) -> (IncidentState, String) {
+pub(crate) async fn state(app: &mut TestApp, id: i64) -> (IncidentState, String) {
     let inc = app.get(id).await.incident.unwrap();
     (inc.state(), inc.acknowledged_by.clone())
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
@@ -223,6 +228,13 @@ async fn an_sms_page_goes_to_the_provider_and_a_reply_acknowledges() {
     );
     let code = body.rsplit(' ').next().unwrap().to_string();
     assert!(
+        code.len() == 6
+            && code
+                .bytes()
+                .all(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789".contains(&b)),
+        "{code}"
+    );
+    assert!(
         body.ends_with(&format!("Reply ACK {code} or RES {code}")),
         "{body}"
     );
@@ -257,14 +269,23 @@ async fn an_sms_page_goes_to_the_provider_and_a_reply_acknowledges() {
         403
     );
     assert_eq!(
-        inbound("+15550000002", "ACK 1", "inbound-token")
-            .await
-            .status(),
+        inbound(
+            "+15550000002",
+            &format!("ACK {}", other_code(&code)),
+            "inbound-token"
+        )
+        .await
+        .status(),
         404
     );
     assert_eq!(state(&mut app, id).await.0, IncidentState::Triggered);
     // The paged person's reply acknowledges, case-insensitively.
-    let r = inbound("+15550000002", &format!("ack {code}"), "inbound-token").await;
+    let r = inbound(
+        "+15550000002",
+        &format!("ack {}", code.to_lowercase()),
+        "inbound-token",
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         state(&mut app, id).await,
@@ -274,6 +295,12 @@ async fn an_sms_page_goes_to_the_provider_and_a_reply_acknowledges() {
     assert_eq!(r.status(), 200);
     assert_eq!(state(&mut app, id).await.0, IncidentState::Resolved);
     app.stop().await;
+}
+
+/// A well-formed reply code that is not `code`.
+pub(crate) fn other_code(code: &str) -> String {
+    let first = if code.starts_with('Z') { 'Y' } else { 'Z' };
+    format!("{first}{}", &code[1..])
 }
 
 fn slack_signature(ts: i64, body: &str) -> String {
@@ -363,7 +390,14 @@ async fn slack_buttons_acknowledge_after_the_signature_is_checked_and_the_messag
             .ends_with("Acknowledged by alice at 17:00 UTC"),
         "{u}"
     );
-    // The same request again is a replay.
+    // The same request again is a replay, however its signature is spelled: upper-cased hex
+    // verifies like lower-cased, so the cache must not key on the raw header.
+    assert_eq!(
+        click(now, good.to_uppercase().replace("V0=", "v0="))
+            .await
+            .status(),
+        401
+    );
     assert_eq!(click(now, good).await.status(), 401);
     app.stop().await;
 }

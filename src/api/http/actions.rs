@@ -1,8 +1,7 @@
 //! Acknowledging and resolving from a page, over HTTP:
 //! - signed links in emails: `GET /act/{token}` shows a confirmation page (mail scanners that
 //!   prefetch links change nothing), `POST` acts;
-//! - the SMS provider's incoming-message webhook: "ACK 4821" / "RES 4821" from the paged
-//!   person's number;
+//! - the SMS provider's incoming-message webhook is in `sms_inbound`;
 //! - Slack's interactivity requests (button clicks), verified by Slack's request signature.
 //!
 //! Every refusal is logged with its reason; the person who acts is the one the link, number or
@@ -12,15 +11,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::HttpState;
-use crate::config::channels::resolve_secret;
-use crate::config::settings::SmsInboundSettings;
-use crate::domain::contact::{ReplyAction, parse_reply};
+use super::sms_inbound::SmsInbound;
+use crate::domain::contact::ReplyAction;
 use crate::domain::{Incident, IncidentState};
 use crate::engine::{ActionOutcome, Engine, EngineError};
 use crate::notify::LinkSigner;
@@ -33,8 +31,8 @@ pub struct HttpDeps {
     pub slack_api: Option<SlackApi>,
     pub slack_signing_secret: Option<Vec<u8>>,
     pub sms_inbound: SmsInbound,
-    /// Slack signatures seen in the last five minutes, to refuse replays.
-    pub seen_signatures: Mutex<HashMap<String, i64>>,
+    /// Slack requests seen in the last five minutes (see [`replay_keys`]), to refuse replays.
+    pub seen_requests: Mutex<HashMap<String, i64>>,
 }
 
 impl HttpDeps {
@@ -49,27 +47,40 @@ impl HttpDeps {
             slack_api,
             slack_signing_secret,
             sms_inbound,
-            seen_signatures: Mutex::new(HashMap::new()),
+            seen_requests: Mutex::new(HashMap::new()),
         }
     }
 }
 
-/// The inbound SMS endpoint's settings, secrets resolved.
-pub struct SmsInbound {
-    pub secret: Option<String>,
-    pub from_field: String,
-    pub body_field: String,
+impl HttpDeps {
+    /// Records a verified Slack request's keys; false if any was seen in the last five
+    /// minutes (older requests fail the timestamp check anyway).
+    fn first_sight(&self, keys: &[String], now: i64) -> bool {
+        let mut seen = self.seen_requests.lock().expect("seen requests");
+        seen.retain(|_, at| now - *at <= 5 * 60);
+        let fresh = keys.iter().all(|k| !seen.contains_key(k));
+        for k in keys {
+            seen.insert(k.clone(), now);
+        }
+        fresh
+    }
 }
 
-impl SmsInbound {
-    pub fn from_settings(s: &SmsInboundSettings) -> anyhow::Result<Self> {
-        Ok(Self {
-            secret: resolve_secret(&s.secret, &s.secret_file, "notify.sms.inbound.secret")?
-                .map(|s| s.expose().to_string()),
-            from_field: s.from_field.clone(),
-            body_field: s.body_field.clone(),
-        })
-    }
+/// What makes a verified Slack request the same request again: its signature normalized (hex
+/// is case-insensitive, so `v0=AB…` verifies like `v0=ab…`), and its timestamp with the
+/// body's SHA-256 — which is what the signature covers, so no re-encoding gets past both.
+pub fn replay_keys(timestamp: &str, body: &[u8], signature: &str) -> [String; 2] {
+    use hmac::digest::Digest;
+    let sig = signature.trim().to_ascii_lowercase();
+    let sig = sig.strip_prefix("v0=").unwrap_or(&sig);
+    let ts = timestamp.trim();
+    let ts = ts
+        .parse::<i64>()
+        .map_or_else(|_| ts.to_string(), |t| t.to_string());
+    [
+        format!("sig:{sig}"),
+        format!("req:{ts}:{}", hex::encode(sha2::Sha256::digest(body))),
+    ]
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -195,7 +206,7 @@ fn refused_link(e: LinkError) -> Response {
     )
 }
 
-fn internal(e: EngineError) -> Response {
+pub(super) fn internal(e: EngineError) -> Response {
     tracing::error!(error = %e, "action failed");
     page(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -204,7 +215,7 @@ fn internal(e: EngineError) -> Response {
     )
 }
 
-async fn perform(
+pub(super) async fn perform(
     engine: &Engine,
     action: ReplyAction,
     id: i64,
@@ -218,104 +229,6 @@ async fn perform(
     };
     tracing::info!(incident = id, person, via, action = ?action, changed = o.changed, "action from a page");
     Ok(o)
-}
-
-/// `POST /integrations/sms/inbound`: the provider's incoming-message webhook (form or JSON).
-pub async fn sms_inbound(
-    State(s): State<HttpState>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let cfg = &s.deps.sms_inbound;
-    if let Some(secret) = &cfg.secret {
-        let given = query
-            .get("token")
-            .map(String::as_str)
-            .or_else(|| headers.get("x-pagerd-token").and_then(|v| v.to_str().ok()));
-        let ok = given.is_some_and(|g| {
-            use hmac::digest::Digest;
-            // Compare digests so the time taken says nothing about the secret.
-            sha2::Sha256::digest(g.as_bytes()) == sha2::Sha256::digest(secret.as_bytes())
-        });
-        if !ok {
-            tracing::warn!("inbound SMS refused: missing or wrong token");
-            return (StatusCode::FORBIDDEN, "bad token\n").into_response();
-        }
-    }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let fields: HashMap<String, String> = if is_json {
-        match serde_json::from_slice::<HashMap<String, Value>>(&body) {
-            Ok(m) => m
-                .into_iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
-                .collect(),
-            Err(e) => {
-                return (StatusCode::BAD_REQUEST, format!("body: not JSON: {e}\n")).into_response();
-            }
-        }
-    } else {
-        form_urlencoded::parse(&body).into_owned().collect()
-    };
-    let (Some(from), Some(text)) = (fields.get(&cfg.from_field), fields.get(&cfg.body_field))
-    else {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!(
-                "body: needs fields {} and {}\n",
-                cfg.from_field, cfg.body_field
-            ),
-        )
-            .into_response();
-    };
-    let number: String = from.chars().filter(|c| !c.is_whitespace()).collect();
-    let policies = s.engine.policies();
-    let Some(person) = policies
-        .people
-        .values()
-        .find(|p| p.sms.as_deref() == Some(number.as_str()))
-    else {
-        tracing::warn!(from = %number, "inbound SMS from an unknown number refused");
-        return (StatusCode::FORBIDDEN, "unknown number\n").into_response();
-    };
-    let Some((action, code)) = parse_reply(text) else {
-        tracing::warn!(person = %person.name, "inbound SMS not understood");
-        return (
-            StatusCode::OK,
-            "Not understood. Reply ACK <code> or RES <code>.\n",
-        )
-            .into_response();
-    };
-    let incident = match s.engine.incident_for_reply_code(&person.name, &code).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            tracing::warn!(person = %person.name, code, "inbound SMS with an unknown code refused");
-            return (
-                StatusCode::NOT_FOUND,
-                format!("No page with code {code}.\n"),
-            )
-                .into_response();
-        }
-        Err(e) => return internal(e),
-    };
-    match perform(&s.engine, action, incident, &person.name, "SMS").await {
-        Ok(o) => {
-            let what = if o.changed {
-                format!("#{} {}", o.incident.id, o.incident.state)
-            } else {
-                format!("#{} was already {}", o.incident.id, o.incident.state)
-            };
-            (StatusCode::OK, format!("{what}\n")).into_response()
-        }
-        Err(EngineError::FailedPrecondition(m)) => {
-            (StatusCode::OK, format!("{m}\n")).into_response()
-        }
-        Err(EngineError::NotFound(m)) => (StatusCode::NOT_FOUND, format!("{m}\n")).into_response(),
-        Err(e) => internal(e),
-    }
 }
 
 /// `POST /integrations/slack/actions`: a button click, signed by Slack.
@@ -343,13 +256,9 @@ pub async fn slack_action(State(s): State<HttpState>, headers: HeaderMap, body: 
         tracing::warn!(reason = why, "Slack request refused");
         return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
     }
-    {
-        let mut seen = s.deps.seen_signatures.lock().expect("seen signatures");
-        seen.retain(|_, at| now - *at <= 5 * 60);
-        if seen.insert(sig.clone(), now).is_some() {
-            tracing::warn!("Slack request refused: replayed signature");
-            return (StatusCode::UNAUTHORIZED, "replayed request\n").into_response();
-        }
+    if !s.deps.first_sight(&replay_keys(&ts, &body, &sig), now) {
+        tracing::warn!("Slack request refused: replayed request");
+        return (StatusCode::UNAUTHORIZED, "replayed request\n").into_response();
     }
     let payload: Option<Value> = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "payload")
@@ -442,4 +351,31 @@ pub async fn slack_action(State(s): State<HttpState>, headers: HeaderMap, body: 
         }
     }
     StatusCode::OK.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slack_request_is_the_same_request_however_its_signature_is_spelled() {
+        let sig = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        let keys = replay_keys("1531420618", b"payload=x", sig);
+        for spelling in [
+            sig.to_uppercase(),
+            sig.replace("v0=", ""),
+            format!(" {sig} "),
+        ] {
+            assert_eq!(
+                replay_keys("1531420618", b"payload=x", &spelling)[0],
+                keys[0]
+            );
+        }
+        // The timestamp and body alone identify it too, and a different body does not.
+        assert_eq!(
+            replay_keys(" 1531420618", b"payload=x", "v0=ff")[1],
+            keys[1]
+        );
+        assert_ne!(replay_keys("1531420618", b"payload=y", sig)[1], keys[1]);
+    }
 }

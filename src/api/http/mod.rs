@@ -1,14 +1,17 @@
 //! HTTP endpoints, one file per route group; the router and the state they share live here.
 //! - `health`: `/healthz`;
 //! - `ical`: iCalendar feeds `/schedules/{name}.ics` and `/people/{name}.ics`;
-//! - `actions`: acknowledging from a page: signed links (`/act/{token}`), inbound SMS replies
-//!   and Slack button clicks;
+//! - `actions`: acknowledging from a page: signed links (`/act/{token}`) and Slack button
+//!   clicks;
+//! - `sms_inbound`: SMS replies (`/integrations/sms/inbound`), authenticated, with expiring
+//!   codes and a wrong-code lockout;
 //! - `ingest`: alert intake: Events v2, Alertmanager, heartbeats.
 
 pub mod actions;
 mod health;
 pub mod ical;
 pub mod ingest;
+pub mod sms_inbound;
 
 use std::sync::Arc;
 
@@ -17,8 +20,9 @@ use axum::{Router, extract::FromRef};
 
 use crate::config::settings::IntegrationSettings;
 use crate::engine::Engine;
-pub use actions::{HttpDeps, SmsInbound};
+pub use actions::HttpDeps;
 use ingest::Intake;
+pub use sms_inbound::SmsInbound;
 
 /// Everything the HTTP handlers share.
 #[derive(Clone)]
@@ -50,7 +54,7 @@ pub fn router(engine: Engine, deps: HttpDeps, integrations: IntegrationSettings)
             "/act/{token}",
             get(actions::confirm_page).post(actions::act),
         )
-        .route("/integrations/sms/inbound", post(actions::sms_inbound))
+        .route("/integrations/sms/inbound", post(sms_inbound::sms_inbound))
         .route("/integrations/slack/actions", post(actions::slack_action))
         .with_state(state)
 }

@@ -192,14 +192,23 @@ impl Tx<'_> {
             .context("loading channels tried")
     }
 
-    /// The incident an SMS reply code of `person` belongs to (their latest page with it).
-    pub fn incident_for_reply_code(&self, person: &str, code: &str) -> Result<Option<i64>> {
+    /// The incident an SMS reply code of `person` belongs to (their latest page with it),
+    /// while the incident is open and the page was due within the code's lifetime.
+    pub fn incident_for_reply_code(
+        &self,
+        person: &str,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let since = to_ms(now - crate::domain::contact::REPLY_CODE_TTL);
         self.conn
             .prepare_cached(
-                "SELECT incident_id FROM pages WHERE person = ?1 AND reply_code = ?2
-                 ORDER BY id DESC LIMIT 1",
+                "SELECT p.incident_id FROM pages p JOIN incidents i ON i.id = p.incident_id
+                 WHERE p.person = ?1 AND p.reply_code = ?2 AND p.due_at > ?3
+                   AND i.state != 'resolved'
+                 ORDER BY p.id DESC LIMIT 1",
             )?
-            .query_row(params![person, code], |r| r.get(0))
+            .query_row(params![person, code, since], |r| r.get(0))
             .optional()
             .context("looking up reply code")
     }

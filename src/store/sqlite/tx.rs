@@ -57,7 +57,12 @@ impl ReadTx for Tx<'_> {
             person: &str,
             pos: Position
         ) -> Result<Vec<String>>;
-        fn incident_for_reply_code(&self, person: &str, code: &str) -> Result<Option<i64>>;
+        fn incident_for_reply_code(
+            &self,
+            person: &str,
+            code: &str,
+            now: DateTime<Utc>
+        ) -> Result<Option<i64>>;
         fn live_maintenance(&self, since: DateTime<Utc>) -> Result<Vec<StoredWindow>>;
         fn list_maintenance(
             &self,

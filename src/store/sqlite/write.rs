@@ -328,7 +328,7 @@ impl Tx<'_> {
     }
 
     /// The person's SMS reply code for this incident: the one they already have, else a new
-    /// four-digit code none of their recent pages uses.
+    /// random code none of their recent pages uses.
     pub fn reply_code(&self, incident_id: i64, person: &str, now: DateTime<Utc>) -> Result<String> {
         let existing: Option<String> = self
             .conn()
@@ -342,9 +342,13 @@ impl Tx<'_> {
             return Ok(code);
         }
         let since = to_ms(now - chrono::Duration::days(30));
-        for digits in [4u32, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 8] {
-            let low = 10u32.pow(digits - 1);
-            let code = rand::random_range(low..low * 10).to_string();
+        // 32^6 codes: a clash is rare, eight in a row is not going to happen.
+        for _ in 0..8 {
+            use crate::domain::contact::{REPLY_CODE_ALPHABET, REPLY_CODE_LEN};
+            // rand's thread generator is a CSPRNG: codes cannot be predicted from earlier ones.
+            let code: String = (0..REPLY_CODE_LEN)
+                .map(|_| char::from(REPLY_CODE_ALPHABET[rand::random_range(0..32)]))
+                .collect();
             let taken: bool = self
                 .conn()
                 .prepare_cached(

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
 use serde_json::{Value, json};
@@ -233,10 +233,37 @@ fn parse_trigger(
     })
 }
 
+/// Whether a `Content-Type` value is JSON (`application/json`, any case, any parameters).
+/// PagerDuty's clients and Alertmanager send exactly that; requiring it means a cross-site
+/// form or `fetch` without a CORS preflight (`text/plain`) cannot raise an alert.
+pub fn is_json_content_type(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    })
+}
+
 pub(super) async fn enqueue(
     State(st): State<HttpState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if !is_json_content_type(content_type.as_deref()) {
+        let got = content_type.as_deref().unwrap_or("none");
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Json(json!({
+                "status": "invalid event",
+                "message": "Content-Type must be application/json",
+                "errors": [format!("Content-Type: `{got}` is not application/json")],
+            })),
+        )
+            .into_response();
+    }
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -327,6 +354,25 @@ mod tests {
 
     fn obj(v: Value) -> serde_json::Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn only_json_content_types_are_accepted() {
+        let table = [
+            (Some("application/json"), true),
+            (Some("Application/JSON; charset=utf-8"), true),
+            (Some(" application/json ;charset=UTF-8"), true),
+            (Some("text/plain"), false),
+            (Some("application/x-www-form-urlencoded"), false),
+            (Some("multipart/form-data; boundary=x"), false),
+            (Some("application/jsonx"), false),
+            (Some("application/json-patch+json"), false),
+            (Some(""), false),
+            (None, false),
+        ];
+        for (ct, want) in table {
+            assert_eq!(is_json_content_type(ct), want, "{ct:?}");
+        }
     }
 
     #[test]
