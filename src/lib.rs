@@ -15,7 +15,7 @@
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,
 //!   `handoff`, `ingest` (holds, heartbeats, maintenance), `burnout`, `queries` (reads for
-//!   the edges); the one
+//!   the edges), `secrets` (the tokens in heartbeat and calendar feed URLs); the one
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages.
 //! - [`notify`]: the channel trait and its implementations (email, SMS, Slack, webhook, log);

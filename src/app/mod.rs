@@ -97,6 +97,17 @@ pub fn channels_from_settings(settings: &Settings, clock: Clock) -> anyhow::Resu
 
 /// Runs the daemon until `shutdown` is cancelled or a task fails. Returns an error if any
 /// long-lived task stopped on its own: the process must not keep running deaf.
+/// Where URLs handed to admins (heartbeat pings, calendar feeds) point: `links.public_url`
+/// when set to anything but its default, else the HTTP listener's own address.
+fn public_base(settings: &Settings, http_addr: std::net::SocketAddr, tls: bool) -> String {
+    let configured = &settings.links.public_url;
+    if *configured != crate::config::settings::LinkSettings::default().public_url {
+        return configured.clone();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{http_addr}")
+}
+
 pub async fn run(
     settings: Settings,
     policies: PolicySet,
@@ -129,6 +140,7 @@ pub async fn run(
         tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
     }
     let engine = Engine::new(store, policies.clone(), options.clock, names.clone());
+    engine.set_public_base(&public_base(&settings, http_addr, tls.is_some()));
     engine.set_policy_source(
         settings.schedules_dir.clone(),
         reload::dir_source(settings.schedules_dir.clone()),

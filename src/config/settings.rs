@@ -48,7 +48,9 @@ listen = "127.0.0.1:8080"
 filter = "info"                   # tracing EnvFilter syntax, e.g. "info,pagerd=debug"
 
 [links]
-public_url = "http://127.0.0.1:8080"   # how browsers reach the HTTP listener (links in emails)
+public_url = "http://127.0.0.1:8080"   # how browsers reach the HTTP listener (links in emails);
+                                  # also the base of heartbeat ping and calendar feed URLs,
+                                  # which use the listener's own address while this is default
 # secret = "..."                  # HMAC key of acknowledge/resolve links; or secret_file;
                                   # unset = generated into data_dir/link-secret
 ttl = "24h"                       # how long a link works

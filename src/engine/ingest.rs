@@ -39,6 +39,9 @@ pub struct HeartbeatView {
     pub def: domain::ingest::HeartbeatDef,
     pub last_ping_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The ping URL with its token (the token alone goes in a Bearer header).
+    pub ping_url: String,
+    pub token: String,
 }
 
 /// Writes a hold on a new incident: the timeline says why, the release is a due action.
@@ -229,6 +232,10 @@ pub(super) fn watch_heartbeats(
         }
     }
     for def in set.heartbeats.values() {
+        // Every heartbeat has a ping token from its first install on: pings need it.
+        if tx.url_secret("heartbeat", &def.name)?.is_none() {
+            tx.set_url_secret("heartbeat", &def.name, &super::secrets::new_token(), now)?;
+        }
         let state = states.iter().find(|s| s.name == def.name);
         let due = match state.and_then(|s| s.expires_at.map(|due| (due, s.last_ping_at))) {
             // A pending expiry follows the interval in the files now, counted from the last
@@ -308,16 +315,32 @@ impl Engine {
 
     pub async fn list_heartbeats(&self) -> EngineResult<Vec<HeartbeatView>> {
         let set = self.policies();
-        let states = self.inner.store.read(|r| r.heartbeat_states()).await?;
+        let names: Vec<String> = set.heartbeats.keys().cloned().collect();
+        let (states, tokens) = self
+            .inner
+            .store
+            .read(move |r| {
+                let tokens = names
+                    .iter()
+                    .map(|n| r.url_secret("heartbeat", n))
+                    .collect::<crate::store::Result<Vec<_>>>()?;
+                Ok((r.heartbeat_states()?, tokens))
+            })
+            .await?;
         Ok(set
             .heartbeats
             .values()
-            .map(|def| {
+            .zip(tokens)
+            .map(|(def, token)| {
                 let state = states.iter().find(|s| s.name == def.name);
+                // Made at install; an empty one only in the instant before it lands.
+                let token = token.unwrap_or_default();
                 HeartbeatView {
                     def: def.clone(),
                     last_ping_at: state.and_then(|s| s.last_ping_at),
                     expires_at: state.and_then(|s| s.expires_at),
+                    ping_url: self.public_url(&super::UrlKind::Heartbeat.path(&def.name, &token)),
+                    token,
                 }
             })
             .collect())

@@ -18,6 +18,7 @@ mod overrides;
 mod paging;
 mod queries;
 mod reload;
+mod secrets;
 pub mod timer;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::{NoticeOutcome, OutboxWorker};
 pub use overrides::OverrideRequest;
 pub use reload::{PolicySource, ReloadAttempt, ReloadStatus};
+pub use secrets::UrlKind;
 pub use timer::{TimerHandle, TimerTask};
 
 use crate::domain::{self, Event, Incident, PolicySet};
@@ -87,6 +89,8 @@ struct Inner {
     /// older files can never be installed over a newer set.
     reloading: tokio::sync::Mutex<()>,
     started_at: DateTime<Utc>,
+    /// Base of the URLs handed to admins (heartbeat pings, calendar feeds); set by the caller.
+    public_base: ArcSwap<String>,
 }
 
 /// What a write produced besides its answer: events to publish, wake-ups to give.
@@ -110,6 +114,7 @@ impl Engine {
                 source: std::sync::Mutex::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
+                public_base: ArcSwap::from_pointee("http://127.0.0.1:8080".to_string()),
                 policies: ArcSwap::from_pointee(policies),
                 notice_outcomes: broadcast::channel(256).0,
                 clock,

@@ -106,6 +106,9 @@ pub trait ReadTx {
     /// Every heartbeat with a stored ping or a scheduled expiry, by name.
     fn heartbeat_states(&self) -> Result<Vec<HeartbeatState>>;
 
+    /// The secret in a public URL (`kind`: "heartbeat", "schedule" or "person"), if made.
+    fn url_secret(&self, kind: &str, name: &str) -> Result<Option<String>>;
+
     // Schedules: overrides and rotation phases.
 
     /// Overrides not removed that end after `since`, oldest first (the order they apply in:
@@ -274,6 +277,10 @@ pub trait WriteTx: ReadTx {
     ) -> Result<Option<(StoredWindow, bool)>>;
 
     fn record_ping(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+
+    /// Stores (or replaces: rotation) the secret of a public URL.
+    fn set_url_secret(&self, kind: &str, name: &str, token: &str, now: DateTime<Utc>)
+    -> Result<()>;
 
     // Schedules: overrides and rotation phases.
 

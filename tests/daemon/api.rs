@@ -1,6 +1,7 @@
 //! The surfaces stock tools use: health, reflection, /healthz, List, Watch; the shipped example.
 
 use pagerd::engine::Clock;
+use pagerd::proto::schedule_service_client::ScheduleServiceClient;
 use pagerd::proto::{self as pb, EventKind, IncidentState, Severity};
 use tokio_stream::StreamExt;
 
@@ -279,7 +280,24 @@ async fn calendar_feeds_list_each_shift_as_a_vevent_with_a_stable_uid() {
         async move { within("the feed", reqwest::get(url)).await.unwrap() }
     };
 
-    let resp = get("/schedules/evenings.ics").await;
+    // The feeds' secret paths, as the FeedUrl RPC hands them out.
+    let feed_path = |schedule: &str, person: &str| {
+        let mut client = ScheduleServiceClient::new(app.channel.clone());
+        let req = pb::FeedUrlRequest {
+            schedule: schedule.into(),
+            person: person.into(),
+            rotate: false,
+        };
+        let base = format!("http://{}", app.http_addr);
+        async move {
+            let url = client.feed_url(req).await.unwrap().into_inner().url;
+            url.strip_prefix(&base)
+                .unwrap_or_else(|| panic!("{url} is not on {base}"))
+                .to_string()
+        }
+    };
+    let evenings = feed_path("evenings", "").await;
+    let resp = get(&evenings).await;
     assert_eq!(resp.status(), 200);
     assert!(
         resp.headers()["content-type"]
@@ -303,11 +321,11 @@ async fn calendar_feeds_list_each_shift_as_a_vevent_with_a_stable_uid() {
         ))
     );
     // The same request gives the same UIDs.
-    let again = get("/schedules/evenings.ics").await.text().await.unwrap();
+    let again = get(&evenings).await.text().await.unwrap();
     let uid = first.get_uid().unwrap();
     assert!(again.contains(uid), "UID {uid} changed between fetches");
 
-    let bob = get("/people/bob.ics").await.text().await.unwrap();
+    let bob = get(&feed_path("", "bob").await).await.text().await.unwrap();
     let bob: icalendar::Calendar = bob.parse().unwrap();
     let summaries: Vec<_> = bob
         .components
@@ -323,12 +341,13 @@ async fn calendar_feeds_list_each_shift_as_a_vevent_with_a_stable_uid() {
     assert_eq!(get("/schedules/nope.ics").await.status(), 404);
     assert_eq!(get("/people/zoe.ics").await.status(), 404);
     assert_eq!(get("/schedules/evenings").await.status(), 404);
+    let no_suffix = evenings.strip_suffix(".ics").unwrap();
+    assert_eq!(get(no_suffix).await.status(), 404);
     app.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn schedule_service_answers_who_is_on_call_and_the_final_shifts() {
-    use pagerd::proto::schedule_service_client::ScheduleServiceClient;
     let _frozen = freeze_time();
     let dirs = AppDirs::new(TEST_POLICIES);
     let sink = WebhookSink::start().await;

@@ -124,6 +124,7 @@ pub struct TestApp {
     pub incidents: IncidentServiceClient<Channel>,
     pub channel: Channel,
     pub http_addr: std::net::SocketAddr,
+    pub grpc_addr: std::net::SocketAddr,
     daemon: InProcess,
 }
 
@@ -161,6 +162,7 @@ pub async fn spawn_app_with(settings: Settings, clock: Clock) -> TestApp {
         incidents,
         channel,
         http_addr: daemon.http_addr,
+        grpc_addr: daemon.grpc_addr,
         daemon,
     }
 }

@@ -350,9 +350,19 @@ async fn a_heartbeat_that_misses_its_interval_opens_an_incident_and_a_ping_resol
     let mut sink = WebhookSink::start().await;
     let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    // Watched from the start: pings at 50 minutes (HTTP GET, as from cron) keep it quiet.
+    // Watched from the start: pings at 50 minutes (HTTP GET, as from cron, with the ping URL
+    // as listed: its token in the path) keep it quiet.
     advance(mins(50)).await;
-    let url = format!("http://{}/heartbeats/backup", app.http_addr);
+    let listed = intake(&app)
+        .list_heartbeats(pb::ListHeartbeatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let url = listed.heartbeats[0].ping_url.clone();
+    assert!(
+        url.starts_with(&format!("http://{}/heartbeats/backup/", app.http_addr)),
+        "{url}"
+    );
     let resp = within("a ping", reqwest::get(&url)).await.unwrap();
     assert_eq!(resp.status(), 200);
     advance(mins(59)).await;
@@ -401,7 +411,10 @@ async fn a_heartbeat_that_misses_its_interval_opens_an_incident_and_a_ping_resol
     let resp = within(
         "a ping",
         reqwest::Client::new()
-            .post(format!("http://{}/heartbeats/nope", app.http_addr))
+            .post(format!(
+                "http://{}/heartbeats/nope/{}",
+                app.http_addr, listed.heartbeats[0].token
+            ))
             .send(),
     )
     .await

@@ -15,6 +15,7 @@ mod delivery;
 mod escalation;
 mod events_v2_content_type;
 mod ingest;
+mod public_edge;
 mod restart;
 mod schedules;
 mod sms_inbound;

@@ -164,6 +164,8 @@ impl From<HeartbeatView> for pb::HeartbeatInfo {
             severity: pb::Severity::from(h.def.severity) as i32,
             last_ping_at: h.last_ping_at.map(timestamp),
             expires_at: h.expires_at.map(timestamp),
+            ping_url: h.ping_url,
+            token: h.token,
         }
     }
 }

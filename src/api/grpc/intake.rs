@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::{from_ts, invalid, parse_actor, required};
 use crate::api::convert::timestamp;
 use crate::api::limits::MAX_NOTE_BYTES;
-use crate::engine::{Engine, MaintenanceRequest, MaintenanceView};
+use crate::engine::{Engine, MaintenanceRequest, MaintenanceView, UrlKind};
 use crate::proto as pb;
 
 pub struct IntakeApi {
@@ -38,6 +38,26 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             .map(Into::into)
             .collect();
         Ok(Response::new(pb::ListHeartbeatsResponse { heartbeats }))
+    }
+
+    async fn rotate_heartbeat_token(
+        &self,
+        req: Request<pb::RotateHeartbeatTokenRequest>,
+    ) -> Result<Response<pb::RotateHeartbeatTokenResponse>, Status> {
+        let name = required("name", &req.into_inner().name)?;
+        self.engine
+            .url_secret(UrlKind::Heartbeat, &name, true)
+            .await?;
+        let heartbeat = self
+            .engine
+            .list_heartbeats()
+            .await?
+            .into_iter()
+            .find(|h| h.def.name == name)
+            .map(Into::into);
+        Ok(Response::new(pb::RotateHeartbeatTokenResponse {
+            heartbeat,
+        }))
     }
 
     async fn add_maintenance(

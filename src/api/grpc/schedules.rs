@@ -8,7 +8,7 @@ use crate::api::convert::shift;
 use crate::api::limits::MAX_NOTE_BYTES;
 use crate::domain::ScheduleDef;
 use crate::domain::schedule::{FinalShift, Source};
-use crate::engine::{Engine, OverrideRequest};
+use crate::engine::{Engine, OverrideRequest, UrlKind};
 use crate::proto as pb;
 
 /// Longest range `Shifts` answers, so one request cannot ask for years of shifts.
@@ -183,6 +183,27 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             .map(Into::into)
             .collect();
         Ok(Response::new(pb::ListOverridesResponse { overrides }))
+    }
+
+    async fn feed_url(
+        &self,
+        req: Request<pb::FeedUrlRequest>,
+    ) -> Result<Response<pb::FeedUrlResponse>, Status> {
+        let r = req.into_inner();
+        let (kind, name) = match (r.schedule.trim(), r.person.trim()) {
+            (s, "") if !s.is_empty() => (UrlKind::Schedule, s),
+            ("", p) if !p.is_empty() => (UrlKind::Person, p),
+            _ => {
+                return Err(invalid(
+                    "schedule",
+                    "set exactly one of schedule and person",
+                ));
+            }
+        };
+        let token = self.engine.url_secret(kind, name, r.rotate).await?;
+        Ok(Response::new(pb::FeedUrlResponse {
+            url: self.engine.public_url(&kind.path(name, &token)),
+        }))
     }
 
     async fn reload(

@@ -1,5 +1,9 @@
 //! iCalendar (RFC 5545) feeds of final shifts, so calendar apps can subscribe to a schedule
-//! or to one person's shifts: `GET /schedules/{name}.ics` and `GET /people/{name}.ics`.
+//! or to one person's shifts: `GET /schedules/{name}/{token}.ics` and
+//! `GET /people/{name}/{token}.ics`. The token is the feed's secret (made and rotated through
+//! the `FeedUrl` RPC, like PagerDuty's webcal links): a roster says who can be reached when,
+//! so an unknown name, a wrong or missing token and the old token-less paths all get the
+//! same 404.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -9,7 +13,7 @@ use icalendar::{Calendar, Component, Event, EventLike};
 
 use crate::domain::PolicySet;
 use crate::domain::schedule::{FinalShift, Schedule};
-use crate::engine::Engine;
+use crate::engine::{Engine, UrlKind};
 
 /// How far back and ahead a feed reaches.
 pub const PAST: Duration = Duration::days(14);
@@ -75,34 +79,61 @@ pub fn person_feed(set: &PolicySet, person: &str, now: DateTime<Utc>) -> Option<
     Some(calendar(&format!("pagerd: {person} on call"), events))
 }
 
-fn ics(feed: Option<String>, what: &str) -> Response {
-    match feed {
-        Some(body) => (
-            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
-            body,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, format!("no {what}\n")).into_response(),
+/// The one answer for every refused feed request.
+pub(super) fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+fn ics(body: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// The feed of `name` if `file` is `{token}.ics` with its token; else the one 404.
+async fn feed(
+    engine: &Engine,
+    kind: UrlKind,
+    name: &str,
+    file: &str,
+    build: fn(&PolicySet, &str, DateTime<Utc>) -> Option<String>,
+) -> Response {
+    let Some(token) = file.strip_suffix(".ics") else {
+        return not_found();
+    };
+    match engine.check_url_secret(kind, name, token).await {
+        Ok(true) => {}
+        Ok(false) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "calendar feed: storage failure");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    match build(&engine.policies(), name, engine.clock().now()) {
+        Some(body) => ics(body),
+        None => not_found(),
     }
 }
 
-/// `GET /schedules/{name}.ics`
+/// `GET /schedules/{name}/{token}.ics`
 pub(super) async fn schedule_ics(
     State(engine): State<Engine>,
-    Path(file): Path<String>,
+    Path((name, file)): Path<(String, String)>,
 ) -> Response {
-    let Some(name) = file.strip_suffix(".ics") else {
-        return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
-    };
-    let feed = schedule_feed(&engine.policies(), name, engine.clock().now());
-    ics(feed, &format!("schedule {name}"))
+    feed(&engine, UrlKind::Schedule, &name, &file, schedule_feed).await
 }
 
-/// `GET /people/{name}.ics`
-pub(super) async fn person_ics(State(engine): State<Engine>, Path(file): Path<String>) -> Response {
-    let Some(name) = file.strip_suffix(".ics") else {
-        return (StatusCode::NOT_FOUND, "feeds end in .ics\n").into_response();
-    };
-    let feed = person_feed(&engine.policies(), name, engine.clock().now());
-    ics(feed, &format!("person {name}"))
+/// `GET /people/{name}/{token}.ics`
+pub(super) async fn person_ics(
+    State(engine): State<Engine>,
+    Path((name, file)): Path<(String, String)>,
+) -> Response {
+    feed(&engine, UrlKind::Person, &name, &file, person_feed).await
+}
+
+/// `GET /schedules/{file}`, `GET /people/{file}`: the token-less paths of old, refused alike.
+pub(super) async fn tokenless() -> Response {
+    not_found()
 }

@@ -1,6 +1,6 @@
 //! HTTP endpoints, one file per route group; the router and the state they share live here.
 //! - `health`: `/healthz`;
-//! - `ical`: iCalendar feeds `/schedules/{name}.ics` and `/people/{name}.ics`;
+//! - `ical`: iCalendar feeds `/schedules/{name}/{token}.ics` and `/people/{name}/{token}.ics`;
 //! - `actions`: acknowledging from a page: signed links (`/act/{token}`) and Slack button
 //!   clicks;
 //! - `sms_inbound`: SMS replies (`/integrations/sms/inbound`), authenticated, with expiring
@@ -47,8 +47,10 @@ pub fn router(engine: Engine, deps: HttpDeps, integrations: IntegrationSettings)
     };
     Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/schedules/{file}", get(ical::schedule_ics))
-        .route("/people/{file}", get(ical::person_ics))
+        .route("/schedules/{name}/{file}", get(ical::schedule_ics))
+        .route("/people/{name}/{file}", get(ical::person_ics))
+        .route("/schedules/{file}", get(ical::tokenless))
+        .route("/people/{file}", get(ical::tokenless))
         .merge(ingest::routes())
         .route(
             "/act/{token}",

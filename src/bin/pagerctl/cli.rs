@@ -109,9 +109,13 @@ pub(crate) enum Command {
     /// Maintenance windows: alerts of a service during one page nobody.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
-    /// Heartbeats (dead-man's switches): ping one, or list them.
+    /// Heartbeats (dead-man's switches): ping one, list them with their ping URLs, or rotate
+    /// one's token.
     #[command(subcommand)]
     Heartbeat(HeartbeatCommand),
+    /// The secret URL of a calendar (.ics) feed of a schedule or of a person, made on first
+    /// ask; --rotate revokes the old URL and prints a new one.
+    FeedUrl(FeedUrlArgs),
     /// On-call load per person: weeks on call, shifts, incidents and pages, off-hours pages,
     /// hours called in and time off in lieu owed, limit skips and flagged overrides.
     Report(ReportArgs),
@@ -180,8 +184,29 @@ pub(crate) enum MaintenanceCommand {
 pub(crate) enum HeartbeatCommand {
     /// Record a ping (what a cron job or backup script does when it finishes).
     Ping { name: String },
-    /// Every heartbeat: its service, interval, last ping and expiry.
+    /// Every heartbeat: its service, interval, last ping, expiry and ping URL (with its
+    /// secret token).
     List,
+    /// Replace a heartbeat's ping token: the old URL stops working at once.
+    Rotate { name: String },
+}
+
+#[derive(Args)]
+pub(crate) struct FeedUrlArgs {
+    /// Whose feed: a schedule's shifts or one person's shifts across schedules.
+    #[arg(value_enum, ignore_case = true)]
+    pub(crate) kind: FeedKind,
+    /// The schedule's or the person's name.
+    pub(crate) name: String,
+    /// Revoke the current URL and make a new one.
+    #[arg(long)]
+    pub(crate) rotate: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FeedKind {
+    Schedule,
+    Person,
 }
 
 #[derive(Args)]

@@ -152,6 +152,8 @@ pub(crate) async fn heartbeat(g: &Global, cmd: HeartbeatCommand) -> anyhow::Resu
                             "interval_seconds": h.interval_seconds,
                             "last_ping_at": to_datetime(h.last_ping_at.as_ref()).map(|t| t.to_rfc3339()),
                             "expires_at": to_datetime(h.expires_at.as_ref()).map(|t| t.to_rfc3339()),
+                            "ping_url": h.ping_url,
+                            "token": h.token,
                         })
                     })
                     .collect();
@@ -161,7 +163,14 @@ pub(crate) async fn heartbeat(g: &Global, cmd: HeartbeatCommand) -> anyhow::Resu
                 return emit("no heartbeats in the policy files");
             }
             let mut table = plain_table();
-            table.set_header(["NAME", "SERVICE", "EVERY", "LAST PING", "EXPIRES"]);
+            table.set_header([
+                "NAME",
+                "SERVICE",
+                "EVERY",
+                "LAST PING",
+                "EXPIRES",
+                "PING URL",
+            ]);
             for h in &list.heartbeats {
                 table.add_row([
                     clean(&h.name),
@@ -173,9 +182,28 @@ pub(crate) async fn heartbeat(g: &Global, cmd: HeartbeatCommand) -> anyhow::Resu
                     to_datetime(h.expires_at.as_ref())
                         .map(local_time)
                         .unwrap_or_else(|| "EXPIRED".into()),
+                    clean(&h.ping_url),
                 ]);
             }
             emit(&table.to_string())
+        }
+        HeartbeatCommand::Rotate { name } => {
+            let r = pagerd
+                .call(intake.rotate_heartbeat_token(pb::RotateHeartbeatTokenRequest { name }))
+                .await?;
+            let h = r.heartbeat.unwrap_or_default();
+            if g.json {
+                return emit_json(&json!({
+                    "name": h.name,
+                    "ping_url": h.ping_url,
+                    "token": h.token,
+                }));
+            }
+            emit(&format!(
+                "heartbeat {}: new ping URL {} (the old one no longer works)",
+                clean(&h.name),
+                clean(&h.ping_url)
+            ))
         }
     }
 }

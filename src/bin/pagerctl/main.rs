@@ -115,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => reports::report(&g, args).await,
         Command::Maintenance(cmd) => intake::maintenance(&g, cmd).await,
         Command::Heartbeat(cmd) => intake::heartbeat(&g, cmd).await,
+        Command::FeedUrl(args) => schedules::feed_url(&g, args).await,
         Command::Override(OverrideCommand::Add(args)) => schedules::override_add(&g, args).await,
         Command::Override(OverrideCommand::Remove(args)) => {
             schedules::override_remove(&g, args).await

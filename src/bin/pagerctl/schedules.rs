@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use pagerd::proto as pb;
 
 use crate::Global;
-use crate::cli::{OncallArgs, OverrideAddArgs, OverrideListArgs, OverrideRemoveArgs, ShiftsArgs};
+use crate::cli::{
+    FeedKind, FeedUrlArgs, OncallArgs, OverrideAddArgs, OverrideListArgs, OverrideRemoveArgs,
+    ShiftsArgs,
+};
 use crate::client::Usage;
 use crate::render::json::{override_json, shift_json};
 use crate::render::schedules::{override_line, override_table};
@@ -177,4 +180,23 @@ pub(crate) async fn override_list(g: &Global, args: OverrideListArgs) -> anyhow:
         return Ok(());
     }
     emit(&override_table(&r.overrides))
+}
+
+pub(crate) async fn feed_url(g: &Global, args: FeedUrlArgs) -> anyhow::Result<()> {
+    let pagerd = g.connect().await?;
+    let (schedule, person) = match args.kind {
+        FeedKind::Schedule => (args.name.clone(), String::new()),
+        FeedKind::Person => (String::new(), args.name.clone()),
+    };
+    let r = pagerd
+        .call(pagerd.schedules().feed_url(pb::FeedUrlRequest {
+            schedule,
+            person,
+            rotate: args.rotate,
+        }))
+        .await?;
+    if g.json {
+        return emit_json(&json!({ "name": args.name, "url": r.url, "rotated": args.rotate }));
+    }
+    emit(&clean(&r.url))
 }

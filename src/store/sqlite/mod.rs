@@ -16,6 +16,7 @@ mod ledger;
 mod read;
 mod schedules;
 mod schema;
+mod secrets;
 mod testing;
 mod tx;
 mod write;

@@ -309,6 +309,16 @@ const MIGRATIONS: &[&str] = &[
         WHERE schedule IS NOT NULL;
     CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
         WHERE heartbeat IS NOT NULL;
+    "#, // 6: the secrets in public HTTP URLs: a heartbeat's ping token, a calendar feed's token
+    // (per schedule or person). Rotating one replaces its row.
+    r#"
+    CREATE TABLE url_secrets (
+        kind        TEXT    NOT NULL CHECK (kind IN ('heartbeat', 'schedule', 'person')),
+        name        TEXT    NOT NULL,
+        token       TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+    ) WITHOUT ROWID;
     "#,
 ];
 

@@ -71,6 +71,7 @@ impl ReadTx for Tx<'_> {
             include_removed: bool
         ) -> Result<Vec<StoredWindow>>;
         fn heartbeat_states(&self) -> Result<Vec<HeartbeatState>>;
+        fn url_secret(&self, kind: &str, name: &str) -> Result<Option<String>>;
         fn live_overrides(&self, since: DateTime<Utc>) -> Result<Vec<ScheduleOverride>>;
         fn list_overrides(
             &self,
@@ -165,6 +166,13 @@ impl WriteTx for Tx<'_> {
             now: DateTime<Utc>
         ) -> Result<Option<(StoredWindow, bool)>>;
         fn record_ping(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+        fn set_url_secret(
+            &self,
+            kind: &str,
+            name: &str,
+            token: &str,
+            now: DateTime<Utc>
+        ) -> Result<()>;
         fn insert_override(
             &self,
             schedule: &str,

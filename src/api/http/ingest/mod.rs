@@ -1,18 +1,19 @@
 //! Alert intake over HTTP, so existing sources work by changing a URL or a key:
 //! - `POST /v2/enqueue`: PagerDuty Events API v2 (routing key = an integration key);
 //! - `POST /integrations/alertmanager/{key}`: Prometheus Alertmanager's webhook (version 4);
-//! - `POST|GET /heartbeats/{name}`: heartbeat pings (cron jobs, curl).
+//! - `POST|GET /heartbeats/{name}/{token}` (or the token as a Bearer header): heartbeat pings
+//!   (cron jobs, curl).
 //!
 //! Every 2xx is sent after the change is committed; a storage failure is a 5xx so the sender
 //! retries (triggers are idempotent by dedup key).
 
 mod alertmanager;
 mod events_v2;
+mod heartbeat;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -65,7 +66,14 @@ pub fn routes() -> Router<HttpState> {
             "/integrations/alertmanager/{key}",
             post(alertmanager::alertmanager).layer(DefaultBodyLimit::max(MAX_ALERTMANAGER_BYTES)),
         )
-        .route("/heartbeats/{name}", post(heartbeat).get(heartbeat))
+        .route(
+            "/heartbeats/{name}",
+            post(heartbeat::ping_with_header).get(heartbeat::ping_with_header),
+        )
+        .route(
+            "/heartbeats/{name}/{token}",
+            post(heartbeat::ping_with_path).get(heartbeat::ping_with_path),
+        )
 }
 
 fn invalid_event(errors: Vec<String>) -> Response {
@@ -112,23 +120,6 @@ fn engine_failure(e: EngineError) -> Response {
 /// An error answer as Alertmanager and heartbeat senders get it.
 fn am_error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"status": "error", "message": message}))).into_response()
-}
-
-/// `POST|GET /heartbeats/{name}`: a ping; resolves the heartbeat's incident if one is open.
-async fn heartbeat(State(st): State<HttpState>, Path(name): Path<String>) -> Response {
-    match st.engine.heartbeat(&name).await {
-        Ok((expires_at, resolved)) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "ok",
-                "expires_at": expires_at.to_rfc3339(),
-                "resolved_incident": resolved,
-            })),
-        )
-            .into_response(),
-        Err(EngineError::NotFound(m)) => am_error(StatusCode::NOT_FOUND, m),
-        Err(e) => engine_failure(e),
-    }
 }
 
 #[cfg(test)]
