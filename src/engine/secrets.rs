@@ -91,17 +91,17 @@ impl Engine {
             )));
         }
         let now = self.inner.clock.now();
-        let name = name.to_string();
+        let key = name.to_string();
         let token = self
             .inner
             .store
             .write(move |tx| {
-                let current = tx.url_secret(kind.as_str(), &name)?;
+                let current = tx.url_secret(kind.as_str(), &key)?;
                 let token = match current {
                     Some(t) if !rotate => t,
                     _ => {
                         let t = new_token();
-                        tx.set_url_secret(kind.as_str(), &name, &t, now)?;
+                        tx.set_url_secret(kind.as_str(), &key, &t, now)?;
                         t
                     }
                 };
@@ -109,7 +109,7 @@ impl Engine {
             })
             .await?;
         if rotate {
-            tracing::info!(kind = kind.as_str(), "URL secret rotated");
+            tracing::info!(kind = kind.as_str(), name, "URL secret rotated");
         }
         Ok(token)
     }
