@@ -56,6 +56,34 @@ async fn standard_health_and_reflection_services_answer() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
 
+    // The same through v1alpha, which older clients (grpcio-reflection, Postman) speak.
+    {
+        use tonic_reflection::pb::v1alpha::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut reflection = ServerReflectionClient::new(app.channel.clone());
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = reflection
+            .server_reflection_info(tokio_stream::iter([req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            stream.next().await.unwrap().unwrap().message_response
+        else {
+            panic!("unexpected v1alpha reflection answer");
+        };
+        let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+        assert!(
+            names.contains(&"pagerd.v1.AlertService"),
+            "AlertService missing from v1alpha {names:?}"
+        );
+    }
+
     let body = reqwest::get(format!("http://{}/healthz", app.http_addr))
         .await
         .unwrap();
