@@ -119,6 +119,9 @@ info = "low"
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
 /// the settings tree.
 const CLI_ENV_VARS: [&str; 2] = ["PAGERD_ADDR", "PAGERD_CONFIG"];
+/// pagerctl's token variables (access control): a shell that exports them for pagerctl
+/// must still start pagerd.
+const CLI_TOKEN_ENV_VARS: [&str; 2] = ["PAGERD_TOKEN", "PAGERD_TOKEN_FILE"];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -446,7 +449,9 @@ impl Settings {
             .into_iter()
             .filter(|(key, _)| {
                 let upper = key.to_ascii_uppercase();
-                upper.starts_with("PAGERD_") && !CLI_ENV_VARS.contains(&upper.as_str())
+                upper.starts_with("PAGERD_")
+                    && !CLI_ENV_VARS.contains(&upper.as_str())
+                    && !CLI_TOKEN_ENV_VARS.contains(&upper.as_str())
             })
             .collect();
 

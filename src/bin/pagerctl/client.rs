@@ -7,6 +7,9 @@ use std::io;
 use std::time::Duration;
 
 use anyhow::anyhow;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -96,10 +99,45 @@ pub(crate) struct Pagerd {
     pub(crate) addr: String,
     pub(crate) timeout: Duration,
     pub(crate) channel: Channel,
+    pub(crate) token: BearerToken,
+}
+
+/// A channel that sends `authorization: Bearer TOKEN` on every call.
+pub(crate) type Authed = InterceptedService<Channel, BearerToken>;
+
+/// Adds the token to each request's metadata.
+#[derive(Clone)]
+pub(crate) struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl BearerToken {
+    /// `None`: send no token (pagerd then answers UNAUTHENTICATED, with its reason).
+    pub(crate) fn new(token: Option<&str>) -> anyhow::Result<Self> {
+        let value = token
+            .map(|t| {
+                format!("Bearer {}", t.trim())
+                    .parse::<MetadataValue<Ascii>>()
+                    .map_err(|_| Usage("the token has characters a header cannot carry".into()))
+            })
+            .transpose()?;
+        Ok(Self(value))
+    }
+}
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
 }
 
 impl Pagerd {
-    pub(crate) async fn connect(addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(
+        addr: &str,
+        timeout: Duration,
+        token: BearerToken,
+    ) -> anyhow::Result<Self> {
         let unreachable = |reason: String| Unreachable {
             addr: addr.to_owned(),
             reason,
@@ -115,31 +153,32 @@ impl Pagerd {
             addr: addr.to_owned(),
             timeout,
             channel,
+            token,
         })
     }
 
-    pub(crate) fn alerts(&self) -> AlertServiceClient<Channel> {
-        AlertServiceClient::new(self.channel.clone())
+    pub(crate) fn alerts(&self) -> AlertServiceClient<Authed> {
+        AlertServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn incidents(&self) -> IncidentServiceClient<Channel> {
-        IncidentServiceClient::new(self.channel.clone())
+    pub(crate) fn incidents(&self) -> IncidentServiceClient<Authed> {
+        IncidentServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn intake(&self) -> IntakeServiceClient<Channel> {
-        IntakeServiceClient::new(self.channel.clone())
+    pub(crate) fn intake(&self) -> IntakeServiceClient<Authed> {
+        IntakeServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn schedules(&self) -> ScheduleServiceClient<Channel> {
-        ScheduleServiceClient::new(self.channel.clone())
+    pub(crate) fn schedules(&self) -> ScheduleServiceClient<Authed> {
+        ScheduleServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn reports(&self) -> ReportServiceClient<Channel> {
-        ReportServiceClient::new(self.channel.clone())
+    pub(crate) fn reports(&self) -> ReportServiceClient<Authed> {
+        ReportServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn daemon(&self) -> DaemonServiceClient<Channel> {
-        DaemonServiceClient::new(self.channel.clone())
+    pub(crate) fn daemon(&self) -> DaemonServiceClient<Authed> {
+        DaemonServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
     /// Awaits one call within `--timeout`, mapping a gRPC status to a one-line error.

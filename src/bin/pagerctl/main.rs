@@ -71,14 +71,39 @@ struct Global {
     addr: String,
     timeout: Duration,
     json: bool,
+    token: Option<String>,
 }
 
 impl Global {
     /// Commands connect after checking their arguments, so a usage error is reported as one
     /// even when pagerd is down.
     async fn connect(&self) -> anyhow::Result<Pagerd> {
-        Pagerd::connect(&self.addr, self.timeout).await
+        let token = client::BearerToken::new(find_token(self.token.clone())?.as_deref())?;
+        Pagerd::connect(&self.addr, self.timeout, token).await
     }
+}
+
+/// The token to send: `--token` / PAGERD_TOKEN (clap), else the file PAGERD_TOKEN_FILE names
+/// (an error if unreadable: it was asked for), else ./pagerd-data/admin.token if readable,
+/// else none.
+fn find_token(given: Option<String>) -> anyhow::Result<Option<String>> {
+    if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if let Some(path) = std::env::var_os("PAGERD_TOKEN_FILE").filter(|p| !p.is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            client::Usage(format!(
+                "PAGERD_TOKEN_FILE: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        return Ok(Some(text.trim().to_string()));
+    }
+    Ok(std::fs::read_to_string("pagerd-data/admin.token")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty()))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -86,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         addr: cli.addr,
         timeout: cli.timeout,
         json: cli.json,
+        token: cli.token,
     };
     match cli.command {
         Command::Trigger(args) => incidents::trigger(&g, args).await,

@@ -17,6 +17,7 @@ mod read;
 mod schedules;
 mod schema;
 mod testing;
+mod tokens;
 mod tx;
 mod write;
 
