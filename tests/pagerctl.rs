@@ -55,10 +55,29 @@ impl Run {
     }
 }
 
-/// A pagerctl command with a clean environment: no `PAGERD_ADDR` from the caller, UTC times.
+/// The admin token file of each running test daemon, by gRPC address.
+static TOKEN_FILES: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+/// A pagerctl command with a clean environment: no `PAGERD_ADDR` or token from the caller,
+/// UTC times. Aimed (`--addr`) at a test daemon, it finds the daemon's admin token through
+/// `PAGERD_TOKEN_FILE`, as an operator's environment would.
 fn command(args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(PAGERCTL);
-    cmd.args(args).env_remove("PAGERD_ADDR").env("TZ", "UTC");
+    cmd.args(args)
+        .env_remove("PAGERD_ADDR")
+        .env_remove("PAGERD_TOKEN")
+        .env_remove("PAGERD_TOKEN_FILE")
+        .env("TZ", "UTC");
+    let addr = args
+        .windows(2)
+        .find(|w| w[0] == "--addr")
+        .map(|w| w[1].trim_start_matches("http://"));
+    if let Some(addr) = addr {
+        let files = TOKEN_FILES.lock().unwrap();
+        if let Some((_, file)) = files.iter().find(|(a, _)| a == addr) {
+            cmd.env("PAGERD_TOKEN_FILE", file);
+        }
+    }
     cmd
 }
 
@@ -233,6 +252,11 @@ impl Daemon {
         // Reloads come from the Reload RPC only, when a test asks.
         settings.reload.watch = false;
         let daemon = InProcess::start(settings, Options::default()).await;
+        daemon.admin_token().await;
+        TOKEN_FILES.lock().unwrap().push((
+            daemon.grpc_addr.to_string(),
+            dirs.data().join("admin.token"),
+        ));
         Self {
             addr: daemon.grpc_addr.to_string(),
             policies: daemon.policies.clone(),

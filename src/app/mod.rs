@@ -22,6 +22,7 @@ use crate::store::Store;
 
 mod reload;
 pub mod tls;
+pub mod tokens;
 
 /// Sockets the daemon serves on; bound by the caller (port 0 in tests).
 pub struct Listeners {
@@ -122,6 +123,18 @@ pub async fn run(
     let http_addr = listeners.http.local_addr()?;
     let db = settings.database_path();
     let (store, writer) = Store::open(&db, &settings.store).await?;
+    // Access control: the local admin token, written once so the walkthrough needs no setup.
+    match tokens::ensure_local_admin(&store, &settings.data_dir, options.clock.now()).await? {
+        Some(path) => tracing::info!(
+            path = %path.display(),
+            "wrote the local admin token (mode 0600); pagerctl reads it from there"
+        ),
+        None => tracing::info!(
+            token = tokens::LOCAL_ADMIN,
+            "access control: gRPC calls need a token (see README, Access control)"
+        ),
+    }
+    let auth = grpc::auth::AuthLayer::new(store.clone(), options.clock);
 
     let Channels {
         mut channels,
@@ -166,7 +179,7 @@ pub async fn run(
         let stop = stop.clone();
         tasks.spawn(async move { ("schedule reloader", reloader.run(stop).await) });
     }
-    let server = grpc_server(engine.clone(), stop.clone()).await?;
+    let server = grpc_server(engine.clone(), auth, stop.clone()).await?;
     let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
     match &tls {
         None => {
@@ -243,7 +256,7 @@ type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
 fn spawn_tls_servers(
     tasks: &mut Tasks,
     tls: &tls::Tls,
-    grpc: tonic::transport::server::Router,
+    grpc: GrpcRouter,
     http: axum::Router,
     listeners: Listeners,
     stop: &CancellationToken,
@@ -288,10 +301,16 @@ fn task_failure(
     }
 }
 
+/// The gRPC services behind the token check.
+type GrpcRouter = tonic::transport::server::Router<
+    tower::layer::util::Stack<grpc::auth::AuthLayer, tower::layer::util::Identity>,
+>;
+
 async fn grpc_server(
     engine: Engine,
+    auth: grpc::auth::AuthLayer,
     stop: CancellationToken,
-) -> anyhow::Result<tonic::transport::server::Router> {
+) -> anyhow::Result<GrpcRouter> {
     use proto::alert_service_server::AlertServiceServer;
     use proto::daemon_service_server::DaemonServiceServer;
     use proto::incident_service_server::IncidentServiceServer;
@@ -330,6 +349,8 @@ async fn grpc_server(
         .build_v1alpha()
         .context("building gRPC reflection service (v1alpha)")?;
     Ok(tonic::transport::Server::builder()
+        // Every request passes the token check; health and reflection are open in its table.
+        .layer(auth)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

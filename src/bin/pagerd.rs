@@ -1,6 +1,6 @@
 //! The pagerd daemon: parse arguments, load settings and policy files, bind, run until
 //! SIGTERM/SIGINT. `pagerd check DIR` validates policy files offline and lists upcoming
-//! schedule gaps.
+//! schedule gaps. `pagerd token create|list|revoke` manages API tokens in its database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use pagerd::app::{self, Listeners, Options};
+use pagerd::app::{self, Listeners, Options, tokens};
 use pagerd::config::{self, Settings};
+use pagerd::domain::access::Role;
+use pagerd::store::Store;
 
 #[derive(Parser)]
 #[command(name = "pagerd", version, about = "On-call paging daemon")]
@@ -34,6 +36,44 @@ enum Command {
     },
     /// Print the default settings file.
     DefaultConfig,
+    /// Manage API tokens in the daemon's database (safe while pagerd runs).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once (only its hash is kept).
+    Create {
+        /// Unique name, e.g. the person or the tool using it.
+        name: String,
+        /// viewer, responder or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The person the token belongs to (a name from the policy files).
+        #[arg(long)]
+        person: Option<String>,
+        /// Lifetime, e.g. 90d or 12h; without it the token does not expire.
+        #[arg(long, value_parser = parse_lifetime)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token; it is refused from the next request on.
+    Revoke { name: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+}
+
+fn parse_lifetime(s: &str) -> Result<std::time::Duration, String> {
+    let d =
+        humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}`: {e} (e.g. 90d, 12h)"))?;
+    if d.is_zero() {
+        return Err("must be longer than 0".into());
+    }
+    Ok(d)
 }
 
 fn main() -> ExitCode {
@@ -51,8 +91,83 @@ fn main() -> ExitCode {
             print!("{}", config::settings::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+        Some(Command::Token(cmd)) => token(&settings, cmd),
         None => serve(settings),
     }
+}
+
+/// `pagerd token …` on the database of `settings` (WAL: the running daemon is not disturbed).
+fn token(settings: &Settings, cmd: TokenCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pagerd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let (store, writer) = Store::open(&settings.database_path(), &settings.store).await?;
+        let result = token_command(&store, cmd).await;
+        drop(store);
+        writer.wait().await;
+        result
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pagerd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn token_command(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match cmd {
+        TokenCommand::Create {
+            name,
+            role,
+            person,
+            expires,
+        } => {
+            let expires_at = expires
+                .map(|d| chrono::Duration::from_std(d).map(|d| now + d))
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("--expires: too long"))?;
+            let secret = tokens::create(store, &name, role, person, expires_at, now).await?;
+            eprintln!(
+                "created token `{}` (role {role}); it is shown only now — store it safely:",
+                name.trim()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            println!("NAME\tROLE\tPERSON\tCREATED\tEXPIRES\tSTATE");
+            let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%MZ").to_string();
+            for t in tokens::list(store).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if !t.is_live(now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{state}",
+                    t.name,
+                    t.role,
+                    t.person.as_deref().unwrap_or("-"),
+                    fmt(t.created_at),
+                    t.expires_at.map_or("never".to_string(), fmt),
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            tokens::revoke(store, name.trim(), now).await?;
+            eprintln!("revoked token `{}`", name.trim());
+        }
+    }
+    Ok(())
 }
 
 /// Validates `dir`; on success also lists each schedule's upcoming gaps (warnings only).

@@ -133,6 +133,9 @@ info = "low"
 const CLI_ENV_VARS: [&str; 2] = ["PAGERD_ADDR", "PAGERD_CONFIG"];
 /// pagerctl's TLS variables, ignored by the daemon for the same reason.
 const CLI_TLS_ENV_VARS: [&str; 3] = ["PAGERD_CA_FILE", "PAGERD_CERT_FILE", "PAGERD_KEY_FILE"];
+/// pagerctl's token variables (access control): a shell that exports them for pagerctl
+/// must still start pagerd.
+const CLI_TOKEN_ENV_VARS: [&str; 2] = ["PAGERD_TOKEN", "PAGERD_TOKEN_FILE"];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -490,6 +493,7 @@ impl Settings {
                 upper.starts_with("PAGERD_")
                     && !CLI_ENV_VARS.contains(&upper.as_str())
                     && !CLI_TLS_ENV_VARS.contains(&upper.as_str())
+                    && !CLI_TOKEN_ENV_VARS.contains(&upper.as_str())
             })
             .collect();
 

@@ -3,6 +3,7 @@
 //! Everything here is a value or a function from values to a decision, so the rules can be
 //! tested with tables and proptest.
 
+pub mod access;
 pub mod burnout;
 pub mod contact;
 pub mod due;

@@ -43,7 +43,7 @@ pub use error::{Error, Result};
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
-    StoredPhase, StoredWindow,
+    NewToken, StoredPhase, StoredToken, StoredWindow,
 };
 
 use crate::config::settings::StoreSettings;

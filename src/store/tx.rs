@@ -12,7 +12,7 @@ use crate::domain::due::{Due, DueScope};
 use super::Result;
 use super::types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
-    StoredPhase, StoredWindow,
+    NewToken, StoredPhase, StoredToken, StoredWindow,
 };
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
@@ -144,6 +144,14 @@ pub trait ReadTx {
     /// Incident pages that went out in `[from, to)`.
     fn delivered_pages(&self, from: DateTime<Utc>, to: DateTime<Utc>)
     -> Result<Vec<DeliveredPage>>;
+
+    // API tokens.
+
+    /// The token whose secret hashes to `secret_hash` (one indexed lookup; on every RPC).
+    fn token_by_hash(&self, secret_hash: &str) -> Result<Option<StoredToken>>;
+
+    /// Every token, revoked ones too, by name.
+    fn list_tokens(&self) -> Result<Vec<StoredToken>>;
 }
 
 /// Write operations, all inside one transaction (see the module doc of `store`).
@@ -315,4 +323,12 @@ pub trait WriteTx: ReadTx {
     /// start, end, person) is kept as it was and false is returned: a past decision never
     /// changes.
     fn record_shift(&self, entry: &LedgerEntry, now: DateTime<Utc>) -> Result<bool>;
+
+    // API tokens.
+
+    /// Stores a token; false (nothing stored) if one with this name exists, revoked or not.
+    fn insert_token(&self, token: &NewToken, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Revokes the token `name`; false if there is no such token or it already was.
+    fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<bool>;
 }

@@ -61,3 +61,31 @@ pub struct StoredPhase {
     pub definition: String,
     pub phase: i64,
 }
+
+/// An API token as stored: never its secret, only the secret's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub name: String,
+    pub role: crate::domain::access::Role,
+    pub person: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl StoredToken {
+    /// Neither revoked nor expired at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// A token to insert: the hash of its secret, computed by the caller.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub role: crate::domain::access::Role,
+    pub person: Option<String>,
+    pub secret_hash: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}

@@ -50,7 +50,7 @@ async fn a_trigger_with_an_open_incidents_key_is_added_to_it_and_pages_nobody() 
             service: "checkout".into(),
             dedup_key: "cpu".into(),
             by: "prometheus".into(),
-            note: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -77,7 +77,7 @@ async fn ack_and_resolve_for_a_key_without_an_open_incident_are_reported_no_ops(
         .acknowledge(pb::AlertAcknowledgeRequest {
             service: "checkout".into(),
             dedup_key: "nope".into(),
-            by: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -105,6 +105,7 @@ async fn ack_and_resolve_for_a_key_without_an_open_incident_are_reported_no_ops(
         service: "checkout".into(),
         dedup_key: "k".into(),
         by: "grafana".into(),
+        ..Default::default()
     };
     let first = app
         .alerts

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tonic::transport::Channel;
 
 use pagerd::app::Options;
 use pagerd::config::Settings;
@@ -15,6 +14,9 @@ use pagerd::proto::incident_service_client::IncidentServiceClient;
 use pagerd::proto::{self as pb};
 
 pub use crate::kit::*;
+
+/// The kit's channel: every call carries the daemon's admin token.
+pub type Channel = AuthedChannel;
 
 /// A small policy set with short, distinct ladders so tests can tell levels apart.
 pub const TEST_POLICIES: &str = r#"
@@ -125,7 +127,7 @@ pub struct TestApp {
     pub channel: Channel,
     pub http_addr: std::net::SocketAddr,
     pub grpc_addr: std::net::SocketAddr,
-    daemon: InProcess,
+    pub daemon: InProcess,
 }
 
 pub fn test_settings(dirs: &AppDirs, webhook: &str) -> Settings {
@@ -143,11 +145,12 @@ pub async fn spawn_app_with(settings: Settings, clock: Clock) -> TestApp {
         extra_channels: Vec::new(),
     };
     let daemon = InProcess::start(settings, options).await;
-    let channel = Channel::from_shared(format!("http://{}", daemon.grpc_addr))
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", daemon.grpc_addr))
         .unwrap()
         .connect()
         .await
         .expect("daemon accepts gRPC connections");
+    let channel = with_token(channel, &daemon.admin_token().await);
     let mut incidents = IncidentServiceClient::new(channel.clone());
     let watch = incidents
         .watch(pb::WatchRequest::default())

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use crate::helpers::Channel;
 use chrono::{DateTime, Utc};
 use pagerd::engine::Clock;
 use pagerd::proto::intake_service_client::IntakeServiceClient;
 use pagerd::proto::{self as pb, EventKind, IncidentState, Severity};
 use serde_json::{Value, json};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::helpers::*;
 

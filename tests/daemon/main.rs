@@ -5,6 +5,7 @@ mod kit;
 
 mod helpers;
 
+mod access;
 mod alertmanager;
 mod api;
 mod burnout;

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
+use crate::helpers::Channel;
 use chrono::{DateTime, Utc};
 use pagerd::engine::Clock;
 use pagerd::proto::daemon_service_client::DaemonServiceClient;
 use pagerd::proto::schedule_service_client::ScheduleServiceClient;
 use pagerd::proto::{self as pb, Severity};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::helpers::*;
 
@@ -572,6 +572,7 @@ fn the_daemon_process_reloads_on_sighup() {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
+        let channel = with_token(channel, &admin_token(&dirs.data()).await);
         let mut daemon = DaemonServiceClient::new(channel);
         let before = daemon.status(pb::StatusRequest {}).await?.into_inner();
         assert!(before.last_reload.is_none());

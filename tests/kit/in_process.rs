@@ -17,6 +17,8 @@ pub struct InProcess {
     pub http_addr: SocketAddr,
     /// The policy set the daemon started with.
     pub policies: PolicySet,
+    /// The data directory (the database, `admin.token`).
+    pub data_dir: std::path::PathBuf,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -33,6 +35,7 @@ impl InProcess {
         let grpc_addr = listeners.grpc.local_addr().expect("grpc addr");
         let http_addr = listeners.http.local_addr().expect("http addr");
         let shutdown = CancellationToken::new();
+        let data_dir = settings.data_dir.clone();
         let task = tokio::spawn(app::run(
             settings,
             policies.clone(),
@@ -44,9 +47,15 @@ impl InProcess {
             grpc_addr,
             http_addr,
             policies,
+            data_dir,
             shutdown,
             task,
         }
+    }
+
+    /// The admin token the daemon wrote on first start.
+    pub async fn admin_token(&self) -> String {
+        super::admin_token(&self.data_dir).await
     }
 
     /// Graceful shutdown; fails the test if the daemon panicked, reports an error, or does

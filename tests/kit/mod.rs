@@ -8,12 +8,14 @@
 //! - [`AppDirs`]: the temporary policy and data directories; [`write_policies`].
 //! - [`WebhookSink`] and [`Recorder`]: loopback HTTP servers recording what they receive.
 //! - [`SmtpSink`]: a real SMTP server (`tests/support/smtp_sink.py`, aiosmtpd).
+//! - [`admin_token`], [`with_token`]: the daemon's admin token, sent on the kit's clients.
 //! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
 
 // Each crate that includes the kit (the daemon suite, tests/pagerctl.rs, examples/loadgen.rs)
 // uses only part of it; the rest is not dead, only unused there.
 #![allow(dead_code, unused_imports)]
 
+mod auth;
 mod dirs;
 mod http;
 mod in_process;
@@ -21,6 +23,7 @@ mod process;
 mod smtp;
 mod time;
 
+pub use auth::{AuthedChannel, Bearer, admin_token, with_token};
 pub use dirs::{AppDirs, free_port, path_str, write_policies};
 pub use http::{ReceivedPage, Recorded, Recorder, WebhookSink};
 pub use in_process::InProcess;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use tonic::{Request, Response, Status};
 
+use super::auth::{Identity, alert_caller};
 use super::{invalid, parse_actor, parse_note};
 use crate::api::convert::severity_from_wire;
 use crate::api::limits::{
@@ -112,24 +113,9 @@ impl pb::alert_service_server::AlertService for AlertApi {
         &self,
         req: Request<pb::TriggerRequest>,
     ) -> Result<Response<pb::TriggerResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let mut r = req.into_inner();
-        let key = r.integration_key.trim();
-        if !key.is_empty() {
-            let set = self.engine.policies();
-            let service = set.service_for_key(key).ok_or_else(|| {
-                Status::not_found("integration_key: no service has this integration key")
-            })?;
-            if !r.service.trim().is_empty() && r.service.trim() != service.name {
-                return Err(invalid(
-                    "service",
-                    format!(
-                        "`{}` does not match the integration key's service",
-                        r.service.trim()
-                    ),
-                ));
-            }
-            r.service = service.name.clone();
-        }
+        r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         let alert = parse_trigger(r)?;
         let o = self.engine.trigger(alert).await?;
         Ok(Response::new(o.into()))
@@ -139,7 +125,9 @@ impl pb::alert_service_server::AlertService for AlertApi {
         &self,
         req: Request<pb::AlertAcknowledgeRequest>,
     ) -> Result<Response<pb::AlertActionResponse>, Status> {
-        let r = req.into_inner();
+        let identity = req.extensions().get::<Identity>().cloned();
+        let mut r = req.into_inner();
+        r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         parse_key(&r.service, &r.dedup_key)?;
         let by = parse_actor(r.by)?;
         let o = self
@@ -153,7 +141,9 @@ impl pb::alert_service_server::AlertService for AlertApi {
         &self,
         req: Request<pb::AlertResolveRequest>,
     ) -> Result<Response<pb::AlertActionResponse>, Status> {
-        let r = req.into_inner();
+        let identity = req.extensions().get::<Identity>().cloned();
+        let mut r = req.into_inner();
+        r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         parse_key(&r.service, &r.dedup_key)?;
         let by = parse_actor(r.by)?;
         let note = parse_note(r.note)?;
@@ -162,6 +152,38 @@ impl pb::alert_service_server::AlertService for AlertApi {
             .resolve_by_key(r.service.trim(), &r.dedup_key, by, note)
             .await?;
         Ok(Response::new(o.into()))
+    }
+}
+
+impl AlertApi {
+    /// The service an alert call acts on, and whether the caller may: with an integration
+    /// key, the key's service (a `service` given too must agree) whatever the token; without
+    /// one, the named service, for a responder or admin token (see `auth::alert_caller`).
+    fn service_of(
+        &self,
+        identity: Option<&Identity>,
+        integration_key: &str,
+        service: &str,
+    ) -> Result<String, Status> {
+        let key = integration_key.trim();
+        alert_caller(identity, !key.is_empty())?;
+        if key.is_empty() {
+            return Ok(service.to_string());
+        }
+        let set = self.engine.policies();
+        let found = set.service_for_key(key).ok_or_else(|| {
+            Status::not_found("integration_key: no service has this integration key")
+        })?;
+        if !service.trim().is_empty() && service.trim() != found.name {
+            return Err(invalid(
+                "service",
+                format!(
+                    "`{}` does not match the integration key's service",
+                    service.trim()
+                ),
+            ));
+        }
+        Ok(found.name.clone())
     }
 }
 

@@ -3,6 +3,7 @@
 //! here).
 
 mod alerts;
+pub mod auth;
 mod daemon;
 mod incidents;
 mod intake;

@@ -58,6 +58,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub(crate) json: bool,
 
+    /// API token, sent as `authorization: Bearer`. Without it: PAGERD_TOKEN, then the file
+    /// named by PAGERD_TOKEN_FILE, then ./pagerd-data/admin.token (written by pagerd on first
+    /// start) if readable.
+    #[arg(long, global = true, env = "PAGERD_TOKEN", hide_env_values = true, help_heading = GLOBAL)]
+    pub(crate) token: Option<String>,
+
     /// How long to wait for pagerd to answer a request (10s, 500ms, 1m; a bare number is
     /// seconds). `watch` uses it only to connect.
     #[arg(long, global = true, help_heading = GLOBAL, default_value = "10s", value_parser = parse_timeout)]

@@ -7,6 +7,9 @@ use std::io;
 use std::time::Duration;
 
 use anyhow::anyhow;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
@@ -98,6 +101,37 @@ pub(crate) struct Pagerd {
     pub(crate) channel: Channel,
     /// Added to a dropped connection's reason: what the user may have left out.
     pub(crate) hint: Option<&'static str>,
+    pub(crate) token: BearerToken,
+}
+
+/// A channel that sends `authorization: Bearer TOKEN` on every call.
+pub(crate) type Authed = InterceptedService<Channel, BearerToken>;
+
+/// Adds the token to each request's metadata.
+#[derive(Clone)]
+pub(crate) struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl BearerToken {
+    /// `None`: send no token (pagerd then answers UNAUTHENTICATED, with its reason).
+    pub(crate) fn new(token: Option<&str>) -> anyhow::Result<Self> {
+        let value = token
+            .map(|t| {
+                format!("Bearer {}", t.trim())
+                    .parse::<MetadataValue<Ascii>>()
+                    .map_err(|_| Usage("the token has characters a header cannot carry".into()))
+            })
+            .transpose()?;
+        Ok(Self(value))
+    }
+}
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
 }
 
 impl Pagerd {
@@ -105,6 +139,7 @@ impl Pagerd {
         addr: &str,
         timeout: Duration,
         tls: Option<ClientTlsConfig>,
+        token: BearerToken,
     ) -> anyhow::Result<Self> {
         let unreachable = |reason: String| Unreachable {
             addr: addr.to_owned(),
@@ -127,31 +162,32 @@ impl Pagerd {
             timeout,
             channel,
             hint: None,
+            token,
         })
     }
 
-    pub(crate) fn alerts(&self) -> AlertServiceClient<Channel> {
-        AlertServiceClient::new(self.channel.clone())
+    pub(crate) fn alerts(&self) -> AlertServiceClient<Authed> {
+        AlertServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn incidents(&self) -> IncidentServiceClient<Channel> {
-        IncidentServiceClient::new(self.channel.clone())
+    pub(crate) fn incidents(&self) -> IncidentServiceClient<Authed> {
+        IncidentServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn intake(&self) -> IntakeServiceClient<Channel> {
-        IntakeServiceClient::new(self.channel.clone())
+    pub(crate) fn intake(&self) -> IntakeServiceClient<Authed> {
+        IntakeServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn schedules(&self) -> ScheduleServiceClient<Channel> {
-        ScheduleServiceClient::new(self.channel.clone())
+    pub(crate) fn schedules(&self) -> ScheduleServiceClient<Authed> {
+        ScheduleServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn reports(&self) -> ReportServiceClient<Channel> {
-        ReportServiceClient::new(self.channel.clone())
+    pub(crate) fn reports(&self) -> ReportServiceClient<Authed> {
+        ReportServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
-    pub(crate) fn daemon(&self) -> DaemonServiceClient<Channel> {
-        DaemonServiceClient::new(self.channel.clone())
+    pub(crate) fn daemon(&self) -> DaemonServiceClient<Authed> {
+        DaemonServiceClient::with_interceptor(self.channel.clone(), self.token.clone())
     }
 
     /// Awaits one call within `--timeout`, mapping a gRPC status to a one-line error.

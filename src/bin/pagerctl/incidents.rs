@@ -75,6 +75,7 @@ pub(crate) async fn ack(g: &Global, args: AckArgs) -> anyhow::Result<()> {
                 service: service.clone(),
                 dedup_key: dedup_key.clone(),
                 by: args.by,
+                integration_key: String::new(),
             };
             let r = pagerd.call(pagerd.alerts().acknowledge(request)).await?;
             emit_key_action(&r, &service, &dedup_key, g.json)
@@ -102,6 +103,7 @@ pub(crate) async fn resolve(g: &Global, args: ResolveArgs) -> anyhow::Result<()>
                 dedup_key: dedup_key.clone(),
                 by: args.by,
                 note,
+                integration_key: String::new(),
             };
             let r = pagerd.call(pagerd.alerts().resolve(request)).await?;
             emit_key_action(&r, &service, &dedup_key, g.json)

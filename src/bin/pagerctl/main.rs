@@ -74,6 +74,7 @@ struct Global {
     timeout: Duration,
     json: bool,
     tls: tls::TlsFiles,
+    token: Option<String>,
 }
 
 impl Global {
@@ -81,7 +82,8 @@ impl Global {
     /// even when pagerd is down.
     async fn connect(&self) -> anyhow::Result<Pagerd> {
         let tls = self.tls.client_config(&self.addr)?;
-        let mut pagerd = Pagerd::connect(&self.addr, self.timeout, tls).await?;
+        let token = client::BearerToken::new(find_token(self.token.clone())?.as_deref())?;
+        let mut pagerd = Pagerd::connect(&self.addr, self.timeout, tls, token).await?;
         if self.addr.starts_with("https://") && self.tls.cert_file.is_none() {
             pagerd.hint = Some(
                 "if pagerd requires client certificates (tls.client_ca_file), pass --cert-file and --key-file",
@@ -89,6 +91,29 @@ impl Global {
         }
         Ok(pagerd)
     }
+}
+
+/// The token to send: `--token` / PAGERD_TOKEN (clap), else the file PAGERD_TOKEN_FILE names
+/// (an error if unreadable: it was asked for), else ./pagerd-data/admin.token if readable,
+/// else none.
+fn find_token(given: Option<String>) -> anyhow::Result<Option<String>> {
+    if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if let Some(path) = std::env::var_os("PAGERD_TOKEN_FILE").filter(|p| !p.is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            client::Usage(format!(
+                "PAGERD_TOKEN_FILE: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        return Ok(Some(text.trim().to_string()));
+    }
+    Ok(std::fs::read_to_string("pagerd-data/admin.token")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty()))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -101,6 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cert_file: cli.cert_file,
             key_file: cli.key_file,
         },
+        token: cli.token,
     };
     match cli.command {
         Command::Trigger(args) => incidents::trigger(&g, args).await,

@@ -18,6 +18,7 @@ mod schedules;
 mod schema;
 mod secrets;
 mod testing;
+mod tokens;
 mod tx;
 mod write;
 

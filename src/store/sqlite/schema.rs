@@ -320,6 +320,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, name)
     ) WITHOUT ROWID;
     "#,
+    // 7: API tokens. Only the SHA-256 of a secret is kept; the secret is shown once.
+    r#"
+    CREATE TABLE tokens (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL UNIQUE,
+        role        TEXT    NOT NULL CHECK (role IN ('viewer', 'responder', 'admin')),
+        person      TEXT,
+        secret_hash TEXT    NOT NULL UNIQUE,   -- hex SHA-256 of the whole token
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        revoked_at  INTEGER
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::store::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
-    ReadTx, Result, StoredPhase, StoredWindow, WriteTx,
+    NewToken, ReadTx, Result, StoredPhase, StoredToken, StoredWindow, WriteTx,
 };
 
 /// `fn name(&self, arg: Type, …) -> Ret;` becomes a method calling `Tx`'s inherent `name`.
@@ -93,6 +93,8 @@ impl ReadTx for Tx<'_> {
             from: DateTime<Utc>,
             to: DateTime<Utc>
         ) -> Result<Vec<DeliveredPage>>;
+        fn token_by_hash(&self, secret_hash: &str) -> Result<Option<StoredToken>>;
+        fn list_tokens(&self) -> Result<Vec<StoredToken>>;
     }
 }
 
@@ -191,5 +193,7 @@ impl WriteTx for Tx<'_> {
         ) -> Result<Option<(ScheduleOverride, bool)>>;
         fn set_rotation_phase(&self, phase: &StoredPhase, now: DateTime<Utc>) -> Result<()>;
         fn record_shift(&self, entry: &LedgerEntry, now: DateTime<Utc>) -> Result<bool>;
+        fn insert_token(&self, token: &NewToken, now: DateTime<Utc>) -> Result<bool>;
+        fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<bool>;
     }
 }

@@ -1,0 +1,238 @@
+//! The one place gRPC requests are authenticated: a tower layer in front of every service.
+//! It resolves `authorization: Bearer TOKEN` to an [`Identity`] (one indexed lookup of the
+//! token's hash per request, no cache, so a revocation holds from the next request on), puts
+//! it in the request's extensions and checks the method's role from
+//! [`crate::domain::access`]. `AlertService` calls without a token pass on to the handler,
+//! which accepts them only with an integration key ([`alert_caller`]).
+
+use std::task::{Context, Poll};
+
+use tonic::Status;
+use tonic::codegen::{BoxFuture, http};
+
+use crate::app::tokens::secret_hash;
+use crate::clock::Clock;
+use crate::domain::access::{self, Access, Role};
+use crate::store::Store;
+
+/// Who called, as the token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub token: String,
+    pub role: Role,
+    pub person: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    store: Store,
+    clock: Clock,
+}
+
+impl AuthLayer {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+/// The token of an `authorization` header: `Bearer` (any case), then the token.
+fn bearer(headers: &http::HeaderMap) -> Result<Option<&str>, Status> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Status::unauthenticated("authorization: not a Bearer token"))?;
+    match value.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(Status::unauthenticated(
+            "authorization: expected `Bearer TOKEN`",
+        )),
+    }
+}
+
+impl AuthLayer {
+    /// The identity of `token`, or UNAUTHENTICATED (unknown, revoked and expired look alike
+    /// to the caller; the log says which).
+    async fn identify(&self, token: &str) -> Result<Identity, Status> {
+        let hash = secret_hash(token);
+        let found = self
+            .store
+            .read(move |tx| tx.token_by_hash(&hash))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = format!("{e:#}"), "token lookup failed");
+                Status::unavailable("cannot check the token now; retry")
+            })?;
+        let now = self.clock.now();
+        match found {
+            Some(t) if t.is_live(now) => Ok(Identity {
+                token: t.name,
+                role: t.role,
+                person: t.person,
+            }),
+            Some(t) => {
+                tracing::info!(token = %t.name, "refused a revoked or expired token");
+                Err(Status::unauthenticated("token revoked or expired"))
+            }
+            None => Err(Status::unauthenticated("unknown token")),
+        }
+    }
+
+    /// The identity for a request to `path`, or the status that refuses it.
+    async fn check(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Identity>, Status> {
+        let need = access::required_access(path);
+        if need == Access::Open {
+            return Ok(None);
+        }
+        let identity = match bearer(headers)? {
+            Some(token) => Some(self.identify(token).await?),
+            None => None,
+        };
+        match (need, identity) {
+            (Access::Open, _) => Ok(None),
+            // The handler checks the integration key.
+            (Access::IntegrationKeyOr(_), None) => Ok(None),
+            (Access::Role(_), None) => Err(Status::unauthenticated(
+                "authorization: a `Bearer` token is required (see `pagerd token create`)",
+            )),
+            (Access::Role(role), Some(id)) => {
+                if access::allows(id.role, role) {
+                    Ok(Some(id))
+                } else {
+                    Err(denied(role, &id))
+                }
+            }
+            // With a token, an alert call is allowed to the role, or goes on to the handler
+            // which accepts an integration key instead.
+            (Access::IntegrationKeyOr(_), Some(id)) => Ok(Some(id)),
+        }
+    }
+}
+
+fn denied(role: Role, id: &Identity) -> Status {
+    Status::permission_denied(format!(
+        "needs role {role}; token `{}` has role {}",
+        id.token, id.role
+    ))
+}
+
+/// For `AlertService` handlers: Ok if the request may go on. A request naming an
+/// integration key is judged by the key alone; without one it needs a responder token.
+pub fn alert_caller(identity: Option<&Identity>, has_integration_key: bool) -> Result<(), Status> {
+    if has_integration_key {
+        return Ok(());
+    }
+    let need = Role::Responder;
+    match identity {
+        None => Err(Status::unauthenticated(
+            "authorization: a `Bearer` token or the service's integration_key is required",
+        )),
+        Some(id) if access::allows(id.role, need) => Ok(()),
+        Some(id) => Err(denied(need, id)),
+    }
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Auth<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        // The ready service goes to this call; its clone waits for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            match layer.check(req.uri().path(), req.headers()).await {
+                Ok(identity) => {
+                    if let Some(id) = identity {
+                        req.extensions_mut().insert(id);
+                    }
+                    inner.call(req).await
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_and_other_schemes_refused() {
+        assert_eq!(bearer(&http::HeaderMap::new()).unwrap(), None);
+        assert_eq!(bearer(&headers("Bearer abc")).unwrap(), Some("abc"));
+        assert_eq!(bearer(&headers("bearer  abc ")).unwrap(), Some("abc"));
+        for bad in ["Basic abc", "Bearer", "Bearer ", "abc"] {
+            let e = bearer(&headers(bad)).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::Unauthenticated, "{bad}");
+        }
+    }
+
+    #[test]
+    fn alert_calls_need_a_key_or_a_responder() {
+        let id = |role| Identity {
+            token: "t".into(),
+            role,
+            person: None,
+        };
+        assert!(alert_caller(None, true).is_ok());
+        assert!(alert_caller(Some(&id(Role::Viewer)), true).is_ok());
+        assert!(alert_caller(Some(&id(Role::Responder)), false).is_ok());
+        assert_eq!(
+            alert_caller(None, false).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let e = alert_caller(Some(&id(Role::Viewer)), false).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (
+                tonic::Code::PermissionDenied,
+                "needs role responder; token `t` has role viewer"
+            )
+        );
+    }
+}

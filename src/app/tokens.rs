@@ -1,0 +1,174 @@
+//! API tokens: minting (random secret, stored hashed), the local admin token file written on
+//! first start, and the operations `pagerd token …` runs on the daemon's database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+
+use crate::domain::access::Role;
+use crate::store::{NewToken, Store, StoredToken};
+
+/// Prefix of every token: recognizable in logs and by secret scanners.
+pub const TOKEN_PREFIX: &str = "pgd_";
+/// Name of the token written to `DATA_DIR/admin.token` on first start.
+pub const LOCAL_ADMIN: &str = "local-admin";
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// A new secret: `pgd_` + 32 bytes from the OS RNG, base64url without padding.
+pub fn mint_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .context("reading the OS random number generator")?;
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// What the store keeps of a secret: hex SHA-256. The secret has 256 random bits, so a
+/// plain hash (no salt, no slow KDF) is enough and keeps the per-request lookup one index
+/// probe.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A token name: 1–64 characters of letters, digits, `-`, `_`, `.`, `@`.
+pub fn parse_name(name: &str) -> anyhow::Result<String> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+    anyhow::ensure!(
+        ok,
+        "token name `{name}`: 1-64 characters of letters, digits, `-`, `_`, `.`, `@`"
+    );
+    Ok(name.to_string())
+}
+
+/// Creates a token and returns its secret (shown once; only its hash is stored).
+pub async fn create(
+    store: &Store,
+    name: &str,
+    role: Role,
+    person: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let name = parse_name(name)?;
+    let secret = mint_secret()?;
+    let token = NewToken {
+        name: name.clone(),
+        role,
+        person,
+        secret_hash: secret_hash(&secret),
+        expires_at,
+    };
+    let stored = store
+        .write(move |tx| Ok(tx.insert_token(&token, now)?))
+        .await?;
+    anyhow::ensure!(
+        stored,
+        "a token named `{name}` exists already (names are never reused, even revoked)"
+    );
+    Ok(secret)
+}
+
+pub async fn list(store: &Store) -> anyhow::Result<Vec<StoredToken>> {
+    Ok(store.read(|tx| tx.list_tokens()).await?)
+}
+
+/// Revokes `name`; an error if there is no live token of that name.
+pub async fn revoke(store: &Store, name: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let owned = name.to_string();
+    let done = store
+        .write(move |tx| Ok(tx.revoke_token(&owned, now)?))
+        .await?;
+    anyhow::ensure!(done, "no live token named `{name}`");
+    Ok(())
+}
+
+/// On first start, creates the `local-admin` token and writes it to `DATA_DIR/admin.token`
+/// (mode 0600), so the local walkthrough needs no setup. Nothing happens if the token exists
+/// (the file is then the operator's: deleted or kept, it is not rewritten).
+pub async fn ensure_local_admin(
+    store: &Store,
+    data_dir: &Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let exists = store
+        .read(|tx| Ok(tx.list_tokens()?.iter().any(|t| t.name == LOCAL_ADMIN)))
+        .await?;
+    if exists {
+        return Ok(None);
+    }
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let secret = mint_secret()?;
+    // The file first: a crash between the two leaves a file whose token does not work (and
+    // is replaced at the next start), never a stored admin token nobody can read.
+    write_private(&path, &secret)?;
+    let token = NewToken {
+        name: LOCAL_ADMIN.to_string(),
+        role: Role::Admin,
+        person: None,
+        secret_hash: secret_hash(&secret),
+        expires_at: None,
+    };
+    store
+        .write(move |tx| Ok(tx.insert_token(&token, now)?))
+        .await?;
+    Ok(Some(path))
+}
+
+/// Writes `secret` to a new file only its owner can read (replacing an old one).
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("token.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(format!("{secret}\n").as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_prefixed_and_hash_to_hex() {
+        let a = mint_secret().unwrap();
+        let b = mint_secret().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        // 32 bytes in base64url without padding: 43 characters.
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 43);
+        assert_eq!(secret_hash(&a).len(), 64);
+        assert_ne!(secret_hash(&a), secret_hash(&b));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(parse_name(" ci-bot ").unwrap(), "ci-bot");
+        for bad in ["", "a b", "x/y", &"n".repeat(65)] {
+            assert!(parse_name(bad).is_err(), "{bad}");
+        }
+    }
+}
