@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
+//!   the roles and the per-method access table in `domain::access`,
 //!   holds, the threshold rule, who takes a turn under the burnout limits, the due actions
 //!   in `domain::due`, the reload diff in `domain::reload`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
@@ -28,7 +29,8 @@
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in
 //!   tests).
 //! - [`app`]: wires everything together (and reads the schedules directory on reload); `run`
-//!   is what the binary and the tests start.
+//!   is what the binary and the tests start. `app::tokens` mints API tokens and writes the
+//!   local admin token; `api::grpc::auth` is the one layer that checks them.
 
 pub mod api;
 pub mod app;
