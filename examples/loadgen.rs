@@ -29,7 +29,10 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use tokio::task::JoinSet;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+
+/// The kit's channel: every call carries the daemon's admin token.
+type Channel = kit::AuthedChannel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -205,7 +208,7 @@ async fn throughput_phase(
     cpu: &CpuClock,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let channels = connect_many(&daemon.grpc_url(), args.clients).await?;
+    let channels = connect_many(daemon, args.clients).await?;
     let health: Vec<_> = channels.iter().cloned().map(HealthClient::new).collect();
     let alerts: Vec<_> = channels.into_iter().map(AlertServiceClient::new).collect();
     let limit = Duration::from_secs(args.phase_timeout_secs);
@@ -272,7 +275,7 @@ async fn timer_phase(
         "phase B: {} triggers/s on {TIMER_SERVICE} for {} s ({} escalations pending for 24 h)",
         args.timer_rate, args.timer_secs, report.trigger.ok
     );
-    let clients: Vec<_> = connect_many(&daemon.grpc_url(), args.timer_clients)
+    let clients: Vec<_> = connect_many(daemon, args.timer_clients)
         .await?
         .into_iter()
         .map(AlertServiceClient::new)
@@ -548,8 +551,11 @@ impl CpuClock {
 // Load
 // ---------------------------------------------------------------------------------------------
 
-/// One connection per client: `Endpoint::connect` opens its own HTTP/2 connection.
-async fn connect_many(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+/// One connection per client: `Endpoint::connect` opens its own HTTP/2 connection. Every
+/// call carries the daemon's admin token (the token check is part of what is measured).
+async fn connect_many(daemon: &DaemonProcess, n: usize) -> anyhow::Result<Vec<Channel>> {
+    let url = daemon.grpc_url();
+    let token = daemon.admin_token().await;
     let endpoint = Endpoint::from_shared(url.to_string())?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
@@ -559,6 +565,7 @@ async fn connect_many(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
             endpoint
                 .connect()
                 .await
+                .map(|c| kit::with_token(c, &token))
                 .with_context(|| format!("connecting to {url}"))?,
         );
     }

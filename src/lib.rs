@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
+//!   the roles and the per-method access table in `domain::access`,
 //!   holds, the threshold rule, who takes a turn under the burnout limits, the due actions
 //!   in `domain::due`, the reload diff in `domain::reload`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
@@ -30,6 +31,8 @@
 //! - [`app`]: wires everything together (and reads the schedules directory on reload); `run`
 //!   is what the binary and the tests start. `app::tls` puts both listeners behind rustls
 //!   (certificate re-read on SIGHUP, client certificates on gRPC with `tls.client_ca_file`).
+//!   `app::tokens` mints API tokens and writes the
+//!   local admin token; `api::grpc::auth` is the one layer that checks them.
 
 pub mod api;
 pub mod app;

@@ -1096,3 +1096,57 @@ async fn a_trigger_may_name_the_service_by_its_integration_key() {
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("integration_key"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_token_configured_pagerctl_uses_pagerd_data_admin_token_of_its_directory() {
+    let pagerd = Daemon::start().await;
+    let token = pagerd.daemon.admin_token().await;
+    let run_in = |dir: &Path, extra_env: Option<(&str, &str)>| {
+        // `command` would add PAGERD_TOKEN_FILE for a known --addr: build it by hand.
+        let mut cmd = std::process::Command::new(PAGERCTL);
+        cmd.args(["--addr", &pagerd.addr, "list"])
+            .current_dir(dir)
+            .env_remove("PAGERD_ADDR")
+            .env_remove("PAGERD_TOKEN")
+            .env_remove("PAGERD_TOKEN_FILE")
+            .env("TZ", "UTC");
+        if let Some((k, v)) = extra_env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().expect("pagerctl runs"))
+    };
+
+    // The walkthrough's layout: pagerd's default data_dir beside where pagerctl runs.
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_in(cwd.path(), None);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("unauthenticated"), "{}", run.stderr);
+    std::fs::create_dir(cwd.path().join("pagerd-data")).unwrap();
+    std::fs::write(
+        cwd.path().join("pagerd-data/admin.token"),
+        format!("{token}\n"),
+    )
+    .unwrap();
+    run_in(cwd.path(), None).success();
+
+    // The environment wins over the file: a wrong token is refused, not replaced.
+    let run = run_in(cwd.path(), Some(("PAGERD_TOKEN", "pgd_wrong")));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unauthenticated: unknown token"),
+        "{}",
+        run.stderr
+    );
+    let run = run_in(
+        cwd.path(),
+        Some(("PAGERD_TOKEN_FILE", "/nonexistent/token")),
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("PAGERD_TOKEN_FILE: cannot read /nonexistent/token"),
+        "{}",
+        run.stderr
+    );
+    pagerd.stop().await;
+}

@@ -183,6 +183,14 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
                 .await,
         ),
         ("ScheduleService", "Reload") => outcome(schedules.reload(pb::ReloadRequest {}).await),
+        ("ScheduleService", "FeedUrl") => outcome(
+            schedules
+                .feed_url(pb::FeedUrlRequest {
+                    schedule: "no-such-schedule".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
         ("DaemonService", "Status") => outcome(daemon.status(pb::StatusRequest {}).await),
         ("DaemonService", "TestPage") => outcome(
             daemon
@@ -211,6 +219,13 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
         ("IntakeService", "ListHeartbeats") => outcome(
             intake
                 .list_heartbeats(pb::ListHeartbeatsRequest::default())
+                .await,
+        ),
+        ("IntakeService", "RotateHeartbeatToken") => outcome(
+            intake
+                .rotate_heartbeat_token(pb::RotateHeartbeatTokenRequest {
+                    name: "no-such-heartbeat".into(),
+                })
                 .await,
         ),
         ("IntakeService", "AddMaintenance") => outcome(
@@ -254,11 +269,13 @@ const EXPECTED: &[(&str, &str, char)] = &[
     ("ScheduleService", "RemoveOverride", 'R'),
     ("ScheduleService", "ListOverrides", 'V'),
     ("ScheduleService", "Reload", 'A'),
+    ("ScheduleService", "FeedUrl", 'A'),
     ("DaemonService", "Status", 'V'),
     ("DaemonService", "TestPage", 'A'),
     ("ReportService", "OnCallLoad", 'V'),
     ("IntakeService", "Heartbeat", 'A'),
-    ("IntakeService", "ListHeartbeats", 'V'),
+    ("IntakeService", "ListHeartbeats", 'A'),
+    ("IntakeService", "RotateHeartbeatToken", 'A'),
     ("IntakeService", "AddMaintenance", 'A'),
     ("IntakeService", "RemoveMaintenance", 'A'),
     ("IntakeService", "ListMaintenance", 'V'),

@@ -30,6 +30,7 @@ async fn send(req: reqwest::RequestBuilder) -> Answer {
 
 /// Runs `pagerctl --addr ADDR ARGS…`; returns (exit code, stdout, stderr).
 async fn pagerctl(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String) {
+    let token = app.daemon.admin_token().await;
     let out = within(
         "pagerctl",
         tokio::process::Command::new(PAGERCTL)
@@ -37,6 +38,8 @@ async fn pagerctl(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String)
             .arg(app.grpc_addr.to_string())
             .args(args)
             .env_remove("PAGERD_ADDR")
+            .env_remove("PAGERD_TOKEN_FILE")
+            .env("PAGERD_TOKEN", token)
             .output(),
     )
     .await

@@ -122,16 +122,25 @@ async fn connect(addr: std::net::SocketAddr, tls: ClientTlsConfig) -> Result<Cha
 }
 
 /// Connects with `tls` and raises one alert; the error (connect or call) as text.
-async fn trigger_over(addr: std::net::SocketAddr, tls: ClientTlsConfig) -> Result<i64, String> {
+async fn trigger_over(
+    addr: std::net::SocketAddr,
+    tls: ClientTlsConfig,
+    token: &str,
+) -> Result<i64, String> {
     let channel = connect(addr, tls).await?;
+    let mut request = tonic::Request::new(pb::TriggerRequest {
+        service: "checkout".into(),
+        severity: pb::Severity::High as i32,
+        summary: "checkout is down".into(),
+        source: "tls test".into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ASCII token"),
+    );
     let reply = AlertServiceClient::new(channel)
-        .trigger(pb::TriggerRequest {
-            service: "checkout".into(),
-            severity: pb::Severity::High as i32,
-            summary: "checkout is down".into(),
-            source: "tls test".into(),
-            ..Default::default()
-        })
+        .trigger(request)
         .await
         .map_err(|status| format!("{status:?}"))?;
     Ok(reply.into_inner().incident_id)
@@ -155,14 +164,15 @@ async fn both_listeners_serve_tls_that_clients_of_the_private_ca_accept() {
         Options::default(),
     )
     .await;
+    let token = daemon.admin_token().await;
 
-    let id = trigger_over(daemon.grpc_addr, trusting(&ca))
+    let id = trigger_over(daemon.grpc_addr, trusting(&ca), &token)
         .await
         .expect("a client trusting the CA triggers over TLS");
     assert!(id > 0);
 
     let other = Ca::new("someone else's CA");
-    let refused = trigger_over(daemon.grpc_addr, trusting(&other)).await;
+    let refused = trigger_over(daemon.grpc_addr, trusting(&other), &token).await;
     assert!(
         refused.as_ref().is_err_and(|e| e.contains("UnknownIssuer")),
         "a client without the CA must not trust the daemon: {refused:?}"
@@ -220,14 +230,16 @@ async fn grpc_with_a_client_ca_refuses_clients_without_a_certificate_it_signed()
     let clients = Ca::new("pagerd clients CA");
     let settings = tls_settings(&dirs, &sink, &ca.server(), Some(&clients));
     let daemon = InProcess::start(settings, Options::default()).await;
+    let token = daemon.admin_token().await;
 
-    let anonymous = trigger_over(daemon.grpc_addr, trusting(&ca)).await;
+    let anonymous = trigger_over(daemon.grpc_addr, trusting(&ca), &token).await;
     assert!(anonymous.is_err(), "no client certificate: {anonymous:?}");
 
     let stranger = Ca::new("a stranger's CA").client("mallory");
     let forged = trigger_over(
         daemon.grpc_addr,
         trusting(&ca).identity(Identity::from_pem(&stranger.cert, &stranger.key)),
+        &token,
     )
     .await;
     assert!(forged.is_err(), "a certificate of another CA: {forged:?}");
@@ -236,6 +248,7 @@ async fn grpc_with_a_client_ca_refuses_clients_without_a_certificate_it_signed()
     trigger_over(
         daemon.grpc_addr,
         trusting(&ca).identity(Identity::from_pem(&ops.cert, &ops.key)),
+        &token,
     )
     .await
     .expect("a certificate signed by the client CA is accepted");
@@ -293,7 +306,10 @@ async fn pagerctl_with_ca_file_and_client_certificate_talks_to_a_tls_daemon() {
         path_str(&key_file),
     );
 
+    let token = daemon.admin_token().await;
     let trigger = [
+        "--token",
+        &token,
         "--addr",
         &addr,
         "--ca-file",
@@ -466,6 +482,7 @@ async fn sighup_serves_a_new_certificate_and_keeps_the_old_one_when_the_new_is_b
     let mut daemon = DaemonProcess::start(&spec)
         .await
         .expect("pagerd starts with TLS");
+    let token = daemon.admin_token().await;
     assert!(
         connect(daemon.grpc, trusting(&second)).await.is_err(),
         "the second CA's clients do not trust the first certificate"
@@ -500,7 +517,7 @@ async fn sighup_serves_a_new_certificate_and_keeps_the_old_one_when_the_new_is_b
         }
     })
     .await;
-    trigger_over(daemon.grpc, trusting(&second))
+    trigger_over(daemon.grpc, trusting(&second), &token)
         .await
         .expect("the previous certificate still serves after a refused reload");
     let (_, status) = daemon.terminate().await.unwrap();

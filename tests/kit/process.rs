@@ -81,6 +81,8 @@ pub struct DaemonProcess {
     /// From spawn to the first SERVING health answer.
     pub started_in: Duration,
     grpc_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// Its data directory (the database, `admin.token`).
+    pub data_dir: PathBuf,
 }
 
 impl DaemonProcess {
@@ -124,11 +126,17 @@ impl DaemonProcess {
             ready_line: String::new(),
             started_in: Duration::ZERO,
             grpc_tls: spec.grpc_tls.clone(),
+            data_dir: spec.data_dir.clone(),
         };
         let limit = Duration::from_secs(30);
         daemon.wait_ready(spawned, limit).await?;
         daemon.started_in = daemon.wait_serving(spawned, limit).await?;
         Ok(daemon)
+    }
+
+    /// The admin token the daemon wrote on first start.
+    pub async fn admin_token(&self) -> String {
+        super::admin_token(&self.data_dir).await
     }
 
     pub fn grpc_url(&self) -> String {
