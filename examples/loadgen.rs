@@ -29,6 +29,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use tokio::task::JoinSet;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Endpoint;
 
 /// The kit's channel: every call carries the daemon's admin token.
@@ -552,10 +553,20 @@ impl CpuClock {
 // ---------------------------------------------------------------------------------------------
 
 /// One connection per client: `Endpoint::connect` opens its own HTTP/2 connection. Every
-/// call carries the daemon's admin token (the token check is part of what is measured).
+/// call carries the daemon's admin token (the token check is part of what is measured). A
+/// daemon that wrote no token file by the time it answers health checks predates access
+/// control (`--pagerd` pointed at an older build for a side-by-side run): its calls go
+/// without one.
 async fn connect_many(daemon: &DaemonProcess, n: usize) -> anyhow::Result<Vec<Channel>> {
     let url = daemon.grpc_url();
-    let token = daemon.admin_token().await;
+    let bearer = if daemon.data_dir.join("admin.token").exists() {
+        kit::Bearer::new(&daemon.admin_token().await)
+    } else {
+        println!(
+            "no admin.token in the data directory: sending no token (pre-access-control daemon)"
+        );
+        kit::Bearer(None)
+    };
     let endpoint = Endpoint::from_shared(url.to_string())?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
@@ -565,7 +576,7 @@ async fn connect_many(daemon: &DaemonProcess, n: usize) -> anyhow::Result<Vec<Ch
             endpoint
                 .connect()
                 .await
-                .map(|c| kit::with_token(c, &token))
+                .map(|c| InterceptedService::new(c, bearer.clone()))
                 .with_context(|| format!("connecting to {url}"))?,
         );
     }
