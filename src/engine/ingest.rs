@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::incidents::{open_alert, resolve_in};
 use super::paging::apply_step;
 use super::{Ctx, Effects, Engine, EngineError, EngineResult};
+use crate::domain::audit::Actor;
 use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
 use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
@@ -303,7 +304,8 @@ impl Engine {
                 if let Some(id) = tx.open_incident_id(&def.service, &def.dedup_key())?
                     && let Some(inc) = tx.incident(id)?
                 {
-                    resolve_in(tx, &ctx, &inc, "heartbeat", "pinged again", &mut fx)?;
+                    let by = Actor::new("heartbeat", format!("ping of heartbeat {}", def.name));
+                    resolve_in(tx, &ctx, &inc, &by, "pinged again", &mut fx)?;
                     resolved = Some(id);
                 }
                 Ok(((due, resolved), fx))
