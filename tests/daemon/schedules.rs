@@ -422,6 +422,7 @@ async fn the_incoming_and_outgoing_people_get_a_handoff_summary_with_open_incide
     // An open incident on web (covered by the schedule): victor is paged in the daytime gap.
     let open = app.trigger("web", Severity::High, "before handoff").await;
     assert_eq!(app.page(&mut sink).await.person(), "victor");
+    // By the admin token: `victor` is only a note.
     app.ack(open.incident_id, "victor").await;
 
     // 17:00 PST (01:00Z): sam's evening starts; nobody was on call before.
@@ -440,7 +441,7 @@ async fn the_incoming_and_outgoing_people_get_a_handoff_summary_with_open_incide
     assert!(text.contains("Nobody was on call before you"), "{text}");
     assert!(
         text.contains(&format!(
-            "#{} [high] web: web is down (acknowledged by victor",
+            "#{} [high] web: web is down (acknowledged by local-admin",
             open.incident_id
         )),
         "{text}"
