@@ -7,6 +7,7 @@ use pagerd::engine::Clock;
 use pagerd::proto as pb;
 use pb::daemon_service_client::DaemonServiceClient;
 use pb::incident_service_client::IncidentServiceClient;
+use pb::intake_service_client::IntakeServiceClient;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -98,7 +99,23 @@ async fn the_audit_trail_names_the_token_not_the_by_field() {
         .await
         .unwrap();
 
-    // `pagerctl audit` shows both.
+    // So is a maintenance window, whatever its `by` says.
+    let end = chrono::Utc::now() + chrono::Duration::hours(1);
+    IntakeServiceClient::new(app.channel.clone())
+        .add_maintenance(pb::AddMaintenanceRequest {
+            service: "checkout".into(),
+            end: Some(prost_types::Timestamp {
+                seconds: end.timestamp(),
+                nanos: 0,
+            }),
+            reason: "upgrade".into(),
+            by: "alice".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // `pagerctl audit` shows them all.
     let out = within(
         "pagerctl audit",
         tokio::process::Command::new(PAGERCTL)
@@ -126,7 +143,11 @@ async fn the_audit_trail_names_the_token_not_the_by_field() {
         .collect();
     assert_eq!(
         actions,
-        [("bob", "acknowledge"), ("local-admin", "resolve")],
+        [
+            ("bob", "acknowledge"),
+            ("local-admin", "resolve"),
+            ("local-admin", "add maintenance")
+        ],
         "{stdout}"
     );
 
