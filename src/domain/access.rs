@@ -78,6 +78,7 @@ pub const METHODS: &[(&str, &str, Access)] = {
         ("ScheduleService", "FeedUrl", R(Admin)),
         ("DaemonService", "Status", R(Viewer)),
         ("DaemonService", "TestPage", R(Admin)),
+        ("DaemonService", "ListAudit", R(Admin)),
         ("ReportService", "OnCallLoad", R(Viewer)),
         // The answer carries each heartbeat's ping token.
         ("IntakeService", "ListHeartbeats", R(Admin)),

@@ -4,6 +4,7 @@
 //! tested with tables and proptest.
 
 pub mod access;
+pub mod audit;
 pub mod burnout;
 pub mod contact;
 pub mod due;

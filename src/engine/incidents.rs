@@ -3,6 +3,9 @@
 
 use super::paging::apply_step;
 use super::{Ctx, Effects, Engine, EngineError, EngineResult, ingest};
+use chrono::{DateTime, Utc};
+
+use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::due::{Due, DueScope};
 use crate::domain::{self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent};
 use crate::store::{IncidentFilter, WriteTx};
@@ -50,8 +53,8 @@ impl Engine {
 
     /// Acknowledges an incident: stops escalation, starts the ack timeout if the policy has one.
     #[tracing::instrument(skip_all, fields(incident = id))]
-    pub async fn acknowledge(&self, id: i64, by: String) -> EngineResult<ActionOutcome> {
-        self.change(id, move |tx, ctx, inc, fx| {
+    pub async fn acknowledge(&self, id: i64, by: Actor) -> EngineResult<ActionOutcome> {
+        self.change(id, "acknowledge", by.clone(), move |tx, ctx, inc, fx| {
             match inc.state {
                 IncidentState::Resolved => {
                     return Err(EngineError::FailedPrecondition(format!(
@@ -61,10 +64,10 @@ impl Engine {
                 IncidentState::Acknowledged => return Ok(false),
                 IncidentState::Triggered => {}
             }
-            tx.set_acknowledged(id, &by, ctx.now)?;
+            tx.set_acknowledged(id, &by.who, ctx.now)?;
             tx.cancel_due(&DueScope::Incident(id))?;
             tx.cancel_pending_pages(id)?;
-            let mut ev = NewEvent::new(EventKind::Acknowledged, "acknowledged").actor(&by);
+            let mut ev = NewEvent::new(EventKind::Acknowledged, "acknowledged").actor(&by.label());
             if let Some(timeout) = ctx.policy(inc).and_then(|p| p.ack_timeout) {
                 let due = ctx.now + chrono::Duration::from_std(timeout).unwrap_or_default();
                 tx.set_due(&Due::AckTimeout { incident: id }, due)?;
@@ -74,6 +77,7 @@ impl Engine {
                     due.format("%Y-%m-%d %H:%M UTC")
                 );
             }
+            ev.message.push_str(&by.note_suffix());
             fx.events.push(tx.add_event(id, &inc.service, ev, ctx.now)?);
             Ok(true)
         })
@@ -82,8 +86,9 @@ impl Engine {
 
     /// Resolves an incident: stops everything.
     #[tracing::instrument(skip_all, fields(incident = id))]
-    pub async fn resolve(&self, id: i64, by: String, note: String) -> EngineResult<ActionOutcome> {
-        self.change(id, move |tx, ctx, inc, fx| {
+    pub async fn resolve(&self, id: i64, by: Actor, note: String) -> EngineResult<ActionOutcome> {
+        self.change(id, "resolve", by.clone(), move |tx, ctx, inc, fx| {
+            let note = format!("{note}{}", by.note_suffix()).trim().to_string();
             Ok(resolve_in(tx, ctx, inc, &by, &note, fx)?)
         })
         .await
@@ -91,8 +96,8 @@ impl Engine {
 
     /// Pages the next level now; an acknowledged incident is re-triggered.
     #[tracing::instrument(skip_all, fields(incident = id))]
-    pub async fn escalate(&self, id: i64, by: String) -> EngineResult<ActionOutcome> {
-        self.change(id, move |tx, ctx, inc, fx| {
+    pub async fn escalate(&self, id: i64, by: Actor) -> EngineResult<ActionOutcome> {
+        self.change(id, "escalate", by.clone(), move |tx, ctx, inc, fx| {
             if inc.state == IncidentState::Resolved {
                 return Err(EngineError::FailedPrecondition(format!(
                     "incident {id} is resolved; nothing to escalate"
@@ -122,10 +127,14 @@ impl Engine {
                     &inc.service,
                     NewEvent::new(
                         EventKind::Escalated,
-                        format!("escalated by hand to level {}", step.pos().level + 1),
+                        format!(
+                            "escalated by hand to level {}{}",
+                            step.pos().level + 1,
+                            by.note_suffix()
+                        ),
                     )
                     .level(step.pos().level + 1)
-                    .actor(&by),
+                    .actor(&by.label()),
                     ctx.now,
                 )?,
             );
@@ -140,7 +149,7 @@ impl Engine {
         &self,
         service: &str,
         dedup_key: &str,
-        by: String,
+        by: Actor,
     ) -> EngineResult<Option<ActionOutcome>> {
         match self.open_by_key(service, dedup_key).await? {
             Some(id) => self.acknowledge(id, by).await.map(Some),
@@ -153,7 +162,7 @@ impl Engine {
         &self,
         service: &str,
         dedup_key: &str,
-        by: String,
+        by: Actor,
         note: String,
     ) -> EngineResult<Option<ActionOutcome>> {
         match self.open_by_key(service, dedup_key).await? {
@@ -188,6 +197,15 @@ impl Engine {
         found.ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))
     }
 
+    /// The audit trail from `since`, oldest first, at most `limit` entries.
+    pub async fn audit(&self, since: DateTime<Utc>, limit: u32) -> EngineResult<Vec<AuditEntry>> {
+        Ok(self
+            .inner
+            .store
+            .read(move |r| r.list_audit(since, limit))
+            .await?)
+    }
+
     pub async fn list(&self, filter: IncidentFilter) -> EngineResult<Vec<Incident>> {
         Ok(self
             .inner
@@ -197,7 +215,15 @@ impl Engine {
     }
 
     /// Loads an incident and applies `f` to it in one transaction.
-    async fn change<F>(&self, id: i64, f: F) -> EngineResult<ActionOutcome>
+    /// Writes the audit entry for `action` by `by` in the same transaction when it changed
+    /// something.
+    async fn change<F>(
+        &self,
+        id: i64,
+        action: &'static str,
+        by: Actor,
+        f: F,
+    ) -> EngineResult<ActionOutcome>
     where
         F: FnOnce(&dyn WriteTx, &Ctx, &Incident, &mut Effects) -> EngineResult<bool>
             + Send
@@ -215,6 +241,14 @@ impl Engine {
                 // Any error rolls this change back; domain refusals keep their kind through
                 // anyhow and are recovered below.
                 let changed = f(tx, &ctx, &inc, &mut fx)?;
+                if changed {
+                    tx.add_audit(&AuditEntry::new(
+                        &by,
+                        action,
+                        format!("incident {id}"),
+                        ctx.now,
+                    ))?;
+                }
                 let incident = if changed {
                     tx.incident(id)?.unwrap_or(inc)
                 } else {
@@ -333,7 +367,7 @@ pub(super) fn resolve_in(
     tx: &dyn WriteTx,
     ctx: &Ctx,
     inc: &Incident,
-    by: &str,
+    by: &Actor,
     note: &str,
     fx: &mut Effects,
 ) -> anyhow::Result<bool> {
@@ -341,7 +375,7 @@ pub(super) fn resolve_in(
         return Ok(false);
     }
     let id = inc.id;
-    tx.set_resolved(id, by, note, ctx.now)?;
+    tx.set_resolved(id, &by.who, note, ctx.now)?;
     tx.cancel_due(&DueScope::Incident(id))?;
     tx.cancel_pending_pages(id)?;
     let msg = if note.is_empty() {
@@ -352,7 +386,7 @@ pub(super) fn resolve_in(
     fx.events.push(tx.add_event(
         id,
         &inc.service,
-        NewEvent::new(EventKind::Resolved, msg).actor(by),
+        NewEvent::new(EventKind::Resolved, msg).actor(&by.label()),
         ctx.now,
     )?);
     Ok(true)

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::incidents::{open_alert, resolve_in};
 use super::paging::apply_step;
 use super::{Ctx, Effects, Engine, EngineError, EngineResult};
+use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
 use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
@@ -23,7 +24,8 @@ pub struct MaintenanceRequest {
     pub end: DateTime<Utc>,
     pub reason: String,
     pub page_after: bool,
-    pub by: String,
+    /// The authenticated caller (recorded as `created_by` and in the audit trail).
+    pub by: Actor,
 }
 
 /// A window as listed: from the files (`id` None) or the API.
@@ -303,7 +305,8 @@ impl Engine {
                 if let Some(id) = tx.open_incident_id(&def.service, &def.dedup_key())?
                     && let Some(inc) = tx.incident(id)?
                 {
-                    resolve_in(tx, &ctx, &inc, "heartbeat", "pinged again", &mut fx)?;
+                    let by = Actor::new("heartbeat", format!("ping of heartbeat {}", def.name));
+                    resolve_in(tx, &ctx, &inc, &by, "pinged again", &mut fx)?;
                     resolved = Some(id);
                 }
                 Ok(((due, resolved), fx))
@@ -376,12 +379,22 @@ impl Engine {
             end: req.end,
             reason: req.reason,
             page_after: req.page_after,
-            created_by: req.by,
+            created_by: req.by.who.clone(),
         };
+        let by = req.by;
         let stored = self
             .inner
             .store
-            .write(move |tx| Ok(tx.insert_maintenance(&window, now)?))
+            .write(move |tx| {
+                let stored = tx.insert_maintenance(&window, now)?;
+                let target = format!(
+                    "service {} maintenance {}",
+                    stored.service,
+                    stored.id.unwrap_or_default()
+                );
+                tx.add_audit(&AuditEntry::new(&by, "add maintenance", target, now))?;
+                Ok(stored)
+            })
             .await?;
         installed.maintenance.push(stored.clone());
         self.inner.policies.store(Arc::new(installed.serving()));
@@ -390,16 +403,18 @@ impl Engine {
     }
 
     /// Ends a window now; its held incidents decide at once whether to page.
-    pub async fn remove_maintenance(&self, id: i64, by: String) -> EngineResult<MaintenanceView> {
+    pub async fn remove_maintenance(&self, id: i64, by: Actor) -> EngineResult<MaintenanceView> {
         let mut installed = self.inner.installed.lock().await;
         let now = self.inner.clock.now();
         let (removed, changed) = self
             .inner
             .store
             .write(move |tx| {
-                let out = tx.remove_maintenance(id, &by, now)?;
+                let out = tx.remove_maintenance(id, &by.who, now)?;
                 if let Some((w, true)) = &out {
                     tx.advance_releases(&w.window.service, now)?;
+                    let target = format!("service {} maintenance {id}", w.window.service);
+                    tx.add_audit(&AuditEntry::new(&by, "remove maintenance", target, now))?;
                 }
                 Ok(out)
             })

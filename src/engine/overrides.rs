@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::reload::Installed;
 use super::{Engine, EngineError, EngineResult};
 use crate::domain::ScheduleOverride;
+use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::due::Due;
 use crate::domain::handoff::{HANDOFF_HORIZON, next_handoff};
 
@@ -18,7 +19,8 @@ pub struct OverrideRequest {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub reason: String,
-    pub by: String,
+    /// The authenticated caller (recorded as `created_by` and in the audit trail).
+    pub by: Actor,
 }
 
 impl Engine {
@@ -53,15 +55,18 @@ impl Engine {
             .inner
             .store
             .write(move |tx| {
-                Ok(tx.insert_override(
+                let stored = tx.insert_override(
                     &req.schedule,
                     &req.person,
                     req.start,
                     req.end,
                     &req.reason,
-                    &req.by,
+                    &req.by.who,
                     now,
-                )?)
+                )?;
+                let target = format!("schedule {} override {}", stored.schedule, stored.id);
+                tx.add_audit(&AuditEntry::new(&req.by, "add override", target, now))?;
+                Ok(stored)
             })
             .await?;
         installed.overrides.push(stored.clone());
@@ -78,13 +83,20 @@ impl Engine {
     }
 
     /// Marks an override removed and applies that at once.
-    pub async fn remove_override(&self, id: i64, by: String) -> EngineResult<ScheduleOverride> {
+    pub async fn remove_override(&self, id: i64, by: Actor) -> EngineResult<ScheduleOverride> {
         let mut installed = self.inner.installed.lock().await;
         let now = self.inner.clock.now();
         let (removed, changed) = self
             .inner
             .store
-            .write(move |tx| Ok(tx.remove_override(id, &by, now)?))
+            .write(move |tx| {
+                let out = tx.remove_override(id, &by.who, now)?;
+                if let Some((o, true)) = &out {
+                    let target = format!("schedule {} override {id}", o.schedule);
+                    tx.add_audit(&AuditEntry::new(&by, "remove override", target, now))?;
+                }
+                Ok(out)
+            })
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("id: no override {id}")))?;
         if !changed {

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::due::{Due, DueScope};
 
 use super::Result;
@@ -152,6 +153,11 @@ pub trait ReadTx {
 
     /// Every token, revoked ones too, by name.
     fn list_tokens(&self) -> Result<Vec<StoredToken>>;
+
+    // The audit trail.
+
+    /// Audit entries at or after `since`, oldest first, at most `limit`.
+    fn list_audit(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
 /// Write operations, all inside one transaction (see the module doc of `store`).
@@ -331,4 +337,9 @@ pub trait WriteTx: ReadTx {
 
     /// Revokes the token `name`; false if there is no such token or it already was.
     fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<bool>;
+
+    // The audit trail.
+
+    /// Appends an audit entry (in the transaction of the action it records).
+    fn add_audit(&self, entry: &AuditEntry) -> Result<()>;
 }

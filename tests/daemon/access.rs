@@ -200,6 +200,14 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
                 })
                 .await,
         ),
+        ("DaemonService", "ListAudit") => outcome(
+            daemon
+                .list_audit(pb::ListAuditRequest {
+                    since: None,
+                    limit: 1,
+                })
+                .await,
+        ),
         ("ReportService", "OnCallLoad") => outcome(
             reports
                 .on_call_load(pb::OnCallLoadRequest {
@@ -272,6 +280,7 @@ const EXPECTED: &[(&str, &str, char)] = &[
     ("ScheduleService", "FeedUrl", 'A'),
     ("DaemonService", "Status", 'V'),
     ("DaemonService", "TestPage", 'A'),
+    ("DaemonService", "ListAudit", 'A'),
     ("ReportService", "OnCallLoad", 'V'),
     ("IntakeService", "Heartbeat", 'A'),
     ("IntakeService", "ListHeartbeats", 'A'),

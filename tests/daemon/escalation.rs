@@ -45,7 +45,8 @@ async fn second_level_is_paged_when_first_level_does_not_acknowledge_and_ack_sto
     assert!(acked.changed);
     let inc = acked.incident.unwrap();
     assert_eq!(inc.state(), IncidentState::Acknowledged);
-    assert_eq!(inc.acknowledged_by, "bob");
+    // The admin token acknowledged; "bob" is only a note.
+    assert_eq!(inc.acknowledged_by, "local-admin");
     // Only the 4h ack timeout is pending; the escalation to the next level is gone.
     assert_eq!(secs_after_t0(&inc.next_action_at), 30 * 60 + 4 * 3600);
 
@@ -67,7 +68,7 @@ async fn second_level_is_paged_when_first_level_does_not_acknowledge_and_ack_sto
     // A second acknowledgement changes nothing.
     let again = app.ack(r.incident_id, "alice").await;
     assert!(!again.changed);
-    assert_eq!(again.incident.unwrap().acknowledged_by, "bob");
+    assert_eq!(again.incident.unwrap().acknowledged_by, "local-admin");
     app.stop().await;
 }
 
@@ -232,7 +233,8 @@ async fn acknowledged_incident_is_retriggered_and_escalated_after_the_ack_timeou
         .into_inner();
     let inc = resolved.incident.unwrap();
     assert_eq!(inc.state(), IncidentState::Resolved);
-    assert_eq!(inc.resolve_note, "rolled back");
+    // `by` names someone other than the admin token: kept as a note only.
+    assert_eq!(inc.resolve_note, "rolled back (note: by=bob)");
     assert!(inc.next_action_at.is_none());
     advance(mins(600)).await;
     sink.expect_quiet("paged after resolve").await;

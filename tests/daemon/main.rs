@@ -8,6 +8,7 @@ mod helpers;
 mod access;
 mod alertmanager;
 mod api;
+mod audit;
 mod burnout;
 mod channels;
 mod check;

@@ -99,7 +99,8 @@ async fn overrides_made_through_the_api_win_are_listed_removed_and_survive_resta
         .into_inner()
         .entry
         .unwrap();
-    assert_eq!(added.created_by, "victor");
+    // The admin token acted; `by` is only a note.
+    assert_eq!(added.created_by, "local-admin");
     assert_eq!(added.created_at.as_ref().unwrap().seconds, t0().timestamp());
     let shift = on_call(&app, "evenings", Some(evening))
         .await
@@ -108,7 +109,7 @@ async fn overrides_made_through_the_api_win_are_listed_removed_and_survive_resta
     assert_eq!(shift.person, "dana");
     assert_eq!(
         shift.source,
-        format!("override (#{} by victor: sam at a wedding)", added.id)
+        format!("override (#{} by local-admin: sam at a wedding)", added.id)
     );
     assert_eq!(
         shift.end.unwrap().seconds,
@@ -150,7 +151,7 @@ async fn overrides_made_through_the_api_win_are_listed_removed_and_survive_resta
         .into_inner()
         .entry
         .unwrap();
-    assert_eq!(removed.removed_by, "sam");
+    assert_eq!(removed.removed_by, "local-admin");
     assert_eq!(person_on_call(&app, evening).await.as_deref(), Some("sam"));
     let again = schedules(&app)
         .remove_override(pb::RemoveOverrideRequest {
@@ -161,7 +162,7 @@ async fn overrides_made_through_the_api_win_are_listed_removed_and_survive_resta
     let err = again.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
-        err.message().contains("already removed by sam"),
+        err.message().contains("already removed by local-admin"),
         "{}",
         err.message()
     );
@@ -422,6 +423,7 @@ async fn the_incoming_and_outgoing_people_get_a_handoff_summary_with_open_incide
     // An open incident on web (covered by the schedule): victor is paged in the daytime gap.
     let open = app.trigger("web", Severity::High, "before handoff").await;
     assert_eq!(app.page(&mut sink).await.person(), "victor");
+    // By the admin token: `victor` is only a note.
     app.ack(open.incident_id, "victor").await;
 
     // 17:00 PST (01:00Z): sam's evening starts; nobody was on call before.
@@ -440,7 +442,7 @@ async fn the_incoming_and_outgoing_people_get_a_handoff_summary_with_open_incide
     assert!(text.contains("Nobody was on call before you"), "{text}");
     assert!(
         text.contains(&format!(
-            "#{} [high] web: web is down (acknowledged by victor",
+            "#{} [high] web: web is down (acknowledged by local-admin",
             open.incident_id
         )),
         "{text}"

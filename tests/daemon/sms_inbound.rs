@@ -122,6 +122,21 @@ async fn a_missing_or_wrong_secret_is_refused_and_cannot_lock_anyone_out() {
         state(&mut app, id).await,
         (IncidentState::Acknowledged, "bob".to_string())
     );
+    // The audit trail names the person and the (masked) number it came from.
+    let entries = pb::daemon_service_client::DaemonServiceClient::new(app.channel.clone())
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let target = format!("incident {id}");
+    assert!(
+        entries.iter().any(|e| e.target == target
+            && e.action == "acknowledge"
+            && e.actor == "bob"
+            && e.via == "via SMS +155******02"),
+        "{entries:?}"
+    );
     app.stop().await;
 }
 

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use tonic::{Request, Response, Status};
 
 use super::auth::{Identity, alert_caller};
-use super::{invalid, parse_actor, parse_note};
+use super::{caller, invalid, parse_actor, parse_note};
 use crate::api::convert::severity_from_wire;
 use crate::api::limits::{
     MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SOURCE_BYTES, MAX_SUMMARY_CHARS,
 };
+use crate::domain::audit::Actor;
 use crate::domain::{Link, NewAlert};
 use crate::engine::Engine;
 use crate::proto as pb;
@@ -129,7 +130,19 @@ impl pb::alert_service_server::AlertService for AlertApi {
         let mut r = req.into_inner();
         r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         parse_key(&r.service, &r.dedup_key)?;
-        let by = parse_actor(r.by)?;
+        let by = if r.integration_key.trim().is_empty() {
+            caller(identity.as_ref(), r.by)?
+        } else {
+            let svc = r.service.trim();
+            let actor = Actor::new(
+                "integration-key",
+                format!("integration key of service {svc} via gRPC"),
+            );
+            match parse_actor(r.by)?.as_str() {
+                "api" => actor,
+                by => actor.with_claim(by),
+            }
+        };
         let o = self
             .engine
             .acknowledge_by_key(r.service.trim(), &r.dedup_key, by)
@@ -145,7 +158,19 @@ impl pb::alert_service_server::AlertService for AlertApi {
         let mut r = req.into_inner();
         r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         parse_key(&r.service, &r.dedup_key)?;
-        let by = parse_actor(r.by)?;
+        let by = if r.integration_key.trim().is_empty() {
+            caller(identity.as_ref(), r.by)?
+        } else {
+            let svc = r.service.trim();
+            let actor = Actor::new(
+                "integration-key",
+                format!("integration key of service {svc} via gRPC"),
+            );
+            match parse_actor(r.by)?.as_str() {
+                "api" => actor,
+                by => actor.with_claim(by),
+            }
+        };
         let note = parse_note(r.note)?;
         let o = self
             .engine

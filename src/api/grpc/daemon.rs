@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{parse_actor, required};
+use super::{from_ts, invalid, parse_actor, required};
 use crate::api::convert::{test_page_result, timestamp};
 use crate::engine::Engine;
 use crate::proto as pb;
@@ -54,5 +54,36 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             .map(|(channel, o)| test_page_result(channel, o))
             .collect();
         Ok(Response::new(pb::TestPageResponse { results }))
+    }
+
+    async fn list_audit(
+        &self,
+        req: Request<pb::ListAuditRequest>,
+    ) -> Result<Response<pb::ListAuditResponse>, Status> {
+        let r = req.into_inner();
+        let since = match r.since {
+            Some(t) => from_ts("since", &t)?,
+            None => chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        };
+        let limit = match r.limit {
+            0 => 1000,
+            n if n > 10_000 => return Err(invalid("limit", "at most 10000")),
+            n => n,
+        };
+        let entries = self
+            .engine
+            .audit(since, limit)
+            .await?
+            .into_iter()
+            .map(|e| pb::AuditEntry {
+                at: Some(timestamp(e.at)),
+                actor: e.actor,
+                via: e.via,
+                action: e.action,
+                target: e.target,
+                detail: e.detail,
+            })
+            .collect();
+        Ok(Response::new(pb::ListAuditResponse { entries }))
     }
 }

@@ -7,7 +7,8 @@ use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{from_ts, invalid, parse_actor, parse_id, parse_note};
+use super::auth::Identity;
+use super::{caller, from_ts, invalid, parse_id, parse_note};
 use crate::api::convert::state_from_wire;
 use crate::api::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::engine::{Engine, IncidentFilter};
@@ -112,9 +113,10 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         &self,
         req: Request<pb::AcknowledgeRequest>,
     ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         let id = parse_id(r.id)?;
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         Ok(Response::new(self.engine.acknowledge(id, by).await?.into()))
     }
 
@@ -122,9 +124,10 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         &self,
         req: Request<pb::ResolveRequest>,
     ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         let id = parse_id(r.id)?;
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         let note = parse_note(r.note)?;
         Ok(Response::new(
             self.engine.resolve(id, by, note).await?.into(),
@@ -135,9 +138,10 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         &self,
         req: Request<pb::EscalateRequest>,
     ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         let id = parse_id(r.id)?;
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         Ok(Response::new(self.engine.escalate(id, by).await?.into()))
     }
 

@@ -2,7 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{from_ts, invalid, parse_actor, required};
+use super::auth::Identity;
+use super::{caller, from_ts, invalid, required};
 use crate::api::convert::timestamp;
 use crate::api::limits::MAX_NOTE_BYTES;
 use crate::engine::{Engine, MaintenanceRequest, MaintenanceView, UrlKind};
@@ -64,9 +65,10 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         &self,
         req: Request<pb::AddMaintenanceRequest>,
     ) -> Result<Response<pb::AddMaintenanceResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         let service = required("service", &r.service)?;
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         if r.reason.len() > MAX_NOTE_BYTES {
             return Err(invalid("reason", format!("at most {MAX_NOTE_BYTES} bytes")));
         }
@@ -102,11 +104,12 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         &self,
         req: Request<pb::RemoveMaintenanceRequest>,
     ) -> Result<Response<pb::RemoveMaintenanceResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         if r.id <= 0 {
             return Err(invalid("id", "must be a positive maintenance window id"));
         }
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         let removed = self.engine.remove_maintenance(r.id, by).await?;
         Ok(Response::new(pb::RemoveMaintenanceResponse {
             window: Some(removed.into()),

@@ -22,7 +22,9 @@ pub use schedules::{MAX_SHIFTS_RANGE_DAYS, ScheduleApi};
 
 use super::convert::{InvalidField, from_timestamp};
 use super::limits::{MAX_ACTOR_BYTES, MAX_NOTE_BYTES};
+use crate::domain::audit::Actor;
 use crate::engine::EngineError;
+use auth::Identity;
 
 impl From<EngineError> for Status {
     fn from(e: EngineError) -> Self {
@@ -54,6 +56,22 @@ fn from_ts(field: &str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, Sta
 }
 
 /// Who acts: trimmed, at most [`MAX_ACTOR_BYTES`], `api` when empty.
+/// The recorded actor of a mutating call: the authenticated token, never the request's
+/// `by` (which is kept as a note when it says something else).
+fn caller(identity: Option<&Identity>, by: String) -> Result<Actor, Status> {
+    let by = parse_actor(by)?;
+    let id = identity.ok_or_else(|| Status::unauthenticated("no authenticated caller"))?;
+    let actor = Actor::new(
+        id.person.clone().unwrap_or_else(|| id.token.clone()),
+        format!("token {} via gRPC", id.token),
+    );
+    Ok(if by == "api" {
+        actor
+    } else {
+        actor.with_claim(&by)
+    })
+}
+
 fn parse_actor(by: String) -> Result<String, Status> {
     let by = by.trim().to_string();
     if by.len() > MAX_ACTOR_BYTES {

@@ -3,7 +3,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{from_ts, invalid, parse_actor, parse_range, required};
+use super::auth::Identity;
+use super::{caller, from_ts, invalid, parse_range, required};
 use crate::api::convert::shift;
 use crate::api::limits::MAX_NOTE_BYTES;
 use crate::domain::ScheduleDef;
@@ -117,10 +118,11 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
         &self,
         req: Request<pb::AddOverrideRequest>,
     ) -> Result<Response<pb::AddOverrideResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         let schedule = required("schedule", &r.schedule)?;
         let person = required("person", &r.person)?;
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         if r.reason.len() > MAX_NOTE_BYTES {
             return Err(invalid("reason", format!("at most {MAX_NOTE_BYTES} bytes")));
         }
@@ -154,11 +156,12 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
         &self,
         req: Request<pb::RemoveOverrideRequest>,
     ) -> Result<Response<pb::RemoveOverrideResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         if r.id <= 0 {
             return Err(invalid("id", "must be a positive override id"));
         }
-        let by = parse_actor(r.by)?;
+        let by = caller(identity.as_ref(), r.by)?;
         let removed = self.engine.remove_override(r.id, by).await?;
         Ok(Response::new(pb::RemoveOverrideResponse {
             entry: Some(removed.into()),

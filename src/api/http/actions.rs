@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::sms_inbound::SmsInbound;
+use crate::domain::audit::Actor;
 use crate::domain::contact::ReplyAction;
 use crate::domain::{Incident, IncidentState};
 use crate::engine::{ActionOutcome, Engine, EngineError};
@@ -164,7 +165,7 @@ pub async fn act(State(s): State<HttpState>, Path(token): Path<String>) -> Respo
         reply,
         claims.incident_id,
         &claims.person,
-        "email link",
+        "via email link",
     )
     .await
     {
@@ -222,10 +223,11 @@ pub(super) async fn perform(
     person: &str,
     via: &str,
 ) -> Result<ActionOutcome, EngineError> {
-    let by = person.to_string();
+    // The link, Slack user or number authenticated `person`; `via` names that channel.
+    let by = Actor::new(person, via);
     let o = match action {
         ReplyAction::Acknowledge => engine.acknowledge(id, by).await?,
-        ReplyAction::Resolve => engine.resolve(id, by, format!("resolved by {via}")).await?,
+        ReplyAction::Resolve => engine.resolve(id, by, String::new()).await?,
     };
     tracing::info!(incident = id, person, via, action = ?action, changed = o.changed, "action from a page");
     Ok(o)
@@ -305,7 +307,15 @@ pub async fn slack_action(State(s): State<HttpState>, headers: HeaderMap, body: 
         )
             .into_response();
     };
-    let outcome = match perform(&s.engine, reply, id, &person.name, "Slack").await {
+    let outcome = match perform(
+        &s.engine,
+        reply,
+        id,
+        &person.name,
+        &format!("via Slack user {user}"),
+    )
+    .await
+    {
         Ok(o) => o,
         Err(EngineError::FailedPrecondition(m)) => {
             return (

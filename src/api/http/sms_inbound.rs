@@ -267,7 +267,15 @@ pub async fn sms_inbound(
         Err(e) => return internal(e),
     };
     cfg.forgive(&number);
-    match perform(&s.engine, action, incident, &person.name, "SMS").await {
+    match perform(
+        &s.engine,
+        action,
+        incident,
+        &person.name,
+        &format!("via SMS {}", mask_number(&number)),
+    )
+    .await
+    {
         Ok(o) => {
             let what = if o.changed {
                 format!("#{} {}", o.incident.id, o.incident.state)

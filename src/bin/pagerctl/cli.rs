@@ -122,6 +122,9 @@ pub(crate) enum Command {
     /// The secret URL of a calendar (.ics) feed of a schedule or of a person, made on first
     /// ask; --rotate revokes the old URL and prints a new one.
     FeedUrl(FeedUrlArgs),
+    /// The audit trail (admin): who did what, as authenticated, and through which channel
+    /// (gRPC token, integration key, email link, Slack user, SMS number).
+    Audit(AuditArgs),
     /// On-call load per person: weeks on call, shifts, incidents and pages, off-hours pages,
     /// hours called in and time off in lieu owed, limit skips and flagged overrides.
     Report(ReportArgs),
@@ -213,6 +216,16 @@ pub(crate) struct FeedUrlArgs {
 pub(crate) enum FeedKind {
     Schedule,
     Person,
+}
+
+#[derive(Args)]
+pub(crate) struct AuditArgs {
+    /// Only entries at or after this time: RFC 3339, or a duration ago (2h, 3d).
+    #[arg(long, value_parser = parse_time)]
+    pub(crate) since: Option<DateTime<Utc>>,
+    /// At most this many entries (0: the daemon's default, 1000).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) limit: u32,
 }
 
 #[derive(Args)]

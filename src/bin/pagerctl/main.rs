@@ -16,6 +16,7 @@
 //! - `render`: text, tables, JSON and times; enum names come from
 //!   `pagerd::api::convert`, shared with the daemon.
 
+mod audit;
 mod cli;
 mod client;
 mod daemon;
@@ -142,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Maintenance(cmd) => intake::maintenance(&g, cmd).await,
         Command::Heartbeat(cmd) => intake::heartbeat(&g, cmd).await,
         Command::FeedUrl(args) => schedules::feed_url(&g, args).await,
+        Command::Audit(args) => audit::audit(&g, args).await,
         Command::Override(OverrideCommand::Add(args)) => schedules::override_add(&g, args).await,
         Command::Override(OverrideCommand::Remove(args)) => {
             schedules::override_remove(&g, args).await

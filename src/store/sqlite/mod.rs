@@ -11,6 +11,7 @@
 //! The operations themselves are inherent methods of `Tx` spread over `read.rs`, `write.rs`,
 //! `ingest.rs`, `schedules.rs` and `ledger.rs`; `tx.rs` hands them to the store's traits.
 
+mod audit;
 mod ingest;
 mod ledger;
 mod read;

@@ -333,6 +333,19 @@ const MIGRATIONS: &[&str] = &[
         revoked_at  INTEGER
     );
     "#,
+    // 8: the audit trail: who (as authenticated) did what, written in the action's transaction.
+    r#"
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        actor   TEXT    NOT NULL,
+        via     TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        target  TEXT    NOT NULL,
+        detail  TEXT    NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::due::{Due, DueScope};
 
 use super::Tx;
@@ -95,6 +96,7 @@ impl ReadTx for Tx<'_> {
         ) -> Result<Vec<DeliveredPage>>;
         fn token_by_hash(&self, secret_hash: &str) -> Result<Option<StoredToken>>;
         fn list_tokens(&self) -> Result<Vec<StoredToken>>;
+        fn list_audit(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<AuditEntry>>;
     }
 }
 
@@ -195,5 +197,6 @@ impl WriteTx for Tx<'_> {
         fn record_shift(&self, entry: &LedgerEntry, now: DateTime<Utc>) -> Result<bool>;
         fn insert_token(&self, token: &NewToken, now: DateTime<Utc>) -> Result<bool>;
         fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<bool>;
+        fn add_audit(&self, entry: &AuditEntry) -> Result<()>;
     }
 }

@@ -192,7 +192,7 @@ pub(super) async fn alertmanager(
                     .resolve_by_key(
                         &service,
                         &dedup_key,
-                        "alertmanager".into(),
+                        super::events_v2::by_key(&service, "alertmanager"),
                         "resolved in Alertmanager".into(),
                     )
                     .await

@@ -325,12 +325,17 @@ pub(super) async fn enqueue(
         // Acknowledging or resolving a key with no open incident is accepted and dropped.
         EventV2::Acknowledge { dedup_key } => st
             .engine
-            .acknowledge_by_key(&service, &dedup_key, "events-v2".into())
+            .acknowledge_by_key(&service, &dedup_key, by_key(&service, "events-v2"))
             .await
             .map(|_| dedup_key),
         EventV2::Resolve { dedup_key } => st
             .engine
-            .resolve_by_key(&service, &dedup_key, "events-v2".into(), String::new())
+            .resolve_by_key(
+                &service,
+                &dedup_key,
+                by_key(&service, "events-v2"),
+                String::new(),
+            )
             .await
             .map(|_| dedup_key),
     };
@@ -346,6 +351,11 @@ pub(super) async fn enqueue(
             .into_response(),
         Err(e) => engine_failure(e),
     }
+}
+
+/// The actor of a call authenticated by `service`'s integration key, named after its edge.
+pub(crate) fn by_key(service: &str, edge: &str) -> crate::domain::audit::Actor {
+    crate::domain::audit::Actor::new(edge, format!("integration key of service {service}"))
 }
 
 #[cfg(test)]
