@@ -130,19 +130,7 @@ impl pb::alert_service_server::AlertService for AlertApi {
         let mut r = req.into_inner();
         r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         parse_key(&r.service, &r.dedup_key)?;
-        let by = if r.integration_key.trim().is_empty() {
-            caller(identity.as_ref(), r.by)?
-        } else {
-            let svc = r.service.trim();
-            let actor = Actor::new(
-                "integration-key",
-                format!("integration key of service {svc} via gRPC"),
-            );
-            match parse_actor(r.by)?.as_str() {
-                "api" => actor,
-                by => actor.with_claim(by),
-            }
-        };
+        let by = alert_actor(identity.as_ref(), &r.integration_key, &r.service, r.by)?;
         let o = self
             .engine
             .acknowledge_by_key(r.service.trim(), &r.dedup_key, by)
@@ -158,19 +146,7 @@ impl pb::alert_service_server::AlertService for AlertApi {
         let mut r = req.into_inner();
         r.service = self.service_of(identity.as_ref(), &r.integration_key, &r.service)?;
         parse_key(&r.service, &r.dedup_key)?;
-        let by = if r.integration_key.trim().is_empty() {
-            caller(identity.as_ref(), r.by)?
-        } else {
-            let svc = r.service.trim();
-            let actor = Actor::new(
-                "integration-key",
-                format!("integration key of service {svc} via gRPC"),
-            );
-            match parse_actor(r.by)?.as_str() {
-                "api" => actor,
-                by => actor.with_claim(by),
-            }
-        };
+        let by = alert_actor(identity.as_ref(), &r.integration_key, &r.service, r.by)?;
         let note = parse_note(r.note)?;
         let o = self
             .engine
@@ -210,6 +186,27 @@ impl AlertApi {
         }
         Ok(found.name.clone())
     }
+}
+
+/// Who acknowledges or resolves by key: the token's identity, or the service's integration
+/// key (a `by` other than the default "api" is kept only as a claim).
+fn alert_actor(
+    identity: Option<&Identity>,
+    integration_key: &str,
+    service: &str,
+    by: String,
+) -> Result<Actor, Status> {
+    if integration_key.trim().is_empty() {
+        return caller(identity, by);
+    }
+    let actor = Actor::new(
+        "integration-key",
+        format!("integration key of service {} via gRPC", service.trim()),
+    );
+    Ok(match parse_actor(by)?.as_str() {
+        "api" => actor,
+        claimed => actor.with_claim(claimed),
+    })
 }
 
 #[cfg(test)]
