@@ -22,6 +22,7 @@ use crate::store::Store;
 
 mod reload;
 pub mod tls;
+pub mod token_cache;
 pub mod tokens;
 
 /// Sockets the daemon serves on; bound by the caller (port 0 in tests).
@@ -134,7 +135,8 @@ pub async fn run(
             "access control: gRPC calls need a token (see README, Access control)"
         ),
     }
-    let auth = grpc::auth::AuthLayer::new(store.clone(), options.clock);
+    let token_cache = token_cache::TokenCache::new(&settings.data_dir);
+    let auth = grpc::auth::AuthLayer::new(store.clone(), options.clock, token_cache.clone());
 
     let Channels {
         mut channels,
@@ -179,7 +181,12 @@ pub async fn run(
         let stop = stop.clone();
         tasks.spawn(async move { ("schedule reloader", reloader.run(stop).await) });
     }
-    let server = grpc_server(engine.clone(), auth, stop.clone()).await?;
+    let token_admin = tokens::TokenAdmin {
+        store: engine.store().clone(),
+        data_dir: settings.data_dir.clone(),
+        cache: token_cache,
+    };
+    let server = grpc_server(engine.clone(), auth, token_admin, stop.clone()).await?;
     let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
     match &tls {
         None => {
@@ -309,6 +316,7 @@ type GrpcRouter = tonic::transport::server::Router<
 async fn grpc_server(
     engine: Engine,
     auth: grpc::auth::AuthLayer,
+    token_admin: tokens::TokenAdmin,
     stop: CancellationToken,
 ) -> anyhow::Result<GrpcRouter> {
     use proto::alert_service_server::AlertServiceServer;
@@ -362,6 +370,7 @@ async fn grpc_server(
         }))
         .add_service(DaemonServiceServer::new(grpc::DaemonApi {
             engine: engine.clone(),
+            tokens: token_admin,
         }))
         .add_service(IntakeServiceServer::new(grpc::IntakeApi {
             engine: engine.clone(),

@@ -11,7 +11,43 @@ use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
 use crate::domain::access::Role;
+use crate::domain::audit::{Actor, AuditEntry};
 use crate::store::{NewToken, Store, StoredToken};
+
+/// Why a token operation was refused, apart from the store failing.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("a token named `{0}` exists already (names are never reused, even revoked)")]
+    Exists(String),
+    #[error("no live token named `{0}`")]
+    NotLive(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// The token operations the daemon offers through `DaemonService` (admin): its database,
+/// its data directory (for the stamp file) and its token cache, emptied on revocation.
+#[derive(Clone)]
+pub struct TokenAdmin {
+    pub store: Store,
+    pub data_dir: PathBuf,
+    pub cache: super::token_cache::TokenCache,
+}
+
+impl TokenAdmin {
+    /// Revokes `name` and forgets every cached token, so this daemon refuses it from the
+    /// next request on (the stamp file tells other processes).
+    pub async fn revoke(
+        &self,
+        name: &str,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
+        let result = revoke(&self.store, &self.data_dir, name, by, now).await;
+        self.cache.invalidate();
+        result
+    }
+}
 
 /// Prefix of every token: recognizable in logs and by secret scanners.
 pub const TOKEN_PREFIX: &str = "pgd_";
@@ -53,15 +89,28 @@ pub fn parse_name(name: &str) -> anyhow::Result<String> {
     Ok(name.to_string())
 }
 
+/// The audit trail's actor for `pagerd token …`: whoever can write the database on the
+/// daemon's host, named by the OS user when the environment says it.
+pub fn cli_actor() -> Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "local operator".to_string());
+    Actor::new(user, "pagerd token on the database")
+}
+
 /// Creates a token and returns its secret (shown once; only its hash is stored).
+/// `by` is recorded in the audit trail in the same transaction.
 pub async fn create(
     store: &Store,
     name: &str,
     role: Role,
     person: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    by: &Actor,
     now: DateTime<Utc>,
-) -> anyhow::Result<String> {
+) -> Result<String, TokenError> {
     let name = parse_name(name)?;
     let secret = mint_secret()?;
     let token = NewToken {
@@ -71,13 +120,31 @@ pub async fn create(
         secret_hash: secret_hash(&secret),
         expires_at,
     };
-    let stored = store
-        .write(move |tx| Ok(tx.insert_token(&token, now)?))
-        .await?;
-    anyhow::ensure!(
-        stored,
-        "a token named `{name}` exists already (names are never reused, even revoked)"
+    let audit = AuditEntry::new(
+        by,
+        "create token",
+        format!(
+            "token {name} (role {role}{})",
+            token
+                .person
+                .as_ref()
+                .map(|p| format!(", person {p}"))
+                .unwrap_or_default()
+        ),
+        now,
     );
+    let stored = store
+        .write(move |tx| {
+            let stored = tx.insert_token(&token, now)?;
+            if stored {
+                tx.add_audit(&audit)?;
+            }
+            Ok(stored)
+        })
+        .await?;
+    if !stored {
+        return Err(TokenError::Exists(name));
+    }
     Ok(secret)
 }
 
@@ -85,13 +152,38 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<StoredToken>> {
     Ok(store.read(|tx| tx.list_tokens()).await?)
 }
 
-/// Revokes `name`; an error if there is no live token of that name.
-pub async fn revoke(store: &Store, name: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// Revokes `name`; an error if there is no live token of that name. `data_dir` is the
+/// daemon's: its stamp file is touched after the commit, so a running daemon drops the
+/// token from its cache before its next request (see [`super::token_cache`]).
+pub async fn revoke(
+    store: &Store,
+    data_dir: &Path,
+    name: &str,
+    by: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), TokenError> {
     let owned = name.to_string();
+    let audit = AuditEntry::new(by, "revoke token", format!("token {name}"), now);
     let done = store
-        .write(move |tx| Ok(tx.revoke_token(&owned, now)?))
+        .write(move |tx| {
+            let done = tx.revoke_token(&owned, now)?;
+            if done {
+                tx.add_audit(&audit)?;
+            }
+            Ok(done)
+        })
         .await?;
-    anyhow::ensure!(done, "no live token named `{name}`");
+    if !done {
+        return Err(TokenError::NotLive(name.to_string()));
+    }
+    super::token_cache::touch_stamp(data_dir).with_context(|| {
+        format!(
+            "token `{name}` is revoked, but a running pagerd may accept it for up to {} s: \
+             writing {}",
+            super::token_cache::MAX_AGE.as_secs(),
+            data_dir.join(super::token_cache::STAMP_FILE).display()
+        )
+    })?;
     Ok(())
 }
 

@@ -107,7 +107,7 @@ fn token(settings: &Settings, cmd: TokenCommand) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let (store, writer) = Store::open(&settings.database_path(), &settings.store).await?;
-        let result = token_command(&store, cmd).await;
+        let result = token_command(&store, &settings.data_dir, cmd).await;
         drop(store);
         writer.wait().await;
         result
@@ -121,7 +121,11 @@ fn token(settings: &Settings, cmd: TokenCommand) -> ExitCode {
     }
 }
 
-async fn token_command(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
+async fn token_command(
+    store: &Store,
+    data_dir: &std::path::Path,
+    cmd: TokenCommand,
+) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     match cmd {
         TokenCommand::Create {
@@ -134,7 +138,8 @@ async fn token_command(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
                 .map(|d| chrono::Duration::from_std(d).map(|d| now + d))
                 .transpose()
                 .map_err(|_| anyhow::anyhow!("--expires: too long"))?;
-            let secret = tokens::create(store, &name, role, person, expires_at, now).await?;
+            let by = tokens::cli_actor();
+            let secret = tokens::create(store, &name, role, person, expires_at, &by, now).await?;
             eprintln!(
                 "created token `{}` (role {role}); it is shown only now — store it safely:",
                 name.trim()
@@ -163,7 +168,7 @@ async fn token_command(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { name } => {
-            tokens::revoke(store, name.trim(), now).await?;
+            tokens::revoke(store, data_dir, name.trim(), &tokens::cli_actor(), now).await?;
             eprintln!("revoked token `{}`", name.trim());
         }
     }

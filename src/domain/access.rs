@@ -51,6 +51,11 @@ pub enum Access {
     IntegrationKeyOr(Role),
 }
 
+/// Whether `path` is a server-streaming method, whose stream must end with its token.
+pub fn is_server_stream(path: &str) -> bool {
+    path == "/pagerd.v1.IncidentService/Watch"
+}
+
 /// Every `pagerd.v1` method and what it needs. A method missing here needs `admin` (see
 /// [`required_access`]); a test checks that every method of the proto file is listed.
 pub const METHODS: &[(&str, &str, Access)] = {
@@ -79,6 +84,9 @@ pub const METHODS: &[(&str, &str, Access)] = {
         ("DaemonService", "Status", R(Viewer)),
         ("DaemonService", "TestPage", R(Admin)),
         ("DaemonService", "ListAudit", R(Admin)),
+        ("DaemonService", "CreateToken", R(Admin)),
+        ("DaemonService", "ListTokens", R(Admin)),
+        ("DaemonService", "RevokeToken", R(Admin)),
         ("ReportService", "OnCallLoad", R(Viewer)),
         // The answer carries each heartbeat's ping token.
         ("IntakeService", "ListHeartbeats", R(Admin)),

@@ -22,6 +22,8 @@ use tonic::service::interceptor::InterceptedService;
 use crate::helpers::*;
 
 const KEY: &str = "AccessTestKey0123456789abcdefXYZ";
+/// Upper bound for anything these tests wait on; only reached when something is broken.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn policies() -> String {
     TEST_POLICIES.replacen(
@@ -208,6 +210,25 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
                 })
                 .await,
         ),
+        ("DaemonService", "CreateToken") => outcome(
+            daemon
+                .create_token(pb::CreateTokenRequest {
+                    name: "not a valid name".into(),
+                    role: "viewer".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        ("DaemonService", "ListTokens") => {
+            outcome(daemon.list_tokens(pb::ListTokensRequest {}).await)
+        }
+        ("DaemonService", "RevokeToken") => outcome(
+            daemon
+                .revoke_token(pb::RevokeTokenRequest {
+                    name: "no-such-token".into(),
+                })
+                .await,
+        ),
         ("ReportService", "OnCallLoad") => outcome(
             reports
                 .on_call_load(pb::OnCallLoadRequest {
@@ -281,6 +302,9 @@ const EXPECTED: &[(&str, &str, char)] = &[
     ("DaemonService", "Status", 'V'),
     ("DaemonService", "TestPage", 'A'),
     ("DaemonService", "ListAudit", 'A'),
+    ("DaemonService", "CreateToken", 'A'),
+    ("DaemonService", "ListTokens", 'A'),
+    ("DaemonService", "RevokeToken", 'A'),
     ("ReportService", "OnCallLoad", 'V'),
     ("IntakeService", "Heartbeat", 'A'),
     ("IntakeService", "ListHeartbeats", 'A'),
@@ -358,16 +382,26 @@ async fn every_method_answers_each_caller_by_role() {
         let store = store.clone();
         let name = name.to_string();
         async move {
-            tokens::create(&store, &name, role, None, expires, now)
-                .await
-                .unwrap()
+            tokens::create(
+                &store,
+                &name,
+                role,
+                None,
+                expires,
+                &tokens::cli_actor(),
+                now,
+            )
+            .await
+            .unwrap()
         }
     };
     let viewer = secret("v", Role::Viewer, None).await;
     let responder = secret("r", Role::Responder, None).await;
     let revoked = secret("gone", Role::Admin, None).await;
     let expired = secret("old", Role::Admin, Some(now - ChronoDuration::hours(1))).await;
-    tokens::revoke(&store, "gone", now).await.unwrap();
+    tokens::revoke(&store, &dirs.data(), "gone", &tokens::cli_actor(), now)
+        .await
+        .unwrap();
     drop(store);
     writer.wait().await;
     let admin = app.daemon.admin_token().await;
@@ -566,5 +600,115 @@ async fn the_admin_token_file_is_private_works_and_is_written_once() {
         .status(pb::StatusRequest {})
         .await
         .expect("still valid after a restart");
+    app.stop().await;
+}
+
+/// A token made through the admin RPC, as `pagerctl token create` makes it.
+async fn rpc_token(daemon: &mut DaemonServiceClient<AuthedChannel>, name: &str) -> String {
+    daemon
+        .create_token(pb::CreateTokenRequest {
+            name: name.into(),
+            role: "viewer".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("an admin creates a token")
+        .into_inner()
+        .secret
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_a_token_ends_its_open_watch_whether_the_rpc_or_the_cli_revokes_it() {
+    let dirs = AppDirs::new(&policies());
+    let sink = WebhookSink::start().await;
+    let app = spawn_app(&dirs, &sink, Clock::System).await;
+    let raw = raw_channel(&app).await;
+    let admin = app.daemon.admin_token().await;
+    let mut daemon = DaemonServiceClient::new(with_token(raw.clone(), &admin));
+    let by_rpc = rpc_token(&mut daemon, "watch-rpc").await;
+    let by_cli = rpc_token(&mut daemon, "watch-cli").await;
+    let kept = rpc_token(&mut daemon, "watch-kept").await;
+
+    let watch = |secret: &str| {
+        let mut incidents = IncidentServiceClient::new(with_token(raw.clone(), secret));
+        async move {
+            incidents
+                .watch(pb::WatchRequest::default())
+                .await
+                .expect("a viewer may watch")
+                .into_inner()
+        }
+    };
+    let mut rpc_stream = watch(&by_rpc).await;
+    let mut cli_stream = watch(&by_cli).await;
+    let mut kept_stream = watch(&kept).await;
+
+    // Through the daemon: the RPC empties the daemon's cache.
+    daemon
+        .revoke_token(pb::RevokeTokenRequest {
+            name: "watch-rpc".into(),
+        })
+        .await
+        .unwrap();
+    // Through `pagerd token revoke` on the database: the stamp file tells the daemon.
+    let out = Command::new(env!("CARGO_BIN_EXE_pagerd"))
+        .args(["token", "revoke", "watch-cli"])
+        .env("PAGERD_DATA_DIR", dirs.data())
+        .env("PAGERD_SCHEDULES_DIR", dirs.schedules())
+        .output()
+        .expect("pagerd runs");
+    assert!(out.status.success(), "{out:?}");
+
+    for (name, stream) in [("rpc", &mut rpc_stream), ("cli", &mut cli_stream)] {
+        let ended = tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the revoked token's watch is still open"));
+        let status = ended.expect_err("the stream ends with an error");
+        assert_eq!(status.code(), Code::Unauthenticated, "{name}: {status:?}");
+    }
+
+    // The token nobody revoked still watches: an event reaches it.
+    let mut alerts = AlertServiceClient::new(with_token(raw.clone(), &admin));
+    alerts
+        .trigger(pb::TriggerRequest {
+            service: "checkout".into(),
+            severity: pb::Severity::Low as i32,
+            summary: "still watched".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ev = tokio::time::timeout(PATIENCE, kept_stream.message())
+        .await
+        .expect("an event within the patience")
+        .expect("the kept stream stays open")
+        .expect("an event");
+    assert!(ev.incident_id > 0);
+
+    // Both revocations are in the audit trail with who did them.
+    let audit = daemon
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let revoked: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "revoke token")
+        .map(|e| (e.target.as_str(), e.actor.as_str(), e.via.as_str()))
+        .collect();
+    assert_eq!(revoked.len(), 2, "{audit:?}");
+    assert_eq!(
+        revoked[0],
+        (
+            "token watch-rpc",
+            "local-admin",
+            "token local-admin via gRPC"
+        )
+    );
+    assert_eq!(
+        (revoked[1].0, revoked[1].2),
+        ("token watch-cli", "pagerd token on the database")
+    );
     app.stop().await;
 }

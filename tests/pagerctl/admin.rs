@@ -316,3 +316,169 @@ async fn with_no_token_configured_pagerctl_uses_pagerd_data_admin_token_of_its_d
     );
     pagerd.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_creates_lists_and_revokes_tokens_with_pagerctl_and_the_audit_says_so() {
+    let pagerd = Daemon::start().await;
+    let addr = pagerd.addr.as_str();
+    let person = pagerd
+        .policies
+        .people
+        .keys()
+        .next()
+        .expect("a person")
+        .clone();
+
+    let run = pagerctl(
+        addr,
+        &[
+            "token",
+            "create",
+            "ci-bot",
+            "--role",
+            "viewer",
+            "--person",
+            &person,
+            "--expires",
+            "90d",
+        ],
+    )
+    .await
+    .success();
+    let secret = run.stdout.trim().to_string();
+    assert!(
+        secret.starts_with("pgd_") && secret.len() == 47,
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("shown only now"), "{}", run.stderr);
+
+    // The new token works at once, with its role's limits.
+    let as_bot = |args: &'static [&'static str]| {
+        let secret = secret.clone();
+        async move {
+            let mut all = vec!["--token", secret.as_str()];
+            all.extend_from_slice(args);
+            pagerctl(addr, &all).await
+        }
+    };
+    as_bot(&["list"]).await.success();
+    let run = as_bot(&["token", "list"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr
+            .contains("needs role admin; token `ci-bot` has role viewer"),
+        "{}",
+        run.stderr
+    );
+
+    // Bad requests name their field; a name is never reused.
+    for (args, want) in [
+        (
+            vec!["token", "create", "ci-bot", "--role", "viewer"],
+            "name: a token named `ci-bot` exists already",
+        ),
+        (
+            vec!["token", "create", "x", "--role", "root"],
+            "role: `root` is not a role",
+        ),
+        (
+            vec![
+                "token", "create", "x", "--role", "viewer", "--person", "nobody",
+            ],
+            "person: no person `nobody` in the policy files",
+        ),
+        (
+            vec!["token", "create", "a b", "--role", "viewer"],
+            "name: token name `a b`",
+        ),
+        (
+            vec!["token", "revoke", "nope"],
+            "name: no live token named `nope`",
+        ),
+    ] {
+        let run = pagerctl(addr, &args).await;
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+    }
+
+    // Listed by name, never with a secret.
+    let run = pagerctl(addr, &["--json", "token", "list"]).await.success();
+    assert!(!run.stdout.contains(&secret));
+    let list = run.json();
+    let bot = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci-bot")
+        .expect("ci-bot listed")
+        .clone();
+    assert_eq!(bot["role"], "viewer");
+    assert_eq!(bot["person"], person.as_str());
+    assert_eq!(bot["state"], "active");
+    assert!(bot["expires_at"].is_string());
+    let run = pagerctl(addr, &["token", "list"]).await.success();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("ci-bot ") && l.ends_with("active")),
+        "{}",
+        run.stdout
+    );
+
+    // Revoked: refused from the very next call.
+    let run = pagerctl(addr, &["token", "revoke", "ci-bot"])
+        .await
+        .success();
+    assert!(
+        run.stderr.contains("revoked token `ci-bot`"),
+        "{}",
+        run.stderr
+    );
+    let run = as_bot(&["list"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("unauthenticated"), "{}", run.stderr);
+    let list = pagerctl(addr, &["--json", "token", "list"])
+        .await
+        .success()
+        .json();
+    assert!(
+        list["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "ci-bot" && t["state"] == "revoked")
+    );
+
+    // The audit trail names the admin token that did both.
+    let audit = pagerctl(addr, &["--json", "audit"]).await.success().json();
+    let rows: Vec<(String, String, String)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().ends_with(" token"))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["target"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "create token".to_string(),
+                format!("token ci-bot (role viewer, person {person})"),
+                "local-admin".to_string()
+            ),
+            (
+                "revoke token".to_string(),
+                "token ci-bot".to_string(),
+                "local-admin".to_string()
+            ),
+        ]
+    );
+    pagerd.stop().await;
+}

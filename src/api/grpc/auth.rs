@@ -1,15 +1,20 @@
 //! The one place gRPC requests are authenticated: a tower layer in front of every service.
-//! It resolves `authorization: Bearer TOKEN` to an [`Identity`] (one indexed lookup of the
-//! token's hash per request, no cache, so a revocation holds from the next request on), puts
+//! It resolves `authorization: Bearer TOKEN` to an [`Identity`] (through
+//! [`TokenCache`], which a revocation empties, so it holds from the next request on), puts
 //! it in the request's extensions and checks the method's role from
 //! [`crate::domain::access`]. `AlertService` calls without a token pass on to the handler,
 //! which accepts them only with an integration key ([`alert_caller`]).
 
 use std::task::{Context, Poll};
 
+use std::future::Future;
+
 use tonic::Status;
 use tonic::codegen::{BoxFuture, http};
 
+use super::revocable::{RECHECK, Revocable};
+
+use crate::app::token_cache::{Cached, TokenCache};
 use crate::app::tokens::secret_hash;
 use crate::clock::Clock;
 use crate::domain::access::{self, Access, Role};
@@ -27,11 +32,16 @@ pub struct Identity {
 pub struct AuthLayer {
     store: Store,
     clock: Clock,
+    cache: TokenCache,
 }
 
 impl AuthLayer {
-    pub fn new(store: Store, clock: Clock) -> Self {
-        Self { store, clock }
+    pub fn new(store: Store, clock: Clock, cache: TokenCache) -> Self {
+        Self {
+            store,
+            clock,
+            cache,
+        }
     }
 }
 
@@ -76,14 +86,24 @@ impl AuthLayer {
     /// to the caller; the log says which).
     async fn identify(&self, token: &str) -> Result<Identity, Status> {
         let hash = secret_hash(token);
-        let found = self
-            .store
-            .read(move |tx| tx.token_by_hash(&hash))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = format!("{e:#}"), "token lookup failed");
-                Status::unavailable("cannot check the token now; retry")
-            })?;
+        let found = match self.cache.get(&hash) {
+            Cached::Hit(t) => Some(t),
+            Cached::Miss(guard) => {
+                let key = hash.clone();
+                let found = self
+                    .store
+                    .read(move |tx| tx.token_by_hash(&key))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = format!("{e:#}"), "token lookup failed");
+                        Status::unavailable("cannot check the token now; retry")
+                    })?;
+                if let Some(t) = &found {
+                    self.cache.insert(hash, t.clone(), guard, self.clock.now());
+                }
+                found
+            }
+        };
         let now = self.clock.now();
         match found {
             Some(t) if t.is_live(now) => Ok(Identity {
@@ -96,6 +116,25 @@ impl AuthLayer {
                 Err(Status::unauthenticated("token revoked or expired"))
             }
             None => Err(Status::unauthenticated("unknown token")),
+        }
+    }
+
+    /// Completes once `token` no longer identifies anyone (revoked, expired), checked every
+    /// [`RECHECK`]. A store that cannot answer keeps the stream open: it is not a refusal.
+    fn until_dead(&self, token: String) -> impl Future<Output = ()> + Send + 'static {
+        let layer = self.clone();
+        async move {
+            let mut tick = tokio::time::interval(RECHECK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(s) = layer.identify(&token).await
+                    && s.code() == tonic::Code::Unauthenticated
+                {
+                    return;
+                }
+            }
         }
     }
 
@@ -157,12 +196,14 @@ pub fn alert_caller(identity: Option<&Identity>, has_integration_key: bool) -> R
     }
 }
 
-impl<S, B, R> tower::Service<http::Request<B>> for Auth<S>
+impl<S, B> tower::Service<http::Request<B>> for Auth<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
-    R: Default + Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -178,12 +219,23 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
+            let stream = access::is_server_stream(req.uri().path());
             match layer.check(req.uri().path(), req.headers()).await {
                 Ok(identity) => {
+                    let token = match (&identity, stream) {
+                        (Some(_), true) => bearer(req.headers()).ok().flatten().map(str::to_owned),
+                        _ => None,
+                    };
                     if let Some(id) = identity {
                         req.extensions_mut().insert(id);
                     }
-                    inner.call(req).await
+                    let response = inner.call(req).await?;
+                    Ok(match token {
+                        Some(token) => response.map(|body| {
+                            tonic::body::Body::new(Revocable::new(body, layer.until_dead(token)))
+                        }),
+                        None => response,
+                    })
                 }
                 Err(status) => Ok(status.into_http()),
             }

@@ -8,6 +8,7 @@ mod daemon;
 mod incidents;
 mod intake;
 mod reports;
+mod revocable;
 mod schedules;
 
 use chrono::{DateTime, Utc};

@@ -125,6 +125,10 @@ pub(crate) enum Command {
     /// The audit trail (admin): who did what, as authenticated, and through which channel
     /// (gRPC token, integration key, email link, Slack user, SMS number).
     Audit(AuditArgs),
+    /// API tokens (admin): create one (its secret is printed once), list them, revoke one
+    /// (refused from the next request on; its open watches end within a second).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// On-call load per person: weeks on call, shifts, incidents and pages, off-hours pages,
     /// hours called in and time off in lieu owed, limit skips and flagged overrides.
     Report(ReportArgs),
@@ -216,6 +220,29 @@ pub(crate) struct FeedUrlArgs {
 pub(crate) enum FeedKind {
     Schedule,
     Person,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token and print its secret once (the daemon keeps only its hash).
+    Create {
+        /// 1-64 letters, digits, `-`, `_`, `.`, `@`; never reused.
+        name: String,
+        /// viewer, responder or admin.
+        #[arg(long)]
+        role: String,
+        /// The person the token belongs to (a name from the policy files).
+        #[arg(long)]
+        person: Option<String>,
+        /// When it expires: a duration from now (90d, 12h) or an RFC 3339 time; without it
+        /// the token does not expire.
+        #[arg(long, value_parser = parse_future_time)]
+        expires: Option<DateTime<Utc>>,
+    },
+    /// Every token: role, person, created, expires, state (never secrets).
+    List,
+    /// Revoke a token.
+    Revoke { name: String },
 }
 
 #[derive(Args)]

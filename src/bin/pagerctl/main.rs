@@ -27,6 +27,7 @@ mod render;
 mod reports;
 mod schedules;
 mod tls;
+mod tokens;
 
 use std::io;
 use std::process::ExitCode;
@@ -144,6 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Heartbeat(cmd) => intake::heartbeat(&g, cmd).await,
         Command::FeedUrl(args) => schedules::feed_url(&g, args).await,
         Command::Audit(args) => audit::audit(&g, args).await,
+        Command::Token(cmd) => tokens::token(&g, cmd).await,
         Command::Override(OverrideCommand::Add(args)) => schedules::override_add(&g, args).await,
         Command::Override(OverrideCommand::Remove(args)) => {
             schedules::override_remove(&g, args).await
