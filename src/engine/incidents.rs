@@ -206,6 +206,17 @@ impl Engine {
             .await?)
     }
 
+    /// Records an action that changed nothing in the store but must be answerable for
+    /// (a reload, a test page): one audit row of its own.
+    pub async fn record_audit(&self, by: &Actor, action: &str, target: String) -> EngineResult<()> {
+        let entry = AuditEntry::new(by, action, target, self.inner.clock.now());
+        self.inner
+            .store
+            .write(move |tx| Ok(tx.add_audit(&entry)?))
+            .await?;
+        Ok(())
+    }
+
     pub async fn list(&self, filter: IncidentFilter) -> EngineResult<Vec<Incident>> {
         Ok(self
             .inner

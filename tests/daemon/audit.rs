@@ -115,6 +115,21 @@ async fn the_audit_trail_names_the_token_not_the_by_field() {
         .await
         .unwrap();
 
+    // A reload and a test page change nothing stored, but who did them is recorded.
+    pb::schedule_service_client::ScheduleServiceClient::new(app.channel.clone())
+        .reload(pb::ReloadRequest {})
+        .await
+        .unwrap();
+    let mut daemon = DaemonServiceClient::new(app.channel.clone());
+    daemon
+        .test_page(pb::TestPageRequest {
+            person: "alice".into(),
+            channel: "webhook".into(),
+            by: "mallory".into(),
+        })
+        .await
+        .unwrap();
+
     // `pagerctl audit` shows them all.
     let out = within(
         "pagerctl audit",
@@ -137,19 +152,32 @@ async fn the_audit_trail_names_the_token_not_the_by_field() {
     );
     let json: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
     let rows = json["entries"].as_array().expect(&stdout);
-    let actions: Vec<(&str, &str)> = rows
+    let field = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap().to_string();
+    // The token bob acts with was made on the database by the OS user running the command.
+    let created = &rows[0];
+    assert_eq!(
+        (field(created, "action"), field(created, "via")),
+        ("create token".into(), "pagerd token on the database".into()),
+        "{stdout}"
+    );
+    let actions: Vec<(String, String, String)> = rows[1..]
         .iter()
-        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .map(|e| (field(e, "actor"), field(e, "action"), field(e, "detail")))
         .collect();
+    let row = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
     assert_eq!(
         actions,
         [
-            ("bob", "acknowledge"),
-            ("local-admin", "resolve"),
-            ("local-admin", "add maintenance")
+            row("bob", "acknowledge", "by=alice"),
+            row("local-admin", "resolve", ""),
+            row("local-admin", "add maintenance", "by=alice"),
+            row("local-admin", "reload", ""),
+            row("local-admin", "test page", "by=mallory"),
         ],
         "{stdout}"
     );
+    assert_eq!(field(&rows[4], "target"), "policy set (applied)");
+    assert_eq!(field(&rows[5], "target"), "person alice on webhook");
 
     // Not for responders.
     let err = DaemonServiceClient::new(with_token(raw, &bob))

@@ -191,6 +191,15 @@ async fn an_email_page_has_signed_links_that_act_on_post_only_and_refuse_forgery
         state(&mut app, id).await,
         (IncidentState::Acknowledged, "bob".to_string())
     );
+    // The audit trail: bob, as the signed link authenticated him.
+    assert_eq!(
+        audit_of(&app, &format!("incident {id}")).await,
+        [(
+            "acknowledge".to_string(),
+            "bob".to_string(),
+            "via email link".to_string()
+        )]
+    );
 
     // Links expire (24 h by default): the resolve link no longer works a day later.
     let resolve = local(&app, &mail.link("Resolve"));
@@ -294,6 +303,22 @@ async fn an_sms_page_goes_to_the_provider_and_a_reply_acknowledges() {
     let r = inbound("+15550000002", &format!("RES {code}"), "inbound-token").await;
     assert_eq!(r.status(), 200);
     assert_eq!(state(&mut app, id).await.0, IncidentState::Resolved);
+    // The audit trail: bob, known by his number (masked), never the refused senders.
+    assert_eq!(
+        audit_of(&app, &format!("incident {id}")).await,
+        [
+            (
+                "acknowledge".to_string(),
+                "bob".to_string(),
+                "via SMS +155******02".to_string()
+            ),
+            (
+                "resolve".to_string(),
+                "bob".to_string(),
+                "via SMS +155******02".to_string()
+            ),
+        ]
+    );
     app.stop().await;
 }
 
@@ -399,6 +424,15 @@ async fn slack_buttons_acknowledge_after_the_signature_is_checked_and_the_messag
         401
     );
     assert_eq!(click(now, good).await.status(), 401);
+    // The audit trail: alice, as Slack's signed request named her, once.
+    assert_eq!(
+        audit_of(&app, &format!("incident {id}")).await,
+        [(
+            "acknowledge".to_string(),
+            "alice".to_string(),
+            "via Slack user U0ALICE".to_string()
+        )]
+    );
     app.stop().await;
 }
 

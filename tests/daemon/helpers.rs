@@ -292,3 +292,20 @@ impl TestApp {
 pub fn persons(pages: &[ReceivedPage]) -> Vec<&str> {
     pages.iter().map(|p| p.person()).collect()
 }
+
+/// The audit trail's rows about `target` (e.g. "incident 3"), as (action, actor, via), read
+/// by the test's admin channel.
+pub async fn audit_of(app: &TestApp, target: &str) -> Vec<(String, String, String)> {
+    let mut daemon =
+        pagerd::proto::daemon_service_client::DaemonServiceClient::new(app.channel.clone());
+    daemon
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .expect("the admin reads the audit trail")
+        .into_inner()
+        .entries
+        .into_iter()
+        .filter(|e| e.target == target)
+        .map(|e| (e.action, e.actor, e.via))
+        .collect()
+}

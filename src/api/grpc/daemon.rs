@@ -78,9 +78,11 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
         &self,
         req: Request<pb::TestPageRequest>,
     ) -> Result<Response<pb::TestPageResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
         let r = req.into_inner();
         let person = required("person", &r.person)?;
         let channel = Some(r.channel.trim()).filter(|c| !c.is_empty());
+        let actor = caller(identity.as_ref(), r.by.clone())?;
         let by = parse_actor(r.by)?;
         let results = self
             .engine
@@ -88,7 +90,12 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             .await?
             .into_iter()
             .map(|(channel, o)| test_page_result(channel, o))
-            .collect();
+            .collect::<Vec<_>>();
+        let target = match channel {
+            Some(c) => format!("person {person} on {c}"),
+            None => format!("person {person}"),
+        };
+        self.engine.record_audit(&actor, "test page", target).await?;
         Ok(Response::new(pb::TestPageResponse { results }))
     }
 

@@ -211,13 +211,22 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
 
     async fn reload(
         &self,
-        _req: Request<pb::ReloadRequest>,
+        req: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
+        let by = caller(req.extensions().get::<Identity>(), String::new())?;
         let attempt = self
             .engine
             .reload("Reload RPC")
             .await
             .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+        let outcome = if attempt.applied {
+            "applied".to_string()
+        } else {
+            format!("refused: {} errors", attempt.errors.len())
+        };
+        self.engine
+            .record_audit(&by, "reload", format!("policy set ({outcome})"))
+            .await?;
         Ok(Response::new(pb::ReloadResponse {
             result: Some(attempt.into()),
         }))
