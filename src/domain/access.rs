@@ -51,6 +51,31 @@ pub enum Access {
     IntegrationKeyOr(Role),
 }
 
+/// Whether a caller may add or remove an override that puts `person` on call: an admin for
+/// anyone, a responder only for the person their token belongs to. `Err` says why not.
+pub fn may_override_for(
+    role: Role,
+    token: &str,
+    token_person: Option<&str>,
+    person: &str,
+) -> Result<(), String> {
+    match (role, token_person) {
+        (Role::Admin, _) => Ok(()),
+        (Role::Responder, Some(own)) if own == person => Ok(()),
+        (Role::Responder, Some(own)) => Err(format!(
+            "needs role admin for an override of {person}; token `{token}` (role responder) \
+             may add and remove overrides for {own} only"
+        )),
+        (Role::Responder, None) => Err(format!(
+            "needs role admin for an override; token `{token}` (role responder) belongs to \
+             no person (create it with --person to let it cover its person's shifts)"
+        )),
+        (Role::Viewer, _) => Err(format!(
+            "needs role responder; token `{token}` has role viewer"
+        )),
+    }
+}
+
 /// Whether `path` is a server-streaming method, whose stream must end with its token.
 pub fn is_server_stream(path: &str) -> bool {
     path == "/pagerd.v1.IncidentService/Watch"
@@ -75,7 +100,7 @@ pub const METHODS: &[(&str, &str, Access)] = {
         ("ScheduleService", "OnCall", R(Viewer)),
         ("ScheduleService", "Shifts", R(Viewer)),
         ("ScheduleService", "ListOverrides", R(Viewer)),
-        // Any person's override for now; "only themselves" needs the audit identity (item 4).
+        // A responder for themselves only (`may_override_for`), an admin for anyone.
         ("ScheduleService", "AddOverride", R(Responder)),
         ("ScheduleService", "RemoveOverride", R(Responder)),
         ("ScheduleService", "Reload", R(Admin)),
@@ -132,6 +157,28 @@ pub fn allows(have: Role, need: Role) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn responders_cover_their_own_shifts_and_admins_anyones() {
+        use Role::*;
+        let table: &[(Role, Option<&str>, &str, bool)] = &[
+            (Admin, None, "bob", true),
+            (Admin, Some("alice"), "bob", true),
+            (Responder, Some("alice"), "alice", true),
+            (Responder, Some("alice"), "bob", false),
+            (Responder, None, "alice", false),
+            (Viewer, Some("alice"), "alice", false),
+        ];
+        for &(role, own, person, ok) in table {
+            let got = may_override_for(role, "t", own, person);
+            assert_eq!(got.is_ok(), ok, "{role} {own:?} {person}: {got:?}");
+        }
+        assert_eq!(
+            may_override_for(Responder, "t", Some("alice"), "bob").unwrap_err(),
+            "needs role admin for an override of bob; token `t` (role responder) may add and \
+             remove overrides for alice only"
+        );
+    }
     use std::collections::BTreeSet;
 
     /// (service, method) of every rpc in the proto file, read from its text.

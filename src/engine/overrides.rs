@@ -82,6 +82,15 @@ impl Engine {
         Ok(stored)
     }
 
+    /// One override made through the API, removed or not.
+    pub async fn schedule_override(&self, id: i64) -> EngineResult<Option<ScheduleOverride>> {
+        Ok(self
+            .inner
+            .store
+            .read(move |r| r.schedule_override(id))
+            .await?)
+    }
+
     /// Marks an override removed and applies that at once.
     pub async fn remove_override(&self, id: i64, by: Actor) -> EngineResult<ScheduleOverride> {
         let mut installed = self.inner.installed.lock().await;

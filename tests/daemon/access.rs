@@ -382,11 +382,14 @@ async fn every_method_answers_each_caller_by_role() {
         let store = store.clone();
         let name = name.to_string();
         async move {
+            // Persons matter for overrides only: the responder may cover alice's shifts,
+            // which is all the matrix's override call asks.
+            let person = (role == Role::Responder).then(|| "alice".to_string());
             tokens::create(
                 &store,
                 &name,
                 role,
-                None,
+                person,
                 expires,
                 &tokens::cli_actor(),
                 now,
@@ -710,5 +713,79 @@ async fn revoking_a_token_ends_its_open_watch_whether_the_rpc_or_the_cli_revokes
         (revoked[1].0, revoked[1].2),
         ("token watch-cli", "pagerd token on the database")
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_responder_adds_and_removes_overrides_for_themselves_only_and_an_admin_for_anyone() {
+    let dirs = AppDirs::new(&policies());
+    let sink = WebhookSink::start().await;
+    let app = spawn_app(&dirs, &sink, Clock::System).await;
+    let raw = raw_channel(&app).await;
+    let admin = app.daemon.admin_token().await;
+    let mut daemon = DaemonServiceClient::new(with_token(raw.clone(), &admin));
+    let alice = daemon
+        .create_token(pb::CreateTokenRequest {
+            name: "alice-phone".into(),
+            role: "responder".into(),
+            person: "alice".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let now = Utc::now();
+    let ts = |t: chrono::DateTime<Utc>| prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    };
+    let add = |person: &str| pb::AddOverrideRequest {
+        schedule: "evenings".into(),
+        person: person.into(),
+        start: Some(ts(now + ChronoDuration::hours(1))),
+        end: Some(ts(now + ChronoDuration::hours(2))),
+        ..Default::default()
+    };
+    let mut as_alice = ScheduleServiceClient::new(with_token(raw.clone(), &alice));
+    let mut as_admin = ScheduleServiceClient::new(with_token(raw.clone(), &admin));
+
+    // Her own shift: yes. Someone else's: no, and the answer says who may.
+    let own = as_alice.add_override(add("alice")).await.expect("her own");
+    let err = as_alice.add_override(add("bob")).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(
+        err.message(),
+        "needs role admin for an override of bob; token `alice-phone` (role responder) may \
+         add and remove overrides for alice only"
+    );
+    // An admin puts bob on; alice cannot take that away, but may remove her own.
+    let bobs = as_admin
+        .add_override(add("bob"))
+        .await
+        .expect("an admin: anyone");
+    let bob_id = bobs.into_inner().entry.unwrap().id;
+    let err = as_alice
+        .remove_override(pb::RemoveOverrideRequest {
+            id: bob_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    as_alice
+        .remove_override(pb::RemoveOverrideRequest {
+            id: own.into_inner().entry.unwrap().id,
+            ..Default::default()
+        })
+        .await
+        .expect("her own");
+    as_admin
+        .remove_override(pb::RemoveOverrideRequest {
+            id: bob_id,
+            ..Default::default()
+        })
+        .await
+        .expect("an admin: anyone's");
     app.stop().await;
 }

@@ -95,7 +95,9 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             Some(c) => format!("person {person} on {c}"),
             None => format!("person {person}"),
         };
-        self.engine.record_audit(&actor, "test page", target).await?;
+        self.engine
+            .record_audit(&actor, "test page", target)
+            .await?;
         Ok(Response::new(pb::TestPageResponse { results }))
     }
 

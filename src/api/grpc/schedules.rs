@@ -8,6 +8,7 @@ use super::{caller, from_ts, invalid, parse_range, required};
 use crate::api::convert::shift;
 use crate::api::limits::MAX_NOTE_BYTES;
 use crate::domain::ScheduleDef;
+use crate::domain::access;
 use crate::domain::schedule::{FinalShift, Source};
 use crate::engine::{Engine, OverrideRequest, UrlKind};
 use crate::proto as pb;
@@ -123,6 +124,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
         let schedule = required("schedule", &r.schedule)?;
         let person = required("person", &r.person)?;
         let by = caller(identity.as_ref(), r.by)?;
+        may_override(identity.as_ref(), &person)?;
         if r.reason.len() > MAX_NOTE_BYTES {
             return Err(invalid("reason", format!("at most {MAX_NOTE_BYTES} bytes")));
         }
@@ -162,6 +164,10 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             return Err(invalid("id", "must be a positive override id"));
         }
         let by = caller(identity.as_ref(), r.by)?;
+        // Overrides never change person, so checking before removing cannot race.
+        if let Some(o) = self.engine.schedule_override(r.id).await? {
+            may_override(identity.as_ref(), &o.person)?;
+        }
         let removed = self.engine.remove_override(r.id, by).await?;
         Ok(Response::new(pb::RemoveOverrideResponse {
             entry: Some(removed.into()),
@@ -231,4 +237,12 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             result: Some(attempt.into()),
         }))
     }
+}
+
+/// PERMISSION_DENIED unless the caller may put `person` on call (see
+/// [`access::may_override_for`]).
+fn may_override(identity: Option<&Identity>, person: &str) -> Result<(), Status> {
+    let id = identity.ok_or_else(|| Status::unauthenticated("no authenticated caller"))?;
+    access::may_override_for(id.role, &id.token, id.person.as_deref(), person)
+        .map_err(Status::permission_denied)
 }
