@@ -270,7 +270,7 @@ fn spawn_tls_servers(
 ) -> anyhow::Result<()> {
     use tokio_stream::StreamExt;
     // Listening before start-up is announced, so a SIGHUP sent after "ready" is not missed.
-    let reloader = tls::sighup_reloader(tls.certs.clone(), stop.clone())?;
+    let reloader = tls::sighup_reloader(tls.reloader.clone(), stop.clone())?;
     tasks.spawn(async move { ("TLS certificate reloader", reloader.await) });
     let incoming = tokio_stream::wrappers::ReceiverStream::new(
         tls.grpc_incoming(listeners.grpc, stop.clone()),

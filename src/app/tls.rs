@@ -1,10 +1,10 @@
 //! TLS on both listeners (rustls with the aws-lc-rs provider, the only one in the build).
 //!
 //! Both listeners present the same certificate, held in one [`CertStore`] that SIGHUP
-//! re-reads: a new pair that does not load is refused with a logged error and the old one
-//! keeps serving. With `tls.client_ca_file`, the gRPC listener also requires a client
-//! certificate signed by that CA; the HTTP listener never asks for one, since it faces
-//! Slack and SMS providers that have none.
+//! re-reads, together with `tls.client_ca_file`: a new set that does not load is refused
+//! whole with a logged error and the old one keeps serving. With `tls.client_ca_file`, the
+//! gRPC listener also requires a client certificate signed by that CA; the HTTP listener
+//! never asks for one, since it faces Slack and SMS providers that have none.
 //!
 //! Handshakes run in their own tasks, off the accept loop, so a client that stalls
 //! mid-handshake holds up no one else; the finished streams reach the servers through a
@@ -46,7 +46,6 @@ fn provider() -> Arc<CryptoProvider> {
 pub struct CertStore {
     cert_file: PathBuf,
     key_file: PathBuf,
-    provider: Arc<CryptoProvider>,
     current: ArcSwap<CertifiedKey>,
 }
 
@@ -54,22 +53,14 @@ impl CertStore {
     fn load(
         cert_file: &Path,
         key_file: &Path,
-        provider: Arc<CryptoProvider>,
+        provider: &CryptoProvider,
     ) -> anyhow::Result<Self> {
-        let current = ArcSwap::from_pointee(load_pair(cert_file, key_file, &provider)?);
+        let current = ArcSwap::from_pointee(load_pair(cert_file, key_file, provider)?);
         Ok(Self {
             cert_file: cert_file.to_path_buf(),
             key_file: key_file.to_path_buf(),
-            provider,
             current,
         })
-    }
-
-    /// Re-reads the files; on any error the certificate in use stays.
-    pub fn reload(&self) -> anyhow::Result<()> {
-        let pair = load_pair(&self.cert_file, &self.key_file, &self.provider)?;
-        self.current.store(Arc::new(pair));
-        Ok(())
     }
 }
 
@@ -117,11 +108,79 @@ fn read_certs(path: &Path, setting: &str) -> anyhow::Result<Vec<CertificateDer<'
 
 /// The TLS set-up of both listeners.
 pub struct Tls {
-    pub certs: Arc<CertStore>,
-    grpc: TlsAcceptor,
+    pub reloader: Arc<TlsReloader>,
     http: TlsAcceptor,
     /// Whether gRPC clients must present a certificate.
     pub mutual: bool,
+}
+
+/// What SIGHUP re-reads: the certificate pair and the client CA, swapped in together.
+#[derive(Debug)]
+pub struct TlsReloader {
+    certs: Arc<CertStore>,
+    client_ca_file: Option<PathBuf>,
+    provider: Arc<CryptoProvider>,
+    /// The gRPC listener's configuration: its client verifier holds the CA, so a new CA
+    /// means a new configuration, taken by each handshake that starts after the swap.
+    grpc: ArcSwap<ServerConfig>,
+}
+
+impl TlsReloader {
+    /// Re-reads every file; on any error nothing changes.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let pair = load_pair(&self.certs.cert_file, &self.certs.key_file, &self.provider)?;
+        let grpc = match &self.client_ca_file {
+            Some(_) => Some(grpc_config(
+                self.client_ca_file.as_deref(),
+                &self.provider,
+                self.certs.clone(),
+            )?),
+            None => None,
+        };
+        self.certs.current.store(Arc::new(pair));
+        if let Some(grpc) = grpc {
+            self.grpc.store(Arc::new(grpc));
+        }
+        Ok(())
+    }
+}
+
+fn config_builder(
+    provider: &Arc<CryptoProvider>,
+) -> anyhow::Result<rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier>> {
+    ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")
+}
+
+/// The gRPC listener's configuration, requiring client certificates signed by `client_ca`
+/// when there is one.
+fn grpc_config(
+    client_ca: Option<&Path>,
+    provider: &Arc<CryptoProvider>,
+    certs: Arc<CertStore>,
+) -> anyhow::Result<ServerConfig> {
+    let grpc = config_builder(provider)?;
+    let mut grpc = match client_ca {
+        None => grpc.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in read_certs(ca, "tls.client_ca_file")? {
+                roots
+                    .add(cert)
+                    .map_err(|e| anyhow::anyhow!("tls.client_ca_file: {}: {e}", ca.display()))?;
+            }
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| anyhow::anyhow!("tls.client_ca_file: {}: {e}", ca.display()))?;
+            grpc.with_client_cert_verifier(verifier)
+        }
+    }
+    .with_cert_resolver(certs);
+    // gRPC is HTTP/2 only; clients such as tonic insist on it being negotiated.
+    grpc.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(grpc)
 }
 
 impl Tls {
@@ -135,41 +194,20 @@ impl Tls {
             (None, Some(_)) => bail!("tls.cert_file: required when tls.key_file is set"),
         };
         let provider = provider();
-        let certs = Arc::new(CertStore::load(cert_file, key_file, provider.clone())?);
-        let builder = || {
-            ServerConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .context("TLS protocol versions")
-        };
-        let mut http = builder()?
+        let certs = Arc::new(CertStore::load(cert_file, key_file, &provider)?);
+        let mut http = config_builder(&provider)?
             .with_no_client_auth()
             .with_cert_resolver(certs.clone());
         http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let grpc = builder()?;
-        let mut grpc = match &settings.client_ca_file {
-            None => grpc.with_no_client_auth(),
-            Some(ca) => {
-                let mut roots = RootCertStore::empty();
-                for cert in read_certs(ca, "tls.client_ca_file")? {
-                    roots.add(cert).map_err(|e| {
-                        anyhow::anyhow!("tls.client_ca_file: {}: {e}", ca.display())
-                    })?;
-                }
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                        .build()
-                        .map_err(|e| {
-                            anyhow::anyhow!("tls.client_ca_file: {}: {e}", ca.display())
-                        })?;
-                grpc.with_client_cert_verifier(verifier)
-            }
-        }
-        .with_cert_resolver(certs.clone());
-        // gRPC is HTTP/2 only; clients such as tonic insist on it being negotiated.
-        grpc.alpn_protocols = vec![b"h2".to_vec()];
+        let client_ca_file = settings.client_ca_file.clone();
+        let grpc = grpc_config(client_ca_file.as_deref(), &provider, certs.clone())?;
         Ok(Some(Self {
-            certs,
-            grpc: TlsAcceptor::from(Arc::new(grpc)),
+            reloader: Arc::new(TlsReloader {
+                certs,
+                client_ca_file,
+                provider,
+                grpc: ArcSwap::from_pointee(grpc),
+            }),
             http: TlsAcceptor::from(Arc::new(http)),
             mutual: settings.client_ca_file.is_some(),
         }))
@@ -181,7 +219,7 @@ impl Tls {
         listener: TcpListener,
         stop: CancellationToken,
     ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
-        accept_loop(listener, self.grpc.clone(), stop)
+        accept_loop(listener, Acceptor::Reloadable(self.reloader.clone()), stop)
     }
 
     /// The HTTP listener, as axum serves it.
@@ -192,7 +230,7 @@ impl Tls {
     ) -> io::Result<HttpsListener> {
         let local = listener.local_addr()?;
         Ok(HttpsListener {
-            streams: accept_loop(listener, self.http.clone(), stop),
+            streams: accept_loop(listener, Acceptor::Fixed(self.http.clone()), stop),
             local,
         })
     }
@@ -207,10 +245,11 @@ impl Tls {
     }
 }
 
-/// Re-reads the certificate on every SIGHUP until `stop`; a refused pair is logged and the
-/// old one stays. Listens from the moment it is called, so no SIGHUP after it is missed.
+/// Re-reads the certificate and client CA on every SIGHUP until `stop`; a refused set is
+/// logged and the old one stays. Listens from the moment it is called, so no SIGHUP after
+/// it is missed.
 pub fn sighup_reloader(
-    certs: Arc<CertStore>,
+    certs: Arc<TlsReloader>,
     stop: CancellationToken,
 ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -220,7 +259,11 @@ pub fn sighup_reloader(
             tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
                 Some(()) = hup.recv() => match certs.reload() {
-                    Ok(()) => tracing::info!(cert_file = %certs.cert_file.display(), "TLS certificate reloaded"),
+                    Ok(()) => tracing::info!(
+                        cert_file = %certs.certs.cert_file.display(),
+                        client_ca_file = ?certs.client_ca_file,
+                        "TLS certificate reloaded"
+                    ),
                     Err(e) => tracing::error!(
                         error = format!("{e:#}"),
                         "TLS certificate reload refused; the previous certificate stays in use"
@@ -231,11 +274,26 @@ pub fn sighup_reloader(
     })
 }
 
+/// A listener's TLS configuration: fixed, or the one the reloader holds now.
+enum Acceptor {
+    Fixed(TlsAcceptor),
+    Reloadable(Arc<TlsReloader>),
+}
+
+impl Acceptor {
+    fn current(&self) -> TlsAcceptor {
+        match self {
+            Acceptor::Fixed(a) => a.clone(),
+            Acceptor::Reloadable(r) => TlsAcceptor::from(r.grpc.load_full()),
+        }
+    }
+}
+
 /// Accepts connections and hands each to its own handshake task; finished streams come out
 /// of the returned channel. Ends with `stop` or when the receiver is dropped.
 fn accept_loop(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Acceptor,
     stop: CancellationToken,
 ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
     let (tx, rx) = mpsc::channel(64);
@@ -260,7 +318,7 @@ fn accept_loop(
                 },
             };
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let acceptor = acceptor.current();
             let tx = tx.clone();
             tokio::spawn(async move {
                 let done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;

@@ -523,3 +523,80 @@ async fn sighup_serves_a_new_certificate_and_keeps_the_old_one_when_the_new_is_b
     let (_, status) = daemon.terminate().await.unwrap();
     assert!(status.success(), "{status}\n{}", daemon.log_tail());
 }
+
+#[tokio::test]
+async fn sighup_rereads_the_client_ca_and_keeps_the_old_one_when_the_new_is_bad() {
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let dir = tls_dir(&dirs);
+    let ca = Ca::new("server CA");
+    let old_clients = Ca::new("old clients CA");
+    let new_clients = Ca::new("new clients CA");
+    let pair = ca.server();
+    let client_ca = write(&dir, "client-ca", &old_clients.pem());
+    let mut spec = ProcessSpec::new(PAGERD, &dirs);
+    spec.env = vec![
+        (
+            "PAGERD_TLS__CERT_FILE".into(),
+            path_str(&write(&dir, "cert", &pair.cert)).to_owned(),
+        ),
+        (
+            "PAGERD_TLS__KEY_FILE".into(),
+            path_str(&write(&dir, "key", &pair.key)).to_owned(),
+        ),
+        (
+            "PAGERD_TLS__CLIENT_CA_FILE".into(),
+            path_str(&client_ca).to_owned(),
+        ),
+    ];
+    let old_id = old_clients.client("ops-old");
+    let new_id = new_clients.client("ops-new");
+    let with_old = trusting(&ca).identity(Identity::from_pem(&old_id.cert, &old_id.key));
+    let with_new = trusting(&ca).identity(Identity::from_pem(&new_id.cert, &new_id.key));
+    spec.grpc_tls = Some(with_old.clone());
+    let mut daemon = DaemonProcess::start(&spec)
+        .await
+        .expect("pagerd starts with mTLS");
+    let token = daemon.admin_token().await;
+    trigger_over(daemon.grpc, with_old.clone(), &token)
+        .await
+        .expect("the old CA's client is accepted");
+    assert!(
+        trigger_over(daemon.grpc, with_new.clone(), &token)
+            .await
+            .is_err(),
+        "the new CA is not trusted yet"
+    );
+
+    // The CA is rotated: after SIGHUP the new CA's clients get in and the old ones do not.
+    std::fs::write(&client_ca, new_clients.pem()).unwrap();
+    sighup(daemon.pid);
+    eventually("the new client CA to be used", || {
+        let with_new = with_new.clone();
+        let token = token.clone();
+        async move { trigger_over(daemon.grpc, with_new, &token).await.is_ok() }
+    })
+    .await;
+    assert!(
+        trigger_over(daemon.grpc, with_old, &token).await.is_err(),
+        "the old CA's clients are refused after the rotation"
+    );
+
+    // A broken CA file is refused whole; the CA in use stays.
+    std::fs::write(&client_ca, "-----BEGIN CERTIFICATE-----\ntruncated\n").unwrap();
+    sighup(daemon.pid);
+    let log = daemon.log.clone();
+    eventually("the refusal to be logged", || {
+        let log = log.clone();
+        async move {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("TLS certificate reload refused")
+        }
+    })
+    .await;
+    trigger_over(daemon.grpc, with_new, &token)
+        .await
+        .expect("the new CA still admits its clients after a refused reload");
+    let (_, status) = daemon.terminate().await.unwrap();
+    assert!(status.success(), "{status}\n{}", daemon.log_tail());
+}
