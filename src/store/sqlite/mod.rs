@@ -12,6 +12,7 @@
 //! `ingest.rs`, `schedules.rs` and `ledger.rs`; `tx.rs` hands them to the store's traits.
 
 mod audit;
+mod health;
 mod ingest;
 mod ledger;
 mod read;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-pub use testing::WriteLock;
+pub use testing::{PageLimit, WriteLock, set_page_limit};
 
 use crate::config::settings::{StoreSettings, Synchronous};
 use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, WriteJob, WriterDone};
@@ -54,7 +55,16 @@ impl<'a> Tx<'a> {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::backend(e)
+        use rusqlite::ErrorCode::*;
+        // What may pass by itself (space freed, I/O back, the lock released) is `Unavailable`:
+        // senders are told to retry.
+        match e.sqlite_error_code() {
+            Some(
+                DiskFull | SystemIoFailure | DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly
+                | OutOfMemory,
+            ) => Error::Unavailable(Box::new(e)),
+            _ => Error::backend(e),
+        }
     }
 }
 
@@ -146,7 +156,14 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
 
     let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
+    let limits = testing::LimitWatch::new(path);
+    let writer = tokio::spawn(writer_loop(
+        conn,
+        rx,
+        settings.max_batch,
+        checkpointer,
+        limits,
+    ));
     let readers = Arc::new(ReadPool {
         path: path.to_path_buf(),
         busy_timeout: settings.busy_timeout,
@@ -210,6 +227,7 @@ async fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     checkpointer: Checkpointer,
+    mut limits: testing::LimitWatch,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
@@ -230,13 +248,15 @@ async fn writer_loop(
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
         let result = tokio::task::spawn_blocking(move || {
+            limits.apply(&conn);
             run_batch(&mut conn, jobs);
-            conn
+            (conn, limits)
         })
         .await;
         match result {
-            Ok(c) => {
+            Ok((c, l)) => {
                 conn = c;
+                limits = l;
                 checkpointer.poke();
             }
             Err(e) => {
