@@ -150,7 +150,11 @@ mod tests {
     }
 
     /// (id, channel, host, person, severity, due second)
-    fn cands(rows: &[(i64, &str, Option<&str>, &str, Severity, i64)]) -> Vec<Candidate> {
+    type Row<'a> = (i64, &'a str, Option<&'a str>, &'a str, Severity, i64);
+    /// (why, due pages, in flight, caps, the pages of each job started)
+    type Case<'a> = (&'a str, Vec<Candidate>, InFlight, Caps, Vec<Vec<i64>>);
+
+    fn cands(rows: &[Row]) -> Vec<Candidate> {
         rows.iter()
             .map(|&(id, channel, host, person, severity, due)| Candidate {
                 id,
@@ -185,8 +189,7 @@ mod tests {
             hosts: HashMap::from([("hooks.example.com:443".to_string(), n)]),
             lanes: HashSet::new(),
         };
-        // (why, due pages, in flight, caps, jobs started)
-        let table: Vec<(&str, Vec<Candidate>, InFlight, Caps, Vec<Vec<i64>>)> = vec![
+        let table: Vec<Case> = vec![
             (
                 "room for all: everything, most severe then oldest first",
                 cands(&[

@@ -24,8 +24,9 @@ impl Health {
 
     pub(super) fn refused(&self, reason: String) {
         let mut s = self.state.lock().expect("store health poisoned");
-        match &mut s.refused {
-            Some((_, last)) => *last = reason,
+        // The first reason of a spell is kept: later ones are mostly its echoes.
+        match &s.refused {
+            Some(_) => {}
             None => {
                 tracing::error!(reason = %reason, "the store refuses writes; retrying (see /healthz)");
                 s.refused = Some((Instant::now(), reason));

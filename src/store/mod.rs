@@ -143,9 +143,11 @@ impl Store {
             let result = f(tx);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit_error| {
-                let outcome = match commit_error {
-                    None => result,
-                    Some(e) => Err(Error::Commit(e.to_string()).into()),
+                let outcome = match (commit_error, result) {
+                    (None, result) => result,
+                    // Its own error says more than the batch's (nothing is kept either way).
+                    (Some(_), Err(own)) => Err(own),
+                    (Some(e), Ok(_)) => Err(Error::Commit(e.to_string()).into()),
                 };
                 let _ = done_tx.send(outcome);
             });

@@ -62,9 +62,34 @@ impl From<rusqlite::Error> for Error {
             Some(
                 DiskFull | SystemIoFailure | DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly
                 | OutOfMemory,
-            ) => Error::Unavailable(Box::new(e)),
+            ) => {
+                last_unavailable::set(&e);
+                Error::Unavailable(Box::new(e))
+            }
             _ => Error::backend(e),
         }
+    }
+}
+
+/// The last error of this thread that made the store unavailable: when SQLite rolls back a
+/// whole batch after a job's error, the writer names that cause to every job of the batch.
+mod last_unavailable {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LAST: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn set(e: &rusqlite::Error) {
+        LAST.with(|l| *l.borrow_mut() = Some(e.to_string()));
+    }
+
+    pub(super) fn clear() {
+        LAST.with(|l| *l.borrow_mut() = None);
+    }
+
+    pub(super) fn take() -> Option<String> {
+        LAST.with(|l| l.borrow_mut().take())
     }
 }
 
@@ -331,23 +356,32 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
     let n = jobs.len();
     let mut t_commit = t0;
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
-    let outcome = (|| -> rusqlite::Result<()> {
+    let outcome = (|| -> Result<()> {
         // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
         // checkpoint that holds it; a deferred upgrade would fail at once instead.
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for job in jobs {
             let mut sp = tx.savepoint()?;
+            last_unavailable::clear();
             let (ok, done) = job(&Tx::new(&sp));
             completions.push(done);
             if ok {
                 sp.commit()?;
+            } else if sp.is_autocommit() {
+                // SQLite rolled the whole transaction back (disk full, I/O error): the batch is
+                // lost, and the jobs not yet run are answered unrun.
+                let cause =
+                    last_unavailable::take().unwrap_or_else(|| "a write failed".to_string());
+                return Err(Error::Unavailable(
+                    format!("{cause} (SQLite rolled back the whole batch)").into(),
+                ));
             } else {
                 sp.rollback()?;
                 sp.commit()?;
             }
         }
         t_commit = std::time::Instant::now();
-        tx.commit()
+        Ok(tx.commit()?)
     })();
     tracing::trace!(
         jobs = n,
@@ -355,7 +389,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
         commit_us = t_commit.elapsed().as_micros() as u64,
         "write batch"
     );
-    let err = outcome.err().map(Error::from);
+    let err = outcome.err();
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
     }
