@@ -30,7 +30,10 @@ async fn a_full_disk_refuses_writes_says_so_and_recovers_without_sending_a_page_
     let dirs = AppDirs::new(&intake_policies());
     let db = dirs.data().join("pagerd.db");
     let mut hook = HeldSink::start().await;
-    let mut app = spawn_app_with(settings(&dirs, &hook.url), Clock::System).await;
+    let mut s = settings(&dirs, &hook.url);
+    // At most two deliveries unrecorded at once: the rest wait in the queue while full.
+    s.outbox.concurrency = 2;
+    let mut app = spawn_app_with(s, Clock::System).await;
     let mut sent: HashMap<String, i64> = HashMap::new();
 
     // A page is in flight (the receiver holds it) when the disk fills up.
@@ -77,12 +80,18 @@ async fn a_full_disk_refuses_writes_says_so_and_recovers_without_sending_a_page_
     assert!(text.contains("full"), "{text}");
 
     // The receiver answers now: the sends succeed, none can be recorded; at most
-    // `outbox.concurrency` go out unrecorded, none twice, none recorded as delivered.
+    // `outbox.concurrency` go out unrecorded, none twice, none recorded as delivered; the
+    // others stay queued.
+    assert!(accepted.len() > 2, "pages wait in the queue: {accepted:?}");
     hook.open();
     while let Some(p) = hook.next_within(Duration::from_millis(500)).await {
         take(p, &mut sent);
     }
-    assert!(sent.len() > 1, "pages go out while the store is full");
+    assert_eq!(
+        sent.len(),
+        2,
+        "outbox.concurrency bounds what goes out unrecorded"
+    );
     let kinds = app.timeline_kinds(first).await;
     assert!(!kinds.contains(&EventKind::Delivered), "{kinds:?}");
     assert_eq!(health(&app).await.0, 503);
