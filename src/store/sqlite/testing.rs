@@ -104,3 +104,68 @@ impl LimitWatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::StoreSettings;
+    use crate::domain::{NewAlert, Position, Severity};
+    use crate::store::{Store, unavailable};
+
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_as_unavailable_until_the_limit_is_lifted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let (store, writer) = Store::open(&path, &StoreSettings::default()).await.unwrap();
+        let insert = |i: usize| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| {
+                        let alert = NewAlert {
+                            service: "svc".into(),
+                            dedup_key: format!("k{i}"),
+                            severity: Severity::High,
+                            summary: "x".repeat(200),
+                            source: String::new(),
+                            details: Default::default(),
+                            links: vec![],
+                        };
+                        Ok(tx.insert_incident(
+                            &alert,
+                            "p",
+                            Position::default(),
+                            chrono::Utc::now(),
+                        )?)
+                    })
+                    .await
+            }
+        };
+        insert(0).await.unwrap();
+        assert!(store.check_writes().await.is_ok());
+        set_page_limit(&path, PageLimit::FullNow);
+        let mut refused = None;
+        for i in 1..1_000 {
+            if let Err(e) = insert(i).await {
+                refused = Some(e);
+                break;
+            }
+        }
+        let e = refused.expect("a full database refuses a write");
+        assert!(unavailable(&e).is_some(), "{e:#}");
+        let problem = store.check_writes().await.unwrap_err();
+        assert!(problem.contains("database or disk is full"), "{problem}");
+
+        set_page_limit(&path, PageLimit::Lifted);
+        insert(5_000).await.unwrap();
+        // Healthy again once a probe (at most every 250 ms) commits.
+        let mut polls = 0;
+        while store.check_writes().await.is_err() {
+            polls += 1;
+            assert!(polls < 100, "the probe never succeeded");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        drop(store);
+        writer.wait().await;
+    }
+}
