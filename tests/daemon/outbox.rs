@@ -65,7 +65,8 @@ async fn a_held_webhook_does_not_delay_pages_on_another_channel() {
     let mut sms = Recorder::start(r#"{"sid":"SM1"}"#).await;
     let mut s = settings(&dirs, &hook.url);
     s.notify.sms.url = Some(format!("{}/Messages.json", sms.base));
-    s.outbox.per_channel = 2;
+    // The webhook host's cap (the channel's is wider).
+    s.outbox.per_host = 2;
     let mut app = spawn_app_with(s, Clock::System).await;
 
     let mut ids = Vec::new();
@@ -76,7 +77,7 @@ async fn a_held_webhook_does_not_delay_pages_on_another_channel() {
                 .incident_id,
         );
     }
-    // The webhook receiver holds its first two requests (the channel's cap); the third waits.
+    // The webhook receiver holds its first two requests (the host's cap); the third waits.
     let held: HashSet<i64> = [hook.next().await, hook.next().await]
         .iter()
         .map(|p| p.incident_id())
@@ -92,7 +93,7 @@ async fn a_held_webhook_does_not_delay_pages_on_another_channel() {
         0,
         "the webhook receiver still holds its requests"
     );
-    hook.expect_quiet("a third webhook request past the channel's cap")
+    hook.expect_quiet("a third webhook request past the host's cap")
         .await;
 
     // Released, the held requests are recorded and the third page goes out.
