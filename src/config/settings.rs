@@ -106,7 +106,10 @@ timeout = "10s"
 # Authorization = "Bearer ..."
 
 [outbox]
-concurrency = 32                  # deliveries in flight at once
+concurrency = 64                  # deliveries in flight (sent, outcome not yet recorded) at once
+per_channel = 32                  # sends in flight on one channel: a slow one holds back only its own
+per_host = 16                     # sends in flight to one provider host (webhook)
+drain_timeout = "15s"             # on stop, how long deliveries in flight may take to finish
 retry_initial = "5s"              # first retry delay, doubling up to retry_max
 retry_max = "5m"
 give_up_after = "1h"              # a delivery failing this long is marked failed
@@ -334,8 +337,15 @@ fn redact_url(raw: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxSettings {
-    /// Deliveries in flight at once.
+    /// Deliveries in flight at once (started, outcome not yet recorded).
     pub concurrency: usize,
+    /// Sends in flight on one channel.
+    pub per_channel: usize,
+    /// Sends in flight to one provider host (webhook).
+    pub per_host: usize,
+    /// On a graceful stop, how long deliveries in flight may take to finish and be recorded.
+    #[serde(deserialize_with = "de_duration")]
+    pub drain_timeout: Duration,
     /// First retry delay; doubles on each failure up to `retry_max`.
     #[serde(deserialize_with = "de_duration")]
     pub retry_initial: Duration,
@@ -349,7 +359,10 @@ pub struct OutboxSettings {
 impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
-            concurrency: 32,
+            concurrency: 64,
+            per_channel: 32,
+            per_host: 16,
+            drain_timeout: Duration::from_secs(15),
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(5 * 60),
             give_up_after: Duration::from_secs(60 * 60),
@@ -544,6 +557,12 @@ impl Settings {
         let outbox = &self.outbox;
         if outbox.concurrency == 0 {
             bail!("outbox.concurrency: must be at least 1");
+        }
+        if outbox.per_channel == 0 {
+            bail!("outbox.per_channel: must be at least 1");
+        }
+        if outbox.per_host == 0 {
+            bail!("outbox.per_host: must be at least 1");
         }
         if outbox.retry_initial > outbox.retry_max {
             bail!(

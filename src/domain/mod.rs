@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod burnout;
 pub mod contact;
+pub mod dispatch;
 pub mod due;
 pub mod escalation;
 pub mod handoff;

@@ -102,6 +102,8 @@ enum Pass {
 pub(crate) struct Failures {
     task: &'static str,
     count: u32,
+    /// Store refusals in a row (not limited).
+    unavailable: u32,
 }
 
 impl Failures {
@@ -109,19 +111,43 @@ impl Failures {
     const PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
     pub(crate) fn new(task: &'static str) -> Self {
-        Self { task, count: 0 }
+        Self {
+            task,
+            count: 0,
+            unavailable: 0,
+        }
     }
 
     pub(crate) fn reset(&mut self) {
         self.count = 0;
+        self.unavailable = 0;
     }
 
-    /// Logs `e` and pauses; returns it once the limit is reached.
+    /// Logs `e` and pauses; returns it once the limit is reached. A store that refuses writes
+    /// for now (disk full, I/O error, locked) never ends the task: it is retried with a pause
+    /// doubling up to 30 s, and the task carries on once the store takes writes again.
     pub(crate) async fn record(
         &mut self,
         e: anyhow::Error,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
+        if crate::store::unavailable(&e).is_some() {
+            self.unavailable = self.unavailable.saturating_add(1);
+            let pause = Self::PAUSE
+                .saturating_mul(1 << self.unavailable.min(5))
+                .min(std::time::Duration::from_secs(30));
+            tracing::warn!(
+                task = self.task,
+                error = format!("{e:#}"),
+                retry_in_ms = pause.as_millis() as u64,
+                "the store refuses writes; retrying"
+            );
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+            return Ok(());
+        }
         self.count += 1;
         if self.count >= Self::LIMIT {
             return Err(e.context(format!(
@@ -192,5 +218,28 @@ mod tests {
             .await
             .unwrap_err();
         assert!(format!("{err:#}").contains("test task failed 10 times in a row: disk I/O error"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_refuses_writes_never_ends_a_task() {
+        let stop = CancellationToken::new();
+        let mut f = Failures::new("test task");
+        let full = || {
+            anyhow::Error::from(
+                crate::store::Error::Unavailable("database or disk is full".into())
+                    .context("queueing page"),
+            )
+        };
+        let started = tokio::time::Instant::now();
+        for _ in 0..3 * Failures::LIMIT {
+            f.record(full(), &stop).await.unwrap();
+        }
+        // Backing off: the pauses grew to the 30 s cap.
+        assert!(started.elapsed() > Duration::from_secs(20 * 30));
+        // Other failures still count as before.
+        for _ in 0..Failures::LIMIT - 1 {
+            f.record(anyhow::anyhow!("bad row"), &stop).await.unwrap();
+        }
+        assert!(f.record(anyhow::anyhow!("bad row"), &stop).await.is_err());
     }
 }

@@ -72,6 +72,12 @@ pub trait Channel: Send + Sync + 'static {
         None
     }
 
+    /// The provider host (`host:port`) this channel sends to, when sends to it are capped
+    /// per host (`outbox.per_host`); `None` = only the per-channel cap applies.
+    fn host(&self) -> Option<String> {
+        None
+    }
+
     /// At most this many messages a minute to one person; more are coalesced.
     fn rate_limit(&self) -> Option<u32> {
         None

@@ -70,6 +70,14 @@ impl Channel for WebhookChannel {
         "webhook"
     }
 
+    fn host(&self) -> Option<String> {
+        let host = self.url.host_str()?;
+        Some(format!(
+            "{host}:{}",
+            self.url.port_or_known_default().unwrap_or(0)
+        ))
+    }
+
     async fn send(&self, page: &Page, person: Option<&Person>) -> Result<Delivered, SendError> {
         let resp = self
             .client

@@ -19,6 +19,10 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The backend cannot take this now but may later: the disk is full, an I/O error, the
+    /// database is locked by someone else. Senders are told to retry (`UNAVAILABLE`, 503).
+    #[error("store unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The store cannot do what was asked (a schema newer than this binary, no free reply
     /// code, a row that should exist does not).
     #[error("{0}")]
@@ -42,6 +46,14 @@ pub enum Error {
     ReadPanicked,
 }
 
+/// The store error in `e`'s chain that says the store cannot take writes for now, if any
+/// (see [`Error::is_unavailable`]).
+pub fn unavailable(e: &anyhow::Error) -> Option<&Error> {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<Error>())
+        .find(|s| s.is_unavailable())
+}
+
 /// What store operations return.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -49,6 +61,19 @@ impl Error {
     /// Wraps a backend's own error.
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Backend(Box::new(e))
+    }
+
+    /// Whether this says the store cannot take writes for now (disk full, I/O error, locked,
+    /// a failed commit, a stopped writer), rather than that the request itself is wrong.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unavailable(_)
+            | Error::Commit(_)
+            | Error::Stopped
+            | Error::StoppedBeforeCommit => true,
+            Error::Context { source, .. } => source.is_unavailable(),
+            _ => false,
+        }
     }
 
     /// Says what the store was doing when `self` happened.
@@ -70,5 +95,24 @@ mod tests {
         let any = anyhow::Error::from(e);
         assert_eq!(any.to_string(), "inserting incident");
         assert_eq!(format!("{any:#}"), "inserting incident: database is locked");
+    }
+
+    #[test]
+    fn only_errors_that_may_pass_say_the_store_is_unavailable() {
+        let full = || Error::Unavailable("database or disk is full".into());
+        let table = [
+            (full(), true),
+            (full().context("queueing page"), true),
+            (Error::Commit("disk I/O error".into()), true),
+            (Error::StoppedBeforeCommit, true),
+            (Error::Refused("no such row".into()), false),
+            (Error::Corrupt("bad kind".into()), false),
+            (Error::backend(std::fmt::Error).context("x"), false),
+        ];
+        for (i, (e, want)) in table.into_iter().enumerate() {
+            assert_eq!(e.is_unavailable(), want, "row {i}: {e}");
+            let any = anyhow::Error::from(e).context("engine step");
+            assert_eq!(unavailable(&any).is_some(), want, "row {i}");
+        }
     }
 }

@@ -28,6 +28,7 @@
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
 mod error;
+mod health;
 pub mod sqlite;
 mod tx;
 mod types;
@@ -39,7 +40,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, unavailable};
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
@@ -79,6 +80,7 @@ pub trait Backend: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    health: Arc<health::Health>,
 }
 
 /// Resolves when the backend has finished every queued job and closed the database.
@@ -105,7 +107,28 @@ impl Store {
 
     /// A store over any backend.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            health: Arc::default(),
+        }
+    }
+
+    /// `Ok` while the store takes writes; else why not. While writes are refused, this also
+    /// probes (at most every 250 ms) with a write that must grow the store, and reports
+    /// healthy again once one commits.
+    pub async fn check_writes(&self) -> std::result::Result<(), String> {
+        let Some((problem, probe)) = self.health.problem() else {
+            return Ok(());
+        };
+        if probe {
+            const BYTES: usize = 32 * 1024;
+            let grew = self.write(|tx| Ok(tx.probe_space(true, BYTES)?)).await;
+            if grew.is_ok() && self.write(|tx| Ok(tx.probe_space(false, 0)?)).await.is_ok() {
+                self.health.recovered();
+                return Ok(());
+            }
+        }
+        Err(problem)
     }
 
     /// Runs `f` as one write transaction; resolves after it is durably committed.
@@ -120,16 +143,34 @@ impl Store {
             let result = f(tx);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit_error| {
-                let outcome = match commit_error {
-                    None => result,
-                    Some(e) => Err(Error::Commit(e.to_string()).into()),
+                let outcome = match (commit_error, result) {
+                    (None, result) => result,
+                    // Its own error says more than the batch's (nothing is kept either way).
+                    (Some(_), Err(own)) => Err(own),
+                    (Some(e), Ok(_)) => Err(Error::Commit(e.to_string()).into()),
                 };
                 let _ = done_tx.send(outcome);
             });
             (ok, completion)
         });
-        self.backend.submit(job)?;
-        done_rx.await.map_err(|_| Error::StoppedBeforeCommit)?
+        let outcome = match self.backend.submit(job) {
+            Ok(()) => done_rx
+                .await
+                .unwrap_or_else(|_| Err(Error::StoppedBeforeCommit.into())),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = &outcome
+            && let Some(refusal) = unavailable(e)
+        {
+            let mut reason = refusal.to_string();
+            let mut cause = std::error::Error::source(refusal);
+            while let Some(c) = cause {
+                reason = format!("{reason}: {c}");
+                cause = c.source();
+            }
+            self.health.refused(reason);
+        }
+        outcome
     }
 
     /// Runs `f` on one consistent snapshot, off the async runtime. Reads fail only with the

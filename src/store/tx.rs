@@ -60,12 +60,24 @@ pub trait ReadTx {
 
     // The outbox.
 
-    /// Pending pages whose next attempt is due, oldest first, with their incident (or, for
-    /// notifications without one, their own text).
-    fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Page>>;
+    /// Pending pages of `channel` whose next attempt is due, most urgent (the incident's
+    /// severity when the page was queued) and then oldest first, with their incident (or, for
+    /// notifications without one, their own text); without the pages `skip_ids` and the
+    /// pages to `skip_people`.
+    fn pending_pages(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        skip_ids: &[i64],
+        skip_people: &[String],
+        limit: usize,
+    ) -> Result<Vec<Page>>;
 
-    /// When the earliest pending page (including retries) becomes due.
-    fn next_page_at(&self) -> Result<Option<DateTime<Utc>>>;
+    /// When the earliest pending page (including retries) due after `after` becomes due.
+    fn next_page_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
+
+    /// The channels pending pages are queued for.
+    fn pending_channels(&self) -> Result<Vec<String>>;
 
     /// When messages went to `person` on `channel` since `since` (a coalesced message once).
     fn recent_sends(
@@ -342,4 +354,10 @@ pub trait WriteTx: ReadTx {
 
     /// Appends an audit entry (in the transaction of the action it records).
     fn add_audit(&self, entry: &AuditEntry) -> Result<()>;
+
+    // Health.
+
+    /// Writes (`fill`) or removes about `bytes` of filler: a write that must grow the store,
+    /// so its commit shows whether the store can take writes again (disk full).
+    fn probe_space(&self, fill: bool, bytes: usize) -> Result<()>;
 }

@@ -324,7 +324,7 @@ async fn a_key_over_its_rate_limit_gets_429() {
 
 /// Real time: the database is locked by another connection, so commits fail.
 #[tokio::test]
-async fn a_storage_failure_is_a_5xx_and_the_retry_is_accepted() {
+async fn a_storage_failure_is_a_503_and_the_retry_is_accepted() {
     let dirs = AppDirs::new(&intake_policies());
     let sink = WebhookSink::start().await;
     let mut settings = test_settings(&dirs, &sink.url);
@@ -333,7 +333,7 @@ async fn a_storage_failure_is_a_5xx_and_the_retry_is_accepted() {
 
     let lock = pagerd::store::sqlite::WriteLock::take(&dirs.data().join("pagerd.db")).unwrap();
     let (status, body) = post_json(&app, "/v2/enqueue", &event("trigger", Some("locked"))).await;
-    assert_eq!(status, 500, "{body}");
+    assert_eq!(status, 503, "a locked store is retried later: {body}");
     lock.release().unwrap();
 
     let (status, _) = post_json(&app, "/v2/enqueue", &event("trigger", Some("locked"))).await;

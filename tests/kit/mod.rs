@@ -6,7 +6,8 @@
 //! - [`DaemonProcess`]: the real `pagerd` binary with a settings file on port 0; the bound
 //!   addresses are read from its "pagerd ready" log line.
 //! - [`AppDirs`]: the temporary policy and data directories; [`write_policies`].
-//! - [`WebhookSink`] and [`Recorder`]: loopback HTTP servers recording what they receive.
+//! - [`WebhookSink`] and [`Recorder`]: loopback HTTP servers recording what they receive;
+//!   [`HeldSink`]: one that holds every request until the test releases it.
 //! - [`SmtpSink`]: a real SMTP server (`tests/support/smtp_sink.py`, aiosmtpd).
 //! - [`admin_token`], [`with_token`]: the daemon's admin token, sent on the kit's clients.
 //! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
@@ -17,6 +18,7 @@
 
 mod auth;
 mod dirs;
+mod held;
 mod http;
 mod in_process;
 mod process;
@@ -25,6 +27,7 @@ mod time;
 
 pub use auth::{AuthedChannel, Bearer, admin_token, with_token};
 pub use dirs::{AppDirs, free_port, path_str, write_policies};
+pub use held::HeldSink;
 pub use http::{ReceivedPage, Recorded, Recorder, WebhookSink};
 pub use in_process::InProcess;
 pub use process::{DaemonProcess, ProcessSpec, log_field, strip_ansi};

@@ -33,6 +33,14 @@ impl From<EngineError> for Status {
             EngineError::NotFound(m) => Status::not_found(m),
             EngineError::FailedPrecondition(m) => Status::failed_precondition(m),
             EngineError::InvalidArgument(m) => Status::invalid_argument(m),
+            // The store refuses writes for now (disk full, I/O, locked): the caller retries.
+            EngineError::Internal(e) if crate::store::unavailable(&e).is_some() => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "refused: the store is unavailable"
+                );
+                Status::unavailable("the store refuses writes for now (see /healthz); retry")
+            }
             EngineError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 Status::internal("internal error; see the pagerd log")
@@ -153,6 +161,16 @@ mod tests {
                 EngineError::Internal(anyhow::anyhow!("disk I/O error")),
                 Code::Internal,
                 "internal error; see the pagerd log",
+            ),
+            (
+                EngineError::Internal(
+                    anyhow::Error::from(crate::store::Error::Unavailable(
+                        "database or disk is full".into(),
+                    ))
+                    .context("opening incident"),
+                ),
+                Code::Unavailable,
+                "the store refuses writes for now (see /healthz); retry",
             ),
         ];
         for (e, code, message) in table {

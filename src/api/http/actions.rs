@@ -209,8 +209,14 @@ fn refused_link(e: LinkError) -> Response {
 
 pub(super) fn internal(e: EngineError) -> Response {
     tracing::error!(error = %e, "action failed");
+    let status = match &e {
+        EngineError::Internal(cause) if crate::store::unavailable(cause).is_some() => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
     page(
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         "Something went wrong",
         "<p>Nothing was changed. Try again, or use pagerctl.</p>",
     )

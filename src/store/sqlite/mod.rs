@@ -12,6 +12,7 @@
 //! `ingest.rs`, `schedules.rs` and `ledger.rs`; `tx.rs` hands them to the store's traits.
 
 mod audit;
+mod health;
 mod ingest;
 mod ledger;
 mod read;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-pub use testing::WriteLock;
+pub use testing::{PageLimit, WriteLock, set_page_limit};
 
 use crate::config::settings::{StoreSettings, Synchronous};
 use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, WriteJob, WriterDone};
@@ -54,7 +55,41 @@ impl<'a> Tx<'a> {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::backend(e)
+        use rusqlite::ErrorCode::*;
+        // What may pass by itself (space freed, I/O back, the lock released) is `Unavailable`:
+        // senders are told to retry.
+        match e.sqlite_error_code() {
+            Some(
+                DiskFull | SystemIoFailure | DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly
+                | OutOfMemory,
+            ) => {
+                last_unavailable::set(&e);
+                Error::Unavailable(Box::new(e))
+            }
+            _ => Error::backend(e),
+        }
+    }
+}
+
+/// The last error of this thread that made the store unavailable: when SQLite rolls back a
+/// whole batch after a job's error, the writer names that cause to every job of the batch.
+mod last_unavailable {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LAST: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn set(e: &rusqlite::Error) {
+        LAST.with(|l| *l.borrow_mut() = Some(e.to_string()));
+    }
+
+    pub(super) fn clear() {
+        LAST.with(|l| *l.borrow_mut() = None);
+    }
+
+    pub(super) fn take() -> Option<String> {
+        LAST.with(|l| l.borrow_mut().take())
     }
 }
 
@@ -146,7 +181,14 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
 
     let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
+    let limits = testing::LimitWatch::new(path);
+    let writer = tokio::spawn(writer_loop(
+        conn,
+        rx,
+        settings.max_batch,
+        checkpointer,
+        limits,
+    ));
     let readers = Arc::new(ReadPool {
         path: path.to_path_buf(),
         busy_timeout: settings.busy_timeout,
@@ -210,6 +252,7 @@ async fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     checkpointer: Checkpointer,
+    mut limits: testing::LimitWatch,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
@@ -230,13 +273,15 @@ async fn writer_loop(
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
         let result = tokio::task::spawn_blocking(move || {
+            limits.apply(&conn);
             run_batch(&mut conn, jobs);
-            conn
+            (conn, limits)
         })
         .await;
         match result {
-            Ok(c) => {
+            Ok((c, l)) => {
                 conn = c;
+                limits = l;
                 checkpointer.poke();
             }
             Err(e) => {
@@ -311,23 +356,32 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
     let n = jobs.len();
     let mut t_commit = t0;
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
-    let outcome = (|| -> rusqlite::Result<()> {
+    let outcome = (|| -> Result<()> {
         // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
         // checkpoint that holds it; a deferred upgrade would fail at once instead.
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for job in jobs {
             let mut sp = tx.savepoint()?;
+            last_unavailable::clear();
             let (ok, done) = job(&Tx::new(&sp));
             completions.push(done);
             if ok {
                 sp.commit()?;
+            } else if sp.is_autocommit() {
+                // SQLite rolled the whole transaction back (disk full, I/O error): the batch is
+                // lost, and the jobs not yet run are answered unrun.
+                let cause =
+                    last_unavailable::take().unwrap_or_else(|| "a write failed".to_string());
+                return Err(Error::Unavailable(
+                    format!("{cause} (SQLite rolled back the whole batch)").into(),
+                ));
             } else {
                 sp.rollback()?;
                 sp.commit()?;
             }
         }
         t_commit = std::time::Instant::now();
-        tx.commit()
+        Ok(tx.commit()?)
     })();
     tracing::trace!(
         jobs = n,
@@ -335,7 +389,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
         commit_us = t_commit.elapsed().as_micros() as u64,
         "write batch"
     );
-    let err = outcome.err().map(Error::from);
+    let err = outcome.err();
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
     }

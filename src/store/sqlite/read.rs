@@ -109,7 +109,17 @@ impl Tx<'_> {
 
     /// Pending pages whose next attempt is due, oldest first, with their incident (or, for
     /// notifications without one, their own text).
-    pub fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Page>> {
+    pub fn pending_pages(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        skip_ids: &[i64],
+        skip_people: &[String],
+        limit: usize,
+    ) -> Result<Vec<Page>> {
+        // Most urgent first, then oldest: under a full channel the order is what goes first.
+        // The skip lists are small (pages in flight, people with a send in flight on a
+        // rate-limited channel), passed as JSON arrays.
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
@@ -117,11 +127,15 @@ impl Tx<'_> {
                     p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
                     p.reply_code
              FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
-             WHERE p.status = 'pending' AND p.next_attempt_at <= ?1
-             ORDER BY p.next_attempt_at, p.id LIMIT {limit}"
+             WHERE p.status = 'pending' AND p.channel = ?2 AND p.next_attempt_at <= ?1
+               AND p.id NOT IN (SELECT value FROM json_each(?3))
+               AND p.person NOT IN (SELECT value FROM json_each(?4))
+             ORDER BY p.priority, p.next_attempt_at, p.id LIMIT {limit}"
         );
+        let skip_ids = serde_json::to_string(skip_ids)?;
+        let skip_people = serde_json::to_string(skip_people)?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![to_ms(now)], |r| {
+        let rows = stmt.query_map(params![to_ms(now), channel, skip_ids, skip_people], |r| {
             let p = INCIDENT_COLUMN_COUNT;
             let incident = match r.get::<_, Option<i64>>(0)? {
                 Some(_) => Some(incident_from_row(r)?),
@@ -230,13 +244,26 @@ impl Tx<'_> {
             .context("listing open incidents")
     }
 
-    /// When the earliest pending page (including retries) becomes due.
-    pub fn next_page_at(&self) -> Result<Option<DateTime<Utc>>> {
+    /// When the earliest pending page (including retries) due after `after` becomes due.
+    pub fn next_page_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         let ms: Option<i64> = self
             .conn
-            .prepare_cached("SELECT MIN(next_attempt_at) FROM pages WHERE status = 'pending'")?
-            .query_row([], |r| r.get(0))?;
+            .prepare_cached(
+                "SELECT MIN(next_attempt_at) FROM pages
+                 WHERE status = 'pending' AND next_attempt_at > ?1",
+            )?
+            .query_row([to_ms(after)], |r| r.get(0))?;
         Ok(ms.map(from_ms))
+    }
+
+    /// The channels pending pages are queued for.
+    pub fn pending_channels(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT channel FROM pages WHERE status = 'pending'")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()
+            .context("loading the channels of pending pages")
     }
 
     /// Number of incidents not yet resolved (for status and start-up logs).

@@ -346,6 +346,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
+    // (hard-outbox) The outbox picks due pages per channel, most urgent first: each page keeps
+    // its incident's severity rank when it was queued (0 critical .. 3 low; notifications 2).
+    r#"
+    ALTER TABLE pages ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;
+    UPDATE pages SET priority = (SELECT CASE i.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1
+                                     WHEN 'medium' THEN 2 ELSE 3 END
+                                 FROM incidents i WHERE i.id = pages.incident_id)
+        WHERE status = 'pending' AND incident_id IS NOT NULL;
+    CREATE INDEX pages_due_by_channel ON pages (channel, priority, next_attempt_at)
+        WHERE status = 'pending';
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -44,8 +44,16 @@ impl ReadTx for Tx<'_> {
         fn is_held(&self, incident_id: i64) -> Result<bool>;
         fn scheduled_handoffs(&self) -> Result<Vec<(String, DateTime<Utc>)>>;
         fn scheduled_shifts(&self) -> Result<Vec<(String, DateTime<Utc>)>>;
-        fn pending_pages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Page>>;
-        fn next_page_at(&self) -> Result<Option<DateTime<Utc>>>;
+        fn pending_pages(
+            &self,
+            channel: &str,
+            now: DateTime<Utc>,
+            skip_ids: &[i64],
+            skip_people: &[String],
+            limit: usize
+        ) -> Result<Vec<Page>>;
+        fn next_page_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
+        fn pending_channels(&self) -> Result<Vec<String>>;
         fn recent_sends(
             &self,
             person: &str,
@@ -198,5 +206,6 @@ impl WriteTx for Tx<'_> {
         fn insert_token(&self, token: &NewToken, now: DateTime<Utc>) -> Result<bool>;
         fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<bool>;
         fn add_audit(&self, entry: &AuditEntry) -> Result<()>;
+        fn probe_space(&self, fill: bool, bytes: usize) -> Result<()>;
     }
 }

@@ -145,8 +145,10 @@ impl Tx<'_> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO pages (incident_id, kind, person, channel, level, loop_no,
-                     status, due_at, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8)",
+                     status, due_at, next_attempt_at, created_at, priority)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8,
+                     (SELECT CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1
+                          WHEN 'medium' THEN 2 ELSE 3 END FROM incidents WHERE id = ?1))",
             )?
             .execute(params![
                 incident_id,

@@ -93,6 +93,20 @@ fn storage_failure(e: EngineError) -> Response {
         error = format!("{e:#}"),
         "alert not accepted: storage failure"
     );
+    // The store refuses writes for now (disk full, I/O, locked): 503, so senders retry.
+    if let EngineError::Internal(cause) = &e
+        && crate::store::unavailable(cause).is_some()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(json!({
+                "status": "error",
+                "message": "The store refuses writes for now; retry",
+            })),
+        )
+            .into_response();
+    }
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(json!({
@@ -144,6 +158,12 @@ mod tests {
             (
                 EngineError::Internal(anyhow::anyhow!("disk I/O error")),
                 StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                EngineError::Internal(
+                    crate::store::Error::Unavailable("database or disk is full".into()).into(),
+                ),
+                StatusCode::SERVICE_UNAVAILABLE,
             ),
         ];
         for (e, status) in table {

@@ -1,0 +1,119 @@
+//! One delivery job: the pages the dispatcher claimed for it (one page, or every due page to
+//! one person on a rate-limited channel), sent and each send's outcome recorded on its own.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use super::Shared;
+use super::record::{self, Outcome};
+use crate::domain::Page;
+use crate::domain::contact;
+use crate::notify::SendError;
+use crate::store::AttemptInfo;
+
+/// Runs one job. `sends_done` is told once the job's sends are over (its outcomes may still
+/// be waiting for the store), so the channel's slot frees while the claim stays.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    pages: Vec<Page>,
+    rate_limited: bool,
+    sends_done: mpsc::UnboundedSender<tokio::task::Id>,
+) {
+    let id = tokio::task::id();
+    let units = if rate_limited {
+        match plan(&shared, pages).await {
+            Some(units) => units,
+            None => {
+                let _ = sends_done.send(id);
+                return;
+            }
+        }
+    } else {
+        vec![pages]
+    };
+    let mut outcomes = Vec::with_capacity(units.len());
+    for unit in units {
+        outcomes.push(send(&shared, unit).await);
+    }
+    let _ = sends_done.send(id);
+    for o in outcomes {
+        record::record(&shared, o).await;
+    }
+}
+
+/// Sends one unit and decides its outcome (not yet recorded).
+async fn send(shared: &Shared, unit: Vec<Page>) -> Outcome {
+    let policies = shared.engine.policies();
+    let person = policies.people.get(&unit[0].person);
+    let (address, result) = match shared.channels.get(&unit[0].channel) {
+        Some(ch) => {
+            let address = ch.address(person);
+            let r = if unit.len() == 1 {
+                ch.send(&unit[0], person).await
+            } else {
+                ch.send_many(&unit, person).await
+            };
+            (address, r)
+        }
+        None => (
+            None,
+            Err(SendError::Permanent(format!(
+                "channel `{}` is not enabled",
+                unit[0].channel
+            ))),
+        ),
+    };
+    let at = shared.engine.clock().now();
+    let response = result.as_ref().ok().and_then(|d| d.response.clone());
+    let outcome = record::outcome_of(shared, &unit, result.map(|_| ()), at);
+    Outcome {
+        unit,
+        info: AttemptInfo { address, response },
+        outcome,
+        at,
+    }
+}
+
+/// Pages to one person on a rate-limited channel: what the limit allows now (one message per
+/// page while there is room, the rest coalesced into the last), or a hold until there is room.
+/// `None` if nothing is to be sent now (held, or the recent sends could not be read: the pages
+/// are simply due again on the next pass).
+async fn plan(shared: &Shared, pages: Vec<Page>) -> Option<Vec<Vec<Page>>> {
+    let now: DateTime<Utc> = shared.engine.clock().now();
+    let limit = shared
+        .channels
+        .get(&pages[0].channel)
+        .and_then(|c| c.rate_limit())
+        .unwrap_or(u32::MAX);
+    let (person, channel) = (pages[0].person.clone(), pages[0].channel.clone());
+    let since = now - chrono::Duration::minutes(1);
+    let sent = match shared
+        .engine
+        .store()
+        .read(move |r| r.recent_sends(&person, &channel, since))
+        .await
+    {
+        Ok(sent) => sent,
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "recent sends not read; retrying later"
+            );
+            return None;
+        }
+    };
+    let (plans, hold) = contact::plan_sends(pages.len(), &sent, limit, now);
+    if let Some(until) = hold {
+        record::record_hold(shared, pages, until, limit).await;
+        return None;
+    }
+    let mut slots: Vec<Option<Page>> = pages.into_iter().map(Some).collect();
+    Some(
+        plans
+            .into_iter()
+            .map(|plan| plan.pages.iter().filter_map(|i| slots[*i].take()).collect())
+            .collect(),
+    )
+}
