@@ -23,3 +23,6 @@ mod schedules;
 mod sms_inbound;
 mod tls;
 mod validation;
+
+// Hardening (issue 12): hostile input, escaping, secrets.
+mod hostile;
