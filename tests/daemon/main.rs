@@ -25,4 +25,6 @@ mod tls;
 mod validation;
 
 // Hardening (issue 12): hostile input, escaping, secrets.
+mod escaping;
 mod hostile;
+mod secrets;
