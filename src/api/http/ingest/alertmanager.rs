@@ -133,7 +133,7 @@ pub fn parse_alertmanager(
         match a.status.as_str() {
             "resolved" => out.push(AmAction::Resolve { dedup_key }),
             "firing" => {
-                let name = a.labels.get("alertname").map(String::as_str);
+                let name = (a.labels.get("alertname").map(|s| s.trim())).filter(|s| !s.is_empty());
                 let summary = ["summary", "description", "message"]
                     .iter()
                     .find_map(|k| a.annotations.get(*k).filter(|s| !s.trim().is_empty()))
@@ -146,7 +146,7 @@ pub fn parse_alertmanager(
                 };
                 let (source_label, source) = ["instance", "job"]
                     .iter()
-                    .find_map(|k| Some((*k, a.labels.get(*k)?.clone())))
+                    .find_map(|k| Some((*k, a.labels.get(*k).filter(|v| !v.is_empty())?.clone())))
                     .unwrap_or(("", "alertmanager".to_string()));
                 if source.len() > MAX_SOURCE_BYTES {
                     return Err(format!(

@@ -10,6 +10,8 @@
 mod alertmanager;
 mod events_v2;
 mod heartbeat;
+#[cfg(test)]
+mod proptests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
