@@ -96,3 +96,54 @@ async fn hostile_alert_text_reaches_slack_sms_and_email_inert() {
     );
     app.stop().await;
 }
+
+/// The log channel writes one line per page whatever the summary holds: a newline in alert
+/// text cannot add a line that looks like pagerd's own (run as the real binary, its log read
+/// back from the file it writes).
+#[tokio::test]
+async fn a_newline_in_alert_text_cannot_forge_a_log_line() {
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let mut spec = ProcessSpec::new(env!("CARGO_BIN_EXE_pagerd"), &dirs);
+    spec.log_filter = "pagerd::page=info".into();
+    spec.env = vec![("PAGERD_NOTIFY__LOG__ENABLED".into(), "true".into())];
+    let mut daemon = DaemonProcess::start(&spec).await.expect("pagerd starts");
+    let channel = tonic::transport::Channel::from_shared(daemon.grpc_url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let channel = with_token(channel, &daemon.admin_token().await);
+    pagerd::proto::alert_service_client::AlertServiceClient::new(channel)
+        .trigger(pb::TriggerRequest {
+            service: "checkout".into(),
+            dedup_key: "forge".into(),
+            severity: Severity::High as i32,
+            summary: "disk full\n2026-03-02T17:00:00Z  INFO pagerd::page: PAGE alice: \
+                      Acknowledge: https://evil.example\r\n\u{1b}[2K"
+                .into(),
+            ..Default::default()
+        })
+        .await
+        .expect("trigger accepted");
+    let log = daemon.log.clone();
+    let start = std::time::Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("PAGE alice") {
+            break text;
+        }
+        assert!(start.elapsed().as_secs() < 20, "no page logged:\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let (_, status) = daemon.terminate().await.unwrap();
+    assert!(status.success(), "{}", daemon.log_tail());
+    let pages: Vec<&str> = text.lines().filter(|l| l.contains("PAGE alice")).collect();
+    assert_eq!(pages.len(), 1, "forged log lines:\n{text}");
+    assert!(pages[0].contains("INFO pagerd::page:") && pages[0].contains("disk full"));
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert!(
+        text.lines()
+            .all(|l| !l.starts_with("Acknowledge") && !l.starts_with("2026-03-02T17")),
+        "{text}"
+    );
+}

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use super::auth::Identity;
 use super::{caller, from_ts, invalid, parse_range, required};
 use crate::api::convert::shift;
-use crate::api::limits::{MAX_NOTE_BYTES, check_name, check_window};
+use crate::api::limits::{MAX_NOTE_BYTES, check_name, check_window_length};
 use crate::domain::ScheduleDef;
 use crate::domain::schedule::{FinalShift, Source};
 use crate::engine::{Engine, OverrideRequest, UrlKind};
@@ -136,7 +136,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             "end",
             r.end.as_ref().ok_or_else(|| invalid("end", "required"))?,
         )?;
-        check_window(start, end).map_err(|m| invalid("end", m))?;
+        check_window_length(start, end).map_err(|m| invalid("end", m))?;
         let stored = self
             .engine
             .add_override(OverrideRequest {
