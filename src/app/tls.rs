@@ -50,11 +50,7 @@ pub struct CertStore {
 }
 
 impl CertStore {
-    fn load(
-        cert_file: &Path,
-        key_file: &Path,
-        provider: &CryptoProvider,
-    ) -> anyhow::Result<Self> {
+    fn load(cert_file: &Path, key_file: &Path, provider: &CryptoProvider) -> anyhow::Result<Self> {
         let current = ArcSwap::from_pointee(load_pair(cert_file, key_file, provider)?);
         Ok(Self {
             cert_file: cert_file.to_path_buf(),

@@ -87,20 +87,115 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The secrets of one provider (its URL's path, query and credentials; tokens and header
+/// values), removed from every message the channel returns, since those messages are
+/// recorded in timelines, shown by `Get` and `Watch`, and logged. A Slack incoming-webhook
+/// URL is its own secret, and reqwest's error texts carry the whole URL.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Redactor {
+    /// Longest first, so a whole URL is replaced before its parts.
+    secrets: Vec<String>,
+}
+
+/// What a secret is replaced with.
+pub(super) const REDACTED: &str = "[redacted]";
+
+impl Redactor {
+    /// The secret parts of `url`: the URL itself, its path and path segments, its query and
+    /// query values, its user name and password. Host and scheme stay readable.
+    pub(super) fn for_url(url: &reqwest::Url) -> Self {
+        let mut r = Self::default().with(url.as_str());
+        r = r.with(url.path());
+        for segment in url.path_segments().into_iter().flatten() {
+            r = r.with(segment);
+        }
+        if let Some(q) = url.query() {
+            r = r.with(q);
+            for (_, v) in url.query_pairs() {
+                r = r.with(&v);
+            }
+        }
+        if let Some(p) = url.password() {
+            r = r.with(p);
+        }
+        r.with(url.username())
+    }
+
+    /// Adds a secret; values shorter than 6 characters say too little to hide (and hiding
+    /// them would blank out ordinary words).
+    pub(super) fn with(mut self, secret: &str) -> Self {
+        let secret = secret.trim();
+        if secret.chars().count() >= 6 && !self.secrets.iter().any(|s| s == secret) {
+            self.secrets.push(secret.to_string());
+            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+        self
+    }
+
+    /// Header values (an `Authorization` token, an API key).
+    pub(super) fn with_headers(mut self, headers: &reqwest::header::HeaderMap) -> Self {
+        for v in headers.values() {
+            if let Ok(v) = v.to_str() {
+                self = self.with(v);
+                // `Bearer xyz`, `Basic xyz`: the credential alone may be echoed too.
+                if let Some((_, cred)) = v.split_once(' ') {
+                    self = self.with(cred);
+                }
+            }
+        }
+        self
+    }
+
+    /// `msg` with every secret replaced by [`REDACTED`], on one line.
+    pub(super) fn redact(&self, msg: &str) -> String {
+        let mut out = super::render::one_line(msg);
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
+/// A reqwest error as text without its URL: its kind and the chain of causes ("error
+/// sending request: client error (Connect): tcp connect error: Connection refused").
+pub(super) fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// A request that got no answer (timeout, refused or reset connection) is worth retrying.
-pub(super) fn unanswered(what: impl std::fmt::Display, e: reqwest::Error) -> SendError {
-    SendError::Retryable(format!("{what}: {e}"))
+pub(super) fn unanswered(
+    what: impl std::fmt::Display,
+    e: reqwest::Error,
+    secrets: &Redactor,
+) -> SendError {
+    SendError::Retryable(secrets.redact(&format!("{what}: {}", describe(e))))
 }
 
 /// A provider's answer (SMS, Slack): the verdict, with the status and the start of the body
-/// in the message when it is not a success.
-pub(super) async fn provider_answer(resp: reqwest::Response) -> Result<Delivered, SendError> {
+/// in the message when it is not a success (with the provider's secrets removed, since a
+/// provider may echo its URL or token).
+pub(super) async fn provider_answer(
+    resp: reqwest::Response,
+    secrets: &Redactor,
+) -> Result<Delivered, SendError> {
     let status = resp.status();
     let outcome = Outcome::of_response(&resp);
     if outcome == Outcome::Accepted {
         return outcome.into_result(status, String::new);
     }
     let body = resp.text().await.unwrap_or_default();
+    // Redact before cutting, so a cut cannot leave part of a secret behind.
+    let body = secrets.redact(&body);
     let snippet: String = body.chars().take(200).collect();
     outcome.into_result(status, || {
         format!(
@@ -114,6 +209,37 @@ pub(super) async fn provider_answer(resp: reqwest::Response) -> Result<Delivered
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_secrets_are_removed_from_messages_and_hosts_stay_readable() {
+        let url = reqwest::Url::parse(
+            "https://user:pa55word@hooks.example.com/services/T0/B0/s3cr3tTOKEN?key=q7QueryKey&x=1",
+        )
+        .unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", "Bearer hdr-t0ken-42".parse().unwrap());
+        let r = Redactor::for_url(&url)
+            .with("xoxb-bot-token")
+            .with_headers(&headers);
+        let msg = format!(
+            "error sending request for url ({url}): s3cr3tTOKEN q7QueryKey pa55word \
+             xoxb-bot-token hdr-t0ken-42 /services/T0/B0/s3cr3tTOKEN\nforged: line"
+        );
+        let got = r.redact(&msg);
+        for secret in [
+            "s3cr3tTOKEN",
+            "q7QueryKey",
+            "pa55word",
+            "xoxb-bot-token",
+            "hdr-t0ken-42",
+        ] {
+            assert!(!got.contains(secret), "{secret} in {got}");
+        }
+        assert!(!got.contains('\n'), "{got}");
+        assert!(got.contains(REDACTED));
+        // Short values are not secrets worth hiding, and would blank out ordinary words.
+        assert_eq!(r.redact("x=1 T0 B0"), "x=1 T0 B0");
+    }
 
     /// 2015-10-21T07:28:00Z, the date in RFC 9110's example.
     fn now() -> SystemTime {

@@ -1,5 +1,6 @@
 //! Writes pages to the daemon's log: useful on a laptop and as a last-resort trail.
 
+use super::render::one_line;
 use super::{Channel, Delivered, SendError};
 use crate::domain::{Page, Person};
 
@@ -22,15 +23,16 @@ impl Channel for LogChannel {
                 key = %page.idempotency_key,
                 "NOTICE {}: {}\n{}",
                 page.person,
-                notice.map_or("", |n| n.subject.as_str()),
+                notice.map_or(String::new(), |n| one_line(&n.subject)),
                 notice.map_or("", |n| n.body.as_str()),
             );
             return Ok(Delivered::default());
         };
+        // Alert text on one line: a newline in a summary cannot forge a log line.
         tracing::info!(
             target: "pagerd::page",
             incident = incident.id,
-            service = %incident.service,
+            service = %one_line(&incident.service),
             severity = %incident.severity,
             person = %page.person,
             level = page.pos.level + 1,
@@ -38,7 +40,7 @@ impl Channel for LogChannel {
             key = %page.idempotency_key,
             "PAGE {}: {}",
             page.person,
-            incident.summary
+            one_line(&incident.summary)
         );
         Ok(Delivered::default())
     }

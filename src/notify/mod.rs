@@ -7,6 +7,8 @@
 //! the rest of [`Channel`] from it.
 
 mod email;
+#[cfg(test)]
+mod escaping_tests;
 mod http;
 pub mod links;
 mod log;

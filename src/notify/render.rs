@@ -3,15 +3,31 @@
 
 use crate::domain::{Incident, Page, PageKind};
 
-/// One line: "CRITICAL checkout-api: Payment errors above 5% (#12)".
+/// One line: "CRITICAL checkout-api: Payment errors above 5% (#12)". Alert text is put on
+/// one line ([`one_line`]), so the headline is one line whatever the summary holds.
 pub fn headline(inc: &Incident) -> String {
     format!(
         "{} {}: {} (#{})",
         inc.severity.as_str().to_uppercase(),
-        inc.service,
-        inc.summary,
+        one_line(&inc.service),
+        one_line(&inc.summary),
         inc.id
     )
+}
+
+/// `s` on one line: every control character (newlines, carriage returns, tabs, escape
+/// sequences) and Unicode line or paragraph separator becomes a space, so alert text cannot
+/// start a line of its own in a text email, an email header or the log.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// What kind of message this is, for the first words of a subject.
@@ -23,16 +39,17 @@ fn lead(page: &Page) -> &'static str {
     }
 }
 
-/// Email subject.
+/// Email subject: a header, so one line whatever a notice's subject holds.
 pub fn subject(pages: &[Page]) -> String {
-    match pages {
+    let subject = match pages {
         [one] => match (&one.incident, &one.notice) {
             (Some(inc), _) => format!("[pagerd] {}{}", lead(one), headline(inc)),
             (None, Some(n)) => format!("[pagerd] {}", n.subject),
             (None, None) => "[pagerd] notification".into(),
         },
         many => format!("[pagerd] {} incidents need you", many.len()),
-    }
+    };
+    one_line(&subject)
 }
 
 /// Acknowledge / resolve URLs of one incident for the person, if links are available.
@@ -58,21 +75,25 @@ pub fn email_text(pages: &[Page], links: &dyn Fn(&Page) -> Option<ActionLinks>) 
         out.push_str(&format!("{}{}\n", lead(page), headline(inc)));
         out.push_str(&format!(
             "Service: {}\nSeverity: {}\nState: {}\nEscalation level: {} (pass {})\n",
-            inc.service,
+            one_line(&inc.service),
             inc.severity,
             inc.state.as_str(),
             page.pos.level + 1,
             page.pos.loop_no + 1
         ));
         if !inc.source.is_empty() {
-            out.push_str(&format!("Source: {}\n", inc.source));
+            out.push_str(&format!("Source: {}\n", one_line(&inc.source)));
         }
         for (k, v) in &inc.details {
-            out.push_str(&format!("{k}: {v}\n"));
+            out.push_str(&format!("{}: {}\n", one_line(k), one_line(v)));
         }
         for l in &inc.links {
             let text = if l.text.is_empty() { &l.href } else { &l.text };
-            out.push_str(&format!("Link: {text} <{}>\n", l.href));
+            out.push_str(&format!(
+                "Link: {} <{}>\n",
+                one_line(text),
+                one_line(&l.href)
+            ));
         }
         if let Some(a) = links(page) {
             out.push_str(&format!(
@@ -83,6 +104,14 @@ pub fn email_text(pages: &[Page], links: &dyn Fn(&Page) -> Option<ActionLinks>) 
         out.push('\n');
     }
     out
+}
+
+/// Whether a link may be clickable: `http`, `https` or `mailto`.
+pub fn safe_href(href: &str) -> bool {
+    let lower = href.trim_start().to_ascii_lowercase();
+    ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 fn esc(s: &str) -> String {
@@ -133,11 +162,17 @@ pub fn email_html(pages: &[Page], links: &dyn Fn(&Page) -> Option<ActionLinks>) 
         out.push_str("</table>");
         for l in &inc.links {
             let text = if l.text.is_empty() { &l.href } else { &l.text };
-            out.push_str(&format!(
-                "<p><a href=\"{}\">{}</a></p>",
-                esc(&l.href),
-                esc(text)
-            ));
+            // Intake refuses other schemes; an incident stored before that rule shows its
+            // link as text, never as a clickable `javascript:` one.
+            if safe_href(&l.href) {
+                out.push_str(&format!(
+                    "<p><a href=\"{}\">{}</a></p>",
+                    esc(&l.href),
+                    esc(text)
+                ));
+            } else {
+                out.push_str(&format!("<p>{} ({})</p>", esc(text), esc(&l.href)));
+            }
         }
         if let Some(a) = links(page) {
             out.push_str(&format!(

@@ -19,6 +19,7 @@ pub struct SlackApi {
     client: reqwest::Client,
     base: String,
     token: String,
+    secrets: http::Redactor,
 }
 
 impl SlackApi {
@@ -31,9 +32,11 @@ impl SlackApi {
             .json(body)
             .send()
             .await
-            .map_err(|e| http::unanswered(format_args!("Slack {method} failed"), e))?;
+            .map_err(|e| {
+                http::unanswered(format_args!("Slack {method} failed"), e, &self.secrets)
+            })?;
         if !resp.status().is_success() {
-            return http::provider_answer(resp)
+            return http::provider_answer(resp, &self.secrets)
                 .await
                 .map(|_| Value::Null)
                 .map_err(|e| match e {
@@ -44,14 +47,18 @@ impl SlackApi {
                     }
                 });
         }
-        let v: Value = resp
-            .json()
-            .await
-            .map_err(|e| SendError::Retryable(format!("Slack {method}: unreadable answer: {e}")))?;
+        let v: Value = resp.json().await.map_err(|e| {
+            SendError::Retryable(format!(
+                "Slack {method}: unreadable answer: {}",
+                http::describe(e)
+            ))
+        })?;
         if v["ok"].as_bool() == Some(true) {
             return Ok(v);
         }
-        let error = v["error"].as_str().unwrap_or("unknown error").to_string();
+        let error = self
+            .secrets
+            .redact(v["error"].as_str().unwrap_or("unknown error"));
         // Errors that no retry fixes: configuration or the person's Slack id.
         const PERMANENT: [&str; 9] = [
             "invalid_auth",
@@ -81,6 +88,7 @@ enum Mode {
     Webhook {
         client: reqwest::Client,
         url: String,
+        secrets: http::Redactor,
     },
 }
 
@@ -102,15 +110,18 @@ impl SlackChannel {
                 api: SlackApi {
                     client,
                     base: s.api_url.trim_end_matches('/').to_string(),
+                    secrets: http::Redactor::default().with(token.expose()),
                     token: token.expose().to_string(),
                 },
                 channel: s.channel.clone(),
             },
             (None, Some(url)) => {
-                reqwest::Url::parse(url.expose()).context("notify.slack.webhook_url")?;
+                let parsed =
+                    reqwest::Url::parse(url.expose()).context("notify.slack.webhook_url")?;
                 Mode::Webhook {
                     client,
                     url: url.expose().to_string(),
+                    secrets: http::Redactor::for_url(&parsed),
                 }
             }
             (None, None) => return Ok(None),
@@ -134,19 +145,33 @@ impl SlackChannel {
     }
 }
 
-/// The message: a section per page; buttons when the bot can receive their clicks.
+/// Text for Slack's mrkdwn with Slack's three control characters escaped, so alert text
+/// cannot write a mention (`<!channel>`, `<@U123>`) or a link (`<https://evil|Acknowledge>`):
+/// after this, `<` and `>` only ever come from pagerd itself.
+pub fn mrkdwn(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The message: a section per page; buttons when the bot can receive their clicks. Every
+/// piece of alert text goes through [`mrkdwn`] (and [`render::one_line`]).
 pub fn message(pages: &[Page], member: &str, buttons: bool) -> Value {
     let mut blocks = Vec::new();
     let mut text = Vec::new();
     for page in pages {
         let Some(inc) = &page.incident else {
             if let Some(n) = &page.notice {
-                text.push(n.subject.clone());
-                blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{}*\n{}", n.subject, n.body)}}));
+                text.push(mrkdwn(&render::one_line(&n.subject)));
+                blocks.push(
+                    json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                        "*{}*\n{}", mrkdwn(&render::one_line(&n.subject)), mrkdwn(&n.body)
+                    )}}),
+                );
             }
             continue;
         };
-        let line = render::headline(inc);
+        let line = mrkdwn(&render::headline(inc));
         let lead = if page.kind == PageKind::Unanswered {
             "Unanswered: "
         } else {
@@ -157,7 +182,8 @@ pub fn message(pages: &[Page], member: &str, buttons: bool) -> Value {
             "type": "section",
             "text": {"type": "mrkdwn", "text": format!(
                 "{lead}*{}* {}: {} (#{})\nLevel {} · paging <@{member}>",
-                inc.severity.as_str().to_uppercase(), inc.service, inc.summary, inc.id,
+                inc.severity.as_str().to_uppercase(), mrkdwn(&render::one_line(&inc.service)),
+                mrkdwn(&render::one_line(&inc.summary)), inc.id,
                 page.pos.level + 1
             )}
         }));
@@ -203,14 +229,18 @@ impl ContactChannel for SlackChannel {
                     v["ts"].as_str().unwrap_or_default()
                 )))
             }
-            Mode::Webhook { client, url } => {
+            Mode::Webhook {
+                client,
+                url,
+                secrets,
+            } => {
                 let resp = client
                     .post(url)
                     .json(&message(pages, member, false))
                     .send()
                     .await
-                    .map_err(|e| http::unanswered("Slack webhook failed", e))?;
-                http::provider_answer(resp).await
+                    .map_err(|e| http::unanswered("Slack webhook failed", e, secrets))?;
+                http::provider_answer(resp, secrets).await
             }
         }
     }

@@ -21,6 +21,7 @@ pub struct SmsChannel {
     fields: BTreeMap<String, String>,
     from: String,
     headers: reqwest::header::HeaderMap,
+    secrets: http::Redactor,
     contact: Contact,
 }
 
@@ -43,8 +44,16 @@ impl SmsChannel {
                     .map_err(|_| anyhow::anyhow!("notify.sms.headers.{k}: bad value"))?,
             );
         }
+        let mut secrets = http::Redactor::for_url(&url).with_headers(&headers);
+        for v in s.body_fields().values() {
+            // Static body fields (an account id, an API key) are the provider's, not the page's.
+            if !v.contains('{') {
+                secrets = secrets.with(v);
+            }
+        }
         Ok(Self {
             client: http::client(s.timeout)?,
+            secrets,
             url,
             method,
             format: s.format,
@@ -94,7 +103,7 @@ impl ContactChannel for SmsChannel {
         let resp = req
             .send()
             .await
-            .map_err(|e| http::unanswered("SMS provider request failed", e))?;
-        http::provider_answer(resp).await
+            .map_err(|e| http::unanswered("SMS provider request failed", e, &self.secrets))?;
+        http::provider_answer(resp, &self.secrets).await
     }
 }

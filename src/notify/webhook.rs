@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::http::{self, Outcome};
+use super::http::{self, Outcome, Redactor};
 use super::{Channel, Delivered, SendError};
 use crate::config::settings::WebhookSettings;
 use crate::domain::{Page, Person};
@@ -11,6 +11,7 @@ pub struct WebhookChannel {
     client: reqwest::Client,
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,
+    secrets: Redactor,
 }
 
 impl WebhookChannel {
@@ -25,9 +26,12 @@ impl WebhookChannel {
                     .map_err(|e| anyhow::anyhow!("notify.webhook.headers.{k}: bad value: {e}"))?,
             );
         }
+        // The URL is not echoed on a parse error: it may hold a token.
+        let url = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("url: {e}"))?;
         Ok(Self {
             client: http::client(settings.timeout)?,
-            url: reqwest::Url::parse(url)?,
+            secrets: Redactor::for_url(&url).with_headers(&headers),
+            url,
             headers,
         })
     }
@@ -87,7 +91,7 @@ impl Channel for WebhookChannel {
             .json(&page_body(page, person))
             .send()
             .await
-            .map_err(|e| http::unanswered("webhook request failed", e))?;
+            .map_err(|e| http::unanswered("webhook request failed", e, &self.secrets))?;
         // The body is not read: the status is all a receiver is asked to say.
         let status = resp.status();
         Outcome::of_response(&resp).into_result(status, || format!("webhook answered {status}"))

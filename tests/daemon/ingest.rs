@@ -291,7 +291,10 @@ async fn the_alertmanager_receiver_refuses_unknown_keys_and_malformed_bodies() {
         .remove("fingerprint");
     let (status, answer) = post_json(&app, &path, &no_fp).await;
     assert_eq!(status, 400);
-    assert_eq!(answer["message"], "alerts[0].fingerprint: required");
+    assert_eq!(
+        answer["message"],
+        "alerts[0] (DiskFull).fingerprint: required"
+    );
     app.stop().await;
 }
 

@@ -23,6 +23,9 @@ mod schedules;
 mod sms_inbound;
 mod tls;
 mod validation;
-// hard-outbox
+// Hardening (issue 12): deliveries, a full disk, hostile input, escaping, secrets.
+mod escaping;
+mod hostile;
 mod outbox;
+mod secrets;
 mod store_full;

@@ -215,8 +215,7 @@ pub fn from_timestamp(
     field: &str,
     t: &prost_types::Timestamp,
 ) -> Result<DateTime<Utc>, InvalidField> {
-    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-        .ok_or_else(|| InvalidField::new(field, "timestamp out of range"))
+    crate::api::limits::request_time(t.seconds, t.nanos).map_err(|m| InvalidField::new(field, m))
 }
 
 /// A time in an answer, for rendering; `None` when absent or not a valid instant.
@@ -316,7 +315,7 @@ mod tests {
         };
         assert_eq!(
             from_timestamp("since", &far).unwrap_err().to_string(),
-            "since: timestamp out of range"
+            "since: timestamp out of range (1970-01-01 to 2200-01-01)"
         );
         // A request's negative nanos count as zero; an answer's make no time.
         let negative = prost_types::Timestamp {

@@ -9,6 +9,7 @@ use super::{caller, invalid, parse_actor, parse_note};
 use crate::api::convert::severity_from_wire;
 use crate::api::limits::{
     MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SOURCE_BYTES, MAX_SUMMARY_CHARS,
+    check_href, check_link_text,
 };
 use crate::domain::audit::Actor;
 use crate::domain::{Link, NewAlert};
@@ -70,12 +71,8 @@ pub fn parse_trigger(r: pb::TriggerRequest) -> Result<NewAlert, Status> {
     }
     let mut links = Vec::with_capacity(r.links.len());
     for (i, l) in r.links.into_iter().enumerate() {
-        if reqwest::Url::parse(&l.href).is_err() {
-            return Err(invalid(
-                &format!("links[{i}].href"),
-                format!("`{}` is not a URL", l.href),
-            ));
-        }
+        check_href(&l.href).map_err(|m| invalid(&format!("links[{i}].href"), m))?;
+        check_link_text(&l.text).map_err(|m| invalid(&format!("links[{i}].text"), m))?;
         links.push(Link::from(l));
     }
     Ok(NewAlert {

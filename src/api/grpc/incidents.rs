@@ -25,6 +25,14 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::IncidentEvent, Status>> 
 /// A `List` request as a store filter, asking one row more than the page to tell whether
 /// another page exists; also returns the page size.
 fn parse_list(r: &pb::ListIncidentsRequest) -> Result<(IncidentFilter, u32), Status> {
+    // Four states exist; more entries can only be repeats.
+    if r.states.len() > 8 {
+        return Err(invalid(
+            "states",
+            format!("{} entries; at most 8", r.states.len()),
+        ));
+    }
+    crate::api::limits::check_name(&r.service).map_err(|m| invalid("service", m))?;
     let states = (r.states.iter().enumerate())
         .map(|(i, s)| state_from_wire(i, *s))
         .collect::<Result<Vec<_>, _>>()?;

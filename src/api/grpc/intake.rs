@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::auth::Identity;
 use super::{caller, from_ts, invalid, required};
 use crate::api::convert::timestamp;
-use crate::api::limits::MAX_NOTE_BYTES;
+use crate::api::limits::{MAX_NOTE_BYTES, check_name, check_window_length};
 use crate::engine::{Engine, MaintenanceRequest, MaintenanceView, UrlKind};
 use crate::proto as pb;
 
@@ -80,6 +80,7 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             "end",
             r.end.as_ref().ok_or_else(|| invalid("end", "required"))?,
         )?;
+        check_window_length(start, end).map_err(|m| invalid("end", m))?;
         let window = self
             .engine
             .add_maintenance(MaintenanceRequest {
@@ -121,6 +122,7 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         req: Request<pb::ListMaintenanceRequest>,
     ) -> Result<Response<pb::ListMaintenanceResponse>, Status> {
         let r = req.into_inner();
+        check_name(&r.service).map_err(|m| invalid("service", m))?;
         let service = Some(r.service.trim().to_string()).filter(|s| !s.is_empty());
         let windows = self
             .engine

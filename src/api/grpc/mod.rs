@@ -228,7 +228,7 @@ mod tests {
             (
                 Some(ts(i64::MAX)),
                 Some(ts(0)),
-                "from: timestamp out of range",
+                "from: timestamp out of range (1970-01-01 to 2200-01-01)",
             ),
         ];
         for (from, to, message) in table {

@@ -18,6 +18,7 @@ impl pb::report_service_server::ReportService for ReportApi {
     ) -> Result<Response<pb::OnCallLoadResponse>, Status> {
         let r = req.into_inner();
         let (from, to) = parse_range(r.from.as_ref(), r.to.as_ref())?;
+        crate::api::limits::check_name(&r.schedule).map_err(|m| super::invalid("schedule", m))?;
         let schedule = Some(r.schedule.trim().to_string()).filter(|s| !s.is_empty());
         let people = self
             .engine

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use super::auth::Identity;
 use super::{caller, from_ts, invalid, parse_range, required};
 use crate::api::convert::shift;
-use crate::api::limits::MAX_NOTE_BYTES;
+use crate::api::limits::{MAX_NOTE_BYTES, check_name, check_window_length};
 use crate::domain::ScheduleDef;
 use crate::domain::access;
 use crate::domain::schedule::{FinalShift, Source};
@@ -138,6 +138,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             "end",
             r.end.as_ref().ok_or_else(|| invalid("end", "required"))?,
         )?;
+        check_window_length(start, end).map_err(|m| invalid("end", m))?;
         let stored = self
             .engine
             .add_override(OverrideRequest {
@@ -183,6 +184,7 @@ impl pb::schedule_service_server::ScheduleService for ScheduleApi {
             Some(t) => from_ts("since", t)?,
             None => self.engine.clock().now(),
         };
+        check_name(&r.schedule).map_err(|m| invalid("schedule", m))?;
         let schedule = Some(r.schedule.trim().to_string()).filter(|s| !s.is_empty());
         let overrides = self
             .engine

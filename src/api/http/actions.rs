@@ -84,13 +84,14 @@ pub fn replay_keys(timestamp: &str, body: &[u8], signature: &str) -> [String; 2]
     ]
 }
 
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     (
         status,
         Html(format!(
@@ -107,11 +108,8 @@ fn describe_incident(inc: &Incident) -> String {
     format!(
         "<p><b>{}</b> {}: {} (#{})</p><p>State: {}</p>",
         inc.severity.as_str().to_uppercase(),
-        inc.service,
-        inc.summary
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;"),
+        esc(&inc.service),
+        esc(&inc.summary),
         inc.id,
         inc.state.as_str()
     )
@@ -352,7 +350,7 @@ pub async fn slack_action(State(s): State<HttpState>, headers: HeaderMap, body: 
             person.name,
             s.engine.clock().now().format("%H:%M UTC")
         );
-        let headline = crate::notify::render::headline(inc);
+        let headline = crate::notify::slack::mrkdwn(&crate::notify::render::headline(inc));
         let body = json!({
             "channel": channel,
             "ts": ts,

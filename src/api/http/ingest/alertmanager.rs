@@ -12,7 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{HttpState, am_error, engine_failure};
-use crate::api::limits::MAX_SUMMARY_CHARS;
+use crate::api::limits::{
+    MAX_ALERTMANAGER_ALERTS, MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_SOURCE_BYTES,
+    MAX_SUMMARY_CHARS, check_href,
+};
 use crate::domain::{Link, NewAlert};
 
 /// Alertmanager sends whole groups; its own `max_alerts` bounds them.
@@ -72,6 +75,20 @@ pub fn am_dedup_key(group_key: &str, fingerprint: &str) -> String {
     format!("am/{:016x}/{fingerprint}", fnv64(group_key))
 }
 
+/// A sender's value quoted in an error: at most 64 characters, on one line.
+fn shown(s: &str) -> String {
+    let one_line: String = s
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > 64 {
+        format!("{one_line}…")
+    } else {
+        one_line
+    }
+}
+
 /// Turns a webhook body into actions for `service`; errors name the field.
 pub fn parse_alertmanager(
     body: &AmPayload,
@@ -81,20 +98,42 @@ pub fn parse_alertmanager(
     if let Some(v) = &body.version
         && v != "4"
     {
-        return Err(format!("version: `{v}` (only version 4 is understood)"));
+        return Err(format!(
+            "version: `{}` (only version 4 is understood)",
+            shown(v)
+        ));
+    }
+    if body.alerts.len() > MAX_ALERTMANAGER_ALERTS {
+        return Err(format!(
+            "alerts: {} alerts; at most {MAX_ALERTMANAGER_ALERTS} (set max_alerts in the \
+             webhook_config)",
+            body.alerts.len()
+        ));
     }
     let mut out = Vec::with_capacity(body.alerts.len());
     for (i, a) in body.alerts.iter().enumerate() {
+        // Errors name the alert by index and, when it has one, by its alertname.
+        let at = match a.labels.get("alertname") {
+            Some(name) => format!("alerts[{i}] ({})", shown(name)),
+            None => format!("alerts[{i}]"),
+        };
         let fingerprint = a
             .fingerprint
             .as_deref()
             .filter(|f| !f.is_empty())
-            .ok_or_else(|| format!("alerts[{i}].fingerprint: required"))?;
+            .ok_or_else(|| format!("{at}.fingerprint: required"))?;
         let dedup_key = am_dedup_key(&body.group_key, fingerprint);
+        if dedup_key.len() > MAX_DEDUP_KEY_BYTES {
+            return Err(format!(
+                "{at}.fingerprint: {} bytes; at most {}",
+                fingerprint.len(),
+                MAX_DEDUP_KEY_BYTES - am_dedup_key("", "").len()
+            ));
+        }
         match a.status.as_str() {
             "resolved" => out.push(AmAction::Resolve { dedup_key }),
             "firing" => {
-                let name = a.labels.get("alertname").map(String::as_str);
+                let name = (a.labels.get("alertname").map(|s| s.trim())).filter(|s| !s.is_empty());
                 let summary = ["summary", "description", "message"]
                     .iter()
                     .find_map(|k| a.annotations.get(*k).filter(|s| !s.trim().is_empty()))
@@ -105,11 +144,16 @@ pub fn parse_alertmanager(
                     Some((cut, _)) => format!("{}…", &summary[..cut]),
                     None => summary,
                 };
-                let source = ["instance", "job"]
+                let (source_label, source) = ["instance", "job"]
                     .iter()
-                    .find_map(|k| a.labels.get(*k))
-                    .cloned()
-                    .unwrap_or_else(|| "alertmanager".to_string());
+                    .find_map(|k| Some((*k, a.labels.get(*k).filter(|v| !v.is_empty())?.clone())))
+                    .unwrap_or(("", "alertmanager".to_string()));
+                if source.len() > MAX_SOURCE_BYTES {
+                    return Err(format!(
+                        "{at}.labels.{source_label}: {} bytes; at most {MAX_SOURCE_BYTES}",
+                        source.len()
+                    ));
+                }
                 let mut details = a.labels.clone();
                 for (k, v) in &a.annotations {
                     details.entry(k.clone()).or_insert_with(|| v.clone());
@@ -118,12 +162,21 @@ pub fn parse_alertmanager(
                 if !a.starts_at.is_empty() {
                     details.insert("starts_at".into(), a.starts_at.clone());
                 }
+                let details_bytes: usize = details.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if details_bytes > MAX_DETAILS_BYTES {
+                    return Err(format!(
+                        "{at}.labels+annotations: {details_bytes} bytes; at most \
+                         {MAX_DETAILS_BYTES} (64 KiB)"
+                    ));
+                }
                 let mut links = Vec::new();
                 for (href, text) in [
                     (&a.generator_url, "source"),
                     (&body.external_url, "Alertmanager"),
                 ] {
-                    if reqwest::Url::parse(href).is_ok() {
+                    // Set by Prometheus and Alertmanager themselves, so a link that is not
+                    // a plain web URL is left out rather than refusing the alert.
+                    if check_href(href).is_ok() {
                         links.push(Link {
                             href: href.clone(),
                             text: text.to_string(),
@@ -142,7 +195,8 @@ pub fn parse_alertmanager(
             }
             other => {
                 return Err(format!(
-                    "alerts[{i}].status: `{other}` is not firing or resolved"
+                    "{at}.status: `{}` is not firing or resolved",
+                    shown(other)
                 ));
             }
         }
@@ -164,6 +218,12 @@ pub(super) async fn alertmanager(
     };
     let body = match body {
         Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return am_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body: larger than {MAX_ALERTMANAGER_BYTES} bytes"),
+            );
+        }
         Err(e) => return am_error(e.status(), format!("body: {}", e.body_text())),
     };
     let payload: AmPayload = match serde_json::from_slice(&body) {
@@ -177,7 +237,7 @@ pub(super) async fn alertmanager(
     if payload.truncated_alerts > 0 {
         tracing::warn!(
             truncated = payload.truncated_alerts,
-            group = %payload.group_key,
+            group = %shown(&payload.group_key),
             "Alertmanager left alerts out of this notification (max_alerts)"
         );
     }

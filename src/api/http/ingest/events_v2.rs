@@ -13,7 +13,10 @@ use chrono::DateTime;
 use serde_json::{Value, json};
 
 use super::{HttpState, engine_failure, invalid_event};
-use crate::api::limits::{MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SUMMARY_CHARS};
+use crate::api::limits::{
+    MAX_DEDUP_KEY_BYTES, MAX_DETAILS_BYTES, MAX_LINKS, MAX_SOURCE_BYTES, MAX_SUMMARY_CHARS,
+    check_href, check_link_text,
+};
 use crate::domain::{Link, NewAlert, Severity};
 
 /// Events v2 bodies larger than this are refused (PagerDuty's limit).
@@ -115,8 +118,13 @@ fn parse_trigger(
         _ => {}
     }
     let source = str_field(payload, "source", p, errors).map(str::trim);
-    if source.is_none_or(str::is_empty) {
-        errors.push("payload.source: required".into());
+    match source {
+        None | Some("") => errors.push("payload.source: required".into()),
+        Some(s) if s.len() > MAX_SOURCE_BYTES => errors.push(format!(
+            "payload.source: {} bytes; at most {MAX_SOURCE_BYTES}",
+            s.len()
+        )),
+        _ => {}
     }
     let severity = match str_field(payload, "severity", p, errors) {
         Some("critical") => Some(Severity::Critical),
@@ -188,12 +196,17 @@ fn parse_trigger(
                     };
                     let href = str_field(item, href_key, &path, errors);
                     let text = str_field(item, text_key, &path, errors).unwrap_or_default();
+                    if let Err(m) = check_link_text(text) {
+                        errors.push(format!("{path}{text_key}: {m}"));
+                    }
                     match href {
-                        Some(h) if reqwest::Url::parse(h).is_ok() => links.push(Link {
-                            href: h.to_string(),
-                            text: text.to_string(),
-                        }),
-                        Some(h) => errors.push(format!("{path}{href_key}: `{h}` is not a URL")),
+                        Some(h) => match check_href(h) {
+                            Ok(()) => links.push(Link {
+                                href: h.to_string(),
+                                text: text.to_string(),
+                            }),
+                            Err(m) => errors.push(format!("{path}{href_key}: {m}")),
+                        },
                         // An image without a link is only a picture; nothing to keep.
                         None if field == "images" => {}
                         None => errors.push(format!("{path}href: required")),
@@ -205,12 +218,16 @@ fn parse_trigger(
     }
     let client = str_field(obj, "client", "", errors);
     if let Some(url) = str_field(obj, "client_url", "", errors) {
-        match reqwest::Url::parse(url) {
-            Ok(_) => links.push(Link {
+        let text = client.unwrap_or("client");
+        if let Err(m) = check_link_text(text) {
+            errors.push(format!("client: {m}"));
+        }
+        match check_href(url) {
+            Ok(()) => links.push(Link {
                 href: url.to_string(),
-                text: client.unwrap_or("client").to_string(),
+                text: text.to_string(),
             }),
-            Err(_) => errors.push(format!("client_url: `{url}` is not a URL")),
+            Err(m) => errors.push(format!("client_url: {m}")),
         }
     }
     if links.len() > MAX_LINKS {

@@ -10,6 +10,8 @@
 mod alertmanager;
 mod events_v2;
 mod heartbeat;
+#[cfg(test)]
+mod proptests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -76,7 +78,16 @@ pub fn routes() -> Router<HttpState> {
         )
 }
 
-fn invalid_event(errors: Vec<String>) -> Response {
+/// Errors listed in one answer at most: a body of 50,000 bad links gets the first few and a
+/// count, not an answer larger than the request.
+const MAX_LISTED_ERRORS: usize = 20;
+
+fn invalid_event(mut errors: Vec<String>) -> Response {
+    if errors.len() > MAX_LISTED_ERRORS {
+        let more = errors.len() - MAX_LISTED_ERRORS;
+        errors.truncate(MAX_LISTED_ERRORS);
+        errors.push(format!("… and {more} more"));
+    }
     (
         StatusCode::BAD_REQUEST,
         Json(json!({
@@ -173,5 +184,18 @@ mod tests {
             am_error(StatusCode::NOT_FOUND, "m".into()).status(),
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[tokio::test]
+    async fn an_answer_lists_at_most_twenty_errors_and_counts_the_rest() {
+        let errors = (0..50_000).map(|i| format!("links[{i}]: must be an object"));
+        let resp = invalid_event(errors.collect());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let listed = v["errors"].as_array().unwrap();
+        assert_eq!(listed.len(), MAX_LISTED_ERRORS + 1);
+        assert_eq!(listed[MAX_LISTED_ERRORS], "… and 49980 more");
     }
 }
