@@ -23,6 +23,10 @@
 //! - Closures run off the async runtime, on a backend thread: they must not block on async
 //!   work, and should only do store operations and the decisions that need their results.
 //!
+//! - **Committed events are published in commit order.** Every event a write appends gets
+//!   an id greater than every id committed before it (its **sequence**), and the backend
+//!   sends it to [`Store::subscribe`] receivers after the commit, in id order.
+//!
 //! How a backend keeps the promise is its business. SQLite (`sqlite/`) groups queued writes
 //! into one database transaction, each closure in a savepoint of its own, and commits once for
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
@@ -37,7 +41,9 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::domain::Event;
 
 pub use error::{Error, Result};
 pub use tx::{ReadTx, WriteTx};
@@ -69,6 +75,11 @@ pub trait Backend: Send + Sync + 'static {
     /// can keep them apart, as SQLite's savepoints do), then calls its completion once the
     /// commit is known. `Err` (nothing queued) only if the backend has stopped.
     fn submit(&self, job: WriteJob) -> Result<()>;
+
+    /// The feed of committed incident events, in commit (= id) order: the backend sends the
+    /// events a job appended only after its transaction committed, and before the job's
+    /// caller hears back. A receiver further behind than the backend's buffer gets `Lagged`.
+    fn subscribe(&self) -> broadcast::Receiver<Event>;
 
     /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
     /// job ran; `Err` if it could not run.
@@ -130,6 +141,11 @@ impl Store {
         });
         self.backend.submit(job)?;
         done_rx.await.map_err(|_| Error::StoppedBeforeCommit)?
+    }
+
+    /// Committed incident events from now on, in commit order (see [`Backend::subscribe`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.backend.subscribe()
     }
 
     /// Runs `f` on one consistent snapshot, off the async runtime. Reads fail only with the

@@ -1,17 +1,14 @@
 //! `IncidentService`: read, list, act on and watch incidents by id.
 
-use std::pin::Pin;
-
-use tokio::sync::broadcast;
-use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::auth::Identity;
+use super::watch::{self, WatchFilter, WatchStream};
 use super::{caller, from_ts, invalid, parse_id, parse_note};
 use crate::api::convert::state_from_wire;
 use crate::api::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::engine::{Engine, IncidentFilter};
+use crate::engine::{DEFAULT_TIMELINE_PAGE, Engine, IncidentFilter, MAX_TIMELINE_PAGE};
 use crate::proto as pb;
 
 pub struct IncidentApi {
@@ -19,8 +16,6 @@ pub struct IncidentApi {
     /// Ends `Watch` streams on shutdown so graceful shutdown does not wait on them forever.
     pub shutdown: CancellationToken,
 }
-
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::IncidentEvent, Status>> + Send>>;
 
 /// A `List` request as a store filter, asking one row more than the page to tell whether
 /// another page exists; also returns the page size.
@@ -69,17 +64,49 @@ fn parse_list(r: &pb::ListIncidentsRequest) -> Result<(IncidentFilter, u32), Sta
     Ok((filter, page_size))
 }
 
+/// A `Get` request's timeline page: the sequence to start after and the page size.
+fn parse_timeline_page(r: &pb::GetIncidentRequest) -> Result<(i64, u32), Status> {
+    let size = match r.timeline_page_size {
+        0 => DEFAULT_TIMELINE_PAGE,
+        n if n > MAX_TIMELINE_PAGE => {
+            return Err(invalid(
+                "timeline_page_size",
+                format!("{n}; at most {MAX_TIMELINE_PAGE}"),
+            ));
+        }
+        n => n,
+    };
+    let after = if r.timeline_page_token.is_empty() {
+        0
+    } else {
+        r.timeline_page_token
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "timeline_page_token",
+                    "not a token from a previous Get of this incident",
+                )
+            })?
+    };
+    Ok((after, size))
+}
+
 #[tonic::async_trait]
 impl pb::incident_service_server::IncidentService for IncidentApi {
     async fn get(
         &self,
         req: Request<pb::GetIncidentRequest>,
     ) -> Result<Response<pb::GetIncidentResponse>, Status> {
-        let id = parse_id(req.into_inner().id)?;
-        let (incident, timeline) = self.engine.get(id).await?;
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let (after, size) = parse_timeline_page(&r)?;
+        let (incident, page) = self.engine.get_page(id, after, size).await?;
         Ok(Response::new(pb::GetIncidentResponse {
             incident: Some(incident.into()),
-            timeline: timeline.into_iter().map(Into::into).collect(),
+            timeline: page.events.into_iter().map(Into::into).collect(),
+            next_timeline_page_token: page.next_after.map(|n| n.to_string()).unwrap_or_default(),
         }))
     }
 
@@ -159,38 +186,17 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         if !service.is_empty() && !self.engine.policies().services.contains_key(&service) {
             return Err(Status::not_found(format!("unknown service `{service}`")));
         }
-        let incident_id = r.incident_id;
-        let shutdown = self.shutdown.clone();
-        let stream = futures::stream::unfold(Some(self.engine.subscribe()), move |rx| {
-            let (service, shutdown) = (service.clone(), shutdown.clone());
-            async move {
-                let mut rx = rx?;
-                loop {
-                    let ev = tokio::select! {
-                        _ = shutdown.cancelled() => return None,
-                        r = rx.recv() => r,
-                    };
-                    match ev {
-                        Ok(ev) => {
-                            let wanted = (incident_id == 0 || ev.incident_id == incident_id)
-                                && (service.is_empty() || ev.service == service);
-                            if wanted {
-                                return Some((Ok(ev.into()), Some(rx)));
-                            }
-                        }
-                        // A watcher that fell behind gets one error and the stream ends.
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            let msg = format!(
-                                "watcher fell {n} events behind; list incidents and watch again"
-                            );
-                            return Some((Err(Status::data_loss(msg)), None));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(stream)))
+        let filter = WatchFilter {
+            incident_id: r.incident_id,
+            service,
+        };
+        watch::open(
+            self.engine.clone(),
+            filter,
+            r.after_sequence,
+            self.shutdown.clone(),
+        )
+        .await
     }
 }
 

@@ -9,6 +9,7 @@ mod incidents;
 mod intake;
 mod reports;
 mod schedules;
+mod watch;
 
 use chrono::{DateTime, Utc};
 use tonic::Status;

@@ -1,5 +1,8 @@
 //! Alert intake state: maintenance windows made through the API, heartbeat pings and
-//! expiries, held incidents' releases, and each incident's recent alert times.
+//! expiries, held incidents' releases, and what the threshold rule looks at (earlier
+//! openings of a key, open incidents of a service).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
@@ -62,15 +65,47 @@ impl Tx<'_> {
             .context("loading maintenance window")
     }
 
-    /// The incident's alert times since its last severity raise.
-    pub fn recent_alerts(&self, incident_id: i64) -> Result<Vec<DateTime<Utc>>> {
-        let text: String = self
-            .conn
-            .prepare_cached("SELECT recent_alerts FROM incidents WHERE id = ?1")?
-            .query_row([incident_id], |r| r.get(0))
-            .context("loading recent alerts")?;
-        let ms: Vec<i64> = serde_json::from_str(&text).unwrap_or_default();
-        Ok(ms.into_iter().map(from_ms).collect())
+    /// When incidents of `service` with `dedup_key` opened after `since` (any state).
+    pub fn openings_since(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT created_at FROM incidents
+             WHERE service = ?1 AND dedup_key = ?2 AND created_at > ?3",
+        )?;
+        let rows = stmt.query_map(params![service, dedup_key, to_ms(since)], |r| {
+            r.get::<_, i64>(0).map(from_ms)
+        })?;
+        rows.collect::<Result<_, _>>()
+            .context("loading earlier openings")
+    }
+
+    /// Open incidents of `service` opened after `since` (at most `limit`, newest first):
+    /// when each opened, and its details.
+    pub fn open_since(
+        &self,
+        service: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(DateTime<Utc>, BTreeMap<String, String>)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT created_at, details FROM incidents
+             WHERE service = ?1 AND state != 'resolved' AND created_at > ?2
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![service, to_ms(since), limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, details) = row.context("loading open incidents")?;
+            out.push((from_ms(at), serde_json::from_str(&details)?));
+        }
+        Ok(out)
     }
 
     /// Whether the incident waits for a release (maintenance window, support hours).
@@ -109,14 +144,6 @@ impl Tx<'_> {
 }
 
 impl Tx<'_> {
-    pub fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> Result<()> {
-        let ms: Vec<i64> = hits.iter().map(|t| to_ms(*t)).collect();
-        self.conn()
-            .prepare_cached("UPDATE incidents SET recent_alerts = ?2 WHERE id = ?1")?
-            .execute(params![id, serde_json::to_string(&ms)?])?;
-        Ok(())
-    }
-
     pub fn set_severity(&self, id: i64, severity: Severity) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET severity = ?2 WHERE id = ?1")?

@@ -28,11 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 pub use testing::WriteLock;
 
 use crate::config::settings::{StoreSettings, Synchronous};
+use crate::domain::Event;
 use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, WriteJob, WriterDone};
 
 /// One transaction's view of a connection: a read snapshot, or a write job's savepoint.
@@ -40,11 +41,22 @@ use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, Write
 /// read-only connection.
 pub(crate) struct Tx<'a> {
     conn: &'a Connection,
+    /// Events this job appended (or moved to the end of the sequence), in id order: the
+    /// writer publishes them once the batch has committed.
+    added: std::cell::RefCell<Vec<crate::domain::Event>>,
 }
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(conn: &'a Connection) -> Self {
-        Self { conn }
+        Self {
+            conn,
+            added: Default::default(),
+        }
+    }
+
+    /// Remembers an event for publication after the commit.
+    fn added(&self, ev: &crate::domain::Event) {
+        self.added.borrow_mut().push(ev.clone());
     }
 
     fn conn(&self) -> &Connection {
@@ -96,10 +108,11 @@ impl<T> Context<T> for Option<T> {
     }
 }
 
-/// The backend handle: the writer's queue and the read pool.
+/// The backend handle: the writer's queue, the read pool and the committed-event feed.
 struct Sqlite {
     jobs: mpsc::UnboundedSender<WriteJob>,
     readers: Arc<ReadPool>,
+    events: broadcast::Sender<Event>,
 }
 
 struct ReadPool {
@@ -146,19 +159,34 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
 
     let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(writer_loop(conn, rx, settings.max_batch, checkpointer));
+    let (events, _) = broadcast::channel(settings.event_buffer.max(1));
+    let writer = tokio::spawn(writer_loop(
+        conn,
+        rx,
+        settings.max_batch,
+        checkpointer,
+        events.clone(),
+    ));
     let readers = Arc::new(ReadPool {
         path: path.to_path_buf(),
         busy_timeout: settings.busy_timeout,
         idle: Mutex::new(Vec::new()),
     });
-    let backend: Arc<dyn Backend> = Arc::new(Sqlite { jobs: tx, readers });
+    let backend: Arc<dyn Backend> = Arc::new(Sqlite {
+        jobs: tx,
+        readers,
+        events,
+    });
     Ok((backend, WriterDone::new(writer)))
 }
 
 impl Backend for Sqlite {
     fn submit(&self, job: WriteJob) -> Result<()> {
         self.jobs.send(job).map_err(|_| Error::Stopped)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {
@@ -210,6 +238,7 @@ async fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     checkpointer: Checkpointer,
+    events: broadcast::Sender<Event>,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
@@ -229,8 +258,9 @@ async fn writer_loop(
         }
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
+        let events = events.clone();
         let result = tokio::task::spawn_blocking(move || {
-            run_batch(&mut conn, jobs);
+            run_batch(&mut conn, jobs, &events);
             conn
         })
         .await;
@@ -305,22 +335,31 @@ impl Checkpointer {
     }
 }
 
-/// Runs the jobs in one transaction, commits it, then answers every job with the outcome.
-fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
+/// Runs the jobs in one transaction, commits it, publishes the events of the kept jobs, then
+/// answers every job with the outcome.
+///
+/// Publishing here, on the one writer, after the commit and before any caller hears back, is
+/// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
+/// sees them in this order (callers finishing in any order publish nothing themselves).
+fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &broadcast::Sender<Event>) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+    let mut committed: Vec<Event> = Vec::new();
     let outcome = (|| -> rusqlite::Result<()> {
         // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
         // checkpoint that holds it; a deferred upgrade would fail at once instead.
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for job in jobs {
             let mut sp = tx.savepoint()?;
-            let (ok, done) = job(&Tx::new(&sp));
+            let view = Tx::new(&sp);
+            let (ok, done) = job(&view);
+            let added = view.added.into_inner();
             completions.push(done);
             if ok {
                 sp.commit()?;
+                committed.extend(added);
             } else {
                 sp.rollback()?;
                 sp.commit()?;
@@ -338,6 +377,11 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
     let err = outcome.err().map(Error::from);
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
+    } else {
+        for ev in committed {
+            // No watchers is fine.
+            let _ = events.send(ev);
+        }
     }
     for done in completions {
         done(err.as_ref());

@@ -346,6 +346,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
+    // 9 (hard-events): what the threshold rule reads (earlier openings of a key, in any
+    // state) gets an index; an incident keeps its last alert's payload beside its count.
+    r#"
+    CREATE INDEX incidents_key_opened ON incidents (service, dedup_key, created_at);
+    ALTER TABLE incidents ADD COLUMN last_summary TEXT;
+    ALTER TABLE incidents ADD COLUMN last_details TEXT;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
