@@ -23,3 +23,6 @@ mod schedules;
 mod sms_inbound;
 mod tls;
 mod validation;
+
+// hard-events
+mod threshold;
