@@ -162,6 +162,12 @@ impl Engine {
     /// Committed incident events, live, in commit (sequence) order. The store's writer
     /// publishes them after each commit, so nothing here can reorder them.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.store.subscribe().0
+    }
+
+    /// Like [`Engine::subscribe`], with the sequence the receiver starts after: it receives
+    /// exactly the events committed with higher sequences.
+    pub fn subscribe_at(&self) -> (broadcast::Receiver<Event>, i64) {
         self.inner.store.subscribe()
     }
 

@@ -32,6 +32,7 @@
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
 mod error;
+mod feed;
 pub mod sqlite;
 mod tx;
 mod types;
@@ -46,6 +47,7 @@ use tokio::sync::{broadcast, oneshot};
 use crate::domain::Event;
 
 pub use error::{Error, Result};
+pub use feed::EventFeed;
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
@@ -78,8 +80,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The feed of committed incident events, in commit (= id) order: the backend sends the
     /// events a job appended only after its transaction committed, and before the job's
-    /// caller hears back. A receiver further behind than the backend's buffer gets `Lagged`.
-    fn subscribe(&self) -> broadcast::Receiver<Event>;
+    /// caller hears back. Also returns the sequence the receiver starts after (it gets
+    /// exactly the later ones). A receiver further behind than the backend's buffer gets
+    /// `Lagged`.
+    fn subscribe(&self) -> (broadcast::Receiver<Event>, i64);
 
     /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
     /// job ran; `Err` if it could not run.
@@ -143,8 +147,9 @@ impl Store {
         done_rx.await.map_err(|_| Error::StoppedBeforeCommit)?
     }
 
-    /// Committed incident events from now on, in commit order (see [`Backend::subscribe`]).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    /// Committed incident events from now on, in commit order, and the sequence they start
+    /// after (see [`Backend::subscribe`]).
+    pub fn subscribe(&self) -> (broadcast::Receiver<Event>, i64) {
         self.backend.subscribe()
     }
 

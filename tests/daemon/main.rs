@@ -26,3 +26,4 @@ mod validation;
 
 // hard-events
 mod threshold;
+mod watch;

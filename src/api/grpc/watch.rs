@@ -81,15 +81,16 @@ pub async fn open(
     after_sequence: Option<i64>,
     shutdown: CancellationToken,
 ) -> Result<Response<WatchStream>, Status> {
-    // Subscribe first: whatever commits from here on is in the live feed.
-    let rx = engine.subscribe();
-    let committed = engine.last_sequence().await?;
+    // Subscribe first: whatever commits from here on is in the live feed, which holds
+    // exactly the events after `published`.
+    let (rx, published) = engine.subscribe_at();
     let (last, replaying) = match after_sequence {
-        None => (committed, false),
+        None => (published, false),
         Some(n) if n < 0 => {
             return Err(super::invalid("after_sequence", "must not be negative"));
         }
-        Some(n) if n > committed => {
+        Some(n) if n > published && n > engine.last_sequence().await? => {
+            let committed = engine.last_sequence().await?;
             return Err(super::invalid(
                 "after_sequence",
                 format!("{n} is beyond the last committed sequence {committed}"),

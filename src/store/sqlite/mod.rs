@@ -34,7 +34,9 @@ pub use testing::WriteLock;
 
 use crate::config::settings::{StoreSettings, Synchronous};
 use crate::domain::Event;
-use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, WriteJob, WriterDone};
+use crate::store::{
+    Backend, BoxFuture, Completion, Error, EventFeed, ReadJob, Result, WriteJob, WriterDone,
+};
 
 /// One transaction's view of a connection: a read snapshot, or a write job's savepoint.
 /// Implements `ReadTx` and `WriteTx`; a read job only ever gets it as a `&dyn ReadTx`, on a
@@ -112,7 +114,7 @@ impl<T> Context<T> for Option<T> {
 struct Sqlite {
     jobs: mpsc::UnboundedSender<WriteJob>,
     readers: Arc<ReadPool>,
-    events: broadcast::Sender<Event>,
+    events: Arc<EventFeed>,
 }
 
 struct ReadPool {
@@ -159,7 +161,14 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
 
     let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let (events, _) = broadcast::channel(settings.event_buffer.max(1));
+    let last_event: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(id), 0) FROM incident_events",
+            [],
+            |r| r.get(0),
+        )
+        .context("reading the last event sequence")?;
+    let events = Arc::new(EventFeed::new(settings.event_buffer, last_event));
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
@@ -185,7 +194,7 @@ impl Backend for Sqlite {
         self.jobs.send(job).map_err(|_| Error::Stopped)
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
+    fn subscribe(&self) -> (broadcast::Receiver<Event>, i64) {
         self.events.subscribe()
     }
 
@@ -238,7 +247,7 @@ async fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     checkpointer: Checkpointer,
-    events: broadcast::Sender<Event>,
+    events: Arc<EventFeed>,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
@@ -341,7 +350,7 @@ impl Checkpointer {
 /// Publishing here, on the one writer, after the commit and before any caller hears back, is
 /// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
 /// sees them in this order (callers finishing in any order publish nothing themselves).
-fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &broadcast::Sender<Event>) {
+fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
@@ -378,10 +387,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &broadcast::Sen
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
     } else {
-        for ev in committed {
-            // No watchers is fine.
-            let _ = events.send(ev);
-        }
+        events.publish(committed);
     }
     for done in completions {
         done(err.as_ref());
