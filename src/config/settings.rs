@@ -734,7 +734,7 @@ mod tests {
     fn bad_settings_are_errors_naming_the_key() {
         // (file contents, environment, fragments the error chain must contain)
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a [&'a str]);
-        let table: [Case; 16] = [
+        let table: [Case; 17] = [
             (
                 Some("grpcc = 1\n"),
                 &[],
@@ -774,6 +774,11 @@ mod tests {
                 &["outbox.retry_initial"],
             ),
             (Some("[store]\nmax_batch = 0\n"), &[], &["store.max_batch"]),
+            (
+                Some("[store]\nevent_buffer = 1\n"),
+                &[],
+                &["store.event_buffer"],
+            ),
             (
                 Some("[integrations.alertmanager.severities]\npage = \"urgent\"\n"),
                 &[],

@@ -254,6 +254,19 @@ impl Engine {
     }
 }
 
+/// How much of a repeat's summary its timeline line shows; the whole of it is the
+/// incident's `last_summary`. Keeps every repeat line (and what `Watch` streams per repeat)
+/// small.
+const REPEAT_SUMMARY_CHARS: usize = 120;
+
+/// `text` cut to `max` characters, with "…" when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// A trigger inside a write: adds to the open incident with the same key (and applies the
 /// threshold rule), or opens one on the routed policy and pages it unless paging is held.
 pub(super) fn open_alert(
@@ -277,7 +290,7 @@ pub(super) fn open_alert(
             "alert #{count} added ({} repeats, last at {}): {}",
             count - 1,
             now.format("%Y-%m-%d %H:%M:%S UTC"),
-            alert.summary
+            clip(&alert.summary, REPEAT_SUMMARY_CHARS)
         );
         fx.events
             .push(tx.coalesce_repeat(open_id, &alert.service, &message, now)?);

@@ -26,4 +26,5 @@ mod validation;
 
 // hard-events
 mod threshold;
+mod timeline;
 mod watch;
