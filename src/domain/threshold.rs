@@ -19,6 +19,9 @@ use chrono::{DateTime, Utc};
 
 use super::ingest::Threshold;
 
+/// An open incident as the related-issues count sees it: when it opened, and its details.
+pub type OpenAlert = (DateTime<Utc>, BTreeMap<String, String>);
+
 /// Why a new incident opens one step more urgent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raise {
@@ -59,7 +62,7 @@ pub struct Opening<'a> {
     /// When earlier incidents with the same service and dedup key opened.
     pub earlier_openings: &'a [DateTime<Utc>],
     /// Other open incidents of the service: when each opened, and its details.
-    pub open_others: &'a [(DateTime<Utc>, BTreeMap<String, String>)],
+    pub open_others: &'a [OpenAlert],
 }
 
 /// Whether the new incident opens raised, and why. Flapping is looked at first.
@@ -156,7 +159,8 @@ mod tests {
             (at(7), d(&[("alertname", "HighLatency")])),
         ];
         // (new alert's details, now, related_by, raised)
-        let table: [(BTreeMap<String, String>, i64, &[String], bool); 6] = [
+        type Case<'a> = (BTreeMap<String, String>, i64, &'a [String], bool);
+        let table: [Case; 6] = [
             // Two others share alertname and cluster: three with this one.
             (latency("eu"), 10, &by, true),
             // Only one other in us.

@@ -125,7 +125,8 @@ mod tests {
     #[test]
     fn a_page_ends_at_its_size_or_its_byte_budget_and_says_where_to_go_on() {
         // (events read, limit, budget, kept, next_after)
-        let table: [(Vec<Event>, usize, usize, usize, Option<i64>); 5] = [
+        type Case = (Vec<Event>, usize, usize, usize, Option<i64>);
+        let table: [Case; 5] = [
             ((1..=3).map(|i| ev(i, 10)).collect(), 5, 10_000, 3, None),
             ((1..=6).map(|i| ev(i, 10)).collect(), 5, 10_000, 5, Some(5)),
             // 4 × ~1 KB over a 2.5 KB budget: two fit.

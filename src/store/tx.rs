@@ -69,13 +69,12 @@ pub trait ReadTx {
 
     /// Open incidents of `service` opened after `since`, at most `limit`, newest first: when
     /// each opened and its details (the threshold rule's related alerts).
-    #[allow(clippy::type_complexity)]
     fn open_since(
         &self,
         service: &str,
         since: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<(DateTime<Utc>, std::collections::BTreeMap<String, String>)>>;
+    ) -> Result<Vec<crate::domain::threshold::OpenAlert>>;
 
     // Due actions.
 

@@ -2,13 +2,12 @@
 //! expiries, held incidents' releases, and what the threshold rule looks at (earlier
 //! openings of a key, open incidents of a service).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::Severity;
+use crate::domain::threshold::OpenAlert;
 use crate::domain::ingest::MaintenanceWindow;
 use crate::store::{HeartbeatState, Result, StoredWindow};
 
@@ -90,7 +89,7 @@ impl Tx<'_> {
         service: &str,
         since: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<(DateTime<Utc>, BTreeMap<String, String>)>> {
+    ) -> Result<Vec<OpenAlert>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(
             "SELECT created_at, details FROM incidents

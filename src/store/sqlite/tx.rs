@@ -64,7 +64,7 @@ impl ReadTx for Tx<'_> {
             service: &str,
             since: DateTime<Utc>,
             limit: usize
-        ) -> Result<Vec<(DateTime<Utc>, std::collections::BTreeMap<String, String>)>>;
+        ) -> Result<Vec<crate::domain::threshold::OpenAlert>>;
         fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
         fn is_held(&self, incident_id: i64) -> Result<bool>;
         fn scheduled_handoffs(&self) -> Result<Vec<(String, DateTime<Utc>)>>;
