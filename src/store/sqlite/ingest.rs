@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::Severity;
-use crate::domain::threshold::OpenAlert;
 use crate::domain::ingest::MaintenanceWindow;
+use crate::domain::threshold::OpenAlert;
 use crate::store::{HeartbeatState, Result, StoredWindow};
 
 const WINDOW_COLUMNS: &str =
