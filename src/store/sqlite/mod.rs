@@ -502,4 +502,70 @@ mod tests {
         drop(store);
         writer.wait().await;
     }
+
+    #[tokio::test]
+    async fn committed_events_are_published_in_sequence_order_and_rolled_back_ones_never() {
+        use crate::domain::{EventKind, NewEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, writer) = Store::open(&dir.path().join("t.db"), &StoreSettings::default())
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let id = store
+            .write(move |tx| Ok(tx.insert_incident(&alert("k"), "p", Position::default(), now)?))
+            .await
+            .unwrap();
+        let (mut rx, start) = store.subscribe();
+        assert_eq!(start, 0);
+        let write = |what: &'static str, fail: bool| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| {
+                        let ev = NewEvent::new(EventKind::Paged, what);
+                        tx.add_event(id, "svc", ev, now)?;
+                        if fail {
+                            anyhow::bail!("refused");
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        // One batch: the middle job rolls back, its event is never published.
+        let (a, b, c) = tokio::join!(write("a", false), write("b", true), write("c", false));
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        let got: Vec<(i64, String)> = (0..2)
+            .map(|_| rx.try_recv().map(|e| (e.id, e.message)).unwrap())
+            .collect();
+        assert_eq!(got[0].1, "a");
+        assert_eq!(got[1].1, "c");
+        assert!(got[0].0 < got[1].0);
+        assert!(rx.try_recv().is_err(), "nothing else was committed");
+
+        // A repeat line right after a repeat line moves to the next sequence.
+        let moved = store
+            .write(move |tx| {
+                let first = tx.coalesce_repeat(id, "svc", "alert #2 added", now)?;
+                let again = tx.coalesce_repeat(id, "svc", "alert #3 added", now)?;
+                Ok((first.id, again.id))
+            })
+            .await
+            .unwrap();
+        assert!(moved.1 > moved.0);
+        let timeline = store.read(move |r| r.timeline(id)).await.unwrap();
+        let repeats: Vec<&str> = timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::Deduplicated)
+            .map(|e| e.message.as_str())
+            .collect();
+        assert_eq!(repeats, ["alert #3 added"]);
+        assert_eq!(timeline.last().unwrap().id, moved.1);
+        // Both versions were published, in order; a new subscriber starts after the last.
+        assert_eq!(rx.try_recv().unwrap().id, moved.0);
+        assert_eq!(rx.try_recv().unwrap().id, moved.1);
+        assert_eq!(store.subscribe().1, moved.1);
+        drop((store, rx));
+        writer.wait().await;
+    }
 }
