@@ -93,6 +93,7 @@ pub fn decide(threshold: &Threshold, related_by: &[String], o: Opening<'_>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::time::Duration;
 
     fn at(m: i64) -> DateTime<Utc> {
@@ -222,5 +223,31 @@ mod tests {
             shared: vec![("alertname".into(), "Down".into())],
         };
         assert!(related.describe(&t).contains("share alertname=Down"));
+    }
+
+    proptest! {
+        /// More history never takes a raise away, and openings outside the window never
+        /// give one.
+        #[test]
+        fn more_openings_never_lower_and_old_ones_never_count(
+            count in 2u32..6,
+            earlier in proptest::collection::vec(-120i64..=0, 0..8),
+            extra in -120i64..=0,
+        ) {
+            let t = Threshold { count, within: Duration::from_secs(3600) };
+            let opening = |e: &[DateTime<Utc>]| decide(&t, &[], Opening {
+                now: at(0),
+                details: &BTreeMap::new(),
+                earlier_openings: e,
+                open_others: &[],
+            });
+            let mut times: Vec<_> = earlier.iter().map(|m| at(*m)).collect();
+            let before = opening(&times);
+            times.push(at(extra));
+            let after = opening(&times);
+            prop_assert!(before.is_none() || after.is_some());
+            let recent = times.iter().filter(|t| **t > at(-60)).count();
+            prop_assert_eq!(after.is_some(), recent + 1 >= count as usize);
+        }
     }
 }

@@ -259,4 +259,32 @@ mod tests {
             assert_eq!(parse_list(&r).unwrap_err().message(), message);
         }
     }
+
+    #[test]
+    fn a_timeline_page_request_is_checked_and_named() {
+        let get = |size: u32, token: &str| pb::GetIncidentRequest {
+            id: 1,
+            timeline_page_size: size,
+            timeline_page_token: token.into(),
+        };
+        assert_eq!(
+            parse_timeline_page(&get(0, "")).unwrap(),
+            (0, DEFAULT_TIMELINE_PAGE)
+        );
+        assert_eq!(parse_timeline_page(&get(10, "42")).unwrap(), (42, 10));
+        let table = [
+            (get(1001, ""), "timeline_page_size: 1001; at most 1000"),
+            (
+                get(0, "x"),
+                "timeline_page_token: not a token from a previous Get of this incident",
+            ),
+            (
+                get(0, "0"),
+                "timeline_page_token: not a token from a previous Get of this incident",
+            ),
+        ];
+        for (r, message) in table {
+            assert_eq!(parse_timeline_page(&r).unwrap_err().message(), message);
+        }
+    }
 }
