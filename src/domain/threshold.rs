@@ -65,6 +65,21 @@ pub struct Opening<'a> {
     pub open_others: &'a [OpenAlert],
 }
 
+/// The alert's values of the `related_by` fields; `None` when it lacks one (then it relates
+/// to nothing) or there are none.
+pub fn related_values(
+    related_by: &[String],
+    details: &BTreeMap<String, String>,
+) -> Option<Vec<(String, String)>> {
+    if related_by.is_empty() {
+        return None;
+    }
+    related_by
+        .iter()
+        .map(|k| details.get(k).map(|v| (k.clone(), v.clone())))
+        .collect()
+}
+
 /// Whether the new incident opens raised, and why. Flapping is looked at first.
 pub fn decide(threshold: &Threshold, related_by: &[String], o: Opening<'_>) -> Option<Raise> {
     let since = o.now - chrono::Duration::from_std(threshold.within).unwrap_or_default();
@@ -77,11 +92,7 @@ pub fn decide(threshold: &Threshold, related_by: &[String], o: Opening<'_>) -> O
     if related_by.is_empty() {
         return None;
     }
-    // Every field must be on the alert: an alert without one relates to nothing.
-    let shared: Vec<(String, String)> = related_by
-        .iter()
-        .map(|k| o.details.get(k).map(|v| (k.clone(), v.clone())))
-        .collect::<Option<_>>()?;
+    let shared = related_values(related_by, o.details)?;
     let open = 1 + o
         .open_others
         .iter()

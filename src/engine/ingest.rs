@@ -13,7 +13,7 @@ use super::{Ctx, Effects, Engine, EngineError, EngineResult};
 use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
-use crate::domain::threshold::{Opening, Raise, decide};
+use crate::domain::threshold::{Opening, Raise, decide, related_values};
 use crate::domain::{self, EventKind, Incident, NewAlert, NewEvent};
 use crate::store::WriteTx;
 
@@ -115,14 +115,9 @@ pub(super) fn release(
     )
 }
 
-/// Open incidents of a service the threshold rule looks at, at most: more would only slow
-/// the trigger that opens the next one (a count past this is already far past any
-/// threshold, which is at most 1000).
-const RELATED_LOOKUP_LIMIT: usize = 10_000;
-
 /// Whether an alert that opens a new incident opens it raised (see `domain::threshold`):
 /// gathers the earlier openings of its key and, with `related_by`, the service's open
-/// incidents in the window.
+/// incidents in the window that share the alert's values.
 pub(super) fn threshold_raise(
     tx: &dyn WriteTx,
     ctx: &Ctx,
@@ -132,10 +127,11 @@ pub(super) fn threshold_raise(
 ) -> anyhow::Result<Option<Raise>> {
     let since = ctx.now - chrono::Duration::from_std(threshold.within).unwrap_or_default();
     let earlier = tx.openings_since(&alert.service, &alert.dedup_key, since)?;
-    let others = if service.related_by.is_empty() {
-        Vec::new()
-    } else {
-        tx.open_since(&alert.service, since, RELATED_LOOKUP_LIMIT)?
+    // Only the related ones, and no more than the count needs: the rule runs inside the
+    // writer's transaction, so it must stay cheap however many alerts are open.
+    let others = match related_values(&service.related_by, &alert.details) {
+        Some(shared) => tx.open_since(&alert.service, since, &shared, threshold.count as usize)?,
+        None => Vec::new(),
     };
     Ok(decide(
         threshold,

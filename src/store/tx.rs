@@ -67,12 +67,14 @@ pub trait ReadTx {
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>>;
 
-    /// Open incidents of `service` opened after `since`, at most `limit`, newest first: when
-    /// each opened and its details (the threshold rule's related alerts).
+    /// Open incidents of `service` opened after `since` whose details have every `(name,
+    /// value)` of `shared`, at most `limit`, newest first: when each opened and its details
+    /// (the threshold rule's related alerts).
     fn open_since(
         &self,
         service: &str,
         since: DateTime<Utc>,
+        shared: &[(String, String)],
         limit: usize,
     ) -> Result<Vec<crate::domain::threshold::OpenAlert>>;
 

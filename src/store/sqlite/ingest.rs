@@ -82,26 +82,36 @@ impl Tx<'_> {
             .context("loading earlier openings")
     }
 
-    /// Open incidents of `service` opened after `since` (at most `limit`, newest first):
-    /// when each opened, and its details.
+    /// Open incidents of `service` opened after `since` sharing the `(name, value)` pairs of
+    /// `shared` in their details (at most `limit`, newest first). Names are checked by the
+    /// policy loader (letters, digits, `_-./:`), so they are safe inside a quoted JSON path.
     pub fn open_since(
         &self,
         service: &str,
         since: DateTime<Utc>,
+        shared: &[(String, String)],
         limit: usize,
     ) -> Result<Vec<OpenAlert>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare_cached(
+        let mut sql = String::from(
             "SELECT created_at, details FROM incidents
-             WHERE service = ?1 AND state != 'resolved' AND created_at > ?2
-             ORDER BY id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![service, to_ms(since), limit], |r| {
+             WHERE service = ? AND state != 'resolved' AND created_at > ?",
+        );
+        let mut args: Vec<rusqlite::types::Value> =
+            vec![service.to_string().into(), to_ms(since).into()];
+        for (name, value) in shared {
+            sql.push_str(" AND json_extract(details, ?) = ?");
+            args.push(format!("$.\"{name}\"").into());
+            args.push(value.clone().into());
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        args.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (at, details) = row.context("loading open incidents")?;
+            let (at, details) = row.context("loading related open incidents")?;
             out.push((from_ms(at), serde_json::from_str(&details)?));
         }
         Ok(out)

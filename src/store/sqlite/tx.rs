@@ -63,6 +63,7 @@ impl ReadTx for Tx<'_> {
             &self,
             service: &str,
             since: DateTime<Utc>,
+            shared: &[(String, String)],
             limit: usize
         ) -> Result<Vec<crate::domain::threshold::OpenAlert>>;
         fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;

@@ -102,8 +102,9 @@ impl Checker {
         }
         for name in raw.get_ref() {
             let n = name.get_ref();
-            let problem = if n.trim().is_empty() || n.trim() != n {
-                Some("must be a detail (label) name without spaces around it")
+            let name_char = |c: char| c.is_ascii_alphanumeric() || "_-./:".contains(c);
+            let problem = if n.is_empty() || !n.chars().all(name_char) {
+                Some("must be a detail (label) name of letters, digits and _ - . / :")
             } else if n.len() > 128 {
                 Some("is longer than 128 bytes")
             } else if out.contains(n) {
