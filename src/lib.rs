@@ -3,28 +3,31 @@
 //! # Layout
 //! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
 //!   the roles and the per-method access table in `domain::access`,
-//!   holds, the threshold rule, who takes a turn under the burnout limits, the due actions
-//!   in `domain::due`, the reload diff in `domain::reload`, what the outbox sends next in
-//!   `domain::dispatch`). No I/O.
+//!   holds, the threshold rule in `domain::threshold` (what counts as an alert firing again),
+//!   who takes a turn under the burnout limits, the due actions in `domain::due`, the reload
+//!   diff in `domain::reload`, what the outbox sends next in `domain::dispatch`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors (`config::policy`: raw schema, cross-file
 //!   checker, syntax parsers, gap report; error cases are fixtures in `tests/policy_cases/`).
 //! - [`store`]: the storage interface — the [`store::ReadTx`] / [`store::WriteTx`] domain
 //!   operations, one write closure = one transaction, answered once committed, the store's own
 //!   [`store::Error`] — and its backend, `store/sqlite/` (the only place with SQL or the SQLite
-//!   driver: migrations, one group-commit writer, a read pool); `store::health` says whether
-//!   writes are taken (disk full) for `/healthz`.
+//!   driver: migrations, one group-commit writer, a read pool). The writer assigns event
+//!   sequences in commit order and publishes committed events to the [`store::EventFeed`]
+//!   itself, so watchers see them in that order; `store::health` says whether writes are
+//!   taken (disk full) for `/healthz`.
 //! - [`engine`]: applies decisions in one transaction per change. `incidents` (trigger, ack,
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,
 //!   `handoff`, `ingest` (holds, heartbeats, maintenance), `burnout`, `queries` (reads for
-//!   the edges), `secrets` (the tokens in heartbeat and calendar feed URLs); the one
+//!   the edges), `events` (timeline pages and events after a sequence), `secrets` (the
+//!   tokens in heartbeat and calendar feed URLs); the one
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages (`engine/outbox/`: a dispatcher, one job per delivery, its recording).
 //! - [`notify`]: the channel trait and its implementations (email, SMS, Slack, webhook, log);
 //!   `notify::http` is the one HTTP outcome rule every HTTP channel uses.
 //! - [`api`]: the edges, which talk to the engine only. `api::grpc` has one file per gRPC
-//!   service; `api::http` one file per route group (health, iCalendar feeds, actions from a
+//!   service (and `watch.rs` for the resumable `Watch` stream); `api::http` one file per route group (health, iCalendar feeds, actions from a
 //!   page, SMS replies, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
 //!   wire ↔ domain conversion and the enums' names (clients use it too); `api::limits` the
 //!   size limits every edge enforces. Parse at the edge, map errors to status codes there.

@@ -118,6 +118,8 @@ give_up_after = "1h"              # a delivery failing this long is marked faile
 synchronous = "full"              # SQLite synchronous: "full" or "normal"
 busy_timeout = "5s"
 max_batch = 1024                  # changes grouped into one commit (and due actions per timer pass) at most
+event_buffer = 4096               # committed events kept for live Watch streams; a watcher further
+                                  # behind is told the sequence to resume from (Watch after_sequence)
 
 [integrations]
 events_per_minute = 60000         # POST /v2/enqueue: events a minute per routing key (and burst); more get 429
@@ -378,6 +380,9 @@ pub struct StoreSettings {
     pub busy_timeout: Duration,
     /// Most rows written in one transaction.
     pub max_batch: usize,
+    /// Committed events buffered for live `Watch` streams; one further behind is told where
+    /// to resume.
+    pub event_buffer: usize,
 }
 
 impl Default for StoreSettings {
@@ -386,6 +391,7 @@ impl Default for StoreSettings {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
             max_batch: 1024,
+            event_buffer: 4096,
         }
     }
 }
@@ -574,6 +580,9 @@ impl Settings {
         if self.store.max_batch == 0 {
             bail!("store.max_batch: must be at least 1");
         }
+        if !(16..=1 << 20).contains(&self.store.event_buffer) {
+            bail!("store.event_buffer: must be between 16 and 1048576");
+        }
         if self.integrations.events_per_minute == 0 {
             bail!("integrations.events_per_minute: must be at least 1");
         }
@@ -744,7 +753,7 @@ mod tests {
     fn bad_settings_are_errors_naming_the_key() {
         // (file contents, environment, fragments the error chain must contain)
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a [&'a str]);
-        let table: [Case; 16] = [
+        let table: [Case; 17] = [
             (
                 Some("grpcc = 1\n"),
                 &[],
@@ -784,6 +793,11 @@ mod tests {
                 &["outbox.retry_initial"],
             ),
             (Some("[store]\nmax_batch = 0\n"), &[], &["store.max_batch"]),
+            (
+                Some("[store]\nevent_buffer = 1\n"),
+                &[],
+                &["store.event_buffer"],
+            ),
             (
                 Some("[integrations.alertmanager.severities]\npage = \"urgent\"\n"),
                 &[],

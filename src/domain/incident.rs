@@ -46,6 +46,10 @@ pub struct Incident {
     pub resolved_by: Option<String>,
     pub resolve_note: Option<String>,
     pub next_action_at: Option<DateTime<Utc>>,
+    /// The summary and details of the latest repeat (a trigger with this open incident's
+    /// key), if there was one; `summary`/`details` stay those of the first alert.
+    pub last_summary: Option<String>,
+    pub last_details: Option<BTreeMap<String, String>>,
 }
 
 /// One line of an incident's timeline (also what `Watch` streams).

@@ -181,7 +181,8 @@ pub fn hold(
         .map(|until| Hold::SupportHours { until })
 }
 
-/// "The same dedup key fired `count` times within `within`": raise the severity one step.
+/// "The alert fired `count` times within `within`": a new incident opens one severity step
+/// more urgent. What counts as firing again is decided in [`super::threshold`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Threshold {
     pub count: u32,
@@ -193,25 +194,6 @@ impl Default for Threshold {
         Self {
             count: 3,
             within: Duration::from_secs(3600),
-        }
-    }
-}
-
-impl Threshold {
-    /// `hits`: times of the incident's alerts since its last raise (oldest first), `now`
-    /// included. Returns the hits to keep and whether the severity is raised now; a raise
-    /// starts the count over.
-    pub fn observe(
-        &self,
-        hits: &[DateTime<Utc>],
-        now: DateTime<Utc>,
-    ) -> (Vec<DateTime<Utc>>, bool) {
-        let since = now - chrono::Duration::from_std(self.within).unwrap_or_default();
-        let recent: Vec<DateTime<Utc>> = hits.iter().copied().filter(|t| *t > since).collect();
-        if recent.len() >= self.count as usize {
-            (Vec::new(), true)
-        } else {
-            (recent, false)
         }
     }
 }
@@ -432,28 +414,7 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_raises_after_n_alerts_within_the_window_and_starts_over() {
-        let t = Threshold::default();
-        let at = |m: i64| utc("2026-03-02T00:00:00Z") + chrono::Duration::minutes(m);
-        // (previous hits, now, raised)
-        let table: [(&[i64], i64, bool); 5] = [
-            (&[0, 10], 20, true),
-            (&[0, 10], 61, false), // the first fell out of the hour
-            (&[10], 20, false),
-            (&[], 0, false),
-            (&[0, 1, 2, 3], 4, true),
-        ];
-        for (hits, now, raised) in table {
-            let mut all: Vec<_> = hits.iter().map(|m| at(*m)).collect();
-            all.push(at(now));
-            let (kept, got) = t.observe(&all, at(now));
-            assert_eq!(got, raised, "{hits:?} then {now}");
-            if raised {
-                assert!(kept.is_empty());
-            } else {
-                assert!(kept.iter().all(|k| *k > at(now - 60)));
-            }
-        }
+    fn a_severity_is_raised_one_step_and_critical_stays() {
         assert_eq!(Severity::Low.raised(), Severity::Medium);
         assert_eq!(Severity::Medium.raised(), Severity::High);
         assert_eq!(Severity::High.raised(), Severity::Critical);

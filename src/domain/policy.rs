@@ -40,6 +40,9 @@ pub struct Service {
     pub support_hours: Option<SupportHours>,
     /// `None`: repeating alerts never raise the severity.
     pub threshold: Option<Threshold>,
+    /// Detail names that make distinct open alerts related for the threshold rule (see
+    /// `domain::threshold`); empty: only flapping counts.
+    pub related_by: Vec<String>,
 }
 
 impl Service {
@@ -53,6 +56,7 @@ impl Service {
             routes: Vec::new(),
             support_hours: None,
             threshold: Some(Threshold::default()),
+            related_by: Vec::new(),
         }
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::due::{Due, DueScope};
-use crate::domain::{self, Event, EventKind, Incident, IncidentState, NewAlert, NewEvent};
+use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
 use crate::store::{IncidentFilter, WriteTx};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -185,18 +185,6 @@ impl Engine {
             .await?)
     }
 
-    pub async fn get(&self, id: i64) -> EngineResult<(Incident, Vec<Event>)> {
-        let found = self
-            .inner
-            .store
-            .read(move |r| match r.incident(id)? {
-                Some(inc) => Ok(Some((inc, r.timeline(id)?))),
-                None => Ok(None),
-            })
-            .await?;
-        found.ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))
-    }
-
     /// The audit trail from `since`, oldest first, at most `limit` entries.
     pub async fn audit(&self, since: DateTime<Utc>, limit: u32) -> EngineResult<Vec<AuditEntry>> {
         Ok(self
@@ -277,6 +265,19 @@ impl Engine {
     }
 }
 
+/// How much of a repeat's summary its timeline line shows; the whole of it is the
+/// incident's `last_summary`. Keeps every repeat line (and what `Watch` streams per repeat)
+/// small.
+const REPEAT_SUMMARY_CHARS: usize = 120;
+
+/// `text` cut to `max` characters, with "…" when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// A trigger inside a write: adds to the open incident with the same key (and applies the
 /// threshold rule), or opens one on the routed policy and pages it unless paging is held.
 pub(super) fn open_alert(
@@ -292,33 +293,37 @@ pub(super) fn open_alert(
         .get(&alert.service)
         .ok_or_else(|| anyhow::anyhow!("service `{}` is gone", alert.service))?;
     if let Some(open_id) = tx.open_incident_id(&alert.service, &alert.dedup_key)? {
-        let count = tx.record_duplicate(open_id, now)?;
-        fx.events.push(tx.add_event(
-            open_id,
-            &alert.service,
-            NewEvent::new(
-                EventKind::Deduplicated,
-                format!("alert #{count} added: {}", alert.summary),
-            ),
-            now,
-        )?);
-        // Alertmanager re-sends a firing alert (same `startsAt`) on every group or repeat
-        // interval: that is the same firing, not the alert firing again.
-        let resent = match alert.details.get("starts_at") {
-            Some(started) => tx
-                .incident(open_id)?
-                .is_some_and(|inc| inc.details.get("starts_at") == Some(started)),
-            None => false,
-        };
-        if let (Some(threshold), false) = (service.threshold, resent) {
-            ingest::observe_repeat(tx, ctx, open_id, threshold, fx)?;
-        }
+        // A re-send of an open incident, from any intake: counted on the incident (count,
+        // last seen, last payload), one coalesced line on the timeline, and never the alert
+        // firing again for the threshold rule.
+        let count = tx.record_duplicate(open_id, &alert, now)?;
+        let message = format!(
+            "alert #{count} added ({} repeats, last at {}): {}",
+            count - 1,
+            now.format("%Y-%m-%d %H:%M:%S UTC"),
+            clip(&alert.summary, REPEAT_SUMMARY_CHARS)
+        );
+        fx.events
+            .push(tx.coalesce_repeat(open_id, &alert.service, &message, now)?);
         return Ok(TriggerOutcome {
             incident_id: open_id,
             dedup_key: alert.dedup_key,
             deduplicated: true,
             alert_count: count,
         });
+    }
+    // The threshold rule: a key that keeps opening again, or related open alerts, open the
+    // new incident one step more urgent.
+    let raise = match &service.threshold {
+        Some(threshold) => ingest::threshold_raise(tx, ctx, service, threshold, &alert)?
+            .filter(|_| alert.severity.raised() != alert.severity)
+            .map(|why| (why, *threshold)),
+        None => None,
+    };
+    let mut alert = alert;
+    let alerted = alert.severity;
+    if raise.is_some() {
+        alert.severity = alert.severity.raised();
     }
     let policy_name = domain::ingest::route(
         &service.routes,
@@ -335,7 +340,7 @@ pub(super) fn open_alert(
     let id = tx.insert_incident(&alert, policy_name, step.pos(), now)?;
     let mut msg = format!(
         "{} alert from {}: {}",
-        alert.severity,
+        alerted,
         if alert.source.is_empty() {
             "unknown source"
         } else {
@@ -354,6 +359,19 @@ pub(super) fn open_alert(
         NewEvent::new(EventKind::Triggered, msg),
         now,
     )?);
+    if let Some((why, threshold)) = &raise {
+        let message = format!(
+            "{}: severity raised from {alerted} to {}",
+            why.describe(threshold),
+            alert.severity
+        );
+        fx.events.push(tx.add_event(
+            id,
+            &alert.service,
+            NewEvent::new(EventKind::SeverityRaised, message),
+            now,
+        )?);
+    }
     let held = domain::ingest::hold(
         &alert.service,
         alert.severity,

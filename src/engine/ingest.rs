@@ -1,5 +1,5 @@
 //! Alert intake in the engine: held incidents and their release (maintenance windows,
-//! support hours), the threshold rule, heartbeats, and maintenance windows made through the
+//! support hours), the facts the threshold rule decides on, heartbeats, and maintenance windows made through the
 //! API. Decisions are the pure functions of `domain::ingest`; this writes them.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,8 @@ use super::{Ctx, Effects, Engine, EngineError, EngineResult};
 use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::due::{Due, DueScope};
 use crate::domain::ingest::{Hold, MaintenanceWindow, Threshold, hold};
-use crate::domain::{self, EventKind, Incident, IncidentState, NewAlert, NewEvent};
+use crate::domain::threshold::{Opening, Raise, decide, related_values};
+use crate::domain::{self, EventKind, Incident, NewAlert, NewEvent};
 use crate::store::WriteTx;
 
 /// A new maintenance window, as asked for.
@@ -114,77 +115,34 @@ pub(super) fn release(
     )
 }
 
-/// Another alert on an open incident: counts it, and past the threshold raises the severity
-/// one step and moves a triggered, unheld incident to the new severity's ladder.
-pub(super) fn observe_repeat(
+/// Whether an alert that opens a new incident opens it raised (see `domain::threshold`):
+/// gathers the earlier openings of its key and, with `related_by`, the service's open
+/// incidents in the window that share the alert's values.
+pub(super) fn threshold_raise(
     tx: &dyn WriteTx,
     ctx: &Ctx,
-    id: i64,
-    threshold: Threshold,
-    fx: &mut Effects,
-) -> anyhow::Result<()> {
-    let mut hits = tx.recent_alerts(id)?;
-    hits.push(ctx.now);
-    let (kept, raise) = threshold.observe(&hits, ctx.now);
-    tx.set_recent_alerts(id, &kept)?;
-    let Some(inc) = tx.incident(id)? else {
-        return Ok(());
+    service: &domain::Service,
+    threshold: &Threshold,
+    alert: &NewAlert,
+) -> anyhow::Result<Option<Raise>> {
+    let since = ctx.now - chrono::Duration::from_std(threshold.within).unwrap_or_default();
+    let earlier = tx.openings_since(&alert.service, &alert.dedup_key, since)?;
+    // Only the related ones, and no more than the count needs: the rule runs inside the
+    // writer's transaction, so it must stay cheap however many alerts are open.
+    let others = match related_values(&service.related_by, &alert.details) {
+        Some(shared) => tx.open_since(&alert.service, since, &shared, threshold.count as usize)?,
+        None => Vec::new(),
     };
-    let raised = inc.severity.raised();
-    if !raise || raised == inc.severity {
-        return Ok(());
-    }
-    tx.set_severity(id, raised)?;
-    fx.events.push(tx.add_event(
-        id,
-        &inc.service,
-        NewEvent::new(
-            EventKind::SeverityRaised,
-            format!(
-                "the alert fired {} times within {}: severity raised from {} to {raised}",
-                threshold.count,
-                humantime::format_duration(threshold.within),
-                inc.severity
-            ),
-        ),
-        ctx.now,
-    )?);
-    let support = ctx
-        .policies
-        .services
-        .get(&inc.service)
-        .and_then(|s| s.support_hours.as_ref());
-    let quiet = tx.is_held(id)?
-        || hold(
-            &inc.service,
-            raised,
-            ctx.now,
-            &ctx.policies.maintenance,
-            support,
-        )
-        .is_some();
-    if inc.state != IncidentState::Triggered || quiet {
-        return Ok(());
-    }
-    let Some(policy) = ctx.policy(&inc) else {
-        return Ok(());
-    };
-    let step = domain::on_trigger(policy.timeline(raised));
-    tx.cancel_due(&DueScope::Incident(id))?;
-    tx.set_position(id, step.pos())?;
-    fx.events.push(
-        tx.add_event(
-            id,
-            &inc.service,
-            NewEvent::new(
-                EventKind::Escalated,
-                format!("escalation moves to the {raised} ladder"),
-            )
-            .level(1),
-            ctx.now,
-        )?,
-    );
-    apply_step(tx, ctx, id, &inc.service, raised, &step, ctx.now, fx)
+    Ok(decide(
+        threshold,
+        &service.related_by,
+        Opening {
+            now: ctx.now,
+            details: &alert.details,
+            earlier_openings: &earlier,
+            open_others: &others,
+        },
+    ))
 }
 
 /// A heartbeat was not pinged in time: open (or add to) its incident. The next expiry is

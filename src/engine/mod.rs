@@ -10,6 +10,7 @@
 
 mod burnout;
 mod due;
+mod events;
 mod handoff;
 mod incidents;
 mod ingest;
@@ -31,6 +32,7 @@ use tokio::sync::{Notify, broadcast};
 pub use crate::clock::Clock;
 /// Store values the API edges take or answer with.
 pub use crate::store::{AttemptOutcome, IncidentFilter};
+pub use events::{DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE, TimelinePage};
 pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::{NoticeOutcome, OutboxWorker};
@@ -76,7 +78,6 @@ struct Inner {
     clock: Clock,
     /// Names of the channels every page goes out on.
     channels: Vec<String>,
-    events: broadcast::Sender<Event>,
     notice_outcomes: broadcast::Sender<outbox::NoticeOutcome>,
     timer: TimerHandle,
     outbox_wake: Notify,
@@ -93,7 +94,8 @@ struct Inner {
     public_base: ArcSwap<String>,
 }
 
-/// What a write produced besides its answer: events to publish, wake-ups to give.
+/// What a write produced besides its answer: the events it appended (the store publishes
+/// them), wake-ups to give.
 #[derive(Default)]
 struct Effects {
     events: Vec<Event>,
@@ -105,7 +107,6 @@ struct Effects {
 
 impl Engine {
     pub fn new(store: Store, policies: PolicySet, clock: Clock, channels: Vec<String>) -> Self {
-        let (events, _) = broadcast::channel(4096);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -119,7 +120,6 @@ impl Engine {
                 notice_outcomes: broadcast::channel(256).0,
                 clock,
                 channels,
-                events,
                 timer: TimerHandle::default(),
                 outbox_wake: Notify::new(),
             }),
@@ -159,16 +159,22 @@ impl Engine {
         &self.inner.notice_outcomes
     }
 
-    /// Committed incident events, live.
+    /// Committed incident events, live, in commit (sequence) order. The store's writer
+    /// publishes them after each commit, so nothing here can reorder them.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
+        self.inner.store.subscribe().0
     }
 
+    /// Like [`Engine::subscribe`], with the sequence the receiver starts after: it receives
+    /// exactly the events committed with higher sequences.
+    pub fn subscribe_at(&self) -> (broadcast::Receiver<Event>, i64) {
+        self.inner.store.subscribe()
+    }
+
+    /// Kept for call sites that hand over the events they appended: the store's writer has
+    /// already published them, in commit order, so there is nothing left to do.
     pub(crate) fn publish_events(&self, events: Vec<Event>) {
-        for ev in events {
-            // No watchers is fine.
-            let _ = self.inner.events.send(ev);
-        }
+        tracing::trace!(events = events.len(), "events committed");
     }
 
     fn publish(&self, fx: Effects) {

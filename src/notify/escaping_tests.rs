@@ -45,6 +45,8 @@ pub fn page_with(text: &str) -> Page {
         alert_count: 1,
         created_at: t(),
         last_seen_at: t(),
+        last_summary: Some(text.into()),
+        last_details: Some(BTreeMap::from([(format!("k{text}"), text.to_string())])),
         acknowledged_at: None,
         acknowledged_by: None,
         resolved_at: None,

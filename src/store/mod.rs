@@ -23,11 +23,16 @@
 //! - Closures run off the async runtime, on a backend thread: they must not block on async
 //!   work, and should only do store operations and the decisions that need their results.
 //!
+//! - **Committed events are published in commit order.** Every event a write appends gets
+//!   an id greater than every id committed before it (its **sequence**), and the backend
+//!   sends it to [`Store::subscribe`] receivers after the commit, in id order.
+//!
 //! How a backend keeps the promise is its business. SQLite (`sqlite/`) groups queued writes
 //! into one database transaction, each closure in a savepoint of its own, and commits once for
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
 mod error;
+mod feed;
 mod health;
 pub mod sqlite;
 mod tx;
@@ -38,9 +43,12 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::domain::Event;
 
 pub use error::{Error, Result, unavailable};
+pub use feed::EventFeed;
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
@@ -70,6 +78,13 @@ pub trait Backend: Send + Sync + 'static {
     /// can keep them apart, as SQLite's savepoints do), then calls its completion once the
     /// commit is known. `Err` (nothing queued) only if the backend has stopped.
     fn submit(&self, job: WriteJob) -> Result<()>;
+
+    /// The feed of committed incident events, in commit (= id) order: the backend sends the
+    /// events a job appended only after its transaction committed, and before the job's
+    /// caller hears back. Also returns the sequence the receiver starts after (it gets
+    /// exactly the later ones). A receiver further behind than the backend's buffer gets
+    /// `Lagged`.
+    fn subscribe(&self) -> (broadcast::Receiver<Event>, i64);
 
     /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
     /// job ran; `Err` if it could not run.
@@ -171,6 +186,12 @@ impl Store {
             self.health.refused(reason);
         }
         outcome
+    }
+
+    /// Committed incident events from now on, in commit order, and the sequence they start
+    /// after (see [`Backend::subscribe`]).
+    pub fn subscribe(&self) -> (broadcast::Receiver<Event>, i64) {
+        self.backend.subscribe()
     }
 
     /// Runs `f` on one consistent snapshot, off the async runtime. Reads fail only with the

@@ -35,14 +35,48 @@ pub trait ReadTx {
     /// The incident's timeline, oldest first.
     fn timeline(&self, incident_id: i64) -> Result<Vec<Event>>;
 
+    /// Up to `limit` events of the incident with ids (sequences) above `after_id`, oldest
+    /// first: one page of a long timeline.
+    fn timeline_after(&self, incident_id: i64, after_id: i64, limit: usize) -> Result<Vec<Event>>;
+
+    /// Up to `limit` events committed after sequence `after_id`, of every incident, or of
+    /// one incident or one service, in sequence (commit) order: what `Watch` replays.
+    fn events_after(
+        &self,
+        after_id: i64,
+        incident_id: Option<i64>,
+        service: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+
+    /// The highest event sequence committed (0 before the first event).
+    fn last_event_id(&self) -> Result<i64>;
+
     /// Open incidents of these services, newest first (at most `limit`).
     fn open_incidents_of(&self, services: &[&str], limit: usize) -> Result<Vec<Incident>>;
 
     /// Number of incidents not yet resolved (for status and start-up logs).
     fn open_incident_count(&self) -> Result<u64>;
 
-    /// The incident's alert times since its last severity raise.
-    fn recent_alerts(&self, incident_id: i64) -> Result<Vec<DateTime<Utc>>>;
+    /// When incidents of `service` with `dedup_key` opened after `since`, in any state (the
+    /// threshold rule's flapping count).
+    fn openings_since(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>>;
+
+    /// Open incidents of `service` opened after `since` whose details have every `(name,
+    /// value)` of `shared`, at most `limit`, newest first: when each opened and its details
+    /// (the threshold rule's related alerts).
+    fn open_since(
+        &self,
+        service: &str,
+        since: DateTime<Utc>,
+        shared: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<crate::domain::threshold::OpenAlert>>;
 
     // Due actions.
 
@@ -187,8 +221,9 @@ pub trait WriteTx: ReadTx {
         now: DateTime<Utc>,
     ) -> Result<i64>;
 
-    /// Counts another alert against an open incident; returns the new count.
-    fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> Result<u32>;
+    /// Counts another alert against an open incident and keeps it as the incident's last
+    /// payload (summary and details); returns the new count.
+    fn record_duplicate(&self, id: i64, alert: &NewAlert, now: DateTime<Utc>) -> Result<u32>;
 
     fn set_position(&self, id: i64, pos: Position) -> Result<()>;
 
@@ -201,14 +236,24 @@ pub trait WriteTx: ReadTx {
 
     fn set_severity(&self, id: i64, severity: Severity) -> Result<()>;
 
-    fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> Result<()>;
-
     /// Appends to the timeline and returns the stored event (for `Watch`).
     fn add_event(
         &self,
         incident_id: i64,
         service: &str,
         ev: NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Event>;
+
+    /// Records a repeat of an open incident on its timeline without growing it: if the
+    /// incident's latest event is a repeat record (`Deduplicated`), that event is rewritten
+    /// with `message` and `now` and moved to the next sequence (so `Watch` sees it again and
+    /// sequences never go back); otherwise a new one is appended. Returns the stored event.
+    fn coalesce_repeat(
+        &self,
+        incident_id: i64,
+        service: &str,
+        message: &str,
         now: DateTime<Utc>,
     ) -> Result<Event>;
 

@@ -102,9 +102,14 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
                 })
                 .await,
         ),
-        ("IncidentService", "Get") => {
-            outcome(incidents.get(pb::GetIncidentRequest { id: 999_999 }).await)
-        }
+        ("IncidentService", "Get") => outcome(
+            incidents
+                .get(pb::GetIncidentRequest {
+                    id: 999_999,
+                    ..Default::default()
+                })
+                .await,
+        ),
         ("IncidentService", "List") => {
             outcome(incidents.list(pb::ListIncidentsRequest::default()).await)
         }

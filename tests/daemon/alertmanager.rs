@@ -14,7 +14,7 @@ use crate::helpers::*;
 use crate::ingest::{PAYMENTS_KEY, intake_policies};
 
 /// The Alertmanager binary, installed by `.ci/install-alertmanager` when missing.
-fn alertmanager_binary() -> PathBuf {
+pub(crate) fn alertmanager_binary() -> PathBuf {
     let find = || {
         ["prometheus-alertmanager", "alertmanager"]
             .iter()
@@ -40,7 +40,7 @@ fn alertmanager_binary() -> PathBuf {
     })
 }
 
-async fn wait_until<F, Fut, T>(what: &str, limit: Duration, mut f: F) -> T
+pub(crate) async fn wait_until<F, Fut, T>(what: &str, limit: Duration, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

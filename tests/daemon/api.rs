@@ -199,6 +199,8 @@ async fn watch_streams_committed_events_for_the_chosen_incident() {
         .incidents
         .watch(pb::WatchRequest {
             incident_id: r.incident_id,
+            // Opened after the trigger committed: replays the incident from its start.
+            after_sequence: Some(0),
             ..Default::default()
         })
         .await
@@ -227,10 +229,12 @@ async fn watch_streams_committed_events_for_the_chosen_incident() {
         assert_eq!(ev.incident_id, r.incident_id);
         kinds.push(ev.kind());
     }
-    // `only` was opened after the trigger committed: it starts with the delivery.
+    // The replay, then live, joined without a gap or a duplicate.
     assert_eq!(
         kinds,
         [
+            EventKind::Triggered,
+            EventKind::Paged,
             EventKind::Delivered,
             EventKind::Escalated,
             EventKind::Paged,

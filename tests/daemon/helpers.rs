@@ -211,7 +211,10 @@ impl TestApp {
 
     pub async fn get(&mut self, id: i64) -> pb::GetIncidentResponse {
         self.incidents
-            .get(pb::GetIncidentRequest { id })
+            .get(pb::GetIncidentRequest {
+                id,
+                ..Default::default()
+            })
             .await
             .expect("incident exists")
             .into_inner()

@@ -1,5 +1,6 @@
 //! Alert intake: the PagerDuty Events v2 endpoint, heartbeats, maintenance windows, routing
-//! rules, support hours and the threshold rule, through the daemon's HTTP and gRPC APIs.
+//! rules and support hours, through the daemon's HTTP and gRPC APIs (the threshold rule:
+//! `threshold.rs`).
 
 use std::time::Duration;
 
@@ -656,55 +657,6 @@ async fn low_urgency_outside_support_hours_waits_for_them() {
     app.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_third_alert_within_an_hour_raises_the_severity_and_moves_to_its_ladder() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(&intake_policies());
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
-
-    let first = app.trigger("checkout", Severity::High, "login").await;
-    assert_eq!(app.page(&mut sink).await.person(), "alice");
-    advance(mins(5)).await;
-    app.trigger("checkout", Severity::High, "login").await;
-    sink.expect_quiet("the second alert paged").await;
-    advance(mins(5)).await;
-    let third = app.trigger("checkout", Severity::High, "login").await;
-    assert_eq!(third.incident_id, first.incident_id);
-
-    // Critical now, and its ladder's first level (alice and bob) is paged.
-    let pages = app.pages(&mut sink, 2).await;
-    assert_eq!(persons(&pages), ["alice", "bob"]);
-    let got = app.get(first.incident_id).await;
-    let inc = got.incident.unwrap();
-    assert_eq!(inc.severity(), Severity::Critical);
-    let raised = got
-        .timeline
-        .iter()
-        .find(|e| e.kind() == EventKind::SeverityRaised)
-        .expect("the raise is on the timeline");
-    assert!(
-        raised.message.contains("from high to critical"),
-        "{}",
-        raised.message
-    );
-    // The critical ladder's 15 minutes now apply: dana next.
-    advance(mins(15)).await;
-    assert_eq!(app.page(&mut sink).await.person(), "dana");
-
-    // Alerts spread wider than the window do not raise.
-    let slow = app.trigger("checkout", Severity::Medium, "slow").await;
-    app.page(&mut sink).await;
-    app.ack(slow.incident_id, "alice").await;
-    for _ in 0..3 {
-        advance(mins(40)).await;
-        app.trigger("checkout", Severity::Medium, "slow").await;
-    }
-    let inc = app.get(slow.incident_id).await.incident.unwrap();
-    assert_eq!(inc.severity(), Severity::Medium);
-    app.stop().await;
-}
-
 async fn reload(app: &TestApp) {
     let r = pagerd::proto::schedule_service_client::ScheduleServiceClient::new(app.channel.clone())
         .reload(pb::ReloadRequest {})
@@ -776,43 +728,5 @@ async fn a_reload_that_changes_a_heartbeat_interval_applies_from_the_last_ping()
     let page = app.page(&mut sink).await;
     let inc = app.get(page.incident_id()).await.incident.unwrap();
     assert_eq!(inc.dedup_key, "heartbeat/backup");
-    app.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn alertmanager_resending_the_same_firing_does_not_count_toward_the_threshold() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(&intake_policies());
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
-    let path = format!("/integrations/alertmanager/{PAYMENTS_KEY}");
-    let firing = |starts: &str| {
-        json!({
-            "version": "4", "groupKey": "{}:{alertname=\"Slow\"}", "status": "firing",
-            "alerts": [{"status": "firing", "labels": {"alertname": "Slow", "severity": "warning"},
-                        "annotations": {}, "startsAt": starts, "fingerprint": "f9"}]
-        })
-    };
-    let key = pagerd::api::http::ingest::am_dedup_key("{}:{alertname=\"Slow\"}", "f9");
-    let (status, _) = post_json(&app, &path, &firing("2026-03-02T16:50:00Z")).await;
-    assert_eq!(status, 200);
-    app.page(&mut sink).await;
-    let opened = incident_by_key(&mut app, "payments", &key).await.severity();
-    // Alertmanager's group/repeat intervals re-send the same firing: no raise.
-    for _ in 0..4 {
-        advance(mins(5)).await;
-        let (status, _) = post_json(&app, &path, &firing("2026-03-02T16:50:00Z")).await;
-        assert_eq!(status, 200);
-    }
-    let inc = incident_by_key(&mut app, "payments", &key).await;
-    assert_eq!(inc.severity(), opened);
-    assert_eq!(inc.alert_count, 5);
-    // Firing again (a new startsAt) counts: the third occurrence within the hour raises it.
-    for starts in ["2026-03-02T17:30:00Z", "2026-03-02T17:31:00Z"] {
-        let (status, _) = post_json(&app, &path, &firing(starts)).await;
-        assert_eq!(status, 200);
-    }
-    let raised = incident_by_key(&mut app, "payments", &key).await.severity();
-    assert_ne!(raised, opened, "raised one step");
     app.stop().await;
 }

@@ -23,9 +23,13 @@ mod schedules;
 mod sms_inbound;
 mod tls;
 mod validation;
-// Hardening (issue 12): deliveries, a full disk, hostile input, escaping, secrets.
+// Hardening (issue 12): deliveries, a full disk, hostile input, escaping, secrets, repeats
+// and the threshold rule, Watch order and resume.
 mod escaping;
 mod hostile;
 mod outbox;
 mod secrets;
 mod store_full;
+mod threshold;
+mod timeline;
+mod watch;

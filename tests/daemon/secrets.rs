@@ -113,7 +113,10 @@ async fn run(webhook: &str, slack: &str) -> String {
         "{seen}"
     );
     let got = incidents
-        .get(pb::GetIncidentRequest { id })
+        .get(pb::GetIncidentRequest {
+            id,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

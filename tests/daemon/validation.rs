@@ -133,14 +133,20 @@ async fn incident_rpcs_validate_ids_states_and_tokens() {
 
     let err = app
         .incidents
-        .get(pb::GetIncidentRequest { id: 0 })
+        .get(pb::GetIncidentRequest {
+            id: 0,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().starts_with("id:"));
     let err = app
         .incidents
-        .get(pb::GetIncidentRequest { id: 99 })
+        .get(pb::GetIncidentRequest {
+            id: 99,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);

@@ -27,10 +27,21 @@ impl InProcess {
     /// Loads the policy files of `settings.schedules_dir`, binds both listeners on port 0 of
     /// loopback and starts the daemon (it serves once this returns).
     pub async fn start(settings: Settings, options: Options) -> Self {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Self::start_on(settings, options, any, any).await
+    }
+
+    /// Like [`InProcess::start`], on the given addresses (a restart on the same ports).
+    pub async fn start_on(
+        settings: Settings,
+        options: Options,
+        grpc: SocketAddr,
+        http: SocketAddr,
+    ) -> Self {
         let policies = config::load_dir(&settings.schedules_dir).unwrap_or_else(|e| panic!("{e}"));
         let listeners = Listeners {
-            grpc: TcpListener::bind("127.0.0.1:0").await.expect("bind grpc"),
-            http: TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
+            grpc: TcpListener::bind(grpc).await.expect("bind grpc"),
+            http: TcpListener::bind(http).await.expect("bind http"),
         };
         let grpc_addr = listeners.grpc.local_addr().expect("grpc addr");
         let http_addr = listeners.http.local_addr().expect("http addr");

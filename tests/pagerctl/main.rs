@@ -16,6 +16,8 @@ mod admin;
 #[path = "../kit/mod.rs"]
 mod kit;
 mod schedules;
+// Hardening (issue 12): pagerctl watch resumes.
+mod watch;
 use kit::{AppDirs, InProcess, free_port};
 
 const PAGERCTL: &str = env!("CARGO_BIN_EXE_pagerctl");

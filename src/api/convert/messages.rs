@@ -54,6 +54,8 @@ impl From<domain::Incident> for pb::Incident {
             resolved_by: i.resolved_by.unwrap_or_default(),
             resolve_note: i.resolve_note.unwrap_or_default(),
             next_action_at: i.next_action_at.map(timestamp),
+            last_summary: i.last_summary.unwrap_or_default(),
+            last_details: i.last_details.unwrap_or_default().into_iter().collect(),
         }
     }
 }
@@ -62,6 +64,7 @@ impl From<domain::Event> for pb::IncidentEvent {
     fn from(e: domain::Event) -> Self {
         Self {
             id: e.id,
+            sequence: e.id,
             incident_id: e.incident_id,
             kind: pb::EventKind::from(e.kind) as i32,
             at: Some(timestamp(e.at)),

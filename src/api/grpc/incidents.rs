@@ -1,17 +1,14 @@
 //! `IncidentService`: read, list, act on and watch incidents by id.
 
-use std::pin::Pin;
-
-use tokio::sync::broadcast;
-use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::auth::Identity;
+use super::watch::{self, WatchFilter, WatchStream};
 use super::{caller, from_ts, invalid, parse_id, parse_note};
 use crate::api::convert::state_from_wire;
 use crate::api::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::engine::{Engine, IncidentFilter};
+use crate::engine::{DEFAULT_TIMELINE_PAGE, Engine, IncidentFilter, MAX_TIMELINE_PAGE};
 use crate::proto as pb;
 
 pub struct IncidentApi {
@@ -19,8 +16,6 @@ pub struct IncidentApi {
     /// Ends `Watch` streams on shutdown so graceful shutdown does not wait on them forever.
     pub shutdown: CancellationToken,
 }
-
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::IncidentEvent, Status>> + Send>>;
 
 /// A `List` request as a store filter, asking one row more than the page to tell whether
 /// another page exists; also returns the page size.
@@ -77,17 +72,49 @@ fn parse_list(r: &pb::ListIncidentsRequest) -> Result<(IncidentFilter, u32), Sta
     Ok((filter, page_size))
 }
 
+/// A `Get` request's timeline page: the sequence to start after and the page size.
+fn parse_timeline_page(r: &pb::GetIncidentRequest) -> Result<(i64, u32), Status> {
+    let size = match r.timeline_page_size {
+        0 => DEFAULT_TIMELINE_PAGE,
+        n if n > MAX_TIMELINE_PAGE => {
+            return Err(invalid(
+                "timeline_page_size",
+                format!("{n}; at most {MAX_TIMELINE_PAGE}"),
+            ));
+        }
+        n => n,
+    };
+    let after = if r.timeline_page_token.is_empty() {
+        0
+    } else {
+        r.timeline_page_token
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "timeline_page_token",
+                    "not a token from a previous Get of this incident",
+                )
+            })?
+    };
+    Ok((after, size))
+}
+
 #[tonic::async_trait]
 impl pb::incident_service_server::IncidentService for IncidentApi {
     async fn get(
         &self,
         req: Request<pb::GetIncidentRequest>,
     ) -> Result<Response<pb::GetIncidentResponse>, Status> {
-        let id = parse_id(req.into_inner().id)?;
-        let (incident, timeline) = self.engine.get(id).await?;
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let (after, size) = parse_timeline_page(&r)?;
+        let (incident, page) = self.engine.get_page(id, after, size).await?;
         Ok(Response::new(pb::GetIncidentResponse {
             incident: Some(incident.into()),
-            timeline: timeline.into_iter().map(Into::into).collect(),
+            timeline: page.events.into_iter().map(Into::into).collect(),
+            next_timeline_page_token: page.next_after.map(|n| n.to_string()).unwrap_or_default(),
         }))
     }
 
@@ -167,38 +194,17 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         if !service.is_empty() && !self.engine.policies().services.contains_key(&service) {
             return Err(Status::not_found(format!("unknown service `{service}`")));
         }
-        let incident_id = r.incident_id;
-        let shutdown = self.shutdown.clone();
-        let stream = futures::stream::unfold(Some(self.engine.subscribe()), move |rx| {
-            let (service, shutdown) = (service.clone(), shutdown.clone());
-            async move {
-                let mut rx = rx?;
-                loop {
-                    let ev = tokio::select! {
-                        _ = shutdown.cancelled() => return None,
-                        r = rx.recv() => r,
-                    };
-                    match ev {
-                        Ok(ev) => {
-                            let wanted = (incident_id == 0 || ev.incident_id == incident_id)
-                                && (service.is_empty() || ev.service == service);
-                            if wanted {
-                                return Some((Ok(ev.into()), Some(rx)));
-                            }
-                        }
-                        // A watcher that fell behind gets one error and the stream ends.
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            let msg = format!(
-                                "watcher fell {n} events behind; list incidents and watch again"
-                            );
-                            return Some((Err(Status::data_loss(msg)), None));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(stream)))
+        let filter = WatchFilter {
+            incident_id: r.incident_id,
+            service,
+        };
+        watch::open(
+            self.engine.clone(),
+            filter,
+            r.after_sequence,
+            self.shutdown.clone(),
+        )
+        .await
     }
 }
 
@@ -259,6 +265,34 @@ mod tests {
         ];
         for (r, message) in table {
             assert_eq!(parse_list(&r).unwrap_err().message(), message);
+        }
+    }
+
+    #[test]
+    fn a_timeline_page_request_is_checked_and_named() {
+        let get = |size: u32, token: &str| pb::GetIncidentRequest {
+            id: 1,
+            timeline_page_size: size,
+            timeline_page_token: token.into(),
+        };
+        assert_eq!(
+            parse_timeline_page(&get(0, "")).unwrap(),
+            (0, DEFAULT_TIMELINE_PAGE)
+        );
+        assert_eq!(parse_timeline_page(&get(10, "42")).unwrap(), (42, 10));
+        let table = [
+            (get(1001, ""), "timeline_page_size: 1001; at most 1000"),
+            (
+                get(0, "x"),
+                "timeline_page_token: not a token from a previous Get of this incident",
+            ),
+            (
+                get(0, "0"),
+                "timeline_page_token: not a token from a previous Get of this incident",
+            ),
+        ];
+        for (r, message) in table {
+            assert_eq!(parse_timeline_page(&r).unwrap_err().message(), message);
         }
     }
 }

@@ -10,6 +10,7 @@ mod intake;
 mod reports;
 mod revocable;
 mod schedules;
+mod watch;
 
 use chrono::{DateTime, Utc};
 use tonic::Status;

@@ -470,6 +470,10 @@ pub(crate) struct WatchArgs {
     /// Only events of this service.
     #[arg(long)]
     pub(crate) service: Option<String>,
+    /// Replay the events committed after this sequence first (the `seq` of an event seen
+    /// before), then follow live. Reconnects resume by themselves either way.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
+    pub(crate) after: Option<i64>,
 }
 
 fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {

@@ -168,12 +168,25 @@ pub(crate) async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
 
 pub(crate) async fn show(g: &Global, id: i64) -> anyhow::Result<()> {
     let pagerd = g.connect().await?;
-    let r = pagerd
-        .call(pagerd.incidents().get(pb::GetIncidentRequest { id }))
-        .await?;
-    let incident = r.incident.context("pagerd replied without the incident")?;
+    // A long timeline comes in pages, each well under the gRPC message limit.
+    let mut request = pb::GetIncidentRequest {
+        id,
+        ..Default::default()
+    };
+    let mut incident = None;
+    let mut timeline = Vec::new();
+    loop {
+        let r = pagerd.call(pagerd.incidents().get(request.clone())).await?;
+        incident = r.incident.or(incident);
+        timeline.extend(r.timeline);
+        if r.next_timeline_page_token.is_empty() {
+            break;
+        }
+        request.timeline_page_token = r.next_timeline_page_token;
+    }
+    let incident = incident.context("pagerd replied without the incident")?;
     if g.json {
-        let timeline: Vec<Value> = r.timeline.iter().map(event_json).collect();
+        let timeline: Vec<Value> = timeline.iter().map(event_json).collect();
         let mut value = incident_json(&incident);
         value["timeline"] = Value::Array(timeline);
         return emit_json(&value);
@@ -181,38 +194,140 @@ pub(crate) async fn show(g: &Global, id: i64) -> anyhow::Result<()> {
     let now = Utc::now();
     let mut text = incident_header(&incident, now);
     text.push_str("\nTIMELINE\n");
-    text.push_str(&timeline_table(&r.timeline));
+    text.push_str(&timeline_table(&timeline));
     emit(&text)
 }
 
+/// How one watch stream ended.
+enum WatchEnd {
+    /// Ctrl-C or SIGTERM.
+    Stopped,
+    /// The connection or the stream went away; resume after the last sequence seen.
+    Lost(String),
+}
+
+/// Follows the event stream, and when it breaks (daemon restart, network, falling behind)
+/// reconnects and resumes after the last event printed, so nothing is missed or repeated.
 pub(crate) async fn watch(g: &Global, args: WatchArgs) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     // Installed before the stream opens, so an early Ctrl-C still ends the watch cleanly.
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the Ctrl-C handler")?;
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let request = pb::WatchRequest {
-        incident_id: args.incident.unwrap_or(0),
-        service: args.service.unwrap_or_default(),
-    };
-    let pagerd = g.connect().await?;
-    let mut stream = pagerd.call(pagerd.incidents().watch(request)).await?;
-    eprintln!("watching pagerd at {} (Ctrl-C to stop)", pagerd.addr);
-    loop {
+    let mut stop = async move || {
         tokio::select! {
-            _ = interrupt.recv() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
-            message = stream.message() => match message {
-                Ok(Some(event)) if g.json => emit_json(&event_json(&event))?,
-                Ok(Some(event)) => emit(&watch_line(&event))?,
-                Ok(None) => {
-                    eprintln!("pagerd closed the stream");
-                    return Ok(());
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+    };
+    let mut after = args.after;
+    let mut first = true;
+    let mut backoff = std::time::Duration::from_millis(200);
+    loop {
+        let request = pb::WatchRequest {
+            incident_id: args.incident.unwrap_or(0),
+            service: args.service.clone().unwrap_or_default(),
+            after_sequence: after,
+        };
+        let attempt = async {
+            let pagerd = g.connect().await?;
+            let response =
+                tokio::time::timeout(pagerd.timeout, pagerd.incidents().watch(request)).await;
+            match response {
+                Ok(Ok(r)) => anyhow::Ok((pagerd, r)),
+                Ok(Err(status)) => Err(pagerd.status_error(status)),
+                Err(_) => anyhow::bail!("no answer from pagerd at {} to Watch", pagerd.addr),
+            }
+        };
+        let opened = tokio::select! {
+            _ = stop() => return Ok(()),
+            r = attempt => r,
+        };
+        let (pagerd, response) = match opened {
+            Ok(ok) => ok,
+            // The first connection reports its failure; later ones keep trying.
+            Err(e) if first => return Err(e),
+            Err(e) if is_refusal(&e) => return Err(e),
+            Err(e) => {
+                eprintln!("reconnect failed ({e:#}); retrying in {backoff:?}");
+                tokio::select! {
+                    _ = stop() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {},
                 }
-                Err(status) => {
-                    return Err(pagerd.status_error(status)).context("watch stream ended");
-                }
-            },
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                continue;
+            }
+        };
+        if after.is_none() {
+            after = response
+                .metadata()
+                .get("pagerd-sequence")
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+        }
+        if first {
+            eprintln!("watching pagerd at {} (Ctrl-C to stop)", pagerd.addr);
+            first = false;
+        } else {
+            let from = after.map_or("now".to_string(), |n| format!("sequence {n}"));
+            eprintln!(
+                "reconnected to pagerd at {}; resuming after {from}",
+                pagerd.addr
+            );
+        }
+        backoff = std::time::Duration::from_millis(200);
+        let mut stream = response.into_inner();
+        let end = loop {
+            tokio::select! {
+                _ = stop() => break WatchEnd::Stopped,
+                message = stream.message() => match message {
+                    Ok(Some(event)) => {
+                        after = Some(event.sequence.max(event.id));
+                        if g.json {
+                            emit_json(&event_json(&event))?;
+                        } else {
+                            emit(&watch_line(&event))?;
+                        }
+                    }
+                    Ok(None) => break WatchEnd::Lost("pagerd closed the stream".into()),
+                    Err(status) => {
+                        if status.code() == tonic::Code::Aborted
+                            && let Some(n) = status
+                                .metadata()
+                                .get("pagerd-resume-after-sequence")
+                                .and_then(|v| v.to_str().ok()?.parse::<i64>().ok())
+                        {
+                            // We printed everything up to here; the daemon agrees.
+                            after = Some(after.map_or(n, |a| a.max(n)));
+                            break WatchEnd::Lost(status.message().to_string());
+                        }
+                        let e = pagerd.status_error(status);
+                        if is_refusal(&e) {
+                            return Err(e).context("watch stream ended");
+                        }
+                        break WatchEnd::Lost(format!("{e:#}"));
+                    }
+                },
+            }
+        };
+        match end {
+            WatchEnd::Stopped => return Ok(()),
+            WatchEnd::Lost(why) => eprintln!("watch interrupted ({why}); reconnecting"),
         }
     }
+}
+
+/// An answer that a retry would only repeat (bad request, no permission): not a lost
+/// connection, and one of the codes a request is refused with.
+fn is_refusal(e: &anyhow::Error) -> bool {
+    let text = e.to_string();
+    e.downcast_ref::<crate::client::Unreachable>().is_none()
+        && [
+            "invalid argument:",
+            "not found:",
+            "permission denied:",
+            "unauthenticated:",
+            "failed precondition:",
+        ]
+        .iter()
+        .any(|code| text.starts_with(code))
 }

@@ -50,6 +50,9 @@ pub(super) struct RawService {
     pub(super) integration_keys: Vec<Spanned<String>>,
     /// `{ count = 3, within = "1h" }` or `"off"`; checked by hand for a clearer message.
     pub(super) threshold: Option<Spanned<toml::Value>>,
+    /// Detail (label) names whose shared values make distinct open alerts "related" for the
+    /// threshold rule, e.g. `["alertname"]`.
+    pub(super) related_by: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) support_hours: Option<Spanned<RawSupportHours>>,
     #[serde(default)]
     pub(super) route: Vec<Spanned<RawRoute>>,

@@ -1,5 +1,6 @@
 //! Alert intake state: maintenance windows made through the API, heartbeat pings and
-//! expiries, held incidents' releases, and each incident's recent alert times.
+//! expiries, held incidents' releases, and what the threshold rule looks at (earlier
+//! openings of a key, open incidents of a service).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
@@ -7,6 +8,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::Severity;
 use crate::domain::ingest::MaintenanceWindow;
+use crate::domain::threshold::OpenAlert;
 use crate::store::{HeartbeatState, Result, StoredWindow};
 
 const WINDOW_COLUMNS: &str =
@@ -62,15 +64,57 @@ impl Tx<'_> {
             .context("loading maintenance window")
     }
 
-    /// The incident's alert times since its last severity raise.
-    pub fn recent_alerts(&self, incident_id: i64) -> Result<Vec<DateTime<Utc>>> {
-        let text: String = self
-            .conn
-            .prepare_cached("SELECT recent_alerts FROM incidents WHERE id = ?1")?
-            .query_row([incident_id], |r| r.get(0))
-            .context("loading recent alerts")?;
-        let ms: Vec<i64> = serde_json::from_str(&text).unwrap_or_default();
-        Ok(ms.into_iter().map(from_ms).collect())
+    /// When incidents of `service` with `dedup_key` opened after `since` (any state).
+    pub fn openings_since(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT created_at FROM incidents
+             WHERE service = ?1 AND dedup_key = ?2 AND created_at > ?3",
+        )?;
+        let rows = stmt.query_map(params![service, dedup_key, to_ms(since)], |r| {
+            r.get::<_, i64>(0).map(from_ms)
+        })?;
+        rows.collect::<Result<_, _>>()
+            .context("loading earlier openings")
+    }
+
+    /// Open incidents of `service` opened after `since` sharing the `(name, value)` pairs of
+    /// `shared` in their details (at most `limit`, newest first). Names are checked by the
+    /// policy loader (letters, digits, `_-./:`), so they are safe inside a quoted JSON path.
+    pub fn open_since(
+        &self,
+        service: &str,
+        since: DateTime<Utc>,
+        shared: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<OpenAlert>> {
+        let mut sql = String::from(
+            "SELECT created_at, details FROM incidents
+             WHERE service = ? AND state != 'resolved' AND created_at > ?",
+        );
+        let mut args: Vec<rusqlite::types::Value> =
+            vec![service.to_string().into(), to_ms(since).into()];
+        for (name, value) in shared {
+            sql.push_str(" AND json_extract(details, ?) = ?");
+            args.push(format!("$.\"{name}\"").into());
+            args.push(value.clone().into());
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        args.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, details) = row.context("loading related open incidents")?;
+            out.push((from_ms(at), serde_json::from_str(&details)?));
+        }
+        Ok(out)
     }
 
     /// Whether the incident waits for a release (maintenance window, support hours).
@@ -109,14 +153,6 @@ impl Tx<'_> {
 }
 
 impl Tx<'_> {
-    pub fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> Result<()> {
-        let ms: Vec<i64> = hits.iter().map(|t| to_ms(*t)).collect();
-        self.conn()
-            .prepare_cached("UPDATE incidents SET recent_alerts = ?2 WHERE id = ?1")?
-            .execute(params![id, serde_json::to_string(&ms)?])?;
-        Ok(())
-    }
-
     pub fn set_severity(&self, id: i64, severity: Severity) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE incidents SET severity = ?2 WHERE id = ?1")?

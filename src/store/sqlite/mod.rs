@@ -29,23 +29,37 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 pub use testing::{PageLimit, WriteLock, set_page_limit};
 
 use crate::config::settings::{StoreSettings, Synchronous};
-use crate::store::{Backend, BoxFuture, Completion, Error, ReadJob, Result, WriteJob, WriterDone};
+use crate::domain::Event;
+use crate::store::{
+    Backend, BoxFuture, Completion, Error, EventFeed, ReadJob, Result, WriteJob, WriterDone,
+};
 
 /// One transaction's view of a connection: a read snapshot, or a write job's savepoint.
 /// Implements `ReadTx` and `WriteTx`; a read job only ever gets it as a `&dyn ReadTx`, on a
 /// read-only connection.
 pub(crate) struct Tx<'a> {
     conn: &'a Connection,
+    /// Events this job appended (or moved to the end of the sequence), in id order: the
+    /// writer publishes them once the batch has committed.
+    added: std::cell::RefCell<Vec<crate::domain::Event>>,
 }
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(conn: &'a Connection) -> Self {
-        Self { conn }
+        Self {
+            conn,
+            added: Default::default(),
+        }
+    }
+
+    /// Remembers an event for publication after the commit.
+    fn added(&self, ev: &crate::domain::Event) {
+        self.added.borrow_mut().push(ev.clone());
     }
 
     fn conn(&self) -> &Connection {
@@ -131,10 +145,11 @@ impl<T> Context<T> for Option<T> {
     }
 }
 
-/// The backend handle: the writer's queue and the read pool.
+/// The backend handle: the writer's queue, the read pool and the committed-event feed.
 struct Sqlite {
     jobs: mpsc::UnboundedSender<WriteJob>,
     readers: Arc<ReadPool>,
+    events: Arc<EventFeed>,
 }
 
 struct ReadPool {
@@ -182,25 +197,42 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
     let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let limits = testing::LimitWatch::new(path);
+    let last_event: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(id), 0) FROM incident_events",
+            [],
+            |r| r.get(0),
+        )
+        .context("reading the last event sequence")?;
+    let events = Arc::new(EventFeed::new(settings.event_buffer, last_event));
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
         settings.max_batch,
         checkpointer,
         limits,
+        events.clone(),
     ));
     let readers = Arc::new(ReadPool {
         path: path.to_path_buf(),
         busy_timeout: settings.busy_timeout,
         idle: Mutex::new(Vec::new()),
     });
-    let backend: Arc<dyn Backend> = Arc::new(Sqlite { jobs: tx, readers });
+    let backend: Arc<dyn Backend> = Arc::new(Sqlite {
+        jobs: tx,
+        readers,
+        events,
+    });
     Ok((backend, WriterDone::new(writer)))
 }
 
 impl Backend for Sqlite {
     fn submit(&self, job: WriteJob) -> Result<()> {
         self.jobs.send(job).map_err(|_| Error::Stopped)
+    }
+
+    fn subscribe(&self) -> (broadcast::Receiver<Event>, i64) {
+        self.events.subscribe()
     }
 
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {
@@ -253,6 +285,7 @@ async fn writer_loop(
     max_batch: usize,
     checkpointer: Checkpointer,
     mut limits: testing::LimitWatch,
+    events: Arc<EventFeed>,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
@@ -272,9 +305,10 @@ async fn writer_loop(
         }
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
+        let events = events.clone();
         let result = tokio::task::spawn_blocking(move || {
             limits.apply(&conn);
-            run_batch(&mut conn, jobs);
+            run_batch(&mut conn, jobs, &events);
             (conn, limits)
         })
         .await;
@@ -350,12 +384,18 @@ impl Checkpointer {
     }
 }
 
-/// Runs the jobs in one transaction, commits it, then answers every job with the outcome.
-fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
+/// Runs the jobs in one transaction, commits it, publishes the events of the kept jobs, then
+/// answers every job with the outcome.
+///
+/// Publishing here, on the one writer, after the commit and before any caller hears back, is
+/// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
+/// sees them in this order (callers finishing in any order publish nothing themselves).
+fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+    let mut committed: Vec<Event> = Vec::new();
     let outcome = (|| -> Result<()> {
         // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
         // checkpoint that holds it; a deferred upgrade would fail at once instead.
@@ -363,10 +403,13 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
         for job in jobs {
             let mut sp = tx.savepoint()?;
             last_unavailable::clear();
-            let (ok, done) = job(&Tx::new(&sp));
+            let view = Tx::new(&sp);
+            let (ok, done) = job(&view);
+            let added = view.added.into_inner();
             completions.push(done);
             if ok {
                 sp.commit()?;
+                committed.extend(added);
             } else if sp.is_autocommit() {
                 // SQLite rolled the whole transaction back (disk full, I/O error): the batch is
                 // lost, and the jobs not yet run are answered unrun.
@@ -392,6 +435,8 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>) {
     let err = outcome.err();
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
+    } else {
+        events.publish(committed);
     }
     for done in completions {
         done(err.as_ref());
@@ -504,6 +549,72 @@ mod tests {
         let (store, writer) = Store::open(&path, &StoreSettings::default()).await.unwrap();
         assert_eq!(store.read(|r| r.open_incident_count()).await.unwrap(), 100);
         drop(store);
+        writer.wait().await;
+    }
+
+    #[tokio::test]
+    async fn committed_events_are_published_in_sequence_order_and_rolled_back_ones_never() {
+        use crate::domain::{EventKind, NewEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, writer) = Store::open(&dir.path().join("t.db"), &StoreSettings::default())
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let id = store
+            .write(move |tx| Ok(tx.insert_incident(&alert("k"), "p", Position::default(), now)?))
+            .await
+            .unwrap();
+        let (mut rx, start) = store.subscribe();
+        assert_eq!(start, 0);
+        let write = |what: &'static str, fail: bool| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| {
+                        let ev = NewEvent::new(EventKind::Paged, what);
+                        tx.add_event(id, "svc", ev, now)?;
+                        if fail {
+                            anyhow::bail!("refused");
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        // One batch: the middle job rolls back, its event is never published.
+        let (a, b, c) = tokio::join!(write("a", false), write("b", true), write("c", false));
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        let got: Vec<(i64, String)> = (0..2)
+            .map(|_| rx.try_recv().map(|e| (e.id, e.message)).unwrap())
+            .collect();
+        assert_eq!(got[0].1, "a");
+        assert_eq!(got[1].1, "c");
+        assert!(got[0].0 < got[1].0);
+        assert!(rx.try_recv().is_err(), "nothing else was committed");
+
+        // A repeat line right after a repeat line moves to the next sequence.
+        let moved = store
+            .write(move |tx| {
+                let first = tx.coalesce_repeat(id, "svc", "alert #2 added", now)?;
+                let again = tx.coalesce_repeat(id, "svc", "alert #3 added", now)?;
+                Ok((first.id, again.id))
+            })
+            .await
+            .unwrap();
+        assert!(moved.1 > moved.0);
+        let timeline = store.read(move |r| r.timeline(id)).await.unwrap();
+        let repeats: Vec<&str> = timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::Deduplicated)
+            .map(|e| e.message.as_str())
+            .collect();
+        assert_eq!(repeats, ["alert #3 added"]);
+        assert_eq!(timeline.last().unwrap().id, moved.1);
+        // Both versions were published, in order; a new subscriber starts after the last.
+        assert_eq!(rx.try_recv().unwrap().id, moved.0);
+        assert_eq!(rx.try_recv().unwrap().id, moved.1);
+        assert_eq!(store.subscribe().1, moved.1);
+        drop((store, rx));
         writer.wait().await;
     }
 }

@@ -17,9 +17,10 @@ use crate::store::{IncidentFilter, Result};
 const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, \
      i.details, i.links, i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
      i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
-     i.resolve_note, (SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id)";
+     i.resolve_note, (SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id), \
+     i.last_summary, i.last_details";
 /// How many columns `INCIDENT_COLUMNS` selects (what `incident_from_row` reads).
-const INCIDENT_COLUMN_COUNT: usize = 21;
+const INCIDENT_COLUMN_COUNT: usize = 23;
 
 impl Tx<'_> {
     pub fn incident(&self, id: i64) -> Result<Option<Incident>> {
@@ -75,27 +76,51 @@ impl Tx<'_> {
 
     /// The incident's timeline, oldest first.
     pub fn timeline(&self, incident_id: i64) -> Result<Vec<Event>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT e.id, e.incident_id, i.service, e.kind, e.at, e.level, e.person, e.channel, \
-                    e.actor, e.message
-             FROM incident_events e JOIN incidents i ON i.id = e.incident_id
-             WHERE e.incident_id = ?1 ORDER BY e.id",
-        )?;
-        let rows = stmt.query_map([incident_id], |r| {
-            Ok(Event {
-                id: r.get(0)?,
-                incident_id: r.get(1)?,
-                service: r.get(2)?,
-                kind: EventKind::parse(&r.get::<_, String>(3)?).unwrap_or(EventKind::Triggered),
-                at: from_ms(r.get(4)?),
-                level: r.get(5)?,
-                person: r.get(6)?,
-                channel: r.get(7)?,
-                actor: r.get(8)?,
-                message: r.get(9)?,
-            })
-        })?;
+        self.timeline_after(incident_id, 0, usize::MAX)
+    }
+
+    /// Up to `limit` events of the incident with ids above `after_id`, oldest first.
+    pub fn timeline_after(
+        &self,
+        incident_id: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{EVENT_COLUMNS} WHERE e.incident_id = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![incident_id, after_id, limit], event_from_row)?;
         rows.collect::<Result<_, _>>().context("loading timeline")
+    }
+
+    /// Up to `limit` events of every incident (or one, or one service's) committed after
+    /// sequence `after_id`, in sequence order.
+    pub fn events_after(
+        &self,
+        after_id: i64,
+        incident_id: Option<i64>,
+        service: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{EVENT_COLUMNS} WHERE e.id > ?1 AND (?2 IS NULL OR e.incident_id = ?2)
+                 AND (?3 IS NULL OR i.service = ?3) ORDER BY e.id LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![after_id, incident_id, service, limit],
+            event_from_row,
+        )?;
+        rows.collect::<Result<_, _>>().context("loading events")
+    }
+
+    /// The highest event sequence committed (0 before the first event).
+    pub fn last_event_id(&self) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM incident_events")?
+            .query_row([], |r| r.get(0))
+            .context("reading the last event sequence")
     }
 
     /// The earliest due action, for the timer task.
@@ -328,6 +353,11 @@ fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
         resolved_by: r.get(18)?,
         resolve_note: r.get(19)?,
         next_action_at: r.get::<_, Option<i64>>(20)?.map(from_ms),
+        last_summary: r.get(21)?,
+        last_details: match r.get::<_, Option<String>>(22)? {
+            Some(_) => Some(parse_json(r, 22)?),
+            None => None,
+        },
     })
 }
 
@@ -338,4 +368,24 @@ pub(super) fn links_json(links: &[Link]) -> String {
         .map(|l| (l.href.as_str(), l.text.as_str()))
         .collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+/// The columns `event_from_row` reads, joined with the incident for its service.
+const EVENT_COLUMNS: &str = "SELECT e.id, e.incident_id, i.service, e.kind, e.at, e.level, \
+    e.person, e.channel, e.actor, e.message \
+    FROM incident_events e JOIN incidents i ON i.id = e.incident_id";
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        incident_id: r.get(1)?,
+        service: r.get(2)?,
+        kind: EventKind::parse(&r.get::<_, String>(3)?).unwrap_or(EventKind::Triggered),
+        at: from_ms(r.get(4)?),
+        level: r.get(5)?,
+        person: r.get(6)?,
+        channel: r.get(7)?,
+        actor: r.get(8)?,
+        message: r.get(9)?,
+    })
 }

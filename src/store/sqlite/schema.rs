@@ -346,7 +346,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
-    // (hard-outbox) The outbox picks due pages per channel, most urgent first: each page keeps
+    // 9: the outbox picks due pages per channel, most urgent first: each page keeps
     // its incident's severity rank when it was queued (0 critical .. 3 low; notifications 2).
     r#"
     ALTER TABLE pages ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;
@@ -356,6 +356,13 @@ const MIGRATIONS: &[&str] = &[
         WHERE status = 'pending' AND incident_id IS NOT NULL;
     CREATE INDEX pages_due_by_channel ON pages (channel, priority, next_attempt_at)
         WHERE status = 'pending';
+    "#,
+    // 10: what the threshold rule reads (earlier openings of a key, in any
+    // state) gets an index; an incident keeps its last alert's payload beside its count.
+    r#"
+    CREATE INDEX incidents_key_opened ON incidents (service, dedup_key, created_at);
+    ALTER TABLE incidents ADD COLUMN last_summary TEXT;
+    ALTER TABLE incidents ADD COLUMN last_details TEXT;
     "#,
 ];
 

@@ -37,9 +37,35 @@ impl ReadTx for Tx<'_> {
         fn open_incident_id(&self, service: &str, dedup_key: &str) -> Result<Option<i64>>;
         fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
         fn timeline(&self, incident_id: i64) -> Result<Vec<Event>>;
+        fn timeline_after(
+            &self,
+            incident_id: i64,
+            after_id: i64,
+            limit: usize
+        ) -> Result<Vec<Event>>;
+        fn events_after(
+            &self,
+            after_id: i64,
+            incident_id: Option<i64>,
+            service: Option<&str>,
+            limit: usize
+        ) -> Result<Vec<Event>>;
+        fn last_event_id(&self) -> Result<i64>;
         fn open_incidents_of(&self, services: &[&str], limit: usize) -> Result<Vec<Incident>>;
         fn open_incident_count(&self) -> Result<u64>;
-        fn recent_alerts(&self, incident_id: i64) -> Result<Vec<DateTime<Utc>>>;
+        fn openings_since(
+            &self,
+            service: &str,
+            dedup_key: &str,
+            since: DateTime<Utc>
+        ) -> Result<Vec<DateTime<Utc>>>;
+        fn open_since(
+            &self,
+            service: &str,
+            since: DateTime<Utc>,
+            shared: &[(String, String)],
+            limit: usize
+        ) -> Result<Vec<crate::domain::threshold::OpenAlert>>;
         fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
         fn is_held(&self, incident_id: i64) -> Result<bool>;
         fn scheduled_handoffs(&self) -> Result<Vec<(String, DateTime<Utc>)>>;
@@ -117,13 +143,19 @@ impl WriteTx for Tx<'_> {
             pos: Position,
             now: DateTime<Utc>
         ) -> Result<i64>;
-        fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> Result<u32>;
+        fn record_duplicate(&self, id: i64, alert: &NewAlert, now: DateTime<Utc>) -> Result<u32>;
+        fn coalesce_repeat(
+            &self,
+            incident_id: i64,
+            service: &str,
+            message: &str,
+            now: DateTime<Utc>
+        ) -> Result<Event>;
         fn set_position(&self, id: i64, pos: Position) -> Result<()>;
         fn set_acknowledged(&self, id: i64, by: &str, now: DateTime<Utc>) -> Result<()>;
         fn set_resolved(&self, id: i64, by: &str, note: &str, now: DateTime<Utc>) -> Result<()>;
         fn set_triggered(&self, id: i64) -> Result<()>;
         fn set_severity(&self, id: i64, severity: Severity) -> Result<()>;
-        fn set_recent_alerts(&self, id: i64, hits: &[DateTime<Utc>]) -> Result<()>;
         fn add_event(
             &self,
             incident_id: i64,

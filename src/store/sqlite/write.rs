@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use super::read::links_json;
 use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::due::{Due, DueScope};
-use crate::domain::{Event, NewAlert, NewEvent, PageKind, Position};
+use crate::domain::{Event, EventKind, NewAlert, NewEvent, PageKind, Position};
 use crate::store::{AttemptInfo, AttemptOutcome, Error, Result};
 
 impl Tx<'_> {
@@ -45,15 +45,72 @@ impl Tx<'_> {
         Ok(self.conn().last_insert_rowid())
     }
 
-    /// Counts another alert against an open incident; returns the new count.
-    pub fn record_duplicate(&self, id: i64, now: DateTime<Utc>) -> Result<u32> {
+    /// Counts another alert against an open incident and keeps it as the last payload;
+    /// returns the new count.
+    pub fn record_duplicate(&self, id: i64, alert: &NewAlert, now: DateTime<Utc>) -> Result<u32> {
         self.conn()
             .prepare_cached(
-                "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?2
+                "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?2,
+                     last_summary = ?3, last_details = ?4
                  WHERE id = ?1 RETURNING alert_count",
             )?
-            .query_row(params![id, to_ms(now)], |r| r.get(0))
+            .query_row(
+                params![
+                    id,
+                    to_ms(now),
+                    alert.summary,
+                    serde_json::to_string(&alert.details)?
+                ],
+                |r| r.get(0),
+            )
             .context("recording duplicate alert")
+    }
+
+    /// Rewrites the incident's latest event if it is a repeat record, moving it to the next
+    /// sequence; else appends one. See `WriteTx::coalesce_repeat`.
+    pub fn coalesce_repeat(
+        &self,
+        incident_id: i64,
+        service: &str,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Event> {
+        let latest: Option<(i64, String)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, kind FROM incident_events WHERE incident_id = ?1
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let repeat = EventKind::Deduplicated;
+        let Some((old_id, _)) = latest.filter(|(_, kind)| kind == repeat.as_str()) else {
+            return self.add_event(incident_id, service, NewEvent::new(repeat, message), now);
+        };
+        // MAX(id) + 1, as an insert would get: the sequence only ever grows.
+        let id: i64 = self
+            .conn()
+            .prepare_cached(
+                "UPDATE incident_events SET id = (SELECT MAX(id) + 1 FROM incident_events),
+                     at = ?2, message = ?3
+                 WHERE id = ?1 RETURNING id",
+            )?
+            .query_row(params![old_id, to_ms(now), message], |r| r.get(0))
+            .context("moving the repeat event")?;
+        let stored = Event {
+            id,
+            incident_id,
+            service: service.to_string(),
+            kind: repeat,
+            at: from_ms(to_ms(now)),
+            level: None,
+            person: None,
+            channel: None,
+            actor: None,
+            message: message.to_string(),
+        };
+        self.added(&stored);
+        Ok(stored)
     }
 
     pub fn set_position(&self, id: i64, pos: Position) -> Result<()> {
@@ -115,7 +172,7 @@ impl Tx<'_> {
                 ev.message,
             ])
             .context("appending incident event")?;
-        Ok(Event {
+        let stored = Event {
             id: self.conn().last_insert_rowid(),
             incident_id,
             service: service.to_string(),
@@ -127,7 +184,9 @@ impl Tx<'_> {
             channel: ev.channel,
             actor: ev.actor,
             message: ev.message,
-        })
+        };
+        self.added(&stored);
+        Ok(stored)
     }
 
     /// Queues one page in the outbox. `due_at` is when the decision was due.

@@ -157,6 +157,9 @@ pub(crate) fn incident_header(i: &pb::Incident, now: DateTime<Utc>) -> String {
         ("last seen", at(i.last_seen_at.as_ref())),
         ("next action", at(i.next_action_at.as_ref())),
     ];
+    if !i.last_summary.is_empty() {
+        fields.push(("last alert", clean(&i.last_summary)));
+    }
     if i.acknowledged_at.is_some() || !i.acknowledged_by.is_empty() {
         let by = clean(&i.acknowledged_by);
         fields.push((

@@ -67,12 +67,15 @@ pub(crate) fn incident_json(i: &pb::Incident) -> Value {
         "resolved_by": i.resolved_by,
         "resolve_note": i.resolve_note,
         "next_action_at": timestamp_json(i.next_action_at.as_ref()),
+        "last_summary": i.last_summary,
+        "last_details": i.last_details.iter().collect::<std::collections::BTreeMap<_, _>>(),
     })
 }
 
 pub(crate) fn event_json(e: &pb::IncidentEvent) -> Value {
     json!({
         "id": e.id,
+        "sequence": e.sequence,
         "incident_id": e.incident_id,
         "kind": kind_name(e.kind),
         "at": timestamp_json(e.at.as_ref()),

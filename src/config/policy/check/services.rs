@@ -11,6 +11,9 @@ use crate::config::policy::raw::{RawHeartbeat, RawMaintenance, RawService, RawSu
 use crate::config::policy::syntax::{parse_duration, valid_integration_key};
 use crate::domain::{Service, Severity};
 
+/// The most detail names `related_by` may list.
+pub const MAX_RELATED_BY: usize = 8;
+
 impl Checker {
     /// A service with its integration keys, routing rules, support hours and threshold.
     /// `policies` is absent while some file failed to parse.
@@ -66,7 +69,59 @@ impl Checker {
         if let Some(t) = &raw.threshold {
             service.threshold = self.threshold(file, t, &context);
         }
+        if let Some(by) = &raw.related_by {
+            service.related_by = self.related_by(file, by, &context);
+            let off = matches!(raw.threshold.as_ref().map(|t| t.get_ref()),
+                Some(toml::Value::String(s)) if s == "off");
+            if off && !by.get_ref().is_empty() {
+                self.error(
+                    file,
+                    &by.span(),
+                    format!("{context}: related_by needs a threshold, but threshold = \"off\""),
+                );
+            }
+        }
         service
+    }
+
+    /// `related_by = ["alertname", …]`: detail names, each once, at most
+    /// [`MAX_RELATED_BY`].
+    pub(super) fn related_by(
+        &mut self,
+        file: &SourceFile,
+        raw: &Spanned<Vec<Spanned<String>>>,
+        context: &str,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if raw.get_ref().len() > MAX_RELATED_BY {
+            self.error(
+                file,
+                &raw.span(),
+                format!("{context}: related_by has more than {MAX_RELATED_BY} names"),
+            );
+        }
+        for name in raw.get_ref() {
+            let n = name.get_ref();
+            let name_char = |c: char| c.is_ascii_alphanumeric() || "_-./:".contains(c);
+            let problem = if n.is_empty() || !n.chars().all(name_char) {
+                Some("must be a detail (label) name of letters, digits and _ - . / :")
+            } else if n.len() > 128 {
+                Some("is longer than 128 bytes")
+            } else if out.contains(n) {
+                Some("is listed twice")
+            } else {
+                None
+            };
+            match problem {
+                Some(p) => self.error(
+                    file,
+                    &name.span(),
+                    format!("{context}: related_by name {n:?} {p}"),
+                ),
+                None => out.push(n.clone()),
+            }
+        }
+        out
     }
 
     pub(super) fn support_hours(
