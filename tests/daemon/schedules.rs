@@ -54,16 +54,16 @@ async fn status(app: &TestApp) -> pb::StatusResponse {
 }
 
 /// Waits (real time) until the daemon reports a reload attempt newer than `seen`.
-async fn next_reload(app: &TestApp, seen: usize) -> pb::ReloadResult {
+async fn next_reload(app: &TestApp, previous: Option<&pb::ReloadResult>) -> pb::ReloadResult {
+    // The status shows the last attempt only: wait until it is a different one than
+    // `previous` (counting polls would return the old attempt when the new one is slow).
     within("a reload after the files changed", async {
-        let mut attempts = 0;
         loop {
             let s = status(app).await;
-            if let Some(r) = s.last_reload {
-                attempts += 1;
-                if attempts > seen || seen == 0 {
-                    return r;
-                }
+            if let Some(r) = s.last_reload
+                && Some(&r) != previous
+            {
+                return r;
             }
             real_timeout(Duration::from_millis(50), std::future::pending::<()>()).await;
         }
@@ -294,7 +294,7 @@ async fn a_changed_set_is_applied_while_running_and_a_broken_one_refused() {
         TEST_POLICIES.replace("owner = \"victor\"", "owner = \"cora\"")
     );
     write_policies(&dirs, &changed);
-    let r = next_reload(&app, 0).await;
+    let r = next_reload(&app, None).await;
     assert!(r.applied, "{:?}", r.errors);
     assert_eq!(r.trigger, "file change");
     assert_eq!(status(&app).await.schedules, 2);
@@ -306,7 +306,8 @@ async fn a_changed_set_is_applied_while_running_and_a_broken_one_refused() {
     // A broken set: refused with file:line, the last good one keeps serving.
     let broken = changed.replace("members = [\"erin\"]", "members = [\"nobody\"]");
     write_policies(&dirs, &broken);
-    let r = next_reload(&app, 1).await;
+    let first = r;
+    let r = next_reload(&app, Some(&first)).await;
     assert!(!r.applied);
     assert!(
         r.errors
