@@ -6,15 +6,12 @@
 //! certificate signed by that CA; the HTTP listener never asks for one, since it faces
 //! Slack and SMS providers that have none.
 //!
-//! Handshakes run in their own tasks, off the accept loop, so a client that stalls
-//! mid-handshake holds up no one else; the finished streams reach the servers through a
-//! channel.
+//! The handshakes themselves run in [`super::conn`], each in its own task under
+//! `connections.http.tls_handshake_timeout`, so a client that stalls mid-handshake holds up
+//! no one else.
 
-use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
@@ -24,18 +21,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::settings::TlsSettings;
-
-/// A client has this long to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once, per listener; more connections wait to be accepted.
-const MAX_HANDSHAKES: usize = 256;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -175,26 +164,14 @@ impl Tls {
         }))
     }
 
-    /// TLS streams of the gRPC listener, until `stop`.
-    pub fn grpc_incoming(
-        &self,
-        listener: TcpListener,
-        stop: CancellationToken,
-    ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
-        accept_loop(listener, self.grpc.clone(), stop)
+    /// The gRPC listener's handshake (with client certificates under mTLS).
+    pub fn grpc_acceptor(&self) -> TlsAcceptor {
+        self.grpc.clone()
     }
 
-    /// The HTTP listener, as axum serves it.
-    pub fn http_listener(
-        &self,
-        listener: TcpListener,
-        stop: CancellationToken,
-    ) -> io::Result<HttpsListener> {
-        let local = listener.local_addr()?;
-        Ok(HttpsListener {
-            streams: accept_loop(listener, self.http.clone(), stop),
-            local,
-        })
+    /// The HTTP listener's handshake.
+    pub fn http_acceptor(&self) -> TlsAcceptor {
+        self.http.clone()
     }
 
     /// How the "pagerd ready" line describes the listeners.
@@ -229,74 +206,4 @@ pub fn sighup_reloader(
             }
         }
     })
-}
-
-/// Accepts connections and hands each to its own handshake task; finished streams come out
-/// of the returned channel. Ends with `stop` or when the receiver is dropped.
-fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    stop: CancellationToken,
-) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
-    let (tx, rx) = mpsc::channel(64);
-    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    tokio::spawn(async move {
-        loop {
-            let permit = tokio::select! {
-                _ = stop.cancelled() => return,
-                p = handshakes.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-            };
-            let (tcp, peer) = tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tx.closed() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: pause rather than spin.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
-                drop(permit);
-                match done {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send((stream, peer)).await;
-                    }
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    rx
-}
-
-/// The HTTP listener's TLS streams, for `axum::serve`.
-pub struct HttpsListener {
-    streams: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl axum::serve::Listener for HttpsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.streams.recv().await {
-            Some(accepted) => accepted,
-            // The accept loop ended on shutdown; axum's graceful shutdown ends the server.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }

@@ -9,6 +9,7 @@ mod incidents;
 mod intake;
 mod reports;
 mod schedules;
+pub mod watch_cap;
 
 use chrono::{DateTime, Utc};
 use tonic::Status;
