@@ -278,7 +278,9 @@ fn spawn_servers(
         "grpc",
         budget.grpc,
         c.grpc.idle_timeout,
-        conn::Refusal::Close,
+        conn::Refusal::Unavailable {
+            tls: tls.map(|t| (t.grpc_acceptor(), handshake)),
+        },
     );
     let grpc_stop = stop.clone();
     match tls {

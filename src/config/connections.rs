@@ -62,7 +62,7 @@ impl Default for HttpConnSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrpcConnSettings {
-    /// Connections served at once; more are closed at once (clients see UNAVAILABLE).
+    /// Connections served at once; calls on more are answered UNAVAILABLE, then closed.
     pub max_connections: usize,
     /// A connection on which nothing is read or written this long is closed; keepalive
     /// pings count, so a client that answers them (a quiet `Watch`) stays.

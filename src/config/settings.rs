@@ -142,7 +142,7 @@ idle_timeout = "60s"              # nothing read or written this long: closed
 tls_handshake_timeout = "10s"     # with TLS: to finish the handshake (both listeners)
 
 [connections.grpc]
-max_connections = 4096            # served at once; more are closed at once (UNAVAILABLE)
+max_connections = 4096            # served at once; calls on more: UNAVAILABLE, then closed
 idle_timeout = "5m"               # nothing read or written this long: closed (pings count)
 keepalive_interval = "60s"        # HTTP/2 PING this often (shorter than idle_timeout)...
 keepalive_timeout = "20s"         # ...and close when its answer takes longer than this

@@ -23,3 +23,7 @@ mod schedules;
 mod sms_inbound;
 mod tls;
 mod validation;
+
+// Issue 12 hardening: connection hygiene (item 3) and logs (item 11).
+mod connections;
+mod logs;

@@ -5,9 +5,10 @@
 //! kernel's backlog never fills and no client is left unanswered. A connection that finds a
 //! free slot ([`Gate`]) is served, wrapped in [`Admitted`], which gives the slot back when
 //! the connection is dropped and closes it after its idle time without a byte read or
-//! written. A connection over the limit is refused: the HTTP listener answers `503` with
-//! `Retry-After` and closes; the gRPC listener closes at once (clients see UNAVAILABLE and
-//! retry). The limits fit the open-file budget ([`fds`]), so `accept` never runs out.
+//! written. A connection over the limit is refused with an answer: the HTTP listener sends
+//! `503` with `Retry-After` and closes; the gRPC listener answers its calls UNAVAILABLE
+//! (which clients retry) and says GOAWAY. The limits fit the open-file budget ([`fds`]), so
+//! `accept` never runs out.
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,15 +40,17 @@ content-length: 52\r\n\
 \r\n\
 pagerd: too many connections open; retry in a moment\n";
 
-/// How an over-limit connection is turned away.
+/// How an over-limit connection is turned away (over TLS when `tls` is set).
 #[derive(Clone)]
 pub enum Refusal {
-    /// Answer `503` (over TLS when `tls` is set), then close.
+    /// HTTP: answer `503` with `Retry-After`, then close.
     Busy {
         tls: Option<(TlsAcceptor, Duration)>,
     },
-    /// Close at once.
-    Close,
+    /// gRPC: answer every call on the connection UNAVAILABLE, then close (GOAWAY).
+    Unavailable {
+        tls: Option<(TlsAcceptor, Duration)>,
+    },
 }
 
 /// The connection limit of one listener.
@@ -91,47 +94,85 @@ impl Gate {
             max = self.max,
             "connection limit reached; refusing"
         );
-        let Refusal::Busy { tls } = &self.refusal else {
-            return; // dropping `tcp` closes it
-        };
-        // Answering takes a descriptor for a moment; past REFUSALS_AT_ONCE, just close.
+        // Answering holds a descriptor for a moment; past REFUSALS_AT_ONCE, just close.
         let Ok(permit) = self.refusals.clone().try_acquire_owned() else {
             return;
         };
-        let tls = tls.clone();
+        let refusal = self.refusal.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let answer = async {
-                match tls {
-                    None => answer_busy(tcp).await,
-                    Some((acceptor, handshake)) => {
-                        if let Ok(Ok(s)) =
-                            tokio::time::timeout(handshake, acceptor.accept(tcp)).await
-                        {
-                            answer_busy(s).await;
+                let (tls, busy) = match refusal {
+                    Refusal::Busy { tls } => (tls, true),
+                    Refusal::Unavailable { tls } => (tls, false),
+                };
+                match (tls, busy) {
+                    (None, true) => answer_busy(tcp).await,
+                    (None, false) => answer_unavailable(tcp).await,
+                    (Some((acceptor, handshake)), busy) => {
+                        let shaken = tokio::time::timeout(handshake, acceptor.accept(tcp)).await;
+                        match shaken {
+                            Ok(Ok(s)) if busy => answer_busy(s).await,
+                            Ok(Ok(s)) => answer_unavailable(s).await,
+                            _ => {}
                         }
                     }
                 }
             };
-            let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
+            let _ = tokio::time::timeout(REFUSAL_TIME, answer).await;
         });
     }
 }
 
-/// Writes the 503, then reads (and drops) what the client sent until it closes, so that
-/// closing does not reset the connection before the client has read the answer.
+/// How long a refused connection may take to be answered.
+const REFUSAL_TIME: Duration = Duration::from_secs(5);
+
+/// Serves HTTP/2 for a second, answering every gRPC call UNAVAILABLE (which clients
+/// retry), then says GOAWAY.
+async fn answer_unavailable<S>(s: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let service = hyper::service::service_fn(|_req| async {
+        let status = tonic::Status::unavailable(
+            "pagerd: too many connections open (connections.grpc.max_connections); \
+             retry in a moment",
+        );
+        Ok::<_, std::convert::Infallible>(status.into_http::<tonic::body::Body>())
+    });
+    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .max_concurrent_streams(8)
+        .serve_connection(TokioIo::new(s), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = tokio::time::sleep(Duration::from_secs(1)) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Writes the 503, then reads (and drops) what the client sends until it closes, so that
+/// closing does not reset the connection before the client has read the answer. A client
+/// that sends nothing is let go after a second: refusing must not be a way to hold a
+/// descriptor.
 async fn answer_busy<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
     if s.write_all(BUSY).await.is_err() || s.shutdown().await.is_err() {
         return;
     }
-    let mut buf = [0u8; 4096];
-    let mut drained = 0;
-    while drained < 64 * 1024 {
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => drained += n,
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => drained += n,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// Takes connections off `listener` until `stop`, handing each admitted one to `admit`.

@@ -67,3 +67,39 @@ async fn over_the_limit_an_http_connection_is_answered_503_and_its_slot_comes_ba
     stop.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn over_the_limit_a_grpc_call_is_answered_unavailable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gate = Gate::new(
+        "test",
+        1,
+        Duration::from_secs(60),
+        Refusal::Unavailable { tls: None },
+    );
+    let stop = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(accept_loop(listener, gate, stop.clone(), move |c, _| {
+        let _ = tx.send(c);
+    }));
+    let _first = TcpStream::connect(addr).await.unwrap();
+    let _held = rx.recv().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("too many connections"),
+        "{status:?}"
+    );
+    stop.cancel();
+    task.await.unwrap();
+}
