@@ -32,7 +32,7 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
             tracing::debug!(error = %io::Error::last_os_error(), "cannot raise RLIMIT_NOFILE");
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// The connection limits that fit `nofile`.
@@ -96,7 +96,7 @@ mod tests {
         };
         // SAFETY: reads into the struct.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-        assert_eq!(soft, lim.rlim_cur as u64);
+        assert_eq!(soft, lim.rlim_cur);
         assert!(soft >= 1);
     }
 }
