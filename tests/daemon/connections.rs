@@ -196,6 +196,18 @@ async fn connections_over_the_limit_get_503_over_http_and_unavailable_over_grpc(
     .await;
     assert!(busy.contains("retry-after: 1"), "{busy}");
     assert!(busy.contains("too many connections"), "{busy}");
+    // Operators hear of it (once a minute at most, not once a connection).
+    let log = std::fs::read_to_string(&daemon.log).unwrap();
+    let warned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("connection limit reached"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{log}");
+    assert!(
+        warned[0].contains("listener=\"http\"") && warned[0].contains("max_connections=20"),
+        "{}",
+        warned[0]
+    );
     // Closing them frees the slots.
     drop(http_idle);
     poll("/healthz answering again", || async {

@@ -2,7 +2,7 @@
 //! happens to the rest, and how long a quiet one may stay.
 //!
 //! One accept loop per listener takes every connection off the socket at once, so the
-//! kernel's backlog never fills and no client is left unanswered. A connection that finds a
+//! kernel's backlog never fills and no client is left hanging. A connection that finds a
 //! free slot ([`Gate`]) is served, wrapped in [`Admitted`], which gives the slot back when
 //! the connection is dropped and closes it after its idle time without a byte read or
 //! written. A connection over the limit is refused with an answer: the HTTP listener sends
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
@@ -30,15 +30,6 @@ mod http;
 
 pub use grpc::{grpc_incoming, grpc_incoming_tls};
 pub use http::serve_http;
-
-/// The answer to an HTTP connection over the limit.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: text/plain; charset=utf-8\r\n\
-retry-after: 1\r\n\
-connection: close\r\n\
-content-length: 52\r\n\
-\r\n\
-pagerd: too many connections open; retry in a moment\n";
 
 /// How an over-limit connection is turned away (over TLS when `tls` is set).
 #[derive(Clone)]
@@ -63,6 +54,8 @@ pub struct Gate {
     refusals: Arc<Semaphore>,
     idle: Duration,
     refusal: Refusal,
+    /// Refusals since the last warning, and when that was: one line a minute at most.
+    refused: Arc<std::sync::Mutex<(u64, Option<Instant>)>>,
 }
 
 impl Gate {
@@ -74,6 +67,7 @@ impl Gate {
             refusals: Arc::new(Semaphore::new(fds::REFUSALS_AT_ONCE)),
             idle,
             refusal,
+            refused: Default::default(),
         }
     }
 
@@ -88,12 +82,27 @@ impl Gate {
         }
     }
 
+    /// Operators hear of refusals, without one log line per refused connection.
+    fn note_refusal(&self) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        refused.0 += 1;
+        let now = Instant::now();
+        if refused
+            .1
+            .is_none_or(|at| now >= at + Duration::from_secs(60))
+        {
+            tracing::warn!(
+                listener = self.name,
+                max_connections = self.max,
+                refused = refused.0,
+                "connection limit reached: refusing new connections"
+            );
+            *refused = (0, Some(now));
+        }
+    }
+
     fn refuse(&self, tcp: TcpStream) {
-        tracing::debug!(
-            listener = self.name,
-            max = self.max,
-            "connection limit reached; refusing"
-        );
+        self.note_refusal();
         // Answering holds a descriptor for a moment; past REFUSALS_AT_ONCE, just close.
         let Ok(permit) = self.refusals.clone().try_acquire_owned() else {
             return;
@@ -101,20 +110,17 @@ impl Gate {
         let refusal = self.refusal.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let (tls, busy) = match refusal {
+                Refusal::Busy { tls } => (tls, true),
+                Refusal::Unavailable { tls } => (tls, false),
+            };
             let answer = async {
-                let (tls, busy) = match refusal {
-                    Refusal::Busy { tls } => (tls, true),
-                    Refusal::Unavailable { tls } => (tls, false),
-                };
-                match (tls, busy) {
-                    (None, true) => answer_busy(tcp).await,
-                    (None, false) => answer_unavailable(tcp).await,
-                    (Some((acceptor, handshake)), busy) => {
+                match tls {
+                    None => answer_refused(tcp, busy).await,
+                    Some((acceptor, handshake)) => {
                         let shaken = tokio::time::timeout(handshake, acceptor.accept(tcp)).await;
-                        match shaken {
-                            Ok(Ok(s)) if busy => answer_busy(s).await,
-                            Ok(Ok(s)) => answer_unavailable(s).await,
-                            _ => {}
+                        if let Ok(Ok(s)) = shaken {
+                            answer_refused(s, busy).await;
                         }
                     }
                 }
@@ -124,55 +130,57 @@ impl Gate {
     }
 }
 
-/// How long a refused connection may take to be answered.
+/// How long a refused connection may take to be answered, TLS handshake included.
 const REFUSAL_TIME: Duration = Duration::from_secs(5);
+/// How long a refused connection is served before it is closed: a client sends its request
+/// at once; one that sends nothing must not hold a descriptor by being refused.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
-/// Serves HTTP/2 for a second, answering every gRPC call UNAVAILABLE (which clients
-/// retry), then says GOAWAY.
-async fn answer_unavailable<S>(s: S)
+/// Serves a refused connection (HTTP/1 or HTTP/2, whichever the client speaks) for a
+/// moment, answering every request `503` with `Retry-After` (`busy`) or every gRPC call
+/// UNAVAILABLE (which clients retry), then closes it (GOAWAY on HTTP/2).
+async fn answer_refused<S>(s: S, busy: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     use hyper_util::rt::{TokioExecutor, TokioIo};
-    let service = hyper::service::service_fn(|_req| async {
-        let status = tonic::Status::unavailable(
-            "pagerd: too many connections open (connections.grpc.max_connections); \
-             retry in a moment",
-        );
-        Ok::<_, std::convert::Infallible>(status.into_http::<tonic::body::Body>())
+    let service = hyper::service::service_fn(move |req: axum::http::Request<_>| async move {
+        Ok::<_, std::convert::Infallible>(if busy {
+            busy_response(req.version())
+        } else {
+            tonic::Status::unavailable(
+                "pagerd: too many connections open (connections.grpc.max_connections); \
+                 retry in a moment",
+            )
+            .into_http::<axum::body::Body>()
+        })
     });
-    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .max_concurrent_streams(8)
-        .serve_connection(TokioIo::new(s), service);
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(s), service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
-        _ = tokio::time::sleep(Duration::from_secs(1)) => {
+        _ = tokio::time::sleep(REFUSAL_LINGER) => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
     }
 }
 
-/// Writes the 503, then reads (and drops) what the client sends until it closes, so that
-/// closing does not reset the connection before the client has read the answer. A client
-/// that sends nothing is let go after a second: refusing must not be a way to hold a
-/// descriptor.
-async fn answer_busy<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
-    if s.write_all(BUSY).await.is_err() || s.shutdown().await.is_err() {
-        return;
+fn busy_response(version: axum::http::Version) -> axum::http::Response<axum::body::Body> {
+    use axum::http::{Response, StatusCode, Version, header};
+    let mut response = Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .header(header::RETRY_AFTER, "1")
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    if version <= Version::HTTP_11 {
+        response = response.header(header::CONNECTION, "close");
     }
-    let drain = async {
-        let mut buf = [0u8; 4096];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => drained += n,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    response
+        .body(axum::body::Body::from(
+            "pagerd: too many connections open; retry in a moment\n",
+        ))
+        .expect("a valid response")
 }
 
 /// Takes connections off `listener` until `stop`, handing each admitted one to `admit`.

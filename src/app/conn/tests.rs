@@ -1,6 +1,7 @@
 //! The gate and the idle close, on loopback sockets and in-memory pipes.
 
 use super::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn slot() -> OwnedSemaphorePermit {
     Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap()
