@@ -147,7 +147,12 @@ async fn two_thousand_idle_connections_on_each_listener_leave_health_and_trigger
     .await;
 
     for round in 0..3 {
+        let asked = Instant::now();
         let answer = healthz(daemon.http).await.unwrap_or_else(|e| panic!("{e}"));
+        eprintln!(
+            "round {round}: /healthz answered in {:?} with 4,000 idle connections held",
+            asked.elapsed()
+        );
         assert!(
             answer.starts_with("HTTP/1.1 200"),
             "round {round}: {answer}"

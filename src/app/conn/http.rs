@@ -42,7 +42,12 @@ pub async fn serve_http(
             match tls {
                 None => serve_one(&builder, conn, service, stop).await,
                 Some((acceptor, handshake)) => {
-                    match tokio::time::timeout(handshake, acceptor.accept(conn)).await {
+                    let shaken = tokio::select! {
+                        // A handshake in progress does not hold up shutdown.
+                        _ = stop.cancelled() => return,
+                        r = tokio::time::timeout(handshake, acceptor.accept(conn)) => r,
+                    };
+                    match shaken {
                         Ok(Ok(stream)) => serve_one(&builder, stream, service, stop).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
