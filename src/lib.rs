@@ -38,6 +38,8 @@
 //!   (certificate re-read on SIGHUP, client certificates on gRPC with `tls.client_ca_file`).
 //!   `app::tokens` mints API tokens and writes the
 //!   local admin token; `api::grpc::auth` is the one layer that checks them.
+//!   `app::conn` admits connections on both listeners (limits answered with 503/UNAVAILABLE,
+//!   idle and header timeouts, the open-file budget); `api::grpc::watch_cap` caps `Watch`.
 
 pub mod api;
 pub mod app;

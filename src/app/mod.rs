@@ -20,6 +20,7 @@ use crate::notify::{
 use crate::proto;
 use crate::store::Store;
 
+pub mod conn;
 mod reload;
 pub mod tls;
 pub mod token_cache;
@@ -186,31 +187,17 @@ pub async fn run(
         data_dir: settings.data_dir.clone(),
         cache: token_cache,
     };
-    let server = grpc_server(engine.clone(), auth, token_admin, stop.clone()).await?;
+    let server = grpc_server(engine.clone(), auth, token_admin, &settings, stop.clone()).await?;
     let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
-    match &tls {
-        None => {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc);
-            let grpc_stop = stop.clone();
-            tasks.spawn(async move {
-                let r = server
-                    .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
-                    .await
-                    .context("gRPC server failed");
-                ("gRPC server", r)
-            });
-            let stop = stop.clone();
-            let listener = listeners.http;
-            tasks.spawn(async move {
-                let r = axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                    .context("HTTP server failed");
-                ("HTTP server", r)
-            });
-        }
-        Some(tls) => spawn_tls_servers(&mut tasks, tls, server, router, listeners, &stop)?,
-    }
+    spawn_servers(
+        &mut tasks,
+        &settings,
+        tls.as_ref(),
+        server,
+        router,
+        listeners,
+        &stop,
+    )?;
     drop(engine);
     tracing::info!(
         grpc = %grpc_addr,
@@ -258,43 +245,91 @@ pub async fn run(
 
 type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
 
-/// Both servers over TLS, and the certificate reload on SIGHUP. Separate from the
-/// plaintext path, which stays exactly as it was.
-fn spawn_tls_servers(
+/// Both servers, behind their connection limits ([`conn`]), over TLS when it is on (with
+/// the certificate reload on SIGHUP).
+fn spawn_servers(
     tasks: &mut Tasks,
-    tls: &tls::Tls,
+    settings: &Settings,
+    tls: Option<&tls::Tls>,
     grpc: GrpcRouter,
     http: axum::Router,
     listeners: Listeners,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
-    use tokio_stream::StreamExt;
-    // Listening before start-up is announced, so a SIGHUP sent after "ready" is not missed.
-    let reloader = tls::sighup_reloader(tls.reloader.clone(), stop.clone())?;
-    tasks.spawn(async move { ("TLS certificate reloader", reloader.await) });
-    let incoming = tokio_stream::wrappers::ReceiverStream::new(
-        tls.grpc_incoming(listeners.grpc, stop.clone()),
-    )
-    .map(|(stream, _peer)| Ok::<_, std::io::Error>(stream));
+    let c = &settings.connections;
+    let nofile = conn::fds::raise_nofile_limit().context("reading RLIMIT_NOFILE")?;
+    let budget = conn::fds::fit(
+        nofile,
+        c.fd_reserve,
+        c.http.max_connections,
+        c.grpc.max_connections,
+    );
+    if (budget.http, budget.grpc) != (c.http.max_connections, c.grpc.max_connections) {
+        tracing::warn!(
+            nofile,
+            http_max_connections = budget.http,
+            grpc_max_connections = budget.grpc,
+            "connection limits lowered to fit the open-file limit (raise LimitNOFILE=)"
+        );
+    }
+    let handshake = c.http.tls_handshake_timeout;
+    let http_gate = conn::Gate::new(
+        "http",
+        budget.http,
+        c.http.idle_timeout,
+        conn::Refusal::Busy {
+            tls: tls.map(|t| (t.http_acceptor(), handshake)),
+        },
+    );
+    let grpc_gate = conn::Gate::new(
+        "grpc",
+        budget.grpc,
+        c.grpc.idle_timeout,
+        conn::Refusal::Unavailable {
+            tls: tls.map(|t| (t.grpc_acceptor(), handshake)),
+        },
+    );
     let grpc_stop = stop.clone();
-    tasks.spawn(async move {
-        let r = grpc
-            .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
-            .await
-            .context("gRPC server failed");
-        ("gRPC server", r)
-    });
-    let listener = tls
-        .http_listener(listeners.http, stop.clone())
-        .context("http.listen")?;
-    let http_stop = stop.clone();
-    tasks.spawn(async move {
-        let r = axum::serve(listener, http)
-            .with_graceful_shutdown(http_stop.cancelled_owned())
-            .await
-            .context("HTTP server failed");
-        ("HTTP server", r)
-    });
+    match tls {
+        None => {
+            let incoming = conn::grpc_incoming(listeners.grpc, grpc_gate, stop.clone());
+            tasks.spawn(async move {
+                let r = grpc
+                    .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
+                    .await
+                    .context("gRPC server failed");
+                ("gRPC server", r)
+            });
+        }
+        Some(tls) => {
+            // Listening before start-up is announced, so a SIGHUP sent after "ready" is not missed.
+            let reloader = tls::sighup_reloader(tls.reloader.clone(), stop.clone())?;
+            tasks.spawn(async move { ("TLS certificate reloader", reloader.await) });
+            let incoming = conn::grpc_incoming_tls(
+                listeners.grpc,
+                grpc_gate,
+                tls.grpc_acceptors(),
+                handshake,
+                stop.clone(),
+            );
+            tasks.spawn(async move {
+                let r = grpc
+                    .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
+                    .await
+                    .context("gRPC server failed");
+                ("gRPC server", r)
+            });
+        }
+    }
+    let serve = conn::serve_http(
+        listeners.http,
+        http_gate,
+        tls.map(|t| (t.http_acceptor(), handshake)),
+        http,
+        c.http.header_timeout,
+        stop.clone(),
+    );
+    tasks.spawn(async move { ("HTTP server", serve.await.context("HTTP server failed")) });
     Ok(())
 }
 
@@ -308,15 +343,19 @@ fn task_failure(
     }
 }
 
-/// The gRPC services behind the token check.
+/// The gRPC services behind the token check and the Watch cap.
 type GrpcRouter = tonic::transport::server::Router<
-    tower::layer::util::Stack<grpc::auth::AuthLayer, tower::layer::util::Identity>,
+    tower::layer::util::Stack<
+        grpc::watch_cap::WatchCapLayer,
+        tower::layer::util::Stack<grpc::auth::AuthLayer, tower::layer::util::Identity>,
+    >,
 >;
 
 async fn grpc_server(
     engine: Engine,
     auth: grpc::auth::AuthLayer,
     token_admin: tokens::TokenAdmin,
+    settings: &Settings,
     stop: CancellationToken,
 ) -> anyhow::Result<GrpcRouter> {
     use proto::alert_service_server::AlertServiceServer;
@@ -356,9 +395,16 @@ async fn grpc_server(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("building gRPC reflection service (v1alpha)")?;
+    let c = &settings.connections.grpc;
     Ok(tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(c.concurrency_per_connection)
+        .timeout(c.request_timeout)
+        .max_concurrent_streams(c.max_concurrent_streams)
+        .http2_keepalive_interval(Some(c.keepalive_interval))
+        .http2_keepalive_timeout(Some(c.keepalive_timeout))
         // Every request passes the token check; health and reflection are open in its table.
         .layer(auth)
+        .layer(grpc::watch_cap::WatchCapLayer::new(c.max_watch_streams))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

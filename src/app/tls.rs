@@ -6,15 +6,12 @@
 //! gRPC listener also requires a client certificate signed by that CA; the HTTP listener
 //! never asks for one, since it faces Slack and SMS providers that have none.
 //!
-//! Handshakes run in their own tasks, off the accept loop, so a client that stalls
-//! mid-handshake holds up no one else; the finished streams reach the servers through a
-//! channel.
+//! The handshakes themselves run in [`super::conn`], each in its own task under
+//! `connections.http.tls_handshake_timeout`, so a client that stalls mid-handshake holds up
+//! no one else.
 
-use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
@@ -24,18 +21,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::settings::TlsSettings;
-
-/// A client has this long to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once, per listener; more connections wait to be accepted.
-const MAX_HANDSHAKES: usize = 256;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -209,26 +198,21 @@ impl Tls {
         }))
     }
 
-    /// TLS streams of the gRPC listener, until `stop`.
-    pub fn grpc_incoming(
-        &self,
-        listener: TcpListener,
-        stop: CancellationToken,
-    ) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
-        accept_loop(listener, Acceptor::Reloadable(self.reloader.clone()), stop)
+    /// The gRPC listener's handshake as configured now (with client certificates under
+    /// mTLS): taken per connection, so a CA re-read on SIGHUP holds for the next one.
+    pub fn grpc_acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.reloader.grpc.load_full())
     }
 
-    /// The HTTP listener, as axum serves it.
-    pub fn http_listener(
-        &self,
-        listener: TcpListener,
-        stop: CancellationToken,
-    ) -> io::Result<HttpsListener> {
-        let local = listener.local_addr()?;
-        Ok(HttpsListener {
-            streams: accept_loop(listener, Acceptor::Fixed(self.http.clone()), stop),
-            local,
-        })
+    /// A source of [`Tls::grpc_acceptor`] for the accept loop.
+    pub fn grpc_acceptors(&self) -> impl Fn() -> TlsAcceptor + Send + Sync + 'static {
+        let reloader = self.reloader.clone();
+        move || TlsAcceptor::from(reloader.grpc.load_full())
+    }
+
+    /// The HTTP listener's handshake.
+    pub fn http_acceptor(&self) -> TlsAcceptor {
+        self.http.clone()
     }
 
     /// How the "pagerd ready" line describes the listeners.
@@ -268,89 +252,4 @@ pub fn sighup_reloader(
             }
         }
     })
-}
-
-/// A listener's TLS configuration: fixed, or the one the reloader holds now.
-enum Acceptor {
-    Fixed(TlsAcceptor),
-    Reloadable(Arc<TlsReloader>),
-}
-
-impl Acceptor {
-    fn current(&self) -> TlsAcceptor {
-        match self {
-            Acceptor::Fixed(a) => a.clone(),
-            Acceptor::Reloadable(r) => TlsAcceptor::from(r.grpc.load_full()),
-        }
-    }
-}
-
-/// Accepts connections and hands each to its own handshake task; finished streams come out
-/// of the returned channel. Ends with `stop` or when the receiver is dropped.
-fn accept_loop(
-    listener: TcpListener,
-    acceptor: Acceptor,
-    stop: CancellationToken,
-) -> mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)> {
-    let (tx, rx) = mpsc::channel(64);
-    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    tokio::spawn(async move {
-        loop {
-            let permit = tokio::select! {
-                _ = stop.cancelled() => return,
-                p = handshakes.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-            };
-            let (tcp, peer) = tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tx.closed() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: pause rather than spin.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.current();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
-                drop(permit);
-                match done {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send((stream, peer)).await;
-                    }
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    rx
-}
-
-/// The HTTP listener's TLS streams, for `axum::serve`.
-pub struct HttpsListener {
-    streams: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl axum::serve::Listener for HttpsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.streams.recv().await {
-            Some(accepted) => accepted,
-            // The accept loop ended on shutdown; axum's graceful shutdown ends the server.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }

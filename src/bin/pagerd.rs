@@ -208,7 +208,7 @@ fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    init_logging(filter, settings.log.format);
 
     let policies = match config::load_dir(&settings.schedules_dir) {
         Ok(p) => p,
@@ -250,6 +250,26 @@ fn serve(settings: Settings) -> ExitCode {
             eprintln!("pagerd: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Log lines go to stdout. Colours only when it is a terminal (and `NO_COLOR` is unset): a
+/// file, journald or a pipe gets plain text, or JSON with `log.format = "json"`.
+fn init_logging(filter: EnvFilter, format: config::settings::LogFormat) {
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        config::settings::LogFormat::Text => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let ansi = std::io::stdout().is_terminal() && !no_color;
+            builder.with_ansi(ansi).init();
+        }
+        config::settings::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .init(),
     }
 }
 

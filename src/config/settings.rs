@@ -46,6 +46,8 @@ listen = "127.0.0.1:8080"
 
 [log]
 filter = "info"                   # tracing EnvFilter syntax, e.g. "info,pagerd=debug"
+format = "text"                   # "text" (colours only on a terminal) or "json" (one object
+                                  # a line with level, message and fields: journald, Loki)
 
 [links]
 public_url = "http://127.0.0.1:8080"   # how browsers reach the HTTP listener (links in emails);
@@ -131,6 +133,29 @@ critical = "critical"
 error = "high"
 warning = "medium"
 info = "low"
+
+[connections]                     # connection hygiene on both listeners (README "Connections")
+fd_reserve = 256                  # open files kept for the store, deliveries and refusals; the
+                                  # soft RLIMIT_NOFILE is raised to the hard one at start, and
+                                  # both max_connections are lowered (warning) until all fits
+
+[connections.http]
+max_connections = 4096            # served at once; more are answered 503 and closed
+header_timeout = "10s"            # a request head must arrive within this (slowloris); also
+                                  # how long an HTTP/1 keep-alive connection may wait idle
+idle_timeout = "60s"              # nothing read or written this long: closed
+tls_handshake_timeout = "10s"     # with TLS: to finish the handshake (both listeners)
+
+[connections.grpc]
+max_connections = 4096            # served at once; calls on more: UNAVAILABLE, then closed
+idle_timeout = "5m"               # nothing read or written this long: closed (pings count)
+keepalive_interval = "60s"        # HTTP/2 PING this often (shorter than idle_timeout)...
+keepalive_timeout = "20s"         # ...and close when its answer takes longer than this
+request_timeout = "60s"           # a call not answered by then: DEADLINE_EXCEEDED (a stream's
+                                  # start only, not its length)
+max_concurrent_streams = 256      # calls open at once on one connection
+concurrency_per_connection = 256  # calls handled at once per connection; more wait
+max_watch_streams = 1024          # Watch streams open at once; more get RESOURCE_EXHAUSTED
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -157,6 +182,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub integrations: IntegrationSettings,
     pub tls: TlsSettings,
+    pub connections: super::connections::ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -174,6 +200,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             integrations: IntegrationSettings::default(),
             tls: TlsSettings::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -255,14 +282,27 @@ impl TlsSettings {
 pub struct LogSettings {
     /// `tracing_subscriber::EnvFilter` directives.
     pub filter: String,
+    pub format: LogFormat,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             filter: "info".to_owned(),
+            format: LogFormat::Text,
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable; ANSI colours only when the output is a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `message`, fields, `target`).
+    Json,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -597,6 +637,7 @@ impl Settings {
             }
         }
         self.tls.validate()?;
+        self.connections.validate()?;
         Ok(())
     }
 

@@ -24,9 +24,11 @@ mod sms_inbound;
 mod tls;
 mod validation;
 // Hardening (issue 12): deliveries, a full disk, hostile input, escaping, secrets, repeats
-// and the threshold rule, Watch order and resume.
+// and the threshold rule, Watch order and resume, connections, logs.
+mod connections;
 mod escaping;
 mod hostile;
+mod logs;
 mod outbox;
 mod secrets;
 mod store_full;

@@ -600,3 +600,52 @@ async fn sighup_rereads_the_client_ca_and_keeps_the_old_one_when_the_new_is_bad(
     let (_, status) = daemon.terminate().await.unwrap();
     assert!(status.success(), "{status}\n{}", daemon.log_tail());
 }
+
+#[tokio::test]
+async fn over_tls_a_stalled_handshake_is_dropped_and_connections_over_the_limit_get_503() {
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let ca = Ca::new("pagerd test CA");
+    let mut settings = tls_settings(&dirs, &sink, &ca.server(), None);
+    settings.connections.http.max_connections = 2;
+    settings.connections.http.tls_handshake_timeout = Duration::from_secs(1);
+    let daemon = InProcess::start(settings, Options::default()).await;
+    let url = format!("https://localhost:{}/healthz", daemon.http_addr.port());
+
+    // A client that connects and never starts its handshake is let go after the timeout
+    // (and holds its slot no longer).
+    let mut stalled = tokio::net::TcpStream::connect(daemon.http_addr)
+        .await
+        .unwrap();
+    let opened = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(
+        PATIENCE,
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut buf),
+    )
+    .await
+    .expect("the stalled handshake is dropped within the bound");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let took = opened.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "dropped after {took:?}; tls_handshake_timeout is 1s"
+    );
+
+    // Two clients hold both slots (their kept-alive connections); a third is answered 503,
+    // over TLS.
+    let (a, b) = (https_client(&ca), https_client(&ca));
+    for c in [&a, &b] {
+        assert_eq!(c.get(&url).send().await.unwrap().status(), 200);
+    }
+    let third = https_client(&ca).get(&url).send().await.expect("an answer");
+    assert_eq!(third.status(), 503);
+    assert_eq!(third.headers()["retry-after"], "1");
+    drop((a, b));
+    eventually("a slot to come free", || async {
+        let r = https_client(&ca).get(&url).send().await;
+        r.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    daemon.stop().await;
+}

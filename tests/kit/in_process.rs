@@ -23,6 +23,54 @@ pub struct InProcess {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// An in-process daemon shares the test's tokio clock, which tests pause and jump by hours
+/// to reach escalations; every connection timer (idle, header, keepalive, request) would
+/// fire on such a jump and cut the test's own clients. So timers left at their defaults are
+/// stretched here; they are tested against the real binary (`tests/daemon/connections.rs`).
+fn stretch_connection_timers(settings: &mut Settings) {
+    use std::time::Duration;
+    let defaults = pagerd::config::connections::ConnectionSettings::default();
+    let c = &mut settings.connections;
+    let (far, farther) = (
+        Duration::from_secs(5 * 365 * 24 * 3600),
+        Duration::from_secs(10 * 365 * 24 * 3600),
+    );
+    let stretch = |value: &mut Duration, default: Duration, to: Duration| {
+        if *value == default {
+            *value = to;
+        }
+    };
+    stretch(
+        &mut c.http.header_timeout,
+        defaults.http.header_timeout,
+        farther,
+    );
+    stretch(
+        &mut c.http.idle_timeout,
+        defaults.http.idle_timeout,
+        farther,
+    );
+    let h = defaults.http.tls_handshake_timeout;
+    stretch(&mut c.http.tls_handshake_timeout, h, farther);
+    stretch(
+        &mut c.grpc.idle_timeout,
+        defaults.grpc.idle_timeout,
+        farther,
+    );
+    let k = defaults.grpc.keepalive_interval;
+    stretch(&mut c.grpc.keepalive_interval, k, far);
+    stretch(
+        &mut c.grpc.keepalive_timeout,
+        defaults.grpc.keepalive_timeout,
+        far,
+    );
+    stretch(
+        &mut c.grpc.request_timeout,
+        defaults.grpc.request_timeout,
+        farther,
+    );
+}
+
 impl InProcess {
     /// Loads the policy files of `settings.schedules_dir`, binds both listeners on port 0 of
     /// loopback and starts the daemon (it serves once this returns).
@@ -33,11 +81,12 @@ impl InProcess {
 
     /// Like [`InProcess::start`], on the given addresses (a restart on the same ports).
     pub async fn start_on(
-        settings: Settings,
+        mut settings: Settings,
         options: Options,
         grpc: SocketAddr,
         http: SocketAddr,
     ) -> Self {
+        stretch_connection_timers(&mut settings);
         let policies = config::load_dir(&settings.schedules_dir).unwrap_or_else(|e| panic!("{e}"));
         let listeners = Listeners {
             grpc: TcpListener::bind(grpc).await.expect("bind grpc"),

@@ -31,6 +31,8 @@ pub struct ProcessSpec {
     pub env: Vec<(String, String)>,
     /// For a daemon serving TLS: how the kit's health check connects (`https://`).
     pub grpc_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// The daemon's RLIMIT_NOFILE (soft, hard) at exec; `None` inherits this process's.
+    pub nofile: Option<(u64, u64)>,
 }
 
 impl ProcessSpec {
@@ -46,6 +48,7 @@ impl ProcessSpec {
             webhook_url: None,
             env: Vec::new(),
             grpc_tls: None,
+            nofile: None,
         }
     }
 
@@ -112,6 +115,22 @@ impl DaemonProcess {
             .stderr(err)
             .kill_on_drop(true);
 
+        if let Some((soft, hard)) = spec.nofile {
+            let limit = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
+            // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         let spawned = Instant::now();
         let child = cmd
             .spawn()
@@ -250,8 +269,17 @@ impl DaemonProcess {
     }
 }
 
-/// The value of `key=value` in a tracing fmt line.
+/// The value of `key=value` in a tracing fmt line, or of `"key":value` in a JSON one
+/// (`log.format = "json"`).
 pub fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    if line.trim_start().starts_with('{') {
+        let pattern = format!("\"{key}\":");
+        let rest = &line[line.find(&pattern)? + pattern.len()..];
+        return match rest.strip_prefix('"') {
+            Some(text) => text.split('"').next(),
+            None => rest.split([',', '}']).next(),
+        };
+    }
     line.split_whitespace()
         .find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
 }

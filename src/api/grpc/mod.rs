@@ -11,6 +11,7 @@ mod reports;
 mod revocable;
 mod schedules;
 mod watch;
+pub mod watch_cap;
 
 use chrono::{DateTime, Utc};
 use tonic::Status;
