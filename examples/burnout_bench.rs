@@ -24,6 +24,7 @@ const POLICY: BurnoutPolicy = BurnoutPolicy {
     max_weeks_per_quarter: Some(4),
     max_consecutive_evening_weeks: Some(2),
     rest_after_busy_week: Some(3),
+    rest_days: 7,
     min_rest_hours: Some(12),
 };
 

@@ -124,6 +124,7 @@ impl Checker {
                         d.max_consecutive_evening_weeks,
                     ),
                     rest_after_busy_week: b.rest_after_busy_week.or(d.rest_after_busy_week),
+                    rest_days: b.rest_days.as_ref().map_or(d.rest_days, |r| *r.get_ref()),
                     min_rest_hours: on(b.min_rest_hours, None),
                 }
             }),
