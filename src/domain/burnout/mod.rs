@@ -57,7 +57,7 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 pub use plan::{LOOKBACK, LedgerEntry, PROJECTION_HORIZON, Planned, SlotRef, apply, plan};
 
 /// One on-call week; the load report counts weeks with it too.
-pub(super) const WEEK_MINUTES: i64 = 7 * 24 * 60;
+pub const WEEK_MINUTES: i64 = 7 * 24 * 60;
 
 /// A schedule's limits; `None` switches a rule off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
