@@ -110,9 +110,7 @@ fn every_valid_case_loads() {
             case.display()
         );
         match load_case(case, header.with.as_deref()) {
-            Err(errors) => {
-                failures.push(format!("{}:\n  {}", case.display(), errors.join("\n  ")))
-            }
+            Err(errors) => failures.push(format!("{}:\n  {}", case.display(), errors.join("\n  "))),
             Ok(set) => {
                 let warnings = limit_warnings(&set, CASES_NOW.parse().expect("an instant"));
                 if warnings != header.warn {

@@ -474,11 +474,12 @@ impl Load {
         let previous = self.previous(slot);
         // On call two turns in a row (one-person rotations always are: no flag).
         let after_own = |p: &str| n > 1 && previous.is_some_and(|t| t.person == p);
-        let mark_back_to_back = |d: &mut Decision| {
+        let mark = |d: &mut Decision, why: &str| {
             d.back_to_back = true;
             d.flagged = true;
-            d.reason.push_str(" (back to back: nobody else eligible)");
+            d.reason.push_str(&format!(" (back to back: {why})"));
         };
+        let mark_back_to_back = |d: &mut Decision| mark(d, "nobody else eligible");
 
         // The second half of a swap: the candidate took this person's turn earlier.
         let mut lapsed = None;
@@ -514,8 +515,9 @@ impl Load {
 
         let Some(own_why) = self.refusal(slot.candidate, slot) else {
             d.reason = format!("{candidate}'s turn{}", lapsed.unwrap_or_default());
+            // Left by an earlier decision that could not foresee it (say an override since).
             if after_own(&candidate) && !previous.is_some_and(|t| t.flagged) {
-                mark_back_to_back(&mut d);
+                mark(&mut d, "on call the turn before too");
             }
             return d;
         };
@@ -537,7 +539,7 @@ impl Load {
                 Some(_) => {}
             }
         }
-        let clear = |x: &&&String| !after_own(x) && !(**x == next && no_swap_from_next);
+        let clear = |x: &&&String| !(after_own(x) || (**x == next && no_swap_from_next));
         if let Some(&pick) = eligible.iter().find(clear).or(eligible.first()) {
             d.skipped = skipped;
             let passed: Vec<&str> = (eligible.iter())

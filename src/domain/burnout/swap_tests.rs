@@ -238,3 +238,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_ledger_row_tells_how_its_turn_came_to_its_person() {
+    // What a restart reads back: the kind of each recorded turn, so a pending swap survives.
+    let m = members(&["ann", "bob", "carol"]);
+    let mut load = Load::new(rest(15), []);
+    let mut kinds = Vec::new();
+    for k in 0..5 {
+        let s = slot(k, Duration::weeks(1), &m);
+        let d = load.decide(&s);
+        if k == 0 {
+            load.set_incidents("ann", s.start, 4);
+        }
+        // The row `Planned::entry` writes, as the store reads it back.
+        let e = LedgerEntry {
+            schedule: "s".into(),
+            layer: "primary".into(),
+            turn: Some(k),
+            start: s.start,
+            end: s.end,
+            person: d.person,
+            candidate: d.candidate,
+            reason: d.reason,
+            skipped: d.skipped,
+            flagged: d.flagged,
+            nobody_eligible: d.nobody_eligible,
+            rested: d.rested,
+            evening: false,
+            incidents: 0,
+        };
+        kinds.push(e.kind());
+    }
+    assert_eq!(
+        kinds,
+        [
+            TurnKind::Own,
+            TurnKind::Own,
+            TurnKind::Own,
+            TurnKind::Moved("rest after busy shift"),
+            TurnKind::Swap
+        ]
+    );
+}
