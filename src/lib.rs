@@ -7,7 +7,8 @@
 //!   in `domain::due`, the reload diff in `domain::reload`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors (`config::policy`: raw schema, cross-file
-//!   checker, syntax parsers, gap report; error cases are fixtures in `tests/policy_cases/`).
+//!   checker, syntax parsers, gap report, burnout-limit warnings; error cases are fixtures in
+//!   `tests/policy_cases/`).
 //! - [`store`]: the storage interface — the [`store::ReadTx`] / [`store::WriteTx`] domain
 //!   operations, one write closure = one transaction, answered once committed, the store's own
 //!   [`store::Error`] — and its backend, `store/sqlite/` (the only place with SQL or the SQLite

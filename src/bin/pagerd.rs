@@ -240,6 +240,10 @@ fn serve(settings: Settings) -> ExitCode {
             policies = policies.policies.len(),
             "starting pagerd"
         );
+        // What `pagerd check` warns about burnout limits, in the log too.
+        for warning in config::policy::limit_warnings(&policies, chrono::Utc::now()) {
+            tracing::warn!("{warning}");
+        }
         let shutdown = CancellationToken::new();
         tokio::spawn(signal_shutdown(shutdown.clone()));
         app::run(settings, policies, listeners, Options::default(), shutdown).await

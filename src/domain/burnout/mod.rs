@@ -16,7 +16,7 @@
 //!   `max_consecutive_evening_weeks`.
 //! - **rest after a busy shift**: a shift in which more than `rest_after_busy_week`
 //!   incidents were paged to the person starts a rest of `rest_days` (default 7) from the
-//!   shift's end; a turn starting within the rest is not theirs. A turn starting when the rest
+//!   shift's end, in local days (schedule zone); a turn starting within the rest is not theirs. A turn starting when the rest
 //!   is over (or later) is theirs as usual.
 //! - **minimum rest** (optional): at least `min_rest_hours` between the end of the person's
 //!   last shift and the start of this one.
@@ -362,9 +362,13 @@ impl Load {
             let rest = chrono::Duration::days(i64::from(p.rest_days));
             // Any busy shift whose rest the turn starts in (shifts end in start order,
             // except overlapping layers, so look back a little past the first miss).
+            // In local days, like the turns: a week's rest ends at the same wall-clock time a
+            // week later, across a daylight-saving change too.
             let busy = (mine.iter().rev())
-                .take_while(|t| t.end + rest + rest > slot.start)
-                .find(|t| t.incidents > n && t.end <= slot.start && slot.start < t.end + rest);
+                .take_while(|t| t.local_end + rest + rest > slot.local_start)
+                .find(|t| {
+                    t.incidents > n && t.end <= slot.start && slot.local_start < t.local_end + rest
+                });
             if let Some(busy) = busy {
                 return Some(format!(
                     "rest after a busy shift ({} incidents from {}, more than {n}, rest until {})",

@@ -281,3 +281,38 @@ fn a_ledger_row_tells_how_its_turn_came_to_its_person() {
         ]
     );
 }
+
+#[test]
+fn a_weeks_rest_ends_at_the_same_wall_clock_time_across_a_dst_change() {
+    // Los Angeles springs forward on 8 March 2026, inside ann's rest after her busy week
+    // (23 February – 2 March 09:00 PST). Counted in local days, the rest ends Monday 9 March
+    // 09:00 PDT, when her next turn starts: hers (168 h later would be 10:00 PDT).
+    let zone = chrono_tz::America::Los_Angeles;
+    let m = members(&["ann", "bob"]);
+    let local = |(m, d): (u32, u32)| {
+        NaiveDate::from_ymd_opt(2026, m, d)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+    };
+    let s = |from: (u32, u32), to: (u32, u32), candidate: &'static str| Slot {
+        start: crate::domain::rotation::resolve_local(zone, local(from)),
+        end: crate::domain::rotation::resolve_local(zone, local(to)),
+        local_start: local(from),
+        local_end: local(to),
+        evening: false,
+        candidate,
+        members: &m,
+        layer: "primary",
+    };
+    let mut load = Load::new(rest(7), []);
+    let first = s((2, 23), (3, 2), "ann");
+    load.decide(&first);
+    load.set_incidents("ann", first.start, 4);
+    assert_eq!(load.decide(&s((3, 2), (3, 9), "bob")).person, "bob");
+    let d = load.decide(&s((3, 9), (3, 16), "ann"));
+    assert_eq!(
+        (d.person.as_str(), d.reason.as_str()),
+        ("ann", "ann's turn")
+    );
+}
