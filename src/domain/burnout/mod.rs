@@ -6,7 +6,8 @@
 //! (recording a turn as it starts), the projections (future turns, no new incidents) and a
 //! simulator (replaying recorded incidents) give the same answer for the same history:
 //! build a [`Load`] from the history and call [`Load::decide`] for each slot in start order
-//! ([`plan`] does exactly that for a schedule and its ledger).
+//! ([`plan`] does exactly that for a schedule and its ledger; [`plan_with`] also gives each
+//! decided shift its incidents, for a what-if over recorded ones).
 //!
 //! Rules, checked for each member:
 //! - **weeks per quarter**: the person's on-call weeks in the calendar quarter (schedule zone)
@@ -54,7 +55,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
-pub use plan::{LOOKBACK, LedgerEntry, PROJECTION_HORIZON, Planned, SlotRef, apply, plan};
+pub use plan::{
+    LOOKBACK, LedgerEntry, PROJECTION_HORIZON, Planned, SlotRef, apply, plan, plan_with,
+};
 
 /// One on-call week; the load report counts weeks with it too.
 pub const WEEK_MINUTES: i64 = 7 * 24 * 60;

@@ -110,6 +110,21 @@ pub fn plan(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Vec<Planned> {
+    plan_with(schedule, policy, ledger, now, until, |_, _, _| 0)
+}
+
+/// [`plan`] where the decided shifts have incidents: `incidents(person, start, end)` counts
+/// those paged to the person who takes a shift, during it (a what-if replays recorded ones).
+/// Only shifts that have ended count toward a rest, so giving a shift its count as soon as
+/// it is decided changes nothing before its end. With `|_, _, _| 0` this is [`plan`].
+pub fn plan_with(
+    schedule: &Schedule,
+    policy: BurnoutPolicy,
+    ledger: &[LedgerEntry],
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    mut incidents: impl FnMut(&str, DateTime<Utc>, DateTime<Utc>) -> u32,
+) -> Vec<Planned> {
     let local = |t: DateTime<Utc>| t.with_timezone(&schedule.zone).naive_local();
     let mut history: Vec<Taken> = Vec::with_capacity(ledger.len());
     for e in ledger {
@@ -189,6 +204,10 @@ pub fn plan(
             layer,
         };
         let decision = load.decide(&slot);
+        let count = incidents(&decision.person, start, end);
+        if count > 0 {
+            load.set_incidents(&decision.person, start, count);
+        }
         out.push(Planned {
             slot: what,
             start,

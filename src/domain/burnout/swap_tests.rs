@@ -316,3 +316,47 @@ fn a_weeks_rest_ends_at_the_same_wall_clock_time_across_a_dst_change() {
         ("ann", "ann's turn")
     );
 }
+
+#[test]
+fn plan_with_recorded_incidents_decides_as_the_daemon_would() {
+    // What a what-if calls: the schedule's turns from the start, ann's first week busy.
+    use crate::domain::rotation::{Rotation, ShiftLength};
+    use crate::domain::schedule::{Layer, Schedule};
+    let m = members(&["ann", "bob", "carol"]);
+    let (first, _) = turn(0, Duration::weeks(1));
+    let schedule = Schedule {
+        name: "primary".into(),
+        zone: chrono_tz::UTC,
+        layers: vec![Layer {
+            name: "primary".into(),
+            rotation: Rotation {
+                zone: chrono_tz::UTC,
+                start: first,
+                length: ShiftLength::Weeks(1),
+                members: m.clone(),
+            },
+            restrictions: Vec::new(),
+            evening: false,
+            assigned: Default::default(),
+        }],
+        overrides: Vec::new(),
+    };
+    let now = first.and_utc();
+    let planned = plan_with(
+        &schedule,
+        rest(15),
+        &[],
+        now,
+        now + Duration::weeks(7),
+        |p, s, _| u32::from(p == "ann" && s == now) * 4,
+    );
+    let got: Vec<(String, String)> = (planned.into_iter())
+        .map(|p| (p.decision.person, p.decision.reason))
+        .collect();
+    let want: Vec<(String, String)> = run(rest(15), &m, Duration::weeks(1), 7, &[(0, 4)])
+        .into_iter()
+        .map(|(p, r, _)| (p, r))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(got[4].0, "ann");
+}
