@@ -1,6 +1,7 @@
 //! Burnout projection speed: deciding one year of turns of a 50-member schedule with every
-//! limit on (4 weeks a quarter, 2 consecutive evening weeks, rest after more than 3
-//! incidents, 12 h minimum rest), from a ledger holding the last quarter (some busy weeks).
+//! limit on (4 weeks a quarter, 2 consecutive evening weeks, a week's rest after more than 3
+//! incidents, 12 h minimum rest; moved turns swapped back), from a ledger holding the last
+//! quarter (some busy weeks).
 //! Times `plan` (the decisions alone) and `apply` (decisions plus the per-turn maps the
 //! serving set carries, which is what the daemon runs after each recording), for weekly
 //! turns and, as a harder case, daily ones; then `final_shifts` over the year and `on_call`
@@ -24,6 +25,7 @@ const POLICY: BurnoutPolicy = BurnoutPolicy {
     max_weeks_per_quarter: Some(4),
     max_consecutive_evening_weeks: Some(2),
     rest_after_busy_week: Some(3),
+    rest_days: 7,
     min_rest_hours: Some(12),
 };
 
@@ -36,26 +38,35 @@ fn main() {
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average: {}", load.trim());
     }
-    for (label, length) in [
-        ("weekly", ShiftLength::Weeks(1)),
-        ("daily", ShiftLength::Days(1)),
+    // The third case makes the rest (50 days) outlast by a day the next turn (49 days after a
+    // turn ends) of everyone busy in the ledger, so turns are moved and swapped back (with 50
+    // members and a week's rest, none are).
+    let long_rest = BurnoutPolicy {
+        rest_days: 50,
+        ..POLICY
+    };
+    for (label, length, policy) in [
+        ("weekly", ShiftLength::Weeks(1), POLICY),
+        ("daily", ShiftLength::Days(1), POLICY),
+        ("daily, 50-day rest", ShiftLength::Days(1), long_rest),
     ] {
-        let def = schedule(length);
+        let def = schedule(length, policy);
         let ledger = history(&def.schedule, now);
-        let planned = plan(&def.schedule, POLICY, &ledger, now, until);
+        let planned = plan(&def.schedule, policy, &ledger, now, until);
         let moved = planned
             .iter()
-            .filter(|p| p.decision.person != p.decision.candidate)
+            .filter(|p| p.decision.person != p.decision.candidate && !p.decision.swap)
             .count();
+        let swapped = planned.iter().filter(|p| p.decision.swap).count();
         println!(
             "{label}: 50 members, evening layer, all limits; ledger {} rows; one year: {} turns \
-             decided, {moved} moved by a limit",
+             decided, {moved} moved by a limit, {swapped} swapped back",
             ledger.len(),
             planned.len()
         );
         let t_plan = median_of(runs, || {
             time_per_call(20, || {
-                black_box(plan(&def.schedule, POLICY, black_box(&ledger), now, until));
+                black_box(plan(&def.schedule, policy, black_box(&ledger), now, until));
             })
         });
         let t_apply = median_of(runs, || {
@@ -104,7 +115,7 @@ fn main() {
     }
 }
 
-fn schedule(length: ShiftLength) -> ScheduleDef {
+fn schedule(length: ShiftLength, policy: BurnoutPolicy) -> ScheduleDef {
     let members: Vec<String> = (0..50).map(|i| format!("m{i:02}")).collect();
     let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
     ScheduleDef {
@@ -134,7 +145,7 @@ fn schedule(length: ShiftLength) -> ScheduleDef {
         owner: "owner".into(),
         fallback: None,
         handoff: HandoffNotify::OFF,
-        burnout: Some(POLICY),
+        burnout: Some(policy),
         override_notes: Default::default(),
     }
 }

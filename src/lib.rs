@@ -8,7 +8,8 @@
 //!   diff in `domain::reload`, what the outbox sends next in `domain::dispatch`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors (`config::policy`: raw schema, cross-file
-//!   checker, syntax parsers, gap report; error cases are fixtures in `tests/policy_cases/`).
+//!   checker, syntax parsers, gap report, burnout-limit warnings; error cases are fixtures in
+//!   `tests/policy_cases/`).
 //! - [`store`]: the storage interface — the [`store::ReadTx`] / [`store::WriteTx`] domain
 //!   operations, one write closure = one transaction, answered once committed, the store's own
 //!   [`store::Error`] — and its backend, `store/sqlite/` (the only place with SQL or the SQLite

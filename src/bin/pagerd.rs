@@ -29,7 +29,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate a directory of policy files and exit (non-zero on errors); also lists each
-    /// schedule's gaps in the next 28 days (warnings only).
+    /// schedule's gaps in the next 28 days and the coming quarters its members cannot cover
+    /// within max_weeks_per_quarter (warnings only).
     Check {
         /// Defaults to the configured `schedules_dir`.
         dir: Option<PathBuf>,
@@ -182,7 +183,13 @@ fn check(dir: &std::path::Path) -> ExitCode {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             let mut text = format!("{}\n", config::CheckSummary::of(dir, &set));
-            for line in config::policy::gap_report(&set, chrono::Utc::now()) {
+            let now = chrono::Utc::now();
+            for line in config::policy::gap_report(&set, now) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            // Limits the members cannot keep in a coming quarter: warnings, not errors.
+            for line in config::policy::limit_warnings(&set, now) {
                 text.push_str(&line);
                 text.push('\n');
             }
@@ -238,6 +245,10 @@ fn serve(settings: Settings) -> ExitCode {
             policies = policies.policies.len(),
             "starting pagerd"
         );
+        // What `pagerd check` warns about burnout limits, in the log too.
+        for warning in config::policy::limit_warnings(&policies, chrono::Utc::now()) {
+            tracing::warn!("{warning}");
+        }
         let shutdown = CancellationToken::new();
         tokio::spawn(signal_shutdown(shutdown.clone()));
         app::run(settings, policies, listeners, Options::default(), shutdown).await

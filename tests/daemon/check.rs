@@ -144,3 +144,66 @@ async fn the_daemon_process_serves_and_stops_cleanly_on_sigterm() {
     let (_, status) = child.terminate().await.unwrap();
     assert_eq!(status.code(), Some(0), "{}", child.log_tail());
 }
+
+/// Two people, weekly, at most 4 weeks a quarter each: 8 of the 12–13 weeks of any quarter.
+const SHORT_QUARTERS: &str = r#"
+[[person]]
+name = "ann"
+time_zone = "UTC"
+[[person]]
+name = "bob"
+time_zone = "UTC"
+[[schedule]]
+name = "tiny"
+time_zone = "UTC"
+owner = "ann"
+[schedule.burnout]
+max_weeks_per_quarter = 4
+max_consecutive_evening_weeks = 2
+[[schedule.layer]]
+name = "weekly"
+members = ["ann", "bob"]
+shift = "1w"
+start = "2026-01-05T09:00"
+evening = true
+"#;
+
+#[test]
+fn check_warns_about_a_quarter_the_members_cannot_cover_and_refuses_an_impossible_turn() {
+    // Infeasible: a warning per coming quarter, and the check passes.
+    let dirs = AppDirs::new(SHORT_QUARTERS);
+    let out = pagerd()
+        .arg("check")
+        .arg(dirs.schedules())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let warnings: Vec<&str> = (stdout.lines())
+        .filter(|l| l.starts_with("warning: schedule \"tiny\": 20"))
+        .collect();
+    assert_eq!(warnings.len(), 4, "{stdout}");
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.contains("its 2 member(s) may take at most 8 (max_weeks_per_quarter = 4)")),
+        "{stdout}"
+    );
+
+    // Impossible: a 3-week evening turn over a 2-week cap is refused at its line.
+    let broken = SHORT_QUARTERS.replace("shift = \"1w\"", "shift = \"3w\"");
+    let line = broken.lines().position(|l| l.contains("\"3w\"")).unwrap() + 1;
+    let dirs = AppDirs::new(&broken);
+    let out = pagerd()
+        .arg("check")
+        .arg(dirs.schedules())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "policies.toml:{line}: layer \"weekly\" of schedule \"tiny\": shift: \"3w\" breaks \
+         max_consecutive_evening_weeks = 2 by itself: each evening turn is 3 weeks in a row"
+    );
+    assert!(stderr.lines().any(|l| l.ends_with(&expected)), "{stderr}");
+}

@@ -10,6 +10,7 @@ mod alertmanager;
 mod api;
 mod audit;
 mod burnout;
+mod burnout_swaps;
 mod channels;
 mod check;
 mod dedup;

@@ -1,10 +1,11 @@
 //! The fixture cases in `tests/policy_cases/` (the format is in its README.md): each valid
-//! case loads, and each invalid case is refused with exactly the errors its `# expect:` lines
+//! case loads (with exactly the warnings its `# warn:` lines name), and each invalid case is refused with exactly the errors its `# expect:` lines
 //! name, in order. Adding a case is adding a file.
 
 use std::path::{MAIN_SEPARATOR, Path, PathBuf};
 
-use super::load_dir;
+use super::{limit_warnings, load_dir};
+use crate::domain::PolicySet;
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_cases")
@@ -34,7 +35,13 @@ struct Header {
     with: Option<Vec<String>>,
     /// `# expect: file:line: message`, one line per error.
     expect: Vec<String>,
+    /// `# warn: message` (valid cases), one line per warning `pagerd check` prints about
+    /// burnout limits, with the clock at [`CASES_NOW`].
+    warn: Vec<String>,
 }
+
+/// The instant valid cases' warnings are computed at: the coming quarters are 2026's.
+const CASES_NOW: &str = "2026-01-01T00:00:00Z";
 
 impl Header {
     fn of(text: &str) -> Self {
@@ -44,6 +51,8 @@ impl Header {
                 header.with = Some(names.split_whitespace().map(String::from).collect());
             } else if let Some(error) = line.strip_prefix("# expect:") {
                 header.expect.push(error.trim().to_owned());
+            } else if let Some(warning) = line.strip_prefix("# warn:") {
+                header.warn.push(warning.trim().to_owned());
             }
         }
         header
@@ -52,7 +61,7 @@ impl Header {
 
 /// Loads `case` together with the base files, in a directory of their own, as pagerd would
 /// load a schedules directory. The errors read `file:line: message` without the directory.
-fn load_case(case: &Path, with: Option<&[String]>) -> Result<(), Vec<String>> {
+fn load_case(case: &Path, with: Option<&[String]>) -> Result<PolicySet, Vec<String>> {
     let dir = tempfile::tempdir().expect("temp dir");
     let base = toml_files(&cases_dir().join("base"));
     if let Some(with) = with {
@@ -78,7 +87,7 @@ fn load_case(case: &Path, with: Option<&[String]>) -> Result<(), Vec<String>> {
     );
     std::fs::copy(case, dir.path().join(name)).expect("copy case");
     let prefix = format!("{}{MAIN_SEPARATOR}", dir.path().display());
-    load_dir(dir.path()).map(drop).map_err(|errors| {
+    load_dir(dir.path()).map_err(|errors| {
         errors
             .0
             .iter()
@@ -100,8 +109,19 @@ fn every_valid_case_loads() {
             "{}: a valid case expects no errors",
             case.display()
         );
-        if let Err(errors) = load_case(case, header.with.as_deref()) {
-            failures.push(format!("{}:\n  {}", case.display(), errors.join("\n  ")));
+        match load_case(case, header.with.as_deref()) {
+            Err(errors) => failures.push(format!("{}:\n  {}", case.display(), errors.join("\n  "))),
+            Ok(set) => {
+                let warnings = limit_warnings(&set, CASES_NOW.parse().expect("an instant"));
+                if warnings != header.warn {
+                    failures.push(format!(
+                        "{}:\n expected warnings\n  {}\n got\n  {}",
+                        case.display(),
+                        header.warn.join("\n  "),
+                        warnings.join("\n  ")
+                    ));
+                }
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -121,7 +141,7 @@ fn every_invalid_case_is_refused_with_the_errors_it_expects() {
             case.display()
         );
         match load_case(case, header.with.as_deref()) {
-            Ok(()) => failures.push(format!("{}: loaded without errors", case.display())),
+            Ok(_) => failures.push(format!("{}: loaded without errors", case.display())),
             Err(errors) if errors != header.expect => failures.push(format!(
                 "{}:\n expected\n  {}\n got\n  {}",
                 case.display(),

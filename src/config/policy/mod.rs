@@ -7,12 +7,14 @@
 //! - `raw`: the file format (serde structs with spans);
 //! - `check`: the cross-file checker that turns raw files into a `PolicySet`;
 //! - `syntax`: the small languages inside values (names, shift lengths, windows, times);
-//! - `gaps`: the gap report `pagerd check` prints.
+//! - `gaps`: the gap report `pagerd check` prints;
+//! - `limits`: warnings about burnout limits the members cannot keep (a quarter too long).
 
 #[cfg(test)]
 mod cases;
 mod check;
 mod gaps;
+mod limits;
 mod raw;
 mod syntax;
 #[cfg(test)]
@@ -27,6 +29,7 @@ use crate::domain::PolicySet;
 
 use check::{Checker, SourceFile};
 pub use gaps::{GAP_HORIZON_DAYS, gap_report};
+pub use limits::{QUARTERS_AHEAD, limit_warnings};
 
 /// One problem in the policy files.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

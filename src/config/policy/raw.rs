@@ -172,6 +172,8 @@ pub(super) struct RawBurnout {
     pub(super) max_weeks_per_quarter: Option<u32>,
     pub(super) max_consecutive_evening_weeks: Option<u32>,
     pub(super) rest_after_busy_week: Option<u32>,
+    /// Days of rest after a busy shift ends (default 7).
+    pub(super) rest_days: Option<Spanned<u32>>,
     pub(super) min_rest_hours: Option<u32>,
 }
 

@@ -385,6 +385,7 @@ evening = true
             max_weeks_per_quarter: None,
             max_consecutive_evening_weeks: Some(2),
             rest_after_busy_week: Some(3),
+            rest_days: 7,
             min_rest_hours: Some(12),
         })
     );

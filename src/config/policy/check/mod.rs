@@ -3,6 +3,7 @@
 //! set-wide pass and the helpers that turn a parse failure into a `file:line: message`.
 
 mod escalation;
+mod limits;
 mod people;
 mod schedules;
 mod services;

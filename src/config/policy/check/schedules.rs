@@ -13,6 +13,9 @@ use crate::domain::policy::{HandoffNotify, ScheduleDef};
 use crate::domain::rotation::Rotation;
 use crate::domain::schedule::{Layer, Override, Schedule};
 
+/// A rest longer than a year is a typo, not a policy.
+const MAX_REST_DAYS: u32 = 366;
+
 impl Checker {
     pub(super) fn schedule(
         &mut self,
@@ -96,6 +99,43 @@ impl Checker {
                 reason: raw.reason.clone().unwrap_or_default(),
             });
         }
+        let burnout = raw.burnout.as_ref().map(|b| {
+            let d = BurnoutPolicy::default();
+            // 0 switches a limit off; a missing key takes the manual's default.
+            let on = |v: Option<u32>, d: Option<u32>| match v {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => d,
+            };
+            BurnoutPolicy {
+                max_weeks_per_quarter: on(b.max_weeks_per_quarter, d.max_weeks_per_quarter),
+                max_consecutive_evening_weeks: on(
+                    b.max_consecutive_evening_weeks,
+                    d.max_consecutive_evening_weeks,
+                ),
+                // `rest_days = 0` switches the rest off.
+                rest_after_busy_week: (b.rest_after_busy_week)
+                    .or(d.rest_after_busy_week)
+                    .filter(|_| b.rest_days.as_ref().is_none_or(|r| *r.get_ref() > 0)),
+                rest_days: b.rest_days.as_ref().map_or(d.rest_days, |r| *r.get_ref()),
+                min_rest_hours: on(b.min_rest_hours, None),
+            }
+        });
+        if let Some(policy) = &burnout {
+            self.impossible_limits(file, raw, &layers, policy, &context);
+        }
+        if let Some(days) = raw.burnout.as_ref().and_then(|b| b.rest_days.as_ref())
+            && *days.get_ref() > MAX_REST_DAYS
+        {
+            self.error(
+                file,
+                &days.span(),
+                format!(
+                    "{context}: burnout: rest_days = {} is more than {MAX_REST_DAYS}",
+                    days.get_ref()
+                ),
+            );
+        }
         if self.errors.len() != before {
             return None;
         }
@@ -109,24 +149,7 @@ impl Checker {
             owner: raw.owner.get_ref().clone(),
             fallback: raw.fallback.as_ref().map(|f| f.get_ref().clone()),
             handoff,
-            burnout: raw.burnout.as_ref().map(|b| {
-                let d = BurnoutPolicy::default();
-                // 0 switches a limit off; a missing key takes the manual's default.
-                let on = |v: Option<u32>, d: Option<u32>| match v {
-                    Some(0) => None,
-                    Some(n) => Some(n),
-                    None => d,
-                };
-                BurnoutPolicy {
-                    max_weeks_per_quarter: on(b.max_weeks_per_quarter, d.max_weeks_per_quarter),
-                    max_consecutive_evening_weeks: on(
-                        b.max_consecutive_evening_weeks,
-                        d.max_consecutive_evening_weeks,
-                    ),
-                    rest_after_busy_week: b.rest_after_busy_week.or(d.rest_after_busy_week),
-                    min_rest_hours: on(b.min_rest_hours, None),
-                }
-            }),
+            burnout,
             override_notes: Default::default(),
         })
     }
