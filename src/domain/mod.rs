@@ -18,6 +18,7 @@ pub mod policy;
 pub mod reload;
 pub mod rotation;
 pub mod schedule;
+pub mod simulate;
 
 pub use escalation::{
     Position, Step, on_ack_timeout, on_escalation_due, on_manual_escalate, on_trigger,

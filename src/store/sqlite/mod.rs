@@ -18,6 +18,7 @@ mod read;
 mod schedules;
 mod schema;
 mod secrets;
+mod snapshot;
 mod testing;
 mod tokens;
 mod tx;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
+pub use snapshot::read_recorded;
 pub use testing::WriteLock;
 
 use crate::config::settings::{StoreSettings, Synchronous};

@@ -348,6 +348,11 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The schema version this binary writes (read-only readers check it instead of migrating).
+pub(super) fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
