@@ -184,14 +184,7 @@ pub fn simulate(
                 reason: d.reason.clone(),
                 flagged: d.flagged,
                 nobody_eligible: d.nobody_eligible,
-                actual: (recorded.ledger.iter())
-                    .find(|e| {
-                        e.schedule == name
-                            && e.layer == entry.layer
-                            && e.start <= p.start
-                            && p.start < e.end
-                    })
-                    .map(|e| e.person.clone()),
+                actual: actual_at(&recorded.ledger, &name, &entry.layer, p.start),
             });
         }
         ledgers.get_mut(&name).expect("replayed").push(entry);
@@ -261,6 +254,22 @@ pub fn simulate(
         people: people.into_values().collect(),
         decisions,
     }
+}
+
+/// Who the ledger had on `schedule` at `at`: on the layer of that name, else on any layer
+/// (a rotation change may rename it), else by an override.
+fn actual_at(
+    ledger: &[LedgerEntry],
+    schedule: &str,
+    layer: &str,
+    at: DateTime<Utc>,
+) -> Option<String> {
+    let covering =
+        || (ledger.iter()).filter(move |e| e.schedule == schedule && e.start <= at && at < e.end);
+    (covering().find(|e| e.layer == layer))
+        .or_else(|| covering().find(|e| e.turn.is_some()))
+        .or_else(|| covering().next())
+        .map(|e| e.person.clone())
 }
 
 fn assignment(e: &LedgerEntry) -> Assignment {

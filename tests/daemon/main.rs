@@ -20,6 +20,7 @@ mod ingest;
 mod public_edge;
 mod restart;
 mod schedules;
+mod simulate;
 mod sms_inbound;
 mod tls;
 mod validation;

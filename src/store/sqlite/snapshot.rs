@@ -28,6 +28,11 @@ pub fn read_recorded(path: &Path, from: DateTime<Utc>, to: DateTime<Utc>) -> Res
     .with_context(|| format!("opening {} read-only", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", true)?;
+    // The last connection to close would otherwise checkpoint the WAL into the file.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .with_context(|| format!("reading {}", path.display()))?;
