@@ -126,6 +126,9 @@ critical = "critical"
 error = "high"
 warning = "medium"
 info = "low"
+
+[report]
+rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median; owners get a weekly notice
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -152,6 +155,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub integrations: IntegrationSettings,
     pub tls: TlsSettings,
+    pub report: ReportSettings,
 }
 
 impl Default for Settings {
@@ -169,6 +173,23 @@ impl Default for Settings {
             store: StoreSettings::default(),
             integrations: IntegrationSettings::default(),
             tls: TlsSettings::default(),
+            report: ReportSettings::default(),
+        }
+    }
+}
+
+/// `[report]`: the load report's rebalance signal (`domain::rebalance`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Flag a person over this multiple of the schedule's median (1–100).
+    pub rebalance_multiple: f64,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            rebalance_multiple: crate::domain::rebalance::DEFAULT_MULTIPLE,
         }
     }
 }
@@ -524,6 +545,8 @@ impl Settings {
 
     /// Checks the rules serde cannot express. Messages name the offending key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        crate::domain::rebalance::parse_multiple(self.report.rebalance_multiple)
+            .map_err(|e| anyhow::anyhow!("report.rebalance_multiple: {e}"))?;
         let webhook = &self.notify.webhook;
         if let Some(raw) = &webhook.url {
             match reqwest::Url::parse(raw) {

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod load_report;
 pub mod members;
 pub mod policy;
+pub mod rebalance;
 pub mod reload;
 pub mod rotation;
 pub mod schedule;

@@ -220,6 +220,15 @@ pub(super) fn fire_shift(
 }
 
 impl Engine {
+    /// Sets the rebalance signal's multiple (checked by the settings: 1–100).
+    pub fn set_rebalance_multiple(&self, m: f64) {
+        (self.inner.rebalance_multiple).store(m.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn rebalance_multiple(&self) -> f64 {
+        f64::from_bits((self.inner.rebalance_multiple).load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// The on-call load report over `[from, to)` (see `domain::load_report`). With a schedule,
     /// only its shifts, and only pages sent to its people while on call for it.
     pub async fn on_call_load(
@@ -279,8 +288,9 @@ impl Engine {
         let zones = (set.people.iter())
             .map(|(name, p)| (name.clone(), p.time_zone))
             .collect();
-        Ok(crate::domain::load_report::load_report(
-            &ledger, &pages, &zones, from, to, now,
-        ))
+        let mut report =
+            crate::domain::load_report::load_report(&ledger, &pages, &zones, from, to, now);
+        crate::domain::rebalance::mark(&mut report, self.rebalance_multiple());
+        Ok(report)
     }
 }

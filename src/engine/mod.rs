@@ -91,6 +91,9 @@ struct Inner {
     started_at: DateTime<Utc>,
     /// Base of the URLs handed to admins (heartbeat pings, calendar feeds); set by the caller.
     public_base: ArcSwap<String>,
+    /// The rebalance signal's multiple (`report.rebalance_multiple`), as f64 bits; set by
+    /// the caller.
+    rebalance_multiple: std::sync::atomic::AtomicU64,
 }
 
 /// What a write produced besides its answer: events to publish, wake-ups to give.
@@ -115,6 +118,9 @@ impl Engine {
                 reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
                 public_base: ArcSwap::from_pointee("http://127.0.0.1:8080".to_string()),
+                rebalance_multiple: std::sync::atomic::AtomicU64::new(
+                    crate::domain::rebalance::DEFAULT_MULTIPLE.to_bits(),
+                ),
                 policies: ArcSwap::from_pointee(policies),
                 notice_outcomes: broadcast::channel(256).0,
                 clock,
