@@ -128,7 +128,8 @@ warning = "medium"
 info = "low"
 
 [report]
-rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median; owners get a weekly notice
+rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median
+weekly_notice = true              # tell each schedule's owner weekly whom the signal flags (schedules with [schedule.burnout])
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -184,12 +185,15 @@ impl Default for Settings {
 pub struct ReportSettings {
     /// Flag a person over this multiple of the schedule's median (1–100).
     pub rebalance_multiple: f64,
+    /// Tell each schedule's owner weekly whom the signal flags.
+    pub weekly_notice: bool,
 }
 
 impl Default for ReportSettings {
     fn default() -> Self {
         Self {
             rebalance_multiple: crate::domain::rebalance::DEFAULT_MULTIPLE,
+            weekly_notice: true,
         }
     }
 }

@@ -30,15 +30,18 @@ pub fn median(values: &mut [u32]) -> f64 {
     }
 }
 
+/// One figure of a person's load.
+type Figure = fn(&PersonLoad) -> u32;
+
 /// Flags the people of `report` whose incidents or off-hours pages exceed `multiple` × the
 /// median (see the module doc), in report order.
 pub fn flags(report: &[PersonLoad], multiple: f64) -> Vec<Flag> {
     let on_call: Vec<&PersonLoad> = report.iter().filter(|p| p.shifts > 0).collect();
-    let base = |f: fn(&PersonLoad) -> u32| {
+    let base = |f: Figure| {
         let mut v: Vec<u32> = on_call.iter().map(|p| f(p)).collect();
         median(&mut v)
     };
-    let figures: [(&str, fn(&PersonLoad) -> u32); 2] = [
+    let figures: [(&str, Figure); 2] = [
         ("incidents", |p| p.incidents),
         ("off-hours pages", |p| p.off_hours_pages),
     ];

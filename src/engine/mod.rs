@@ -17,6 +17,7 @@ pub mod outbox;
 mod overrides;
 mod paging;
 mod queries;
+mod rebalance;
 mod reload;
 mod secrets;
 pub mod timer;
@@ -94,6 +95,8 @@ struct Inner {
     /// The rebalance signal's multiple (`report.rebalance_multiple`), as f64 bits; set by
     /// the caller.
     rebalance_multiple: std::sync::atomic::AtomicU64,
+    /// `report.weekly_notice`; set by the caller before the first install.
+    rebalance_notice: std::sync::atomic::AtomicBool,
 }
 
 /// What a write produced besides its answer: events to publish, wake-ups to give.
@@ -121,6 +124,7 @@ impl Engine {
                 rebalance_multiple: std::sync::atomic::AtomicU64::new(
                     crate::domain::rebalance::DEFAULT_MULTIPLE.to_bits(),
                 ),
+                rebalance_notice: std::sync::atomic::AtomicBool::new(true),
                 policies: ArcSwap::from_pointee(policies),
                 notice_outcomes: broadcast::channel(256).0,
                 clock,
@@ -192,6 +196,7 @@ impl Engine {
             now,
             policies: self.policies(),
             channels: self.inner.channels.clone(),
+            rebalance_multiple: self.rebalance_multiple(),
         }
     }
 }
@@ -201,6 +206,8 @@ struct Ctx {
     now: DateTime<Utc>,
     policies: Arc<PolicySet>,
     channels: Vec<String>,
+    /// `report.rebalance_multiple`.
+    rebalance_multiple: f64,
 }
 
 impl Ctx {

@@ -18,6 +18,7 @@ mod escalation;
 mod events_v2_content_type;
 mod ingest;
 mod public_edge;
+mod rebalance;
 mod restart;
 mod schedules;
 mod simulate;
