@@ -4,7 +4,9 @@
 //! - [`domain`]: pure types and decisions (severities, policies, the escalation step, routing,
 //!   the roles and the per-method access table in `domain::access`,
 //!   holds, the threshold rule, who takes a turn under the burnout limits, the due actions
-//!   in `domain::due`, the reload diff in `domain::reload`). No I/O.
+//!   in `domain::due`, the reload diff in `domain::reload`, the rebalance signal in
+//!   `domain::rebalance`, the what-if replay of `pagerd check --simulate` in
+//!   `domain::simulate`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors (`config::policy`: raw schema, cross-file
 //!   checker, syntax parsers, gap report; error cases are fixtures in `tests/policy_cases/`).
@@ -16,7 +18,7 @@
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,
 //!   `handoff`, `ingest` (holds, heartbeats, maintenance), `burnout`, `queries` (reads for
-//!   the edges), `secrets` (the tokens in heartbeat and calendar feed URLs); the one
+//!   the edges), `rebalance` (the weekly owner notice), `secrets` (the tokens in heartbeat and calendar feed URLs); the one
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages.
 //! - [`notify`]: the channel trait and its implementations (email, SMS, Slack, webhook, log);
