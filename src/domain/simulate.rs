@@ -14,7 +14,7 @@
 //! while on call for one of those schedules. Escalations past the first level are not
 //! replayed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -143,27 +143,42 @@ pub fn simulate(
     let mut incidents = incidents.into_iter().peekable();
     let mut pages: Vec<DeliveredPage> = Vec::new();
     let mut decisions = Vec::new();
+    // Each schedule's turns ahead as planned from its ledger so far: still valid after the
+    // first is recorded (recording it is what planning assumed), not after an incident
+    // counted toward a shift of that schedule.
+    let mut planned: BTreeMap<String, VecDeque<burnout::Planned>> = BTreeMap::new();
     loop {
         // The earliest turn not decided yet, over every replayed schedule.
-        let mut next: Option<(String, burnout::Planned)> = None;
+        let mut next: Option<(String, DateTime<Utc>)> = None;
         for name in &names {
-            let def = &work.schedules[name];
-            let policy = def.burnout.expect("only schedules with limits");
-            let first = burnout::plan(&def.schedule, policy, &ledgers[name], from, to)
-                .into_iter()
-                .next();
-            if let Some(p) = first
-                && next.as_ref().is_none_or(|(_, n)| p.start < n.start)
+            let ahead = planned.entry(name.clone()).or_insert_with(|| {
+                let def = &work.schedules[name];
+                let policy = def.burnout.expect("only schedules with limits");
+                burnout::plan(&def.schedule, policy, &ledgers[name], from, to).into()
+            });
+            if let Some(p) = ahead.front()
+                && next.as_ref().is_none_or(|(_, start)| p.start < *start)
             {
-                next = Some((name.clone(), p));
+                next = Some((name.clone(), p.start));
             }
         }
-        let boundary = next.as_ref().map_or(to, |(_, p)| p.start);
-        // Incidents before it page whoever the turns decided so far put on call.
+        let boundary = next.as_ref().map_or(to, |(_, start)| *start);
+        // Incidents before it page whoever the turns decided so far put on call; where one
+        // counts toward a shift, that schedule's turns ahead are planned again.
+        let mut counted = false;
         while let Some(i) = incidents.next_if(|i| i.created_at < boundary) {
-            page(&work, &names, &mut ledgers, i, &mut pages);
+            for name in page(&work, &names, &mut ledgers, i, &mut pages) {
+                planned.remove(&name);
+                counted = true;
+            }
         }
-        let Some((name, p)) = next else { break };
+        if counted {
+            continue;
+        }
+        let Some((name, _)) = next else { break };
+        let p = (planned.get_mut(&name))
+            .and_then(VecDeque::pop_front)
+            .expect("the earliest planned turn");
         let def = work.schedules.get_mut(&name).expect("replayed schedule");
         let entry = p.entry(&def.schedule);
         let d = &p.decision;
@@ -282,28 +297,32 @@ fn assignment(e: &LedgerEntry) -> Assignment {
 }
 
 /// Pages the first level of `incident`'s policy at its creation, on the replayed schedules
-/// only, and counts it toward the paged person's shift there (once per shift).
+/// only, and counts it toward the paged person's shift there (once per shift). Returns the
+/// schedules where it counted.
 fn page(
     set: &PolicySet,
     names: &[String],
     ledgers: &mut BTreeMap<String, Vec<LedgerEntry>>,
     incident: &RecordedIncident,
     pages: &mut Vec<DeliveredPage>,
-) {
+) -> BTreeSet<String> {
+    let mut counted = BTreeSet::new();
     let policy = (set.policies.get(&incident.escalation_policy)).or_else(|| {
         let service = set.services.get(&incident.service)?;
         set.policies.get(&service.escalation_policy)
     });
-    let Some(policy) = policy else { return };
+    let Some(policy) = policy else {
+        return counted;
+    };
     let Some(level) = policy.timeline(incident.severity).levels.first() else {
-        return;
+        return counted;
     };
     let targets: Vec<Target> = (level.targets.iter())
         .filter(|t| matches!(t, Target::Schedule(s) if names.contains(s)))
         .cloned()
         .collect();
     let at = incident.created_at;
-    let mut counted = BTreeSet::new();
+    let mut shifts = BTreeSet::new();
     for person in set.resolve_targets(&targets, at).people {
         pages.push(DeliveredPage {
             person: person.clone(),
@@ -316,12 +335,14 @@ fn page(
             if let Some(e) = (rows.iter_mut())
                 .rev()
                 .find(|e| e.person == person && e.start <= at && at < e.end)
-                && counted.insert((name.clone(), e.start, e.layer.clone()))
+                && shifts.insert((name.clone(), e.start, e.layer.clone()))
             {
                 e.incidents += 1;
+                counted.insert(name.clone());
             }
         }
     }
+    counted
 }
 
 /// A person's evening-layer weeks of the rows starting in `[from, to)`.
