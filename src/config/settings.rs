@@ -905,4 +905,25 @@ mod tests {
         );
         assert!(debug.contains("https://hooks.example.com/***"), "{debug}");
     }
+
+    #[test]
+    fn the_rebalance_multiple_must_be_between_1_and_100() {
+        for (value, ok) in [("2.0", true), ("1", true), ("0.5", false), ("101", false)] {
+            let file = write_file(&format!("[report]\nrebalance_multiple = {value}\n"));
+            let loaded = Settings::load_from(Some(file.path()), HashMap::new());
+            match loaded {
+                Ok(s) => {
+                    assert!(ok, "{value} accepted");
+                    assert_eq!(s.report.rebalance_multiple, value.parse::<f64>().unwrap());
+                }
+                Err(e) => {
+                    assert!(!ok, "{value}: {e:#}");
+                    assert!(
+                        format!("{e:#}").contains("report.rebalance_multiple"),
+                        "{e:#}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -39,12 +39,15 @@ pub struct RecordedIncident {
 }
 
 /// What the database holds about a range: its incidents, the ledger rows that can matter
-/// (from [`LOOKBACK`] before the range on) and the pages sent in it.
+/// (from [`LOOKBACK`] before the range on), the pages sent in it and the API overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recorded {
     pub incidents: Vec<RecordedIncident>,
     pub ledger: Vec<LedgerEntry>,
     pub pages: Vec<DeliveredPage>,
+    /// Overrides made through the API (not removed) that reach into that window: they
+    /// happened, so the replay keeps them.
+    pub overrides: Vec<super::policy::ScheduleOverride>,
 }
 
 /// One side's figures for a person over the range.
@@ -111,7 +114,7 @@ pub fn simulate(
         .filter(|(_, d)| d.burnout.is_some())
         .map(|(n, _)| n.clone())
         .collect();
-    let mut work = set.clone();
+    let mut work = set.with_overrides(&recorded.overrides);
     // History: the recorded rows that started before the range.
     let mut ledgers: BTreeMap<String, Vec<LedgerEntry>> = (names.iter())
         .map(|n| {

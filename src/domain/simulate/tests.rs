@@ -166,6 +166,7 @@ fn incidents_are_replayed_onto_whoever_the_new_rotation_puts_on_call() {
             sent("ann", &night),
             sent("dana", &direct),
         ],
+        ..Default::default()
     };
     let (from, to) = (utc("2026-07-06T09:00:00Z"), utc("2026-08-03T09:00:00Z"));
     let report = simulate(&set, &recorded, from, to, to);
@@ -203,7 +204,7 @@ fn a_busy_simulated_shift_moves_a_later_turn_and_the_decision_says_who_actually_
         ledger: (0..4)
             .map(|k| day(if k % 2 == 0 { "ann" } else { "bob" }, k))
             .collect(),
-        pages: Vec::new(),
+        ..Default::default()
     };
     let (from, to) = (utc("2026-07-06T09:00:00Z"), utc("2026-07-10T09:00:00Z"));
     let report = simulate(&set, &recorded, from, to, to);
@@ -258,4 +259,34 @@ fn an_empty_database_gives_the_plain_rotation_and_no_actual_figures() {
         .map(|p| (p.person.as_str(), p.simulated.weeks, p.actual.weeks))
         .collect();
     assert_eq!(got, [("ann", 1.0, 0.0), ("bob", 1.0, 0.0)]);
+}
+
+#[test]
+fn an_override_made_through_the_api_takes_the_incidents_of_its_hours() {
+    // Cat covered Tuesday 7 July (ann's week); the incident that day is hers in the replay.
+    let set = set(&["ann", "bob", "cat"], ShiftLength::Weeks(1), false);
+    let during = incident(1, "eng", "2026-07-07T10:00:00Z", 30);
+    let after = incident(2, "eng", "2026-07-08T10:00:00Z", 30);
+    let recorded = Recorded {
+        incidents: vec![during, after],
+        overrides: vec![crate::domain::ScheduleOverride {
+            id: 1,
+            schedule: "eng".into(),
+            person: "cat".into(),
+            start: utc("2026-07-07T00:00:00Z"),
+            end: utc("2026-07-08T00:00:00Z"),
+            reason: "swap".into(),
+            created_by: "dana".into(),
+            created_at: utc("2026-07-01T00:00:00Z"),
+            removed_by: None,
+            removed_at: None,
+        }],
+        ..Default::default()
+    };
+    let (from, to) = (utc("2026-07-06T09:00:00Z"), utc("2026-07-13T09:00:00Z"));
+    let report = simulate(&set, &recorded, from, to, to);
+    let incidents: Vec<_> = (report.people.iter())
+        .map(|p| (p.person.as_str(), p.simulated.incidents))
+        .collect();
+    assert_eq!(incidents, [("ann", 1), ("cat", 1)]);
 }

@@ -13,7 +13,7 @@ use crate::domain::simulate::{Recorded, RecordedIncident};
 use crate::store::{Error, Result};
 
 /// What the database at `path` recorded for `[from, to)`: the incidents created in it, the
-/// ledger rows from `LOOKBACK` before it, the pages sent in it.
+/// ledger rows from `LOOKBACK` before it, the pages sent in it, the API overrides.
 pub fn read_recorded(path: &Path, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Recorded> {
     if !path.is_file() {
         return Err(Error::Refused(format!(
@@ -51,6 +51,7 @@ pub fn read_recorded(path: &Path, from: DateTime<Utc>, to: DateTime<Utc>) -> Res
         incidents: t.incidents_created(from, to)?,
         ledger: t.ledger_between(None, from - crate::domain::burnout::LOOKBACK, to)?,
         pages: t.delivered_pages(from, to)?,
+        overrides: t.live_overrides(from - crate::domain::burnout::LOOKBACK)?,
     };
     drop(tx);
     Ok(recorded)
