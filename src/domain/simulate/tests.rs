@@ -290,3 +290,61 @@ fn an_override_made_through_the_api_takes_the_incidents_of_its_hours() {
         .collect();
     assert_eq!(incidents, [("ann", 1), ("cat", 1)]);
 }
+
+#[test]
+fn the_text_aligns_each_column_and_the_json_names_both_sides() {
+    let set = set(&["ann", "bob"], ShiftLength::Days(1), false);
+    let incidents: Vec<_> = (1..=5)
+        .map(|k| incident(k, "eng", &format!("2026-07-06T1{k}:00:00Z"), 5))
+        .collect();
+    let recorded = Recorded {
+        incidents,
+        ..Default::default()
+    };
+    let (from, to) = (utc("2026-07-06T09:00:00Z"), utc("2026-07-10T09:00:00Z"));
+    let report = simulate(&set, &recorded, from, to, to);
+    let text = to_text(&report);
+    let lines: Vec<&str> = text.lines().collect();
+    // Header and rows: every column ends at the same place (right-aligned figures).
+    let ends = |line: &str| -> Vec<usize> {
+        let mut out = Vec::new();
+        let b = line.as_bytes();
+        for i in 0..b.len() {
+            // A cell ends before two spaces or the line's end ("EVENING WEEKS" is one cell).
+            let gap = i + 2 < b.len() && b[i + 1] == b' ' && b[i + 2] == b' ';
+            if b[i] != b' ' && (i + 1 == b.len() || gap) {
+                out.push(line[..=i].chars().count());
+            }
+        }
+        out
+    };
+    let header = ends(lines[1]);
+    assert_eq!(
+        lines[1]
+            .split("  ")
+            .filter(|c| !c.trim().is_empty())
+            .count(),
+        13
+    );
+    for row in &lines[2..4] {
+        assert_eq!(ends(row)[1..], header[1..], "{text}");
+    }
+    assert!(lines[2].starts_with("ann "), "{text}");
+    assert!(text.contains("1 limit decision(s):"), "{text}");
+    assert!(
+        text.contains("eng layer main Wed 2026-07-08 09:00 UTC"),
+        "{text}"
+    );
+    let json = to_json(&report);
+    assert_eq!(json["people"][0]["simulated"]["incidents"], 5, "{json}");
+    assert_eq!(json["people"][0]["actual"]["incidents"], 0, "{json}");
+    assert_eq!(
+        json["decisions"][0]["start"], "2026-07-08T09:00:00Z",
+        "{json}"
+    );
+    assert_eq!(
+        json["decisions"][0]["actual"],
+        serde_json::Value::Null,
+        "{json}"
+    );
+}
