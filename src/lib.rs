@@ -5,7 +5,9 @@
 //!   the roles and the per-method access table in `domain::access`,
 //!   holds, the threshold rule in `domain::threshold` (what counts as an alert firing again),
 //!   who takes a turn under the burnout limits, the due actions in `domain::due`, the reload
-//!   diff in `domain::reload`, what the outbox sends next in `domain::dispatch`). No I/O.
+//!   diff in `domain::reload`, what the outbox sends next in `domain::dispatch`, the
+//!   rebalance signal in `domain::rebalance`, the what-if replay of `pagerd check --simulate`
+//!   in `domain::simulate`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors (`config::policy`: raw schema, cross-file
 //!   checker, syntax parsers, gap report, burnout-limit warnings; error cases are fixtures in
@@ -21,8 +23,8 @@
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,
 //!   `handoff`, `ingest` (holds, heartbeats, maintenance), `burnout`, `queries` (reads for
-//!   the edges), `events` (timeline pages and events after a sequence), `secrets` (the
-//!   tokens in heartbeat and calendar feed URLs); the one
+//!   the edges), `events` (timeline pages and events after a sequence), `rebalance` (the
+//!   weekly owner notice), `secrets` (the tokens in heartbeat and calendar feed URLs); the one
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages (`engine/outbox/`: a dispatcher, one job per delivery, its recording).
 //! - [`notify`]: the channel trait and its implementations (email, SMS, Slack, webhook, log);

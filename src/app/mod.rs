@@ -157,6 +157,8 @@ pub async fn run(
     }
     let engine = Engine::new(store, policies.clone(), options.clock, names.clone());
     engine.set_public_base(&public_base(&settings, http_addr, tls.is_some()));
+    engine.set_rebalance_multiple(settings.report.rebalance_multiple);
+    engine.set_rebalance_notice(settings.report.weekly_notice);
     engine.set_policy_source(
         settings.schedules_dir.clone(),
         reload::dir_source(settings.schedules_dir.clone()),

@@ -1,6 +1,7 @@
 //! The pagerd daemon: parse arguments, load settings and policy files, bind, run until
 //! SIGTERM/SIGINT. `pagerd check DIR` validates policy files offline and lists upcoming
-//! schedule gaps. `pagerd token create|list|revoke` manages API tokens in its database.
+//! schedule gaps; `pagerd check DIR --simulate --from … --to …` replays recorded incidents
+//! against DIR's rotations (what-if). `pagerd token create|list|revoke` manages API tokens in its database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use pagerd::app::{self, Listeners, Options, tokens};
 use pagerd::config::{self, Settings};
 use pagerd::domain::access::Role;
+use pagerd::domain::simulate;
 use pagerd::store::Store;
 
 #[derive(Parser)]
@@ -34,12 +36,41 @@ enum Command {
     Check {
         /// Defaults to the configured `schedules_dir`.
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        simulate: SimulateArgs,
     },
     /// Print the default settings file.
     DefaultConfig,
     /// Manage API tokens in the daemon's database (safe while pagerd runs).
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// `pagerd check DIR --simulate`: replay recorded incidents against the files in DIR.
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Replay the incidents recorded in [--from, --to) against DIR's rotations and print
+    /// each person's figures beside what actually happened (the database is only read).
+    #[arg(long, requires_all = ["from", "to"])]
+    simulate: bool,
+    /// First day of the range (YYYY-MM-DD, from 00:00 UTC).
+    #[arg(long, value_parser = parse_day, requires = "simulate")]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Day after the range (YYYY-MM-DD, until 00:00 UTC).
+    #[arg(long, value_parser = parse_day, requires = "simulate")]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// The database to read; default: the configured data directory's (the daemon's).
+    #[arg(long, requires = "simulate")]
+    db: Option<PathBuf>,
+    /// text (an aligned table) or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"], requires = "simulate")]
+    format: String,
+}
+
+fn parse_day(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|e| format!("`{s}` is not a date YYYY-MM-DD ({e})"))
 }
 
 #[derive(Subcommand)]
@@ -87,7 +118,11 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Check { dir }) => check(&dir.unwrap_or(settings.schedules_dir)),
+        Some(Command::Check { dir, simulate }) if simulate.simulate => {
+            let db = (simulate.db.clone()).unwrap_or_else(|| settings.database_path());
+            what_if(&dir.unwrap_or(settings.schedules_dir), &db, &simulate)
+        }
+        Some(Command::Check { dir, .. }) => check(&dir.unwrap_or(settings.schedules_dir)),
         Some(Command::DefaultConfig) => {
             print!("{}", config::settings::DEFAULT_TOML);
             ExitCode::SUCCESS
@@ -203,6 +238,54 @@ fn check(dir: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The longest range `--simulate` replays.
+const SIMULATE_MAX_DAYS: i64 = 400;
+
+/// `pagerd check DIR --simulate`: loads DIR like `check`, reads the database read-only,
+/// replays (`domain::simulate`) and prints.
+fn what_if(dir: &std::path::Path, db: &std::path::Path, args: &SimulateArgs) -> ExitCode {
+    let (Some(from), Some(to)) = (args.from, args.to) else {
+        eprintln!("pagerd: --simulate needs --from and --to");
+        return ExitCode::from(2);
+    };
+    if from >= to {
+        eprintln!(
+            "pagerd: --from ({}) must be before --to ({})",
+            from.date_naive(),
+            to.date_naive()
+        );
+        return ExitCode::from(2);
+    }
+    if to - from > chrono::Duration::days(SIMULATE_MAX_DAYS) {
+        eprintln!("pagerd: --from … --to spans more than {SIMULATE_MAX_DAYS} days");
+        return ExitCode::from(2);
+    }
+    let set = match config::load_dir(dir) {
+        Ok(set) => set,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s)", dir.display(), errors.0.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    let recorded = match pagerd::store::sqlite::read_recorded(db, from, to) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pagerd: {:#}", anyhow::Error::from(e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = simulate::simulate(&set, &recorded, from, to, chrono::Utc::now());
+    let text = if args.format == "json" {
+        format!("{:#}\n", simulate::to_json(&report))
+    } else {
+        simulate::to_text(&report)
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 fn serve(settings: Settings) -> ExitCode {

@@ -156,6 +156,10 @@ request_timeout = "60s"           # a call not answered by then: DEADLINE_EXCEED
 max_concurrent_streams = 256      # calls open at once on one connection
 concurrency_per_connection = 256  # calls handled at once per connection; more wait
 max_watch_streams = 1024          # Watch streams open at once; more get RESOURCE_EXHAUSTED
+
+[report]
+rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median
+weekly_notice = true              # tell each schedule's owner weekly whom the signal flags (schedules with [schedule.burnout])
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -183,6 +187,7 @@ pub struct Settings {
     pub integrations: IntegrationSettings,
     pub tls: TlsSettings,
     pub connections: super::connections::ConnectionSettings,
+    pub report: ReportSettings,
 }
 
 impl Default for Settings {
@@ -201,6 +206,26 @@ impl Default for Settings {
             integrations: IntegrationSettings::default(),
             tls: TlsSettings::default(),
             connections: Default::default(),
+            report: ReportSettings::default(),
+        }
+    }
+}
+
+/// `[report]`: the load report's rebalance signal (`domain::rebalance`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Flag a person over this multiple of the schedule's median (1–100).
+    pub rebalance_multiple: f64,
+    /// Tell each schedule's owner weekly whom the signal flags.
+    pub weekly_notice: bool,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            rebalance_multiple: crate::domain::rebalance::DEFAULT_MULTIPLE,
+            weekly_notice: true,
         }
     }
 }
@@ -583,6 +608,8 @@ impl Settings {
 
     /// Checks the rules serde cannot express. Messages name the offending key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        crate::domain::rebalance::parse_multiple(self.report.rebalance_multiple)
+            .map_err(|e| anyhow::anyhow!("report.rebalance_multiple: {e}"))?;
         let webhook = &self.notify.webhook;
         if let Some(raw) = &webhook.url {
             match reqwest::Url::parse(raw) {
@@ -951,5 +978,26 @@ mod tests {
             "{debug}"
         );
         assert!(debug.contains("https://hooks.example.com/***"), "{debug}");
+    }
+
+    #[test]
+    fn the_rebalance_multiple_must_be_between_1_and_100() {
+        for (value, ok) in [("2.0", true), ("1", true), ("0.5", false), ("101", false)] {
+            let file = write_file(&format!("[report]\nrebalance_multiple = {value}\n"));
+            let loaded = Settings::load_from(Some(file.path()), HashMap::new());
+            match loaded {
+                Ok(s) => {
+                    assert!(ok, "{value} accepted");
+                    assert_eq!(s.report.rebalance_multiple, value.parse::<f64>().unwrap());
+                }
+                Err(e) => {
+                    assert!(!ok, "{value}: {e:#}");
+                    assert!(
+                        format!("{e:#}").contains("report.rebalance_multiple"),
+                        "{e:#}"
+                    );
+                }
+            }
+        }
     }
 }

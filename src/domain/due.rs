@@ -27,6 +27,8 @@ pub enum Due {
     Shift { schedule: String },
     /// A heartbeat was not pinged in time.
     HeartbeatExpiry { heartbeat: String },
+    /// Weekly: tell a schedule's owner whom the rebalance signal flags (`domain::rebalance`).
+    Rebalance { schedule: String },
 }
 
 impl Due {
@@ -40,6 +42,7 @@ impl Due {
             Self::Handoff { .. } => "handoff",
             Self::Shift { .. } => "shift",
             Self::HeartbeatExpiry { .. } => "heartbeat",
+            Self::Rebalance { .. } => "rebalance",
         }
     }
 }
@@ -55,4 +58,6 @@ pub enum DueScope {
     Shift(String),
     /// The heartbeat's expiry.
     Heartbeat(String),
+    /// The schedule's weekly rebalance notice.
+    Rebalance(String),
 }

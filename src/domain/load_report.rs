@@ -36,6 +36,8 @@ pub struct PersonLoad {
     pub toil_hours: u32,
     pub limit_skips: u32,
     pub flagged_overrides: u32,
+    /// Why the rebalance signal flags the person (`domain::rebalance`); empty: not flagged.
+    pub rebalance: String,
 }
 
 /// Whether a local time is outside working hours: 09:00–18:00, Monday to Friday.

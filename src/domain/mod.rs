@@ -16,9 +16,11 @@ pub mod ingest;
 pub mod load_report;
 pub mod members;
 pub mod policy;
+pub mod rebalance;
 pub mod reload;
 pub mod rotation;
 pub mod schedule;
+pub mod simulate;
 pub mod threshold;
 
 pub use escalation::{

@@ -112,10 +112,17 @@ pub(super) async fn write_dues(
     dues: Vec<(String, Option<DateTime<Utc>>)>,
 ) -> anyhow::Result<()> {
     let earliest = dues.iter().filter_map(|(_, d)| *d).min();
-    engine
+    let now = engine.inner.clock.now();
+    // Switched off: no schedule gets (or keeps) a weekly notice.
+    let notice = engine.rebalance_notice();
+    let limited: Vec<(String, bool)> = (dues.iter())
+        .map(|(n, d)| (n.clone(), notice && d.is_some()))
+        .collect();
+    let rebalance = engine
         .inner
         .store
         .write(move |tx| {
+            let rebalance = super::rebalance::ensure_dues(tx, &limited, now)?;
             for (name, due) in &dues {
                 match due {
                     Some(due) => tx.set_due(
@@ -127,10 +134,10 @@ pub(super) async fn write_dues(
                     None => tx.cancel_due(&DueScope::Shift(name.clone()))?,
                 }
             }
-            Ok(())
+            Ok(rebalance)
         })
         .await?;
-    if let Some(due) = earliest {
+    for due in [earliest, rebalance].into_iter().flatten() {
         engine.inner.timer.hint(due);
     }
     Ok(())
@@ -220,8 +227,27 @@ pub(super) fn fire_shift(
 }
 
 impl Engine {
-    /// The on-call load report over `[from, to)` (see `domain::load_report`). With a schedule,
-    /// only its shifts, and only pages sent to its people while on call for it.
+    /// Sets the rebalance signal's multiple (checked by the settings: 1–100).
+    pub fn set_rebalance_multiple(&self, m: f64) {
+        (self.inner.rebalance_multiple).store(m.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Switches the weekly rebalance notice on or off (`report.weekly_notice`).
+    pub fn set_rebalance_notice(&self, on: bool) {
+        (self.inner.rebalance_notice).store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn rebalance_notice(&self) -> bool {
+        (self.inner.rebalance_notice).load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn rebalance_multiple(&self) -> f64 {
+        f64::from_bits((self.inner.rebalance_multiple).load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The on-call load report over `[from, to)` (see `domain::load_report`), with the
+    /// rebalance signal marked. With a schedule, only its shifts, and only pages sent to its
+    /// people while on call for it.
     pub async fn on_call_load(
         &self,
         from: DateTime<Utc>,
@@ -237,50 +263,60 @@ impl Engine {
             )));
         }
         let now = self.inner.clock.now();
-        // The quarter of `from` can begin up to 92 days before it and end as long after.
-        let (lo, hi) = (from - Duration::days(92), to.max(from + Duration::days(92)));
-        let (ledger, pages) = self
+        let multiple = self.rebalance_multiple();
+        let report = self
             .inner
             .store
-            .read(move |r| {
-                Ok((
-                    r.ledger_between(schedule.as_deref(), lo, hi)?,
-                    r.delivered_pages(from, to)?,
-                    schedule,
-                ))
-            })
-            .await
-            .map(|(ledger, pages, schedule)| {
-                let pages = match &schedule {
-                    None => pages,
-                    Some(_) => pages
-                        .into_iter()
-                        .filter(|p| {
-                            ledger.iter().any(|e| {
-                                e.person == p.person && e.start <= p.sent_at && p.sent_at < e.end
-                            })
-                        })
-                        .collect(),
-                };
-                (ledger, pages)
-            })?;
-        let zone = |s: &str| {
-            set.schedules
-                .get(s)
-                .map_or(chrono_tz::UTC, |d| d.schedule.zone)
-        };
-        let ledger: Vec<_> = ledger
-            .into_iter()
-            .map(|e| {
-                let z = zone(&e.schedule);
-                (e, z)
-            })
-            .collect();
-        let zones = (set.people.iter())
-            .map(|(name, p)| (name.clone(), p.time_zone))
-            .collect();
-        Ok(crate::domain::load_report::load_report(
-            &ledger, &pages, &zones, from, to, now,
-        ))
+            .read(move |r| load_for(r, &set, schedule.as_deref(), from, to, now))
+            .await?;
+        Ok(mark(report, multiple))
     }
+}
+
+/// The rebalance signal marked on `report`.
+pub(super) fn mark(
+    mut report: Vec<crate::domain::load_report::PersonLoad>,
+    multiple: f64,
+) -> Vec<crate::domain::load_report::PersonLoad> {
+    crate::domain::rebalance::mark(&mut report, multiple);
+    report
+}
+
+/// The load report over `[from, to)` read through `r` (see [`Engine::on_call_load`]).
+pub(super) fn load_for(
+    r: &dyn crate::store::ReadTx,
+    set: &crate::domain::PolicySet,
+    schedule: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> crate::store::Result<Vec<crate::domain::load_report::PersonLoad>> {
+    // The quarter of `from` can begin up to 92 days before it and end as long after.
+    let (lo, hi) = (from - Duration::days(92), to.max(from + Duration::days(92)));
+    let ledger = r.ledger_between(schedule, lo, hi)?;
+    let mut pages = r.delivered_pages(from, to)?;
+    if schedule.is_some() {
+        pages.retain(|p| {
+            (ledger.iter())
+                .any(|e| e.person == p.person && e.start <= p.sent_at && p.sent_at < e.end)
+        });
+    }
+    let zone = |s: &str| {
+        set.schedules
+            .get(s)
+            .map_or(chrono_tz::UTC, |d| d.schedule.zone)
+    };
+    let ledger: Vec<_> = ledger
+        .into_iter()
+        .map(|e| {
+            let z = zone(&e.schedule);
+            (e, z)
+        })
+        .collect();
+    let zones = (set.people.iter())
+        .map(|(name, p)| (name.clone(), p.time_zone))
+        .collect();
+    Ok(crate::domain::load_report::load_report(
+        &ledger, &pages, &zones, from, to, now,
+    ))
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Ctx, Effects, Engine, burnout, handoff, ingest, paging};
+use super::{Ctx, Effects, Engine, burnout, handoff, ingest, paging, rebalance};
 use crate::domain::due::Due;
 use crate::store::WriteTx;
 
@@ -66,5 +66,6 @@ fn run(
         Due::Handoff { schedule } => handoff::fire_handoff(tx, ctx, schedule, due_at, fx),
         Due::Shift { schedule } => burnout::fire_shift(tx, ctx, schedule, fx),
         Due::HeartbeatExpiry { heartbeat } => ingest::fire_heartbeat(tx, ctx, heartbeat, fx),
+        Due::Rebalance { schedule } => rebalance::fire_rebalance(tx, ctx, schedule, due_at, fx),
     }
 }

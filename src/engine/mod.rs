@@ -18,6 +18,7 @@ pub mod outbox;
 mod overrides;
 mod paging;
 mod queries;
+mod rebalance;
 mod reload;
 mod secrets;
 pub mod timer;
@@ -92,6 +93,11 @@ struct Inner {
     started_at: DateTime<Utc>,
     /// Base of the URLs handed to admins (heartbeat pings, calendar feeds); set by the caller.
     public_base: ArcSwap<String>,
+    /// The rebalance signal's multiple (`report.rebalance_multiple`), as f64 bits; set by
+    /// the caller.
+    rebalance_multiple: std::sync::atomic::AtomicU64,
+    /// `report.weekly_notice`; set by the caller before the first install.
+    rebalance_notice: std::sync::atomic::AtomicBool,
 }
 
 /// What a write produced besides its answer: the events it appended (the store publishes
@@ -116,6 +122,10 @@ impl Engine {
                 reloading: tokio::sync::Mutex::new(()),
                 started_at: clock.now(),
                 public_base: ArcSwap::from_pointee("http://127.0.0.1:8080".to_string()),
+                rebalance_multiple: std::sync::atomic::AtomicU64::new(
+                    crate::domain::rebalance::DEFAULT_MULTIPLE.to_bits(),
+                ),
+                rebalance_notice: std::sync::atomic::AtomicBool::new(true),
                 policies: ArcSwap::from_pointee(policies),
                 notice_outcomes: broadcast::channel(256).0,
                 clock,
@@ -192,6 +202,7 @@ impl Engine {
             now,
             policies: self.policies(),
             channels: self.inner.channels.clone(),
+            rebalance_multiple: self.rebalance_multiple(),
         }
     }
 }
@@ -201,6 +212,8 @@ struct Ctx {
     now: DateTime<Utc>,
     policies: Arc<PolicySet>,
     channels: Vec<String>,
+    /// `report.rebalance_multiple`.
+    rebalance_multiple: f64,
 }
 
 impl Ctx {

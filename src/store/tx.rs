@@ -263,6 +263,10 @@ pub trait WriteTx: ReadTx {
     /// recording and a heartbeat's expiry are one each, moved to the new time.
     fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<()>;
 
+    /// Sets a schedule's due action unless one of its kind is pending already (a restart or
+    /// reload never moves it); returns whether it was set.
+    fn ensure_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<bool>;
+
     /// Drops the pending due actions in `scope`.
     fn cancel_due(&self, scope: &DueScope) -> Result<()>;
 

@@ -135,6 +135,9 @@ pub fn test_settings(dirs: &AppDirs, webhook: &str) -> Settings {
     settings.notify.log.enabled = false;
     settings.notify.webhook.url = Some(webhook.to_string());
     settings.outbox.retry_initial = Duration::from_secs(10);
+    // The weekly rebalance notice would interleave with the pages a test expects; its own
+    // test (rebalance.rs) switches it on.
+    settings.report.weekly_notice = false;
     settings
 }
 

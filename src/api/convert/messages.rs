@@ -187,6 +187,7 @@ impl From<domain::load_report::PersonLoad> for pb::PersonLoad {
             toil_hours: p.toil_hours,
             limit_skips: p.limit_skips,
             flagged_overrides: p.flagged_overrides,
+            rebalance: p.rebalance,
         }
     }
 }

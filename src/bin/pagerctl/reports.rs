@@ -20,7 +20,7 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
         schedule: args.schedule.unwrap_or_default(),
     };
     let r = pagerd.call(pagerd.reports().on_call_load(request)).await?;
-    const HEADER: [&str; 11] = [
+    const HEADER: [&str; 12] = [
         "PERSON",
         "QUARTER WEEKS",
         "WEEKS",
@@ -32,6 +32,7 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
         "TOIL HOURS",
         "LIMIT SKIPS",
         "FLAGGED OVERRIDES",
+        "REBALANCE",
     ];
     let weeks = |w: f64| format!("{w:.1}");
     let row = |p: &pb::PersonLoad| {
@@ -47,6 +48,11 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
             p.toil_hours.to_string(),
             p.limit_skips.to_string(),
             p.flagged_overrides.to_string(),
+            if p.rebalance.is_empty() {
+                "-".to_string()
+            } else {
+                p.rebalance.clone()
+            },
         ]
     };
     if g.json || args.format == ReportFormat::Json {
@@ -66,6 +72,8 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
                     "toil_hours": p.toil_hours,
                     "limit_skips": p.limit_skips,
                     "flagged_overrides": p.flagged_overrides,
+                    "rebalance": !p.rebalance.is_empty(),
+                    "rebalance_reason": p.rebalance,
                 })
             })
             .collect();

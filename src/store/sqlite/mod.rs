@@ -19,6 +19,7 @@ mod read;
 mod schedules;
 mod schema;
 mod secrets;
+mod snapshot;
 mod testing;
 mod tokens;
 mod tx;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{broadcast, mpsc};
 
+pub use snapshot::read_recorded;
 pub use testing::{PageLimit, WriteLock, set_page_limit};
 
 use crate::config::settings::{StoreSettings, Synchronous};

@@ -364,7 +364,44 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE incidents ADD COLUMN last_summary TEXT;
     ALTER TABLE incidents ADD COLUMN last_details TEXT;
     "#,
+    // 11: the weekly rebalance notice is a schedule's due action too.
+    r#"
+    CREATE TABLE due_actions_new (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents (id),
+        schedule    TEXT,
+        heartbeat   TEXT,
+        kind        TEXT    NOT NULL
+            CHECK (kind IN ('escalate', 'ack_timeout', 'handoff', 'contact', 'release',
+                            'heartbeat', 'shift', 'rebalance')),
+        due_at      INTEGER NOT NULL,
+        person      TEXT,
+        channel     TEXT,
+        level       INTEGER,
+        loop_no     INTEGER,
+        CHECK ((incident_id IS NOT NULL) + (schedule IS NOT NULL) + (heartbeat IS NOT NULL) = 1),
+        CHECK ((kind = 'contact') = (person IS NOT NULL AND channel IS NOT NULL))
+    );
+    INSERT INTO due_actions_new (id, incident_id, schedule, heartbeat, kind, due_at, person,
+                                channel, level, loop_no)
+        SELECT id, incident_id, schedule, heartbeat, kind, due_at, person, channel, level,
+               loop_no
+        FROM due_actions;
+    DROP TABLE due_actions;
+    ALTER TABLE due_actions_new RENAME TO due_actions;
+    CREATE INDEX due_actions_due ON due_actions (due_at);
+    CREATE INDEX due_actions_incident ON due_actions (incident_id);
+    CREATE UNIQUE INDEX due_actions_schedule ON due_actions (schedule, kind)
+        WHERE schedule IS NOT NULL;
+    CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
+        WHERE heartbeat IS NOT NULL;
+    "#,
 ];
+
+/// The schema version this binary writes (read-only readers check it instead of migrating).
+pub(super) fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

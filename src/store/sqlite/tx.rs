@@ -164,6 +164,7 @@ impl WriteTx for Tx<'_> {
             now: DateTime<Utc>
         ) -> Result<Event>;
         fn set_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<()>;
+        fn ensure_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<bool>;
         fn cancel_due(&self, scope: &DueScope) -> Result<()>;
         fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<(Due, DateTime<Utc>)>>;
         fn advance_releases(&self, service: &str, at: DateTime<Utc>) -> Result<usize>;

@@ -252,9 +252,9 @@ impl Tx<'_> {
                 incident = Some(*id);
                 (person, channel, pos) = (Some(p.as_str()), Some(c.as_str()), Some(*at));
             }
-            Due::Handoff { schedule: s } | Due::Shift { schedule: s } => {
-                schedule = Some(s.as_str())
-            }
+            Due::Handoff { schedule: s }
+            | Due::Shift { schedule: s }
+            | Due::Rebalance { schedule: s } => schedule = Some(s.as_str()),
             Due::HeartbeatExpiry { heartbeat: h } => heartbeat = Some(h.as_str()),
         }
         self.conn()
@@ -282,6 +282,34 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Sets a schedule's due action unless one of its kind is pending already (so a
+    /// restart or reload never moves it); returns whether it was set.
+    pub fn ensure_due(&self, due: &Due, due_at: DateTime<Utc>) -> Result<bool> {
+        let schedule = match due {
+            Due::Handoff { schedule } | Due::Shift { schedule } | Due::Rebalance { schedule } => {
+                schedule
+            }
+            _ => {
+                return Err(Error::Refused(format!(
+                    "{} is no schedule action",
+                    due.kind()
+                )));
+            }
+        };
+        let pending: bool = self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM due_actions WHERE schedule = ?1 AND kind = ?2)",
+            )?
+            .query_row(params![schedule, due.kind()], |r| r.get(0))
+            .context("looking up a pending due action")?;
+        if pending {
+            return Ok(false);
+        }
+        self.set_due(due, due_at)?;
+        Ok(true)
+    }
+
     /// Drops the pending due actions in `scope`.
     pub fn cancel_due(&self, scope: &DueScope) -> Result<()> {
         let (sql, key): (&str, &dyn rusqlite::ToSql) = match scope {
@@ -295,6 +323,10 @@ impl Tx<'_> {
                 s,
             ),
             DueScope::Heartbeat(h) => ("DELETE FROM due_actions WHERE heartbeat = ?1", h),
+            DueScope::Rebalance(s) => (
+                "DELETE FROM due_actions WHERE schedule = ?1 AND kind = 'rebalance'",
+                s,
+            ),
         };
         self.conn().prepare_cached(sql)?.execute([key])?;
         Ok(())
@@ -476,6 +508,9 @@ impl DueRow {
                 schedule: schedule()?,
             },
             "shift" => Due::Shift {
+                schedule: schedule()?,
+            },
+            "rebalance" => Due::Rebalance {
                 schedule: schedule()?,
             },
             "heartbeat" => Due::HeartbeatExpiry {
