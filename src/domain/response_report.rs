@@ -197,6 +197,34 @@ struct Facts {
     sla: Option<Option<Duration>>,
 }
 
+fn is_delivery(k: EventKind) -> bool {
+    matches!(
+        k,
+        EventKind::Delivered | EventKind::DeliveryFailed | EventKind::DeliveryHeld
+    )
+}
+
+fn is_escalation(e: &Event) -> bool {
+    matches!(e.kind, EventKind::Paged | EventKind::Escalated) && e.level.unwrap_or(0) >= 2
+}
+
+/// The events of a timeline the report looks at (the first delivery attempt to a person, the
+/// first acknowledgement, the first step to level 2 or later), so a reader can keep three
+/// events per incident instead of whole timelines.
+pub fn essentials(events: &[Event]) -> Vec<Event> {
+    let first = |pred: &dyn Fn(&Event) -> bool| events.iter().find(|e| pred(e)).cloned();
+    let mut out: Vec<Event> = [
+        first(&|e: &Event| is_delivery(e.kind) && e.person.is_some()),
+        first(&|e: &Event| e.kind == EventKind::Acknowledged),
+        first(&is_escalation),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    out.sort_by_key(|e| (e.at, e.id));
+    out
+}
+
 fn facts(
     s: &Subject<'_>,
     all: &[Subject<'_>],
@@ -204,31 +232,21 @@ fn facts(
     now: DateTime<Utc>,
 ) -> Facts {
     let inc = s.incident;
-    let delivery = |k: EventKind| {
-        matches!(
-            k,
-            EventKind::Delivered | EventKind::DeliveryFailed | EventKind::DeliveryHeld
-        )
-    };
     let first_paged = (s.events.iter())
-        .find(|e| delivery(e.kind) && e.person.is_some())
+        .find(|e| is_delivery(e.kind) && e.person.is_some())
         .and_then(|e| e.person.clone());
     let acked_at = (s.events.iter())
         .find(|e| e.kind == EventKind::Acknowledged)
         .map(|e| e.at)
         .or(inc.acknowledged_at);
-    let escalated = inc.pos.level >= 1
-        || (s.events.iter()).any(|e| {
-            matches!(e.kind, EventKind::Paged | EventKind::Escalated) && e.level.unwrap_or(0) >= 2
-        });
+    let escalated = inc.pos.level >= 1 || s.events.iter().any(is_escalation);
     let retriggered = all.iter().any(|o| {
         let o = o.incident;
         o.id != inc.id
             && o.service == inc.service
             && o.dedup_key == inc.dedup_key
-            && o.resolved_at.is_some_and(|r| {
-                r <= inc.created_at && inc.created_at - r <= RETRIGGER_WINDOW
-            })
+            && o.resolved_at
+                .is_some_and(|r| r <= inc.created_at && inc.created_at - r <= RETRIGGER_WINDOW)
     });
     let zone = (first_paged.as_ref())
         .and_then(|p| zones.get(p).copied())

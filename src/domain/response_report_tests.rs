@@ -13,7 +13,14 @@ fn utc(s: &str) -> DateTime<Utc> {
 
 /// An incident opened at `at` (all on Tuesday 2026-03-03, UTC), acknowledged and resolved
 /// that many minutes later.
-fn inc(id: i64, service: &str, sev: Severity, at: &str, ack: Option<i64>, res: Option<i64>) -> Incident {
+fn inc(
+    id: i64,
+    service: &str,
+    sev: Severity,
+    at: &str,
+    ack: Option<i64>,
+    res: Option<i64>,
+) -> Incident {
     let created = utc(at);
     let after = |m: i64| created + Duration::minutes(m);
     Incident {
@@ -48,7 +55,13 @@ fn inc(id: i64, service: &str, sev: Severity, at: &str, ack: Option<i64>, res: O
     }
 }
 
-fn ev(i: &Incident, kind: EventKind, minutes: i64, level: Option<u32>, person: Option<&str>) -> Event {
+fn ev(
+    i: &Incident,
+    kind: EventKind,
+    minutes: i64,
+    level: Option<u32>,
+    person: Option<&str>,
+) -> Event {
     Event {
         id: 0,
         incident_id: i.id,
@@ -147,17 +160,52 @@ fn the_sla_judges_the_first_answer_against_the_target() {
 fn groups_count_escalations_retriggers_off_hours_and_time_to_answer() {
     let (from, to) = (utc("2026-03-03T00:00:00Z"), utc("2026-03-04T00:00:00Z"));
     // 1: resolved before the range; 2 comes back 23 h later (a re-trigger).
-    let mut before = inc(1, "api", Severity::High, "2026-03-02T10:00:00Z", Some(5), Some(60));
+    let mut before = inc(
+        1,
+        "api",
+        Severity::High,
+        "2026-03-02T10:00:00Z",
+        Some(5),
+        Some(60),
+    );
     before.dedup_key = "disk".into();
-    let mut back = inc(2, "api", Severity::High, "2026-03-03T10:00:00Z", Some(10), Some(40));
+    let mut back = inc(
+        2,
+        "api",
+        Severity::High,
+        "2026-03-03T10:00:00Z",
+        Some(10),
+        Some(40),
+    );
     back.dedup_key = "disk".into();
     // 3: escalated to level 2 and acknowledged there after 40 minutes (a breach of 30m);
     // opened 20:00 UTC, which is off hours for bob in Berlin (21:00).
-    let slow = inc(3, "api", Severity::High, "2026-03-03T20:00:00Z", Some(40), Some(100));
+    let slow = inc(
+        3,
+        "api",
+        Severity::High,
+        "2026-03-03T20:00:00Z",
+        Some(40),
+        Some(100),
+    );
     // 4: another service, 26 h after 1 would not count; a different key anyway.
-    let web = inc(4, "web", Severity::Critical, "2026-03-03T12:00:00Z", Some(2), Some(20));
+    let web = inc(
+        4,
+        "web",
+        Severity::Critical,
+        "2026-03-03T12:00:00Z",
+        Some(2),
+        Some(20),
+    );
     // 5: outside the range.
-    let late = inc(5, "web", Severity::Critical, "2026-03-04T00:00:00Z", None, None);
+    let late = inc(
+        5,
+        "web",
+        Severity::Critical,
+        "2026-03-04T00:00:00Z",
+        None,
+        None,
+    );
     let e_back = [ev(&back, EventKind::Delivered, 0, Some(1), Some("ann"))];
     let e_slow = [
         ev(&slow, EventKind::DeliveryFailed, 0, Some(1), Some("bob")),
@@ -192,14 +240,8 @@ fn groups_count_escalations_retriggers_off_hours_and_time_to_answer() {
     let keys: Vec<_> = r.groups.iter().map(|g| g.key.as_str()).collect();
     assert_eq!(keys, ["api", "web"]);
     let api = &r.groups[0];
-    assert_eq!(
-        (api.incidents, api.acknowledged, api.resolved),
-        (2, 2, 2)
-    );
-    assert_eq!(
-        (api.escalated, api.retriggered, api.off_hours),
-        (1, 1, 1)
-    );
+    assert_eq!((api.incidents, api.acknowledged, api.resolved), (2, 2, 2));
+    assert_eq!((api.escalated, api.retriggered, api.off_hours), (1, 1, 1));
     assert_eq!((api.sla_met, api.sla_breached), (1, 1));
     // Acks after 10 and 40 minutes: nearest-rank median 10, p90 40.
     let m = |v: i64| Some(Duration::minutes(v));
@@ -224,14 +266,25 @@ fn groups_count_escalations_retriggers_off_hours_and_time_to_answer() {
     );
 
     let r = by(GroupBy::Severity);
-    let keys: Vec<_> = r.groups.iter().map(|g| (g.key.as_str(), g.incidents)).collect();
+    let keys: Vec<_> = r
+        .groups
+        .iter()
+        .map(|g| (g.key.as_str(), g.incidents))
+        .collect();
     assert_eq!(keys, [("critical", 1), ("high", 2)]);
     let r = by(GroupBy::Person);
-    let keys: Vec<_> = r.groups.iter().map(|g| (g.key.as_str(), g.incidents)).collect();
+    let keys: Vec<_> = r
+        .groups
+        .iter()
+        .map(|g| (g.key.as_str(), g.incidents))
+        .collect();
     assert_eq!(keys, [("ann", 2), ("bob", 1)]);
     let r = by(GroupBy::Policy);
     assert_eq!(r.groups.len(), 1);
-    assert_eq!((r.groups[0].key.as_str(), r.groups[0].incidents), ("eng", 3));
+    assert_eq!(
+        (r.groups[0].key.as_str(), r.groups[0].incidents),
+        ("eng", 3)
+    );
 }
 
 #[test]
@@ -250,4 +303,50 @@ fn group_names_round_trip() {
         assert_eq!(GroupBy::parse(g.as_str()), Some(g));
     }
     assert_eq!(GroupBy::parse("team"), None);
+}
+
+#[test]
+fn the_essential_events_give_the_same_figures_as_the_whole_timeline() {
+    let (from, to) = (utc("2026-03-03T00:00:00Z"), utc("2026-03-04T00:00:00Z"));
+    let i = inc(
+        1,
+        "api",
+        Severity::High,
+        "2026-03-03T10:00:00Z",
+        Some(40),
+        None,
+    );
+    let timeline = [
+        ev(&i, EventKind::Triggered, 0, None, None),
+        ev(&i, EventKind::Paged, 0, Some(1), None),
+        ev(&i, EventKind::DeliveryFailed, 0, Some(1), Some("bob")),
+        ev(&i, EventKind::Delivered, 1, Some(1), Some("ann")),
+        ev(&i, EventKind::Escalated, 30, Some(2), None),
+        ev(&i, EventKind::Paged, 30, Some(2), None),
+        ev(&i, EventKind::Acknowledged, 40, None, None),
+        ev(&i, EventKind::Acknowledged, 50, None, None),
+    ];
+    let kept = essentials(&timeline);
+    let kinds: Vec<_> = kept.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::DeliveryFailed,
+            EventKind::Escalated,
+            EventKind::Acknowledged
+        ]
+    );
+    let zones = HashMap::new();
+    let now = utc("2026-03-05T00:00:00Z");
+    let report = |events: &[Event]| {
+        let s = [Subject {
+            incident: &i,
+            events,
+            target: Duration::minutes(30),
+        }];
+        response_report(&s, GroupBy::Person, &zones, from, to, now)
+    };
+    assert_eq!(report(&kept), report(&timeline));
+    assert_eq!(report(&kept).groups[0].key, "bob");
+    assert_eq!(report(&kept).total.escalated, 1);
 }

@@ -6,19 +6,19 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Engine, EngineError, EngineResult};
 use crate::domain::response_report::{
-    GroupBy, ResponseReport, Subject, response_report, target_for,
+    GroupBy, ResponseReport, Subject, essentials, response_report, target_for,
 };
 use crate::domain::{Event, Incident};
 use crate::store::IncidentFilter;
 
 /// The most incidents one report reads (the range is at most 366 days as well): a bound on
 /// the work and memory one viewer's request can cause.
-pub const MAX_REPORT_INCIDENTS: usize = 20_000;
+pub const MAX_REPORT_INCIDENTS: usize = 10_000;
 
 /// The timeline events read per incident: the first page, acknowledgement and escalations
 /// come early; a very long timeline (a chain looping for days) is cut here, and the
 /// incident's own acknowledgement time stands in if the cut hides it.
-pub const MAX_REPORT_EVENTS: usize = 500;
+pub const MAX_REPORT_EVENTS: usize = 200;
 
 /// How far before `from` incidents are read for the re-trigger rule: an incident resolved in
 /// the day before an opening must have opened no more than this before `from` to be seen.
@@ -54,8 +54,10 @@ impl Engine {
                 let mut out: Vec<(Incident, Vec<Event>)> = Vec::with_capacity(incidents.len());
                 for inc in incidents.into_iter().rev() {
                     // Earlier incidents count only for the re-trigger rule: no timeline.
+                    // Only the few events the report uses are kept: memory stays
+                    // proportional to the incidents, not to their timelines.
                     let events = if inc.created_at >= from {
-                        r.timeline_after(inc.id, 0, MAX_REPORT_EVENTS)?
+                        essentials(&r.timeline_after(inc.id, 0, MAX_REPORT_EVENTS)?)
                     } else {
                         Vec::new()
                     };
@@ -74,7 +76,9 @@ impl Engine {
                 incident,
                 events,
                 target: target_for(
-                    set.services.get(&incident.service).map(|s| &s.response_targets),
+                    set.services
+                        .get(&incident.service)
+                        .map(|s| &s.response_targets),
                     (set.policies.get(&incident.escalation_policy)).map(|p| &p.response_targets),
                     incident.severity,
                 ),

@@ -80,7 +80,10 @@ async fn the_report_gives_exact_response_times_and_lists_the_late_acknowledgemen
 
     // B (critical, 17:30): ann does not answer, bob is paged at 17:45 and acknowledges at
     // 17:55: 25 minutes against the policy's 10 → 15 minutes late. Resolved at 18:05.
-    let b = app.trigger("api", Severity::Critical, "b").await.incident_id;
+    let b = app
+        .trigger("api", Severity::Critical, "b")
+        .await
+        .incident_id;
     assert_eq!(app.page(&mut sink).await.person(), "ann");
     advance(mins(15)).await;
     assert_eq!(app.page(&mut sink).await.person(), "bob");
@@ -213,12 +216,27 @@ async fn the_report_gives_exact_response_times_and_lists_the_late_acknowledgemen
         )
     );
     let table = pagerctl("table").await;
-    let api = table.lines().find(|l| l.starts_with("api")).expect("api row");
-    let cells: Vec<&str> = api.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    let api = table
+        .lines()
+        .find(|l| l.starts_with("api"))
+        .expect("api row");
+    let cells: Vec<&str> = api
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
     assert_eq!(
         cells,
         [
-            "api", "3", "5m", "25m", "30m", "35m", "1 (33%)", "1 (33%)", "1 (33%)",
+            "api",
+            "3",
+            "5m",
+            "25m",
+            "30m",
+            "35m",
+            "1 (33%)",
+            "1 (33%)",
+            "1 (33%)",
             "50% (1 of 2)"
         ],
         "{table}"

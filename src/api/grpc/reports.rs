@@ -42,10 +42,7 @@ impl pb::report_service_server::ReportService for ReportApi {
         let by = match r.by.trim() {
             "" => GroupBy::Service,
             word => GroupBy::parse(word).ok_or_else(|| {
-                super::invalid(
-                    "by",
-                    "must be service, severity, person or policy",
-                )
+                super::invalid("by", "must be service, severity, person or policy")
             })?,
         };
         let report = self

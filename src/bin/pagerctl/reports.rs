@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use pagerd::proto as pb;
 
 use crate::Global;
-use crate::client::Usage;
 use crate::cli::{ReportArgs, ReportFormat};
+use crate::client::Usage;
 use crate::render::json::timestamp_json;
 use crate::render::time::to_timestamp;
 use crate::render::{clean, emit, emit_json, finish_table, plain_table};

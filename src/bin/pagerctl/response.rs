@@ -16,7 +16,9 @@ use crate::render::{clean, emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
     if args.schedule.is_some() {
-        return Err(Usage("--schedule belongs to the load report, not `report response`".into()).into());
+        return Err(
+            Usage("--schedule belongs to the load report, not `report response`".into()).into(),
+        );
     }
     let to = args.to.unwrap_or_else(Utc::now);
     let by = match args.by.unwrap_or(ReportBy::Service) {
@@ -32,7 +34,9 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
         service: args.service.unwrap_or_default(),
         by: by.to_string(),
     };
-    let r = pagerd.call(pagerd.reports().responsiveness(request)).await?;
+    let r = pagerd
+        .call(pagerd.reports().responsiveness(request))
+        .await?;
     let rows: Vec<&pb::ResponseGroup> = r.groups.iter().chain(r.total.as_ref()).collect();
     if g.json || args.format == ReportFormat::Json {
         return emit_json(&json!({

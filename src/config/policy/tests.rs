@@ -524,5 +524,8 @@ fn response_targets_build_with_the_service_winning_over_the_policy() {
     assert_eq!(got, [5, 30, 120, 24 * 60]);
     // A service without targets of its own takes the defaults when its policy has none.
     let bare = crate::domain::response_report::ResponseTargets::default();
-    assert_eq!(target_for(Some(&bare), None, Severity::High).num_minutes(), 60);
+    assert_eq!(
+        target_for(Some(&bare), None, Severity::High).num_minutes(),
+        60
+    );
 }

@@ -10,8 +10,8 @@ use super::{Checker, Definition, SourceFile};
 use crate::config::policy::raw::{
     RawHeartbeat, RawMaintenance, RawService, RawSupportHours, RawTargets,
 };
-use crate::domain::response_report::ResponseTargets;
 use crate::config::policy::syntax::{parse_duration, valid_integration_key};
+use crate::domain::response_report::ResponseTargets;
 use crate::domain::{Service, Severity};
 
 /// The most detail names `related_by` may list.
