@@ -122,12 +122,16 @@ fn percentiles_are_nearest_rank() {
     }
 }
 
+/// Minutes to acknowledge and to resolve, when it opened, and the verdict: `Some(None)` met,
+/// `Some(Some(late))` breached by that many minutes, `None` pending.
+type Case = (Option<i64>, Option<i64>, &'static str, Option<Option<i64>>);
+
 #[test]
 fn the_sla_judges_the_first_answer_against_the_target() {
     let now = utc("2026-03-03T23:00:00Z");
     let (from, to) = (utc("2026-03-03T00:00:00Z"), utc("2026-03-04T00:00:00Z"));
     // (ack, resolve, minutes since opening at `now`) → Some(late minutes) / met / pending.
-    let table: [(Option<i64>, Option<i64>, &str, Option<Option<i64>>); 6] = [
+    let table: [Case; 6] = [
         (Some(15), Some(30), "2026-03-03T10:00:00Z", Some(None)), // exactly on target: met
         (Some(16), None, "2026-03-03T10:00:00Z", Some(Some(1))),
         (None, Some(10), "2026-03-03T10:00:00Z", Some(None)), // resolved unacknowledged in time

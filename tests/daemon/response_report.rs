@@ -127,7 +127,7 @@ async fn the_report_gives_exact_response_times_and_lists_the_late_acknowledgemen
         sla_breached: 1,
         sla_compliance: Some(0.5),
     };
-    assert_eq!(r.groups, [want.clone()]);
+    assert_eq!(r.groups, std::slice::from_ref(&want));
     assert_eq!(
         r.total,
         Some(pb::ResponseGroup {
