@@ -354,3 +354,54 @@ fn the_essential_events_give_the_same_figures_as_the_whole_timeline() {
     assert_eq!(report(&kept).groups[0].key, "bob");
     assert_eq!(report(&kept).total.escalated, 1);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the incidents, every one in the range lands in exactly one row, is
+        /// judged at most once, and a percentile is always an observed time.
+        #[test]
+        fn rows_partition_the_incidents_and_percentiles_are_observed(
+            specs in proptest::collection::vec(
+                (0i64..48 * 60, proptest::option::of(0i64..300), proptest::option::of(0i64..600), 0usize..4, 0usize..3),
+                0..30,
+            ),
+            by in 0usize..4,
+        ) {
+            let from = utc("2026-03-03T00:00:00Z");
+            let incidents: Vec<Incident> = specs
+                .iter()
+                .enumerate()
+                .map(|(n, &(at, ack, res, sev, svc))| {
+                    let at = (from - Duration::hours(12) + Duration::minutes(at)).to_rfc3339();
+                    let mut i = inc(n as i64 + 1, ["a", "b", "c"][svc], Severity::ALL[sev], &at, ack, res);
+                    i.dedup_key = format!("k{}", n % 3);
+                    i
+                })
+                .collect();
+            let subjects: Vec<Subject> = incidents
+                .iter()
+                .map(|incident| Subject { incident, events: &[], target: Duration::minutes(30) })
+                .collect();
+            let to = from + Duration::days(1);
+            let r = response_report(&subjects, GroupBy::ALL[by], &HashMap::new(), from, to, to);
+            let in_range = incidents.iter().filter(|i| from <= i.created_at && i.created_at < to).count();
+            prop_assert_eq!(r.total.incidents as usize, in_range);
+            prop_assert_eq!(r.groups.iter().map(|g| g.incidents).sum::<u32>(), r.total.incidents);
+            prop_assert!(r.total.sla_met + r.total.sla_breached <= r.total.incidents);
+            prop_assert_eq!(r.breaches.len() as u32, r.total.sla_breached);
+            let acks: Vec<Duration> = incidents
+                .iter()
+                .filter(|i| from <= i.created_at && i.created_at < to)
+                .filter_map(|i| Some(i.acknowledged_at? - i.created_at))
+                .collect();
+            for p in [r.total.mtta_median, r.total.mtta_p90].into_iter().flatten() {
+                prop_assert!(acks.contains(&p));
+            }
+            prop_assert_eq!(r.total.mtta_median.is_some(), !acks.is_empty());
+        }
+    }
+}
