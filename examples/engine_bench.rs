@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             per_severity: Default::default(),
             repeat: Repeat::Times(0),
             ack_timeout: None,
+            response_targets: Default::default(),
         },
     );
     let engine = Engine::new(store, policies, Clock::System, vec!["webhook".into()]);

@@ -113,6 +113,7 @@ pub const METHODS: &[(&str, &str, Access)] = {
         ("DaemonService", "ListTokens", R(Admin)),
         ("DaemonService", "RevokeToken", R(Admin)),
         ("ReportService", "OnCallLoad", R(Viewer)),
+        ("ReportService", "Responsiveness", R(Viewer)),
         // The answer carries each heartbeat's ping token.
         ("IntakeService", "ListHeartbeats", R(Admin)),
         ("IntakeService", "RotateHeartbeatToken", R(Admin)),

@@ -18,6 +18,7 @@ pub mod members;
 pub mod policy;
 pub mod rebalance;
 pub mod reload;
+pub mod response_report;
 pub mod rotation;
 pub mod schedule;
 pub mod simulate;

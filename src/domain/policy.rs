@@ -43,6 +43,8 @@ pub struct Service {
     /// Detail names that make distinct open alerts related for the threshold rule (see
     /// `domain::threshold`); empty: only flapping counts.
     pub related_by: Vec<String>,
+    /// Per-severity response targets (`response_targets`); win over the policy's.
+    pub response_targets: super::response_report::ResponseTargets,
 }
 
 impl Service {
@@ -57,6 +59,7 @@ impl Service {
             support_hours: None,
             threshold: Some(Threshold::default()),
             related_by: Vec::new(),
+            response_targets: Default::default(),
         }
     }
 }
@@ -100,6 +103,8 @@ pub struct EscalationPolicy {
     pub repeat: Repeat,
     /// Acknowledged but unresolved for this long → re-triggered and escalated.
     pub ack_timeout: Option<Duration>,
+    /// Per-severity response targets (`response_targets`) of the services it serves.
+    pub response_targets: super::response_report::ResponseTargets,
 }
 
 impl EscalationPolicy {

@@ -20,6 +20,7 @@ mod paging;
 mod queries;
 mod rebalance;
 mod reload;
+mod response_report;
 mod secrets;
 pub mod timer;
 

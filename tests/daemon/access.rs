@@ -243,6 +243,15 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
                 })
                 .await,
         ),
+        ("ReportService", "Responsiveness") => outcome(
+            reports
+                .responsiveness(pb::ResponsivenessRequest {
+                    from: Some(ts(now - ChronoDuration::days(1))),
+                    to: Some(ts(now)),
+                    ..Default::default()
+                })
+                .await,
+        ),
         ("IntakeService", "Heartbeat") => outcome(
             intake
                 .heartbeat(pb::HeartbeatRequest {
@@ -311,6 +320,7 @@ const EXPECTED: &[(&str, &str, char)] = &[
     ("DaemonService", "ListTokens", 'A'),
     ("DaemonService", "RevokeToken", 'A'),
     ("ReportService", "OnCallLoad", 'V'),
+    ("ReportService", "Responsiveness", 'V'),
     ("IntakeService", "Heartbeat", 'A'),
     ("IntakeService", "ListHeartbeats", 'A'),
     ("IntakeService", "RotateHeartbeatToken", 'A'),

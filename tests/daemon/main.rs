@@ -39,3 +39,5 @@ mod store_full;
 mod threshold;
 mod timeline;
 mod watch;
+// Operating pagerd (issue 14): the response-time report.
+mod response_report;

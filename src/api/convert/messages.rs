@@ -256,6 +256,52 @@ pub fn shift(def: &ScheduleDef, s: FinalShift, at: DateTime<Utc>) -> pb::Shift {
     }
 }
 
+// ---- the response-time report ------------------------------------------------------------
+
+/// Whole seconds; negative (never expected) as zero.
+fn seconds(d: chrono::Duration) -> u64 {
+    u64::try_from(d.num_seconds()).unwrap_or(0)
+}
+
+impl From<&domain::response_report::GroupFigures> for pb::ResponseGroup {
+    fn from(g: &domain::response_report::GroupFigures) -> Self {
+        Self {
+            key: g.key.clone(),
+            incidents: g.incidents,
+            acknowledged: g.acknowledged,
+            resolved: g.resolved,
+            mtta_median_seconds: g.mtta_median.map(seconds),
+            mtta_p90_seconds: g.mtta_p90.map(seconds),
+            mttr_median_seconds: g.mttr_median.map(seconds),
+            mttr_p90_seconds: g.mttr_p90.map(seconds),
+            escalated: g.escalated,
+            escalation_rate: g.escalation_rate(),
+            retriggered: g.retriggered,
+            retrigger_rate: g.retrigger_rate(),
+            off_hours: g.off_hours,
+            off_hours_share: g.off_hours_share(),
+            sla_met: g.sla_met,
+            sla_breached: g.sla_breached,
+            sla_compliance: g.sla_compliance(),
+        }
+    }
+}
+
+impl From<domain::response_report::Breach> for pb::ResponseBreach {
+    fn from(b: domain::response_report::Breach) -> Self {
+        Self {
+            incident_id: b.incident_id,
+            service: b.service,
+            severity: pb::Severity::from(b.severity) as i32,
+            created_at: Some(timestamp(b.created_at)),
+            first_paged: b.first_paged.unwrap_or_default(),
+            target_seconds: seconds(b.target),
+            late_seconds: seconds(b.late_by),
+            answered: b.answered,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

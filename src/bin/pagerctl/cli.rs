@@ -131,11 +131,19 @@ pub(crate) enum Command {
     Token(TokenCommand),
     /// On-call load per person: weeks on call, shifts, incidents and pages, off-hours pages,
     /// hours called in and time off in lieu owed, limit skips and flagged overrides.
+    ///
+    /// `report response`: response times of the incidents opened in the range, per service
+    /// (or --by severity, person, policy): MTTA and MTTR (median, p90), escalation and
+    /// re-trigger rates, off-hours share, SLA compliance against the response targets, and
+    /// the breaches.
     Report(ReportArgs),
 }
 
 #[derive(Args)]
 pub(crate) struct ReportArgs {
+    /// Which report: `load` (default) or `response` (response times and SLA).
+    #[arg(value_enum, ignore_case = true, value_name = "REPORT")]
+    pub(crate) kind: Option<ReportKind>,
     /// From: an RFC 3339 time or a duration ago.
     #[arg(long, value_parser = parse_time)]
     pub(crate) from: DateTime<Utc>,
@@ -148,6 +156,27 @@ pub(crate) struct ReportArgs {
     /// table (default), csv, or json (also --json).
     #[arg(long, value_enum, ignore_case = true, default_value = "table")]
     pub(crate) format: ReportFormat,
+    /// `report response` only: incidents of this service only.
+    #[arg(long)]
+    pub(crate) service: Option<String>,
+    /// `report response` only: one row per service (default), severity, person (first
+    /// paged) or policy.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub(crate) by: Option<ReportBy>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportKind {
+    Load,
+    Response,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportBy {
+    Service,
+    Severity,
+    Person,
+    Policy,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -543,6 +572,28 @@ mod tests {
         assert!(parse(&["0"]).is_err());
         assert!(parse(&["--service", "s"]).is_err());
         assert!(parse(&["12", "--service", "s", "--dedup-key", "k"]).is_err());
+    }
+
+    #[test]
+    fn report_takes_an_optional_kind_before_its_options() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["pagerctl", "report"], args].concat());
+        let kind = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(Command::Report(r)) => Ok((r.kind, r.by)),
+            Ok(_) => panic!("not report"),
+            Err(e) => Err(e.kind()),
+        };
+        assert!(matches!(kind(&["--from", "30d"]), Ok((None, None))));
+        assert!(matches!(
+            kind(&["response", "--from", "30d", "--by", "severity"]),
+            Ok((Some(ReportKind::Response), Some(ReportBy::Severity)))
+        ));
+        assert!(matches!(
+            kind(&["Response", "--from", "30d", "--by", "PERSON"]),
+            Ok((Some(ReportKind::Response), Some(ReportBy::Person)))
+        ));
+        assert!(kind(&["response"]).is_err(), "--from is required");
+        assert!(kind(&["latency", "--from", "30d"]).is_err());
+        assert!(kind(&["response", "--from", "30d", "--by", "team"]).is_err());
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! - `cli`: the clap definitions; `parse`: the value parsers they use (times, links, …).
 //! - `client`: the connection to pagerd and its error kinds (which set the exit code);
 //!   `tls`: `https://` addresses, `--ca-file` and client certificates.
-//! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `daemon`
-//!   (status, reload, test page): one file per command group.
+//! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `response`
+//!   (`report response`), `daemon` (status, reload, test page): one file per command group.
 //! - `render`: text, tables, JSON and times; enum names come from
 //!   `pagerd::api::convert`, shared with the daemon.
 
@@ -25,6 +25,7 @@ mod intake;
 mod parse;
 mod render;
 mod reports;
+mod response;
 mod schedules;
 mod tls;
 mod tokens;
@@ -140,6 +141,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(args) => incidents::watch(&g, args).await,
         Command::Oncall(args) => schedules::oncall(&g, args).await,
         Command::Shifts(args) => schedules::shifts(&g, args).await,
+        Command::Report(args) if args.kind == Some(cli::ReportKind::Response) => {
+            response::report(&g, args).await
+        }
         Command::Report(args) => reports::report(&g, args).await,
         Command::Maintenance(cmd) => intake::maintenance(&g, cmd).await,
         Command::Heartbeat(cmd) => intake::heartbeat(&g, cmd).await,

@@ -7,11 +7,15 @@ use pagerd::proto as pb;
 
 use crate::Global;
 use crate::cli::{ReportArgs, ReportFormat};
+use crate::client::Usage;
 use crate::render::json::timestamp_json;
 use crate::render::time::to_timestamp;
 use crate::render::{clean, emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
+    if args.service.is_some() || args.by.is_some() {
+        return Err(Usage("--service and --by belong to `report response`".into()).into());
+    }
     let to = args.to.unwrap_or_else(Utc::now);
     let pagerd = g.connect().await?;
     let request = pb::OnCallLoadRequest {

@@ -58,6 +58,19 @@ pub(super) struct RawService {
     pub(super) route: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     pub(super) maintenance: Vec<Spanned<RawMaintenance>>,
+    /// Per-severity response targets; win over the escalation policy's.
+    pub(super) response_targets: Option<RawTargets>,
+}
+
+/// `response_targets = { critical = "15m", high = "1h", medium = "4h", low = "24h" }`: any
+/// subset; the rest falls back to the policy's, then to those defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTargets {
+    pub(super) critical: Option<Spanned<String>>,
+    pub(super) high: Option<Spanned<String>>,
+    pub(super) medium: Option<Spanned<String>>,
+    pub(super) low: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +124,8 @@ pub(super) struct RawPolicy {
     pub(super) high: Option<RawTimeline>,
     pub(super) medium: Option<RawTimeline>,
     pub(super) low: Option<RawTimeline>,
+    /// Per-severity response targets of the services it serves (see [`RawTargets`]).
+    pub(super) response_targets: Option<RawTargets>,
 }
 
 #[derive(Deserialize)]

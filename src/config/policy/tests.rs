@@ -509,3 +509,23 @@ fn a_directory_without_policy_files_is_an_error() {
         "{errors}"
     );
 }
+
+#[test]
+fn response_targets_build_with_the_service_winning_over_the_policy() {
+    use crate::domain::response_report::target_for;
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/policy_cases/valid/response-targets.toml");
+    let text = std::fs::read_to_string(case).expect("fixture");
+    let set = load_dir(dir_with(&[("a.toml", PEOPLE), ("b.toml", &text)]).path()).expect("valid");
+    let service = &set.services["payments"].response_targets;
+    let policy = &set.policies["payments-team"].response_targets;
+    let minutes = |s| target_for(Some(service), Some(policy), s).num_minutes();
+    let got = Severity::ALL.map(minutes);
+    assert_eq!(got, [5, 30, 120, 24 * 60]);
+    // A service without targets of its own takes the defaults when its policy has none.
+    let bare = crate::domain::response_report::ResponseTargets::default();
+    assert_eq!(
+        target_for(Some(&bare), None, Severity::High).num_minutes(),
+        60
+    );
+}

@@ -41,6 +41,7 @@ fn policy(name: &str, target: Target) -> (String, EscalationPolicy) {
         per_severity: HashMap::new(),
         repeat: Repeat::Times(0),
         ack_timeout: None,
+        response_targets: Default::default(),
     };
     (name.into(), p)
 }

@@ -42,6 +42,7 @@ impl Checker {
             .ack_timeout
             .as_ref()
             .and_then(|t| self.duration(file, t, &format!("{context}: ack_timeout")));
+        let response_targets = self.response_targets(file, raw.response_targets.as_ref(), &context);
         let default = self.timeline(file, &raw.levels, &context, known);
         let mut per_severity = HashMap::new();
         let timelines = [
@@ -65,6 +66,7 @@ impl Checker {
             per_severity,
             repeat,
             ack_timeout,
+            response_targets,
         })
     }
 

@@ -367,6 +367,10 @@ fn with_severity_hint(message: &str) -> String {
         .and_then(|rest| rest.split_once('`'))
         .map(|(field, _)| field);
     match unknown.map(Severity::parse) {
+        // `response_targets` takes the same names but holds durations, not timelines.
+        Some(Ok(severity)) if !message.contains("`levels`") => {
+            format!("{message} (write the {severity} target as {severity} = \"15m\")")
+        }
         Some(Ok(severity)) => {
             format!("{message} (write the {severity} timeline as [escalation_policy.{severity}])")
         }

@@ -7,8 +7,11 @@ use chrono_tz::Tz;
 use toml::Spanned;
 
 use super::{Checker, Definition, SourceFile};
-use crate::config::policy::raw::{RawHeartbeat, RawMaintenance, RawService, RawSupportHours};
+use crate::config::policy::raw::{
+    RawHeartbeat, RawMaintenance, RawService, RawSupportHours, RawTargets,
+};
 use crate::config::policy::syntax::{parse_duration, valid_integration_key};
+use crate::domain::response_report::ResponseTargets;
 use crate::domain::{Service, Severity};
 
 /// The most detail names `related_by` may list.
@@ -81,7 +84,34 @@ impl Checker {
                 );
             }
         }
+        service.response_targets =
+            self.response_targets(file, raw.response_targets.as_ref(), &context);
         service
+    }
+
+    /// `response_targets = { critical = "15m", … }`: each a duration greater than zero.
+    pub(super) fn response_targets(
+        &mut self,
+        file: &SourceFile,
+        raw: Option<&RawTargets>,
+        context: &str,
+    ) -> ResponseTargets {
+        let mut out = ResponseTargets::default();
+        let Some(raw) = raw else { return out };
+        let keys = [
+            (Severity::Critical, &raw.critical),
+            (Severity::High, &raw.high),
+            (Severity::Medium, &raw.medium),
+            (Severity::Low, &raw.low),
+        ];
+        for (severity, value) in keys {
+            let Some(value) = value else { continue };
+            let what = format!("{context}: response_targets.{severity}");
+            if let Some(d) = self.duration(file, value, &what) {
+                out.set(severity, d);
+            }
+        }
+        out
     }
 
     /// `related_by = ["alertname", …]`: detail names, each once, at most
