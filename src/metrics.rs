@@ -81,7 +81,7 @@ const COMMIT_SECONDS: [f64; 12] = [
 const BATCH_SIZES: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 fn seconds() -> Histogram {
-    Histogram::new(SECONDS.into_iter())
+    Histogram::new(SECONDS)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -177,8 +177,8 @@ pub struct WriteStats {
 impl Default for WriteStats {
     fn default() -> Self {
         Self {
-            commit_seconds: Histogram::new(COMMIT_SECONDS.into_iter()),
-            batch_size: Histogram::new(BATCH_SIZES.into_iter()),
+            commit_seconds: Histogram::new(COMMIT_SECONDS),
+            batch_size: Histogram::new(BATCH_SIZES),
         }
     }
 }
@@ -467,7 +467,10 @@ mod tests {
                 .contains("pagerd_store_commit_seconds")
         );
         let classic = m.render(&scraped, Format::Text);
-        assert!(classic.contains("# TYPE pagerd_pages_total counter\n"), "{classic}");
+        assert!(
+            classic.contains("# TYPE pagerd_pages_total counter\n"),
+            "{classic}"
+        );
         assert!(classic.contains("# HELP pagerd_pages_total Page attempts"));
         assert!(classic.contains("# TYPE pagerd_watch_streams gauge\n"));
         assert!(!classic.contains("# EOF") && !classic.contains("# UNIT"));

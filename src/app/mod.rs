@@ -189,7 +189,8 @@ pub async fn run(
         data_dir: settings.data_dir.clone(),
         cache: token_cache,
     };
-    let watch_cap = grpc::watch_cap::WatchCapLayer::new(settings.connections.grpc.max_watch_streams);
+    let watch_cap =
+        grpc::watch_cap::WatchCapLayer::new(settings.connections.grpc.max_watch_streams);
     let metrics = api::http::metrics::MetricsState {
         engine: engine.clone(),
         auth: auth.clone(),

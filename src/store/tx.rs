@@ -17,8 +17,8 @@ use super::types::{
 };
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
-    Event, Incident, IncidentState, NewAlert, NewEvent, Page, PageKind, Position,
-    ScheduleOverride, Severity,
+    Event, Incident, IncidentState, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride,
+    Severity,
 };
 
 /// Read operations: on a read snapshot (`Store::read`) or inside a write (`Store::write`).

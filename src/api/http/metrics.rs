@@ -49,11 +49,7 @@ async fn metrics(State(s): State<MetricsState>, headers: HeaderMap) -> Response 
         )
             .into_response();
     }
-    let format = Format::from_accept(
-        headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     match scrape(&s).await {
         Ok(scraped) => (
             [(header::CONTENT_TYPE, format.content_type())],
@@ -62,11 +58,7 @@ async fn metrics(State(s): State<MetricsState>, headers: HeaderMap) -> Response 
             .into_response(),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "metrics scrape failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database unavailable\n",
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }
 }

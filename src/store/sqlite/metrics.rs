@@ -13,9 +13,7 @@ impl Tx<'_> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT state, COUNT(*) FROM incidents WHERE state != 'resolved' GROUP BY state",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (state, n) = row.context("counting open incidents by state")?;
