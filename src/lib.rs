@@ -34,6 +34,8 @@
 //!   page, SMS replies, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
 //!   wire ↔ domain conversion and the enums' names (clients use it too); `api::limits` the
 //!   size limits every edge enforces. Parse at the edge, map errors to status codes there.
+//! - [`metrics`]: the Prometheus counters and histograms the engine, outbox and store writer
+//!   bump after their commits, and the exposition `api::http::metrics` serves at `/metrics`.
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in
 //!   tests).
 //! - [`app`]: wires everything together (and reads the schedules directory on reload); `run`
@@ -50,6 +52,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 

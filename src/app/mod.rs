@@ -189,8 +189,23 @@ pub async fn run(
         data_dir: settings.data_dir.clone(),
         cache: token_cache,
     };
-    let server = grpc_server(engine.clone(), auth, token_admin, &settings, stop.clone()).await?;
-    let router = api::http::router(engine.clone(), http_state, settings.integrations.clone());
+    let watch_cap =
+        grpc::watch_cap::WatchCapLayer::new(settings.connections.grpc.max_watch_streams);
+    let metrics = api::http::metrics::MetricsState {
+        engine: engine.clone(),
+        auth: auth.clone(),
+        watch: watch_cap.clone(),
+    };
+    let server = grpc_server(
+        engine.clone(),
+        (auth, watch_cap),
+        token_admin,
+        &settings,
+        stop.clone(),
+    )
+    .await?;
+    let router = api::http::router(engine.clone(), http_state, settings.integrations.clone())
+        .merge(api::http::metrics::routes(metrics));
     spawn_servers(
         &mut tasks,
         &settings,
@@ -381,7 +396,7 @@ type GrpcRouter = tonic::transport::server::Router<
 
 async fn grpc_server(
     engine: Engine,
-    auth: grpc::auth::AuthLayer,
+    (auth, watch_cap): (grpc::auth::AuthLayer, grpc::watch_cap::WatchCapLayer),
     token_admin: tokens::TokenAdmin,
     settings: &Settings,
     stop: CancellationToken,
@@ -432,7 +447,7 @@ async fn grpc_server(
         .http2_keepalive_timeout(Some(c.keepalive_timeout))
         // Every request passes the token check; health and reflection are open in its table.
         .layer(auth)
-        .layer(grpc::watch_cap::WatchCapLayer::new(c.max_watch_streams))
+        .layer(watch_cap)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

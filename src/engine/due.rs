@@ -19,6 +19,8 @@ impl Engine {
                 let due = tx.take_due(now, limit)?;
                 for (action, due_at) in &due {
                     run(tx, &ctx, action, *due_at, &mut fx)?;
+                    fx.obs
+                        .late((now - *due_at).num_milliseconds() as f64 / 1000.0);
                 }
                 Ok((due.len(), fx))
             })

@@ -3,6 +3,7 @@
 
 use super::paging::apply_step;
 use super::{Ctx, Effects, Engine, EngineError, EngineResult, ingest};
+use crate::metrics::Transition;
 use chrono::{DateTime, Utc};
 
 use crate::domain::audit::{Actor, AuditEntry};
@@ -79,6 +80,8 @@ impl Engine {
             }
             ev.message.push_str(&by.note_suffix());
             fx.events.push(tx.add_event(id, &inc.service, ev, ctx.now)?);
+            fx.obs
+                .transition(Transition::Acknowledged, &inc.service, inc.severity);
             Ok(true)
         })
         .await
@@ -359,6 +362,8 @@ pub(super) fn open_alert(
         NewEvent::new(EventKind::Triggered, msg),
         now,
     )?);
+    fx.obs
+        .transition(Transition::Opened, &alert.service, alert.severity);
     if let Some((why, threshold)) = &raise {
         let message = format!(
             "{}: severity raised from {alerted} to {}",
@@ -418,5 +423,7 @@ pub(super) fn resolve_in(
         NewEvent::new(EventKind::Resolved, msg).actor(&by.label()),
         ctx.now,
     )?);
+    fx.obs
+        .transition(Transition::Resolved, &inc.service, inc.severity);
     Ok(true)
 }

@@ -99,6 +99,8 @@ struct Inner {
     rebalance_multiple: std::sync::atomic::AtomicU64,
     /// `report.weekly_notice`; set by the caller before the first install.
     rebalance_notice: std::sync::atomic::AtomicBool,
+    /// Prometheus counters and histograms (`GET /metrics`).
+    metrics: crate::metrics::Metrics,
 }
 
 /// What a write produced besides its answer: the events it appended (the store publishes
@@ -110,10 +112,16 @@ struct Effects {
     pages: bool,
     /// The shift ledger changed: project the schedules again.
     burnout: bool,
+    /// Counted in the metrics once the write committed.
+    obs: crate::metrics::Observations,
 }
 
 impl Engine {
     pub fn new(store: Store, policies: PolicySet, clock: Clock, channels: Vec<String>) -> Self {
+        let metrics = crate::metrics::Metrics::default();
+        if let Some(stats) = store.write_stats() {
+            metrics.set_write_stats(stats);
+        }
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -133,6 +141,7 @@ impl Engine {
                 channels,
                 timer: TimerHandle::default(),
                 outbox_wake: Notify::new(),
+                metrics,
             }),
         }
     }
@@ -148,6 +157,11 @@ impl Engine {
     /// The channels every page goes out on.
     pub fn channel_names(&self) -> &[String] {
         &self.inner.channels
+    }
+
+    /// The daemon's Prometheus metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub fn clock(&self) -> Clock {
@@ -195,6 +209,7 @@ impl Engine {
         if fx.pages {
             self.inner.outbox_wake.notify_one();
         }
+        self.inner.metrics.observe(fx.obs);
         self.publish_events(fx.events);
     }
 

@@ -208,6 +208,7 @@ impl Engine {
                 attempt.errors = errors;
             }
         }
+        self.inner.metrics.reload(attempt.applied);
         self.inner
             .reload
             .lock()

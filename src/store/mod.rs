@@ -89,6 +89,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
     /// job ran; `Err` if it could not run.
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>>;
+
+    /// The writer's commit latency and batch sizes, for `/metrics`, if the backend keeps them.
+    fn write_stats(&self) -> Option<crate::metrics::WriteStats> {
+        None
+    }
 }
 
 /// Cheap to clone; all clones share the same backend (for SQLite: one writer, one read pool).
@@ -200,6 +205,11 @@ impl Store {
             self.health.refused(reason);
         }
         outcome
+    }
+
+    /// The backend's commit latency and batch sizes, if it keeps them.
+    pub fn write_stats(&self) -> Option<crate::metrics::WriteStats> {
+        self.backend.write_stats()
     }
 
     /// Committed incident events from now on, in commit order, and the sequence they start

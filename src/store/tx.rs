@@ -17,7 +17,8 @@ use super::types::{
 };
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
-    Event, Incident, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride, Severity,
+    Event, Incident, IncidentState, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride,
+    Severity,
 };
 
 /// Read operations: on a read snapshot (`Store::read`) or inside a write (`Store::write`).
@@ -57,6 +58,12 @@ pub trait ReadTx {
 
     /// Number of incidents not yet resolved (for status and start-up logs).
     fn open_incident_count(&self) -> Result<u64>;
+
+    /// Open incidents per state, for `/metrics` (states with none are left out).
+    fn open_incidents_by_state(&self) -> Result<Vec<(IncidentState, u64)>>;
+
+    /// Pending pages in the outbox and the earliest next attempt among them, for `/metrics`.
+    fn outbox_summary(&self) -> Result<(u64, Option<DateTime<Utc>>)>;
 
     /// When incidents of `service` with `dedup_key` opened after `since`, in any state (the
     /// threshold rule's flapping count).

@@ -39,5 +39,6 @@ mod store_full;
 mod threshold;
 mod timeline;
 mod watch;
-// Operating pagerd (issue 14): the response-time report.
+// Operating pagerd (issue 14): metrics, the response-time report.
+mod metrics;
 mod response_report;

@@ -173,6 +173,23 @@ impl AuthLayer {
     }
 }
 
+impl AuthLayer {
+    /// For HTTP endpoints behind a token (`GET /metrics`): the identity of the request's
+    /// `authorization: Bearer` token, checked as gRPC calls are, if its role is at least
+    /// `role`. No token, an unknown, revoked or expired one: UNAUTHENTICATED.
+    pub async fn require(&self, headers: &http::HeaderMap, role: Role) -> Result<Identity, Status> {
+        let token = bearer(headers)?.ok_or_else(|| {
+            Status::unauthenticated("authorization: a `Bearer` token is required")
+        })?;
+        let id = self.identify(token).await?;
+        if access::allows(id.role, role) {
+            Ok(id)
+        } else {
+            Err(denied(role, &id))
+        }
+    }
+}
+
 fn denied(role: Role, id: &Identity) -> Status {
     Status::permission_denied(format!(
         "needs role {role}; token `{}` has role {}",

@@ -31,6 +31,13 @@ impl WatchCapLayer {
     }
 }
 
+impl WatchCapLayer {
+    /// `Watch` streams open now (for `/metrics`).
+    pub fn open_streams(&self) -> usize {
+        self.max.saturating_sub(self.slots.available_permits())
+    }
+}
+
 impl<S> tower::Layer<S> for WatchCapLayer {
     type Service = WatchCap<S>;
     fn layer(&self, inner: S) -> WatchCap<S> {

@@ -5,12 +5,14 @@
 //!   clicks;
 //! - `sms_inbound`: SMS replies (`/integrations/sms/inbound`), authenticated, with expiring
 //!   codes and a wrong-code lockout;
-//! - `ingest`: alert intake: Events v2, Alertmanager, heartbeats.
+//! - `ingest`: alert intake: Events v2, Alertmanager, heartbeats;
+//! - `metrics`: `/metrics` for Prometheus, behind a token (its own router and state).
 
 pub mod actions;
 mod health;
 pub mod ical;
 pub mod ingest;
+pub mod metrics;
 pub mod sms_inbound;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@ use super::{NoticeOutcome, Shared};
 use crate::config::settings::OutboxSettings;
 use crate::domain::contact::{self, Method};
 use crate::domain::{EventKind, IncidentState, NewEvent, Page, PageKind};
+use crate::metrics::{Metrics, PageOutcome};
 use crate::notify::SendError;
 use crate::store::{AttemptInfo, AttemptOutcome};
 
@@ -118,6 +119,7 @@ async fn record_once(shared: &Shared, o: Arc<Outcome>) -> anyhow::Result<()> {
             "burnout projections not refreshed"
         );
     }
+    count(engine.metrics(), &o);
     engine.publish_events(events);
     for n in notices {
         // Nobody waiting is fine.
@@ -169,11 +171,17 @@ pub(super) async fn record_hold(
                     ev.channel = Some(page.channel.clone());
                     events.push(tx.add_event(incident.id, &incident.service, ev, now)?);
                 }
-                Ok(events)
+                Ok((events, first.len()))
             })
             .await;
         match written {
-            Ok(events) => {
+            Ok((events, held)) => {
+                if let Some(p) = pages.first() {
+                    shared
+                        .engine
+                        .metrics()
+                        .pages(&p.channel, PageOutcome::Held, held as u64);
+                }
                 shared.engine.publish_events(events);
                 return;
             }
@@ -185,6 +193,23 @@ pub(super) async fn record_hold(
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
+        }
+    }
+}
+
+/// Counts a committed outcome: the attempt per page, and a sent page's delay from due to
+/// accepted.
+fn count(metrics: &Metrics, o: &Outcome) {
+    let outcome = match o.outcome {
+        AttemptOutcome::Sent => PageOutcome::Sent,
+        AttemptOutcome::Retry { .. } => PageOutcome::Retried,
+        AttemptOutcome::Failed { .. } => PageOutcome::Failed,
+    };
+    metrics.pages(&o.unit[0].channel, outcome, o.unit.len() as u64);
+    if outcome == PageOutcome::Sent {
+        for page in &o.unit {
+            let late = (o.at - page.due_at).num_milliseconds() as f64 / 1000.0;
+            metrics.delivered(&page.channel, late);
         }
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod health;
 mod ingest;
 mod ledger;
+mod metrics;
 mod read;
 mod schedules;
 mod schema;
@@ -37,6 +38,7 @@ pub use testing::{PageLimit, WriteLock, set_page_limit};
 
 use crate::config::settings::{StoreSettings, Synchronous};
 use crate::domain::Event;
+use crate::metrics::WriteStats;
 use crate::store::{
     Backend, BoxFuture, Completion, Error, EventFeed, ReadJob, Result, WriteJob, WriterDone,
 };
@@ -152,6 +154,7 @@ struct Sqlite {
     jobs: mpsc::UnboundedSender<WriteJob>,
     readers: Arc<ReadPool>,
     events: Arc<EventFeed>,
+    stats: WriteStats,
 }
 
 struct ReadPool {
@@ -208,13 +211,14 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         .context("reading the last event sequence")?;
     let events = Arc::new(EventFeed::new(settings.event_buffer, last_event));
     let close = tokio_util::sync::CancellationToken::new();
+    let stats = WriteStats::default();
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
         settings.max_batch,
         checkpointer,
         limits,
-        events.clone(),
+        (events.clone(), stats.clone()),
         close.clone(),
     ));
     let readers = Arc::new(ReadPool {
@@ -226,6 +230,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         jobs: tx,
         readers,
         events,
+        stats,
     });
     Ok((backend, WriterDone::new(writer, close)))
 }
@@ -237,6 +242,10 @@ impl Backend for Sqlite {
 
     fn subscribe(&self) -> (broadcast::Receiver<Event>, i64) {
         self.events.subscribe()
+    }
+
+    fn write_stats(&self) -> Option<WriteStats> {
+        Some(self.stats.clone())
     }
 
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {
@@ -289,7 +298,7 @@ async fn writer_loop(
     max_batch: usize,
     checkpointer: Checkpointer,
     mut limits: testing::LimitWatch,
-    events: Arc<EventFeed>,
+    (events, stats): (Arc<EventFeed>, WriteStats),
     close: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
@@ -325,9 +334,10 @@ async fn writer_loop(
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
         let events = events.clone();
+        let stats = stats.clone();
         let result = tokio::task::spawn_blocking(move || {
             limits.apply(&conn);
-            run_batch(&mut conn, jobs, &events);
+            run_batch(&mut conn, jobs, &events, &stats);
             (conn, limits)
         })
         .await;
@@ -409,7 +419,7 @@ impl Checkpointer {
 /// Publishing here, on the one writer, after the commit and before any caller hears back, is
 /// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
 /// sees them in this order (callers finishing in any order publish nothing themselves).
-fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed) {
+fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed, stats: &WriteStats) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
@@ -455,6 +465,7 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed) {
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
     } else {
+        stats.batch(n, t0.elapsed().as_secs_f64());
         events.publish(committed);
     }
     for done in completions {

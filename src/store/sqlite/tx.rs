@@ -11,7 +11,8 @@ use crate::domain::due::{Due, DueScope};
 use super::Tx;
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
-    Event, Incident, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride, Severity,
+    Event, Incident, IncidentState, NewAlert, NewEvent, Page, PageKind, Position, ScheduleOverride,
+    Severity,
 };
 use crate::store::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
@@ -53,6 +54,8 @@ impl ReadTx for Tx<'_> {
         fn last_event_id(&self) -> Result<i64>;
         fn open_incidents_of(&self, services: &[&str], limit: usize) -> Result<Vec<Incident>>;
         fn open_incident_count(&self) -> Result<u64>;
+        fn open_incidents_by_state(&self) -> Result<Vec<(IncidentState, u64)>>;
+        fn outbox_summary(&self) -> Result<(u64, Option<DateTime<Utc>>)>;
         fn openings_since(
             &self,
             service: &str,
