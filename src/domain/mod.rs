@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod load_report;
 pub mod members;
 pub mod policy;
+pub mod postmortem;
 pub mod rebalance;
 pub mod reload;
 pub mod rotation;
@@ -129,10 +130,12 @@ pub enum EventKind {
     SeverityRaised,
     /// A rate limit holds pages back; they go out together later.
     DeliveryHeld,
+    /// A responder's note on the timeline (`AddNote`); the text is the message.
+    Note,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         Self::Triggered,
         Self::Deduplicated,
         Self::Paged,
@@ -146,6 +149,7 @@ impl EventKind {
         Self::Held,
         Self::SeverityRaised,
         Self::DeliveryHeld,
+        Self::Note,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -163,6 +167,7 @@ impl EventKind {
             Self::Held => "held",
             Self::SeverityRaised => "severity_raised",
             Self::DeliveryHeld => "delivery_held",
+            Self::Note => "note",
         }
     }
 

@@ -216,7 +216,7 @@ impl Engine {
     /// Loads an incident and applies `f` to it in one transaction.
     /// Writes the audit entry for `action` by `by` in the same transaction when it changed
     /// something.
-    async fn change<F>(
+    pub(super) async fn change<F>(
         &self,
         id: i64,
         action: &'static str,
@@ -418,5 +418,6 @@ pub(super) fn resolve_in(
         NewEvent::new(EventKind::Resolved, msg).actor(&by.label()),
         ctx.now,
     )?);
+    super::postmortem::on_resolved(tx, ctx, id, by, fx)?;
     Ok(true)
 }

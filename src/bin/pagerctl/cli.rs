@@ -132,6 +132,12 @@ pub(crate) enum Command {
     /// On-call load per person: weeks on call, shifts, incidents and pages, off-hours pages,
     /// hours called in and time off in lieu owed, limit skips and flagged overrides.
     Report(ReportArgs),
+    /// Add a note to an incident's timeline (open or resolved); notes appear in the
+    /// post-mortem draft.
+    Note(crate::postmortem::NoteArgs),
+    /// Print a post-mortem draft of an incident (Markdown, or --format json), or record
+    /// where the written one went with --done URL (clears "post-mortem pending").
+    Postmortem(crate::postmortem::PostmortemArgs),
 }
 
 #[derive(Args)]
@@ -476,7 +482,7 @@ pub(crate) struct WatchArgs {
     pub(crate) after: Option<i64>,
 }
 
-fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
+pub(crate) fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
@@ -484,7 +490,7 @@ fn override_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
-fn default_actor() -> String {
+pub(crate) fn default_actor() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())

@@ -396,6 +396,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
         WHERE heartbeat IS NOT NULL;
     "#,
+    // 12: post-mortems: whether resolving the incident required one
+    // (`postmortem.required_for`), and where it went once recorded.
+    r#"
+    ALTER TABLE incidents ADD COLUMN postmortem_required INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN postmortem_url TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes (read-only readers check it instead of migrating).
