@@ -7,7 +7,8 @@
 //!   who takes a turn under the burnout limits, the due actions in `domain::due`, the reload
 //!   diff in `domain::reload`, what the outbox sends next in `domain::dispatch`, the
 //!   rebalance signal in `domain::rebalance`, the what-if replay of `pagerd check --simulate`
-//!   in `domain::simulate`, MTTA/MTTR/SLA in `domain::response_report`). No I/O.
+//!   in `domain::simulate`, MTTA/MTTR/SLA in `domain::response_report`, the post-mortem
+//!   draft and its Markdown in `domain::postmortem`). No I/O.
 //! - [`config`]: daemon settings (`config` crate) and the policy files in `schedules/`,
 //!   validated as a whole with file:line errors (`config::policy`: raw schema, cross-file
 //!   checker, syntax parsers, gap report, burnout-limit warnings; error cases are fixtures in
@@ -24,7 +25,9 @@
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,
 //!   `handoff`, `ingest` (holds, heartbeats, maintenance), `burnout`, `queries` (reads for
 //!   the edges), `events` (timeline pages and events after a sequence), `rebalance` (the
-//!   weekly owner notice), `response_report` (reads for the response-time report), `secrets` (the tokens in heartbeat and calendar feed URLs); the one
+//!   weekly owner notice), `response_report` (reads for the response-time report),
+//!   `postmortem` (notes, drafts, the notice a required post-mortem sends on resolution),
+//!   `secrets` (the tokens in heartbeat and calendar feed URLs); the one
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages (`engine/outbox/`: a dispatcher, one job per delivery, its recording).
 //! - [`notify`]: the channel trait and its implementations (email, SMS, Slack, webhook, log);

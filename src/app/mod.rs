@@ -159,6 +159,7 @@ pub async fn run(
     engine.set_public_base(&public_base(&settings, http_addr, tls.is_some()));
     engine.set_rebalance_multiple(settings.report.rebalance_multiple);
     engine.set_rebalance_notice(settings.report.weekly_notice);
+    engine.set_postmortem_required_for(settings.postmortem.severities());
     engine.set_policy_source(
         settings.schedules_dir.clone(),
         reload::dir_source(settings.schedules_dir.clone()),

@@ -7,6 +7,7 @@
 pub mod channels;
 pub mod connections;
 pub mod policy;
+pub mod postmortem;
 pub mod settings;
 
 pub use policy::{CheckSummary, PolicyError, PolicyErrors, check_dir, load_dir};

@@ -160,6 +160,11 @@ max_watch_streams = 1024          # Watch streams open at once; more get RESOURC
 [report]
 rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median
 weekly_notice = true              # tell each schedule's owner weekly whom the signal flags (schedules with [schedule.burnout])
+
+[postmortem]
+required_for = []                 # severities whose incidents need a post-mortem, e.g. ["critical"]:
+                                  # resolving one marks it "post-mortem pending" and sends the
+                                  # draft to whoever acknowledged it (README "Post-mortems")
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -188,6 +193,7 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub connections: super::connections::ConnectionSettings,
     pub report: ReportSettings,
+    pub postmortem: super::postmortem::PostmortemSettings,
 }
 
 impl Default for Settings {
@@ -207,6 +213,7 @@ impl Default for Settings {
             tls: TlsSettings::default(),
             connections: Default::default(),
             report: ReportSettings::default(),
+            postmortem: Default::default(),
         }
     }
 }
@@ -665,6 +672,7 @@ impl Settings {
         }
         self.tls.validate()?;
         self.connections.validate()?;
+        self.postmortem.validate()?;
         Ok(())
     }
 

@@ -8,7 +8,8 @@ use std::fmt;
 pub enum Role {
     /// Reads incidents, schedules, reports; `Watch`.
     Viewer,
-    /// Viewer, plus acknowledge, resolve, escalate, overrides and alert actions.
+    /// Viewer, plus acknowledge, resolve, escalate, notes, post-mortem records, overrides
+    /// and alert actions.
     Responder,
     /// Everything: reload, maintenance, test pages, heartbeats, tokens.
     Admin,
@@ -96,6 +97,10 @@ pub const METHODS: &[(&str, &str, Access)] = {
         ("IncidentService", "Acknowledge", R(Responder)),
         ("IncidentService", "Resolve", R(Responder)),
         ("IncidentService", "Escalate", R(Responder)),
+        ("IncidentService", "AddNote", R(Responder)),
+        ("IncidentService", "PostMortem", R(Viewer)),
+        // Whoever may resolve may say where the post-mortem went.
+        ("IncidentService", "PostMortemDone", R(Responder)),
         ("ScheduleService", "ListSchedules", R(Viewer)),
         ("ScheduleService", "OnCall", R(Viewer)),
         ("ScheduleService", "Shifts", R(Viewer)),

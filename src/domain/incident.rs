@@ -50,6 +50,17 @@ pub struct Incident {
     /// key), if there was one; `summary`/`details` stay those of the first alert.
     pub last_summary: Option<String>,
     pub last_details: Option<BTreeMap<String, String>>,
+    /// Its severity needed a post-mortem when it was resolved (`postmortem.required_for`).
+    pub postmortem_required: bool,
+    /// Where the post-mortem went, once recorded.
+    pub postmortem_url: Option<String>,
+}
+
+impl Incident {
+    /// A post-mortem is required and nobody has recorded where it went yet.
+    pub fn postmortem_pending(&self) -> bool {
+        self.postmortem_required && self.postmortem_url.is_none()
+    }
 }
 
 /// One line of an incident's timeline (also what `Watch` streams).

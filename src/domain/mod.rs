@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod load_report;
 pub mod members;
 pub mod policy;
+pub mod postmortem;
 pub mod rebalance;
 pub mod reload;
 pub mod response_report;
@@ -130,10 +131,12 @@ pub enum EventKind {
     SeverityRaised,
     /// A rate limit holds pages back; they go out together later.
     DeliveryHeld,
+    /// A responder's note on the timeline (`AddNote`); the text is the message.
+    Note,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         Self::Triggered,
         Self::Deduplicated,
         Self::Paged,
@@ -147,6 +150,7 @@ impl EventKind {
         Self::Held,
         Self::SeverityRaised,
         Self::DeliveryHeld,
+        Self::Note,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +168,7 @@ impl EventKind {
             Self::Held => "held",
             Self::SeverityRaised => "severity_raised",
             Self::DeliveryHeld => "delivery_held",
+            Self::Note => "note",
         }
     }
 

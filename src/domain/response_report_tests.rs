@@ -52,6 +52,8 @@ fn inc(
         next_action_at: None,
         last_summary: None,
         last_details: None,
+        postmortem_required: false,
+        postmortem_url: None,
     }
 }
 

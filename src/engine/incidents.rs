@@ -219,7 +219,7 @@ impl Engine {
     /// Loads an incident and applies `f` to it in one transaction.
     /// Writes the audit entry for `action` by `by` in the same transaction when it changed
     /// something.
-    async fn change<F>(
+    pub(super) async fn change<F>(
         &self,
         id: i64,
         action: &'static str,
@@ -425,5 +425,6 @@ pub(super) fn resolve_in(
     )?);
     fx.obs
         .transition(Transition::Resolved, &inc.service, inc.severity);
+    super::postmortem::on_resolved(tx, ctx, id, by, fx)?;
     Ok(true)
 }

@@ -6,7 +6,8 @@
 //! `incidents` has the commands on incidents, `paging` decides and queues pages, `due` runs
 //! due actions, `reload` installs a policy set its caller read, `overrides` and `handoff`
 //! the schedule changes, `ingest` holds, heartbeats and maintenance windows, `burnout` the
-//! shift ledger; `timer` and `outbox` are the two long-lived tasks.
+//! shift ledger, `postmortem` notes, drafts and the notice a required post-mortem sends;
+//! `timer` and `outbox` are the two long-lived tasks.
 
 mod burnout;
 mod due;
@@ -17,6 +18,7 @@ mod ingest;
 pub mod outbox;
 mod overrides;
 mod paging;
+mod postmortem;
 mod queries;
 mod rebalance;
 mod reload;
@@ -101,6 +103,8 @@ struct Inner {
     rebalance_notice: std::sync::atomic::AtomicBool,
     /// Prometheus counters and histograms (`GET /metrics`).
     metrics: crate::metrics::Metrics,
+    /// `postmortem.required_for`; set by the caller.
+    postmortem_required_for: ArcSwap<Vec<domain::Severity>>,
 }
 
 /// What a write produced besides its answer: the events it appended (the store publishes
@@ -135,6 +139,7 @@ impl Engine {
                     crate::domain::rebalance::DEFAULT_MULTIPLE.to_bits(),
                 ),
                 rebalance_notice: std::sync::atomic::AtomicBool::new(true),
+                postmortem_required_for: ArcSwap::from_pointee(Vec::new()),
                 policies: ArcSwap::from_pointee(policies),
                 notice_outcomes: broadcast::channel(256).0,
                 clock,
@@ -219,6 +224,7 @@ impl Engine {
             policies: self.policies(),
             channels: self.inner.channels.clone(),
             rebalance_multiple: self.rebalance_multiple(),
+            postmortem_required_for: self.inner.postmortem_required_for.load_full(),
         }
     }
 }
@@ -230,6 +236,8 @@ struct Ctx {
     channels: Vec<String>,
     /// `report.rebalance_multiple`.
     rebalance_multiple: f64,
+    /// `postmortem.required_for`.
+    postmortem_required_for: Arc<Vec<domain::Severity>>,
 }
 
 impl Ctx {

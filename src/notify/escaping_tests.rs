@@ -53,6 +53,8 @@ pub fn page_with(text: &str) -> Page {
         resolved_by: None,
         resolve_note: None,
         next_action_at: None,
+        postmortem_required: false,
+        postmortem_url: None,
     };
     Page {
         id: 1,

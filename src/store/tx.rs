@@ -241,6 +241,12 @@ pub trait WriteTx: ReadTx {
     /// Back to triggered (ack timeout or manual escalation of an acknowledged incident).
     fn set_triggered(&self, id: i64) -> Result<()>;
 
+    /// Marks the incident as needing a post-mortem (`postmortem.required_for`).
+    fn set_postmortem_required(&self, id: i64) -> Result<()>;
+
+    /// Records where the incident's post-mortem went (clears "post-mortem pending").
+    fn set_postmortem_url(&self, id: i64, url: &str) -> Result<()>;
+
     fn set_severity(&self, id: i64, severity: Severity) -> Result<()>;
 
     /// Appends to the timeline and returns the stored event (for `Watch`).

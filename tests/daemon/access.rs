@@ -145,6 +145,29 @@ async fn call(ch: AuthedChannel, service: &str, method: &str, key: bool) -> (Out
                 })
                 .await,
         ),
+        ("IncidentService", "AddNote") => outcome(
+            incidents
+                .add_note(pb::AddNoteRequest {
+                    id: 999_999,
+                    text: "matrix".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        ("IncidentService", "PostMortem") => outcome(
+            incidents
+                .post_mortem(pb::PostMortemRequest { id: 999_999 })
+                .await,
+        ),
+        ("IncidentService", "PostMortemDone") => outcome(
+            incidents
+                .post_mortem_done(pb::PostMortemDoneRequest {
+                    id: 999_999,
+                    url: "https://wiki.example/pm".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
         ("ScheduleService", "ListSchedules") => {
             outcome(schedules.list_schedules(pb::ListSchedulesRequest {}).await)
         }
@@ -305,6 +328,9 @@ const EXPECTED: &[(&str, &str, char)] = &[
     ("IncidentService", "Acknowledge", 'R'),
     ("IncidentService", "Resolve", 'R'),
     ("IncidentService", "Escalate", 'R'),
+    ("IncidentService", "AddNote", 'R'),
+    ("IncidentService", "PostMortem", 'V'),
+    ("IncidentService", "PostMortemDone", 'R'),
     ("ScheduleService", "ListSchedules", 'V'),
     ("ScheduleService", "OnCall", 'V'),
     ("ScheduleService", "Shifts", 'V'),

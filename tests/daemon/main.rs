@@ -33,6 +33,7 @@ mod escaping;
 mod hostile;
 mod logs;
 mod outbox;
+mod postmortem;
 mod secrets;
 mod shutdown;
 mod store_full;

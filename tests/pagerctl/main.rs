@@ -15,6 +15,7 @@ use pagerd::domain::PolicySet;
 mod admin;
 #[path = "../kit/mod.rs"]
 mod kit;
+mod postmortem;
 mod schedules;
 // Hardening (issue 12): pagerctl watch resumes.
 mod watch;

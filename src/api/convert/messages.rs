@@ -56,6 +56,8 @@ impl From<domain::Incident> for pb::Incident {
             next_action_at: i.next_action_at.map(timestamp),
             last_summary: i.last_summary.unwrap_or_default(),
             last_details: i.last_details.unwrap_or_default().into_iter().collect(),
+            postmortem_pending: i.postmortem_required && i.postmortem_url.is_none(),
+            postmortem_url: i.postmortem_url.unwrap_or_default(),
         }
     }
 }

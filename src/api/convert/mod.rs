@@ -125,6 +125,7 @@ impl From<EventKind> for pb::EventKind {
             EventKind::Held => Self::Held,
             EventKind::SeverityRaised => Self::SeverityRaised,
             EventKind::DeliveryHeld => Self::DeliveryHeld,
+            EventKind::Note => Self::Note,
         }
     }
 }
@@ -147,6 +148,7 @@ impl TryFrom<pb::EventKind> for EventKind {
             pb::EventKind::Held => Self::Held,
             pb::EventKind::SeverityRaised => Self::SeverityRaised,
             pb::EventKind::DeliveryHeld => Self::DeliveryHeld,
+            pb::EventKind::Note => Self::Note,
             pb::EventKind::Unspecified => return Err(InvalidField::new("kind", "unspecified")),
         })
     }

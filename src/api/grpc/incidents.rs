@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::Identity;
 use super::watch::{self, WatchFilter, WatchStream};
-use super::{caller, from_ts, invalid, parse_id, parse_note};
+use super::{caller, from_ts, invalid, parse_id, parse_note, required};
 use crate::api::convert::state_from_wire;
 use crate::api::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::engine::{DEFAULT_TIMELINE_PAGE, Engine, IncidentFilter, MAX_TIMELINE_PAGE};
@@ -180,6 +180,58 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
         Ok(Response::new(self.engine.escalate(id, by).await?.into()))
     }
 
+    async fn add_note(
+        &self,
+        req: Request<pb::AddNoteRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let text = required(
+            "text",
+            &parse_note(r.text).map_err(|_| {
+                invalid(
+                    "text",
+                    format!("at most {} bytes", crate::api::limits::MAX_NOTE_BYTES),
+                )
+            })?,
+        )?;
+        let by = caller(identity.as_ref(), r.by)?;
+        Ok(Response::new(
+            self.engine.add_note(id, by, text).await?.into(),
+        ))
+    }
+
+    async fn post_mortem(
+        &self,
+        req: Request<pb::PostMortemRequest>,
+    ) -> Result<Response<pb::PostMortemResponse>, Status> {
+        let id = parse_id(req.into_inner().id)?;
+        let (_, draft) = self.engine.postmortem(id).await?;
+        let json = serde_json::to_string(&draft).map_err(|e| {
+            tracing::error!(error = %e, "post-mortem draft as JSON");
+            Status::internal("internal error; see the pagerd log")
+        })?;
+        Ok(Response::new(pb::PostMortemResponse {
+            markdown: crate::domain::postmortem::markdown(&draft),
+            json,
+        }))
+    }
+
+    async fn post_mortem_done(
+        &self,
+        req: Request<pb::PostMortemDoneRequest>,
+    ) -> Result<Response<pb::IncidentActionResponse>, Status> {
+        let identity = req.extensions().get::<Identity>().cloned();
+        let r = req.into_inner();
+        let id = parse_id(r.id)?;
+        let url = parse_postmortem_url(&r.url)?;
+        let by = caller(identity.as_ref(), r.by)?;
+        Ok(Response::new(
+            self.engine.postmortem_done(id, by, url).await?.into(),
+        ))
+    }
+
     type WatchStream = WatchStream;
 
     async fn watch(
@@ -208,10 +260,46 @@ impl pb::incident_service_server::IncidentService for IncidentApi {
     }
 }
 
+/// Where a post-mortem went: an absolute http(s) URL within the link limits.
+fn parse_postmortem_url(url: &str) -> Result<String, Status> {
+    let url = required("url", url)?;
+    crate::api::limits::check_href(&url).map_err(|m| invalid("url", m))?;
+    if url.starts_with("mailto:") {
+        return Err(invalid("url", "must be an http(s) URL"));
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::IncidentState;
+
+    #[test]
+    fn a_postmortem_url_is_an_http_url_within_the_limits() {
+        assert_eq!(
+            parse_postmortem_url(" https://wiki.example/pm/7 ").unwrap(),
+            "https://wiki.example/pm/7"
+        );
+        let long = format!("https://x.example/{}", "a".repeat(2048));
+        let table = [
+            ("", "url: required"),
+            (
+                "javascript:alert(1)",
+                "url: scheme `javascript:` is not allowed (http, https or mailto)",
+            ),
+            ("mailto:a@example.com", "url: must be an http(s) URL"),
+            ("wiki/pm/7", "url: `wiki/pm/7` is not a URL"),
+            (long.as_str(), "url: 2066 bytes; at most 2048"),
+        ];
+        for (url, message) in table {
+            assert_eq!(
+                parse_postmortem_url(url).unwrap_err().message(),
+                message,
+                "{url}"
+            );
+        }
+    }
 
     #[test]
     fn a_list_request_becomes_a_filter_one_row_longer_than_the_page() {

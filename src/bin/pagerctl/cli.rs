@@ -137,6 +137,12 @@ pub(crate) enum Command {
     /// re-trigger rates, off-hours share, SLA compliance against the response targets, and
     /// the breaches.
     Report(ReportArgs),
+    /// Add a note to an incident's timeline (open or resolved); notes appear in the
+    /// post-mortem draft.
+    Note(crate::postmortem::NoteArgs),
+    /// Print a post-mortem draft of an incident (Markdown, or --format json), or record
+    /// where the written one went with --done URL (clears "post-mortem pending").
+    Postmortem(crate::postmortem::PostmortemArgs),
 }
 
 #[derive(Args)]
@@ -505,7 +511,7 @@ pub(crate) struct WatchArgs {
     pub(crate) after: Option<i64>,
 }
 
-fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
+pub(crate) fn incident_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
@@ -513,7 +519,7 @@ fn override_id() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..)
 }
 
-fn default_actor() -> String {
+pub(crate) fn default_actor() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())

@@ -12,7 +12,8 @@
 //! - `client`: the connection to pagerd and its error kinds (which set the exit code);
 //!   `tls`: `https://` addresses, `--ca-file` and client certificates.
 //! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `response`
-//!   (`report response`), `daemon` (status, reload, test page): one file per command group.
+//!   (`report response`), `daemon` (status, reload, test page), `postmortem` (notes,
+//!   drafts): one file per command group.
 //! - `render`: text, tables, JSON and times; enum names come from
 //!   `pagerd::api::convert`, shared with the daemon.
 
@@ -23,6 +24,7 @@ mod daemon;
 mod incidents;
 mod intake;
 mod parse;
+mod postmortem;
 mod render;
 mod reports;
 mod response;
@@ -158,5 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status => daemon::status(&g).await,
         Command::Reload => daemon::reload(&g).await,
         Command::TestPage(args) => daemon::test_page(&g, args).await,
+        Command::Note(args) => postmortem::note(&g, args).await,
+        Command::Postmortem(args) => postmortem::postmortem(&g, args).await,
     }
 }

@@ -18,9 +18,9 @@ const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summ
      i.details, i.links, i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
      i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
      i.resolve_note, (SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id), \
-     i.last_summary, i.last_details";
+     i.last_summary, i.last_details, i.postmortem_required, i.postmortem_url";
 /// How many columns `INCIDENT_COLUMNS` selects (what `incident_from_row` reads).
-const INCIDENT_COLUMN_COUNT: usize = 23;
+const INCIDENT_COLUMN_COUNT: usize = 25;
 
 impl Tx<'_> {
     pub fn incident(&self, id: i64) -> Result<Option<Incident>> {
@@ -358,6 +358,8 @@ fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
             Some(_) => Some(parse_json(r, 22)?),
             None => None,
         },
+        postmortem_required: r.get(23)?,
+        postmortem_url: r.get(24)?,
     })
 }
 

@@ -396,6 +396,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX due_actions_heartbeat ON due_actions (heartbeat, kind)
         WHERE heartbeat IS NOT NULL;
     "#,
+    // 12: post-mortems: whether resolving the incident required one
+    // (`postmortem.required_for`), and where it went once recorded.
+    r#"
+    ALTER TABLE incidents ADD COLUMN postmortem_required INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN postmortem_url TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes (read-only readers check it instead of migrating).
@@ -543,6 +549,32 @@ mod tests {
             [],
         );
         assert!(again.is_err());
+    }
+
+    #[test]
+    fn version_12_marks_existing_incidents_as_needing_no_post_mortem() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(11).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO incidents (id, service, dedup_key, severity, summary, source, details,
+                 links, state, policy, level, loop_no, alert_count, created_at, last_seen_at)
+             VALUES (7, 'web', 'k', 'critical', 's', '', '{}', '[]', 'resolved', 'p', 0, 0, 1,
+                 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (i64, Option<String>) = conn
+            .query_row(
+                "SELECT postmortem_required, postmortem_url FROM incidents WHERE id = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (0, None));
     }
 
     #[test]

@@ -147,6 +147,8 @@ impl WriteTx for Tx<'_> {
             now: DateTime<Utc>
         ) -> Result<i64>;
         fn record_duplicate(&self, id: i64, alert: &NewAlert, now: DateTime<Utc>) -> Result<u32>;
+        fn set_postmortem_required(&self, id: i64) -> Result<()>;
+        fn set_postmortem_url(&self, id: i64, url: &str) -> Result<()>;
         fn coalesce_repeat(
             &self,
             incident_id: i64,

@@ -140,6 +140,22 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Marks the incident as needing a post-mortem.
+    pub fn set_postmortem_required(&self, id: i64) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE incidents SET postmortem_required = 1 WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Records where the incident's post-mortem went.
+    pub fn set_postmortem_url(&self, id: i64, url: &str) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE incidents SET postmortem_url = ?2 WHERE id = ?1")?
+            .execute(params![id, url])?;
+        Ok(())
+    }
+
     /// Back to triggered (ack timeout or manual escalation of an acknowledged incident).
     pub fn set_triggered(&self, id: i64) -> Result<()> {
         self.conn()

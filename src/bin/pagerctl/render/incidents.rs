@@ -94,6 +94,15 @@ pub(crate) fn emit_key_action(
     emit(&line)
 }
 
+/// The state, with "(post-mortem pending)" while one is.
+fn state_with_postmortem(i: &pb::Incident) -> String {
+    if i.postmortem_pending {
+        format!("{} (post-mortem pending)", state_name(i.state))
+    } else {
+        state_name(i.state).to_owned()
+    }
+}
+
 /// "triggered at level 2, next escalation in 14m", "acknowledged by alice".
 fn state_description(i: &pb::Incident, now: DateTime<Utc>) -> String {
     let next = to_datetime(i.next_action_at.as_ref()).map(|t| relative(t, now));
@@ -128,7 +137,7 @@ pub(crate) fn incident_table(incidents: &[pb::Incident], now: DateTime<Utc>) -> 
             .unwrap_or_default();
         table.add_row([
             i.id.to_string(),
-            state_name(i.state).to_owned(),
+            state_with_postmortem(i),
             severity_name(i.severity).to_owned(),
             clean(&i.service),
             level_label(i),
@@ -175,6 +184,17 @@ pub(crate) fn incident_header(i: &pb::Incident, now: DateTime<Utc>) -> String {
         ));
         fields.push(("note", non_empty(clean(&i.resolve_note))));
     }
+    if i.postmortem_pending {
+        fields.push((
+            "post-mortem",
+            format!(
+                "pending (draft: pagerctl postmortem {0}; then pagerctl postmortem {0} --done URL)",
+                i.id
+            ),
+        ));
+    } else if !i.postmortem_url.is_empty() {
+        fields.push(("post-mortem", clean(&i.postmortem_url)));
+    }
     let details: BTreeMap<&String, &String> = i.details.iter().collect();
     for (n, (k, v)) in details.into_iter().enumerate() {
         fields.push((
@@ -194,7 +214,7 @@ pub(crate) fn incident_header(i: &pb::Incident, now: DateTime<Utc>) -> String {
     let mut text = format!(
         "incident {}: {}, {}\n",
         i.id,
-        state_name(i.state),
+        state_with_postmortem(i),
         severity_name(i.severity)
     );
     text.push_str(&labelled(fields, "  "));

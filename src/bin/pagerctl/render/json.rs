@@ -69,6 +69,8 @@ pub(crate) fn incident_json(i: &pb::Incident) -> Value {
         "next_action_at": timestamp_json(i.next_action_at.as_ref()),
         "last_summary": i.last_summary,
         "last_details": i.last_details.iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "postmortem_pending": i.postmortem_pending,
+        "postmortem_url": i.postmortem_url,
     })
 }
 
