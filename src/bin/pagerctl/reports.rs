@@ -1,6 +1,5 @@
 //! `pagerctl report`: on-call load per person as a table, CSV or JSON.
 
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use pagerd::proto as pb;
@@ -12,10 +11,11 @@ use crate::render::time::to_timestamp;
 use crate::render::{clean, emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
-    let to = args.to.unwrap_or_else(Utc::now);
+    let from = g.time("--from", &args.from)?;
+    let to = g.time_opt("--to", args.to.as_ref())?.unwrap_or(g.now);
     let pagerd = g.connect().await?;
     let request = pb::OnCallLoadRequest {
-        from: Some(to_timestamp(args.from)),
+        from: Some(to_timestamp(from)),
         to: Some(to_timestamp(to)),
         schedule: args.schedule.unwrap_or_default(),
     };
@@ -78,7 +78,7 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
             })
             .collect();
         return emit_json(&json!({
-            "from": timestamp_json(Some(&to_timestamp(args.from))),
+            "from": timestamp_json(Some(&to_timestamp(from))),
             "to": timestamp_json(Some(&to_timestamp(to))),
             "people": people,
         }));
