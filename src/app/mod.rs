@@ -227,17 +227,40 @@ pub async fn run(
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     tracing::info!("shutting down: finishing in-flight requests");
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((name, Err(e))) = &joined {
-            tracing::error!(
-                task = name,
-                error = format!("{e:#}"),
-                "task failed during shutdown"
-            );
+    // Bounded: a client that stops reading (a Watch stream it never drains) would otherwise
+    // hold a graceful HTTP/2 shutdown open until the idle timeout. Deliveries get their
+    // drain_timeout first; what is still running after the slack is cut off (a page cut off
+    // mid-send goes again after restart, with its idempotency key).
+    let grace = settings.outbox.drain_timeout + SHUTDOWN_SLACK;
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((name, Err(e))) = &joined {
+                tracing::error!(
+                    task = name,
+                    error = format!("{e:#}"),
+                    "task failed during shutdown"
+                );
+            }
         }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            tasks = tasks.len(),
+            "shutdown: tasks still running after the grace period (a client not reading its \
+             stream?); stopping them"
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
     // Every engine clone is gone with its task; the writer commits what is queued and stops.
-    writer.wait().await;
+    // After a cut-off, connection tasks the servers spawned may still hold clones: close it.
+    if drained.is_err() {
+        writer.close().await;
+    } else {
+        writer.wait().await;
+    }
     tracing::info!("pagerd stopped");
     match failure {
         Some(e) => Err(e),
@@ -246,6 +269,9 @@ pub async fn run(
 }
 
 type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+
+/// How long past `outbox.drain_timeout` a stop waits for servers and loops to finish.
+const SHUTDOWN_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Both servers, behind their connection limits ([`conn`]), over TLS when it is on (with
 /// the certificate reload on SIGHUP).

@@ -99,15 +99,29 @@ pub struct Store {
 }
 
 /// Resolves when the backend has finished every queued job and closed the database.
-pub struct WriterDone(tokio::task::JoinHandle<()>);
+pub struct WriterDone {
+    task: tokio::task::JoinHandle<()>,
+    close: tokio_util::sync::CancellationToken,
+}
 
 impl WriterDone {
-    pub fn new(task: tokio::task::JoinHandle<()>) -> Self {
-        Self(task)
+    pub fn new(
+        task: tokio::task::JoinHandle<()>,
+        close: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        Self { task, close }
     }
 
+    /// Waits until every `Store` clone is dropped and the queue is committed.
     pub async fn wait(self) {
-        let _ = self.0.await;
+        let _ = self.task.await;
+    }
+
+    /// Stops the writer although `Store` clones remain (tasks that were cut off at a stop):
+    /// what is queued is committed, later writes are refused as `Stopped`.
+    pub async fn close(self) {
+        self.close.cancel();
+        let _ = self.task.await;
     }
 }
 

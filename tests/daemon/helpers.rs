@@ -315,3 +315,71 @@ pub async fn audit_of(app: &TestApp, target: &str) -> Vec<(String, String, Strin
         .map(|e| (e.action, e.actor, e.via))
         .collect()
 }
+
+/// Waits (real time, bounded) until the turn of `schedule` in progress at the test clock's
+/// now is recorded in the ledger (no longer projected).
+pub async fn settle_schedule(app: &TestApp, clock: Clock, schedule: &str) {
+    use pagerd::proto::schedule_service_client::ScheduleServiceClient;
+    within("the turn in progress is recorded", async {
+        loop {
+            let s = ScheduleServiceClient::new(app.channel.clone())
+                .on_call(pb::OnCallRequest {
+                    schedule: schedule.into(),
+                    at: Some(prost_types::Timestamp {
+                        seconds: clock.now().timestamp(),
+                        nanos: 0,
+                    }),
+                })
+                .await
+                .expect("OnCall")
+                .into_inner()
+                .shift
+                .expect("someone is on call");
+            if !s.projected {
+                return;
+            }
+            real_timeout(Duration::from_millis(20), std::future::pending::<()>()).await;
+        }
+    })
+    .await
+}
+
+/// Advances the paused clock to `t` in steps of at most `step`, letting each turn of
+/// `schedule` be recorded on the way (so burnout decisions see the incidents before them).
+pub async fn advance_settled(
+    app: &TestApp,
+    clock: Clock,
+    schedule: &str,
+    t: DateTime<Utc>,
+    step: chrono::Duration,
+) {
+    loop {
+        settle_schedule(app, clock, schedule).await;
+        let left = t - clock.now();
+        if left <= chrono::Duration::zero() {
+            return;
+        }
+        advance(left.min(step).to_std().unwrap()).await;
+    }
+}
+
+/// Triggers on `service`, waits for the page, resolves at once (a 1-hour call-in); returns
+/// who was paged.
+pub async fn paged_and_resolved(
+    app: &mut TestApp,
+    sink: &mut WebhookSink,
+    service: &str,
+    key: &str,
+) -> String {
+    let r = app.trigger(service, pb::Severity::High, key).await;
+    let page = app.page(sink).await;
+    app.incidents
+        .resolve(pb::ResolveRequest {
+            id: r.incident_id,
+            by: "test".into(),
+            note: String::new(),
+        })
+        .await
+        .expect("resolve accepted");
+    page.person().to_string()
+}

@@ -34,6 +34,7 @@ mod hostile;
 mod logs;
 mod outbox;
 mod secrets;
+mod shutdown;
 mod store_full;
 mod threshold;
 mod timeline;

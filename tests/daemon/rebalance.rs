@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Duration as Days, Utc};
 use pagerd::engine::Clock;
+use pagerd::proto as pb;
 use pagerd::proto::report_service_client::ReportServiceClient;
-use pagerd::proto::schedule_service_client::ScheduleServiceClient;
-use pagerd::proto::{self as pb, Severity};
 
 use crate::helpers::*;
 
@@ -41,7 +40,7 @@ handoff_notifications = "off"
 [schedule.burnout]
 max_weeks_per_quarter = 0
 max_consecutive_evening_weeks = 0
-rest_after_busy_week = 0
+rest_days = 0
 [[schedule.layer]]
 name = "daily"
 members = ["ann", "bob", "cat"]
@@ -60,56 +59,16 @@ fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     })
 }
 
-/// Waits (real time, bounded) until the turn in progress is recorded in the ledger.
 async fn settle(app: &TestApp, clock: Clock) {
-    within("the turn in progress is recorded", async {
-        loop {
-            let s = ScheduleServiceClient::new(app.channel.clone())
-                .on_call(pb::OnCallRequest {
-                    schedule: "rota".into(),
-                    at: ts(clock.now()),
-                })
-                .await
-                .expect("OnCall")
-                .into_inner()
-                .shift
-                .expect("someone is on call");
-            if !s.projected {
-                return;
-            }
-            real_timeout(
-                std::time::Duration::from_millis(20),
-                std::future::pending::<()>(),
-            )
-            .await;
-        }
-    })
-    .await
+    settle_schedule(app, clock, "rota").await
 }
 
 async fn advance_to(app: &TestApp, clock: Clock, t: DateTime<Utc>) {
-    loop {
-        settle(app, clock).await;
-        let left = t - clock.now();
-        if left <= Days::zero() {
-            return;
-        }
-        advance(left.min(Days::hours(6)).to_std().unwrap()).await;
-    }
+    advance_settled(app, clock, "rota", t, Days::hours(6)).await
 }
 
 async fn incident(app: &mut TestApp, sink: &mut WebhookSink, key: &str) -> String {
-    let r = app.trigger("api", Severity::High, key).await;
-    let page = app.page(sink).await;
-    app.incidents
-        .resolve(pb::ResolveRequest {
-            id: r.incident_id,
-            by: "test".into(),
-            note: String::new(),
-        })
-        .await
-        .expect("resolve accepted");
-    page.person().to_string()
+    paged_and_resolved(app, sink, "api", key).await
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,8 +5,6 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration as Days, Utc};
 use pagerd::engine::Clock;
-use pagerd::proto::schedule_service_client::ScheduleServiceClient;
-use pagerd::proto::{self as pb, Severity};
 
 use crate::helpers::*;
 
@@ -77,60 +75,16 @@ fn stdout(out: &Output) -> String {
     text
 }
 
-/// Waits (real time, bounded) until the turn in progress is recorded in the ledger.
 async fn settle(app: &TestApp, clock: Clock) {
-    within("the turn in progress is recorded", async {
-        loop {
-            let s = ScheduleServiceClient::new(app.channel.clone())
-                .on_call(pb::OnCallRequest {
-                    schedule: "rota".into(),
-                    at: Some(prost_types::Timestamp {
-                        seconds: clock.now().timestamp(),
-                        nanos: 0,
-                    }),
-                })
-                .await
-                .expect("OnCall")
-                .into_inner()
-                .shift
-                .expect("someone is on call");
-            if !s.projected {
-                return;
-            }
-            real_timeout(
-                std::time::Duration::from_millis(20),
-                std::future::pending::<()>(),
-            )
-            .await;
-        }
-    })
-    .await
+    settle_schedule(app, clock, "rota").await
 }
 
 async fn advance_to(app: &TestApp, clock: Clock, t: DateTime<Utc>) {
-    loop {
-        settle(app, clock).await;
-        let left = t - clock.now();
-        if left <= Days::zero() {
-            return;
-        }
-        advance(left.min(Days::days(1)).to_std().unwrap()).await;
-    }
+    advance_settled(app, clock, "rota", t, Days::days(1)).await
 }
 
-/// Triggers, waits for the page, resolves at once (a 1-hour call-in); returns who was paged.
 async fn incident(app: &mut TestApp, sink: &mut WebhookSink, key: &str) -> String {
-    let r = app.trigger("api", Severity::High, key).await;
-    let page = app.page(sink).await;
-    app.incidents
-        .resolve(pb::ResolveRequest {
-            id: r.incident_id,
-            by: "test".into(),
-            note: String::new(),
-        })
-        .await
-        .expect("resolve accepted");
-    page.person().to_string()
+    paged_and_resolved(app, sink, "api", key).await
 }
 
 /// The table row of `person` as its 12 figures (simulated, was, … in header order).

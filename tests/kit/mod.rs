@@ -1,6 +1,6 @@
 //! The test kit: everything a test or benchmark needs to run pagerd and watch what it sends.
 //! One copy, included by path (`#[path = "../kit/mod.rs"] mod kit;`) from the daemon suite
-//! (`tests/daemon`), `tests/pagerctl/` and `examples/loadgen.rs`.
+//! (`tests/daemon`), `tests/pagerctl/` and `examples/loadgen/`.
 //!
 //! - [`InProcess`]: `app::run` in this process on port 0, with a temporary data directory.
 //! - [`DaemonProcess`]: the real `pagerd` binary with a settings file on port 0; the bound
@@ -12,7 +12,7 @@
 //! - [`admin_token`], [`with_token`]: the daemon's admin token, sent on the kit's clients.
 //! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
 
-// Each crate that includes the kit (the daemon suite, tests/pagerctl/, examples/loadgen.rs)
+// Each crate that includes the kit (the daemon suite, tests/pagerctl/, examples/loadgen/)
 // uses only part of it; the rest is not dead, only unused there.
 #![allow(dead_code, unused_imports)]
 

@@ -207,6 +207,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         )
         .context("reading the last event sequence")?;
     let events = Arc::new(EventFeed::new(settings.event_buffer, last_event));
+    let close = tokio_util::sync::CancellationToken::new();
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
@@ -214,6 +215,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         checkpointer,
         limits,
         events.clone(),
+        close.clone(),
     ));
     let readers = Arc::new(ReadPool {
         path: path.to_path_buf(),
@@ -225,7 +227,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         readers,
         events,
     });
-    Ok((backend, WriterDone::new(writer)))
+    Ok((backend, WriterDone::new(writer, close)))
 }
 
 impl Backend for Sqlite {
@@ -288,10 +290,25 @@ async fn writer_loop(
     checkpointer: Checkpointer,
     mut limits: testing::LimitWatch,
     events: Arc<EventFeed>,
+    close: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
+    let mut closed = false;
+    loop {
+        let n = tokio::select! {
+            biased;
+            n = rx.recv_many(&mut batch, max_batch) => n,
+            // Closed by the owner: take nothing new, commit what is queued, then stop.
+            _ = close.cancelled(), if !closed => {
+                rx.close();
+                closed = true;
+                continue;
+            }
+        };
+        if n == 0 {
+            break;
+        }
         if last > 8 && batch.len() < last {
             // Busy: let the request handlers already running queue their jobs too, so one
             // commit (and its fsync) serves them all instead of splitting into two batches.

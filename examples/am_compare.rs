@@ -1,0 +1,438 @@
+//! pagerd side by side with Prometheus Alertmanager: one loader, one sink, the same alerts.
+//!
+//! Both get alerts over HTTP (pagerd: Events v2 `POST /v2/enqueue`, answered after the alert
+//! is committed; Alertmanager: `POST /api/v2/alerts`, answered from memory) and both deliver
+//! to the same loopback webhook sink (pagerd: its webhook channel; Alertmanager: a
+//! `webhook_configs` receiver with `group_by: [id]` and `group_wait: 0s`, so each alert is
+//! its own notification at once). Measured per system, in one run:
+//!
+//! - open loop at `--rate` alerts/s for `--secs`: alert → first delivery at the sink
+//!   (p50/p99/max), the HTTP answer time (p99/max) and the most requests in flight — a
+//!   stall shows as a long answer and a growing in-flight count;
+//! - saturation: `--clients` closed-loop clients sending `--saturation` alerts as fast as
+//!   they are answered (alerts/s).
+//!
+//! ```sh
+//! cargo build --release --bins --examples
+//! target/release/examples/am_compare --pagerd target/release/pagerd
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use axum::extract::State;
+use clap::Parser;
+use serde_json::{Value, json};
+
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+use kit::{AppDirs, DaemonProcess, ProcessSpec};
+
+const KEY: &str = "AmCompareKey0123456789abcdefABCD";
+
+const POLICIES: &str = r#"# Written by examples/am_compare.rs.
+[[person]]
+name = "oncall"
+time_zone = "UTC"
+
+[[service]]
+name = "compare"
+escalation_policy = "slow"
+integration_keys = ["AmCompareKey0123456789abcdefABCD"]
+
+[[escalation_policy]]
+name = "slow"
+levels = [ { targets = ["oncall"], delay = "24h" } ]
+"#;
+
+#[derive(Parser)]
+struct Args {
+    /// The pagerd binary (a release build).
+    #[arg(long, default_value = "target/release/pagerd")]
+    pagerd: PathBuf,
+    /// The Alertmanager binary; default: `prometheus-alertmanager` or `alertmanager` on PATH.
+    #[arg(long)]
+    alertmanager: Option<PathBuf>,
+    /// Alerts per second in the open-loop phase.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of the open-loop phase.
+    #[arg(long, default_value_t = 20)]
+    secs: u64,
+    /// Closed-loop clients in the saturation phase.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Alerts sent in the saturation phase.
+    #[arg(long, default_value_t = 30_000)]
+    saturation: u64,
+}
+
+/// First delivery time of each alert id, per system.
+#[derive(Default)]
+struct SinkState {
+    received: Mutex<HashMap<String, Instant>>,
+}
+
+impl SinkState {
+    fn record(&self, ids: impl IntoIterator<Item = String>) {
+        let now = Instant::now();
+        let mut r = self.received.lock().expect("sink lock");
+        for id in ids {
+            r.entry(id).or_insert(now);
+        }
+    }
+}
+
+/// pagerd's webhook page: `incident.dedup_key` is the alert id.
+async fn pagerd_page(State(s): State<Arc<SinkState>>, body: Bytes) -> &'static str {
+    if let Ok(v) = serde_json::from_slice::<Value>(&body)
+        && let Some(id) = v["incident"]["dedup_key"].as_str()
+    {
+        s.record([id.to_string()]);
+    }
+    "ok"
+}
+
+/// Alertmanager's webhook notification: every alert's `id` label.
+async fn am_notification(State(s): State<Arc<SinkState>>, body: Bytes) -> &'static str {
+    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+        let ids = v["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["labels"]["id"].as_str().map(str::to_string));
+        s.record(ids.collect::<Vec<_>>());
+    }
+    "ok"
+}
+
+async fn start_sink(state: Arc<SinkState>) -> anyhow::Result<SocketAddr> {
+    let app = axum::Router::new()
+        .route("/page", axum::routing::post(pagerd_page))
+        .route("/am", axum::routing::post(am_notification))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+/// The system under test: where alerts go and how one is written.
+#[derive(Clone, Copy, PartialEq)]
+enum System {
+    Pagerd,
+    Alertmanager,
+}
+
+impl System {
+    fn name(self) -> &'static str {
+        match self {
+            System::Pagerd => "pagerd (Events v2, durable)",
+            System::Alertmanager => "Alertmanager (/api/v2/alerts)",
+        }
+    }
+
+    fn request(self, client: &reqwest::Client, url: &str, id: &str) -> reqwest::RequestBuilder {
+        let body = match self {
+            System::Pagerd => json!({
+                "routing_key": KEY, "event_action": "trigger", "dedup_key": id,
+                "payload": {"summary": "load", "source": "am_compare", "severity": "critical"},
+            }),
+            System::Alertmanager => {
+                let now = chrono::Utc::now();
+                json!([{
+                    "labels": {"alertname": "Load", "id": id},
+                    "annotations": {"summary": "load"},
+                    "startsAt": now.to_rfc3339(),
+                    "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                }])
+            }
+        };
+        client.post(url).json(&body)
+    }
+}
+
+/// Nearest-rank percentile of sorted milliseconds.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+struct OpenLoop {
+    delivered: usize,
+    sent: usize,
+    deliver_ms: Vec<f64>,
+    answer_ms: Vec<f64>,
+    errors: u64,
+    peak_in_flight: i64,
+}
+
+/// Sends `rate` alerts/s for `secs`, each in its own task (so a stall piles up requests in
+/// flight rather than slowing the sender), then waits up to 30 s for every delivery.
+async fn open_loop(
+    system: System,
+    url: &str,
+    sink: &SinkState,
+    prefix: &str,
+    rate: u64,
+    secs: u64,
+) -> anyhow::Result<OpenLoop> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let total = rate * secs;
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let answers: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let errors = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(AtomicI64::new(0));
+    let peak = Arc::new(AtomicI64::new(0));
+    let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        tick.tick().await;
+        let id = format!("{prefix}-{i}");
+        let req = system.request(&client, url, &id);
+        let (sent_at, answers, errors, in_flight, peak) = (
+            sent_at.clone(),
+            answers.clone(),
+            errors.clone(),
+            in_flight.clone(),
+            peak.clone(),
+        );
+        tasks.spawn(async move {
+            let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            peak.fetch_max(now, Ordering::Relaxed);
+            let t0 = Instant::now();
+            sent_at.lock().expect("lock").insert(id, t0);
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {}
+                _ => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            answers
+                .lock()
+                .expect("lock")
+                .push(t0.elapsed().as_secs_f64() * 1e3);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let sent_at = std::mem::take(&mut *sent_at.lock().expect("lock"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = {
+            let r = sink.received.lock().expect("sink lock");
+            sent_at.keys().filter(|id| r.contains_key(*id)).count()
+        };
+        if got == sent_at.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let received = sink.received.lock().expect("sink lock");
+    let mut deliver_ms: Vec<f64> = sent_at
+        .iter()
+        .filter_map(|(id, t0)| {
+            received
+                .get(id)
+                .map(|t| t.duration_since(*t0).as_secs_f64() * 1e3)
+        })
+        .collect();
+    deliver_ms.sort_by(f64::total_cmp);
+    let mut answer_ms = std::mem::take(&mut *answers.lock().expect("lock"));
+    answer_ms.sort_by(f64::total_cmp);
+    Ok(OpenLoop {
+        delivered: deliver_ms.len(),
+        sent: sent_at.len(),
+        deliver_ms,
+        answer_ms,
+        errors: errors.load(Ordering::Relaxed),
+        peak_in_flight: peak.load(Ordering::Relaxed),
+    })
+}
+
+/// `clients` closed-loop senders, `total` alerts in all: accepted alerts per second.
+async fn saturation(
+    system: System,
+    url: &str,
+    prefix: &str,
+    clients: usize,
+    total: u64,
+) -> anyhow::Result<(f64, u64)> {
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (next, errors) = (next.clone(), errors.clone());
+        let (url, prefix) = (url.to_string(), prefix.to_string());
+        // One client (and connection pool) each, as separate senders would have.
+        let client = reqwest::Client::new();
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return;
+                }
+                let id = format!("{prefix}-{i}");
+                match system.request(&client, &url, &id).send().await {
+                    Ok(r) if r.status().is_success() => {}
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let errors = errors.load(Ordering::Relaxed);
+    Ok((
+        (total - errors) as f64 / started.elapsed().as_secs_f64(),
+        errors,
+    ))
+}
+
+fn alertmanager_binary(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = arg {
+        return Ok(p);
+    }
+    for name in ["prometheus-alertmanager", "alertmanager"] {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let p = PathBuf::from(dir).join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    bail!(
+        "no Alertmanager binary: install Debian's prometheus-alertmanager (.ci/install-alertmanager) or pass --alertmanager"
+    )
+}
+
+/// Starts Alertmanager with one webhook receiver at `sink`; kills it on drop.
+async fn start_alertmanager(
+    bin: &PathBuf,
+    dir: &std::path::Path,
+    sink: SocketAddr,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: sink\n  group_by: ['id']\n  group_wait: 0s\n  \
+             group_interval: 5m\n  repeat_interval: 4h\nreceivers:\n  - name: sink\n    \
+             webhook_configs:\n      - url: http://{sink}/am\n        send_resolved: false\n"
+        ),
+    )?;
+    let child = tokio::process::Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/-/ready")).await
+            && r.status().is_success()
+        {
+            return Ok((child, base));
+        }
+        if Instant::now() > deadline {
+            bail!("Alertmanager did not become ready at {base}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn print_open(system: System, r: &OpenLoop) {
+    println!(
+        "  {:<32} delivered {}/{}; alert -> page p50 {:.2} ms p99 {:.2} ms max {:.1} ms; \
+         HTTP answer p99 {:.2} ms max {:.1} ms; peak in flight {}; errors {}",
+        system.name(),
+        r.delivered,
+        r.sent,
+        pct(&r.deliver_ms, 50.0),
+        pct(&r.deliver_ms, 99.0),
+        r.deliver_ms.last().copied().unwrap_or(f64::NAN),
+        pct(&r.answer_ms, 99.0),
+        r.answer_ms.last().copied().unwrap_or(f64::NAN),
+        r.peak_in_flight,
+        r.errors,
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let am_bin = alertmanager_binary(args.alertmanager.clone())?;
+    let sink = Arc::new(SinkState::default());
+    let sink_addr = start_sink(sink.clone()).await?;
+
+    let dirs = AppDirs::new(POLICIES);
+    let mut spec = ProcessSpec::new(&args.pagerd, &dirs);
+    spec.webhook_url = Some(format!("http://{sink_addr}/page"));
+    let daemon: DaemonProcess = DaemonProcess::start(&spec).await?;
+    let pagerd_url = format!("{}/v2/enqueue", daemon.http_url());
+    let am_dir = tempfile::tempdir()?;
+    let (_am, am_base) = start_alertmanager(&am_bin, am_dir.path(), sink_addr).await?;
+    let am_url = format!("{am_base}/api/v2/alerts");
+    let systems = [
+        (System::Pagerd, pagerd_url.as_str()),
+        (System::Alertmanager, am_url.as_str()),
+    ];
+
+    println!(
+        "open loop: {} alerts/s for {} s, each alert its own page",
+        args.rate, args.secs
+    );
+    for (i, (system, url)) in systems.iter().enumerate() {
+        let r = open_loop(
+            *system,
+            url,
+            &sink,
+            &format!("open{i}"),
+            args.rate,
+            args.secs,
+        )
+        .await?;
+        print_open(*system, &r);
+    }
+    println!(
+        "saturation: {} closed-loop clients, {} alerts",
+        args.clients, args.saturation
+    );
+    for (i, (system, url)) in systems.iter().enumerate() {
+        let (rate, errors) = saturation(
+            *system,
+            url,
+            &format!("sat{i}"),
+            args.clients,
+            args.saturation,
+        )
+        .await?;
+        println!(
+            "  {:<32} {rate:.0} alerts/s accepted; errors {errors}",
+            system.name()
+        );
+    }
+    Ok(())
+}
