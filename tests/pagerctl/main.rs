@@ -13,6 +13,8 @@ use pagerd::app::Options;
 use pagerd::domain::PolicySet;
 
 mod admin;
+// Operating pagerd (issue 14): dates, zones and the README's set-up.
+mod firsthour;
 #[path = "../kit/mod.rs"]
 mod kit;
 mod postmortem;
@@ -235,7 +237,7 @@ fn an_override_ending_before_it_starts_is_a_usage_error_before_connecting() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert_eq!(
         run.stderr.trim(),
-        "pagerctl: --to (2026-03-03 17:00:00) must be after --from (2026-03-03 18:00:00)"
+        "pagerctl: --to (2026-03-03 17:00:00 UTC) must be after --from (2026-03-03 18:00:00 UTC)"
     );
 }
 
@@ -533,7 +535,7 @@ fn typed_time(t: DateTime<Utc>) -> String {
 
 /// How pagerctl shows a time with `TZ=UTC`.
 fn shown(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -1,6 +1,5 @@
 //! `pagerctl audit`: who did what, as the daemon authenticated them (admin).
 
-use chrono::DateTime;
 use serde_json::{Value, json};
 
 use pagerd::proto as pb;
@@ -12,10 +11,10 @@ use crate::render::time::local_time_of;
 use crate::render::{emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn audit(g: &Global, args: AuditArgs) -> anyhow::Result<()> {
+    let since = g
+        .time_opt("--since", args.since.as_ref())?
+        .map(pagerd::api::convert::timestamp);
     let pagerd = g.connect().await?;
-    let since = args
-        .since
-        .map(|t: DateTime<chrono::Utc>| pagerd::api::convert::timestamp(t));
     let r = pagerd
         .call(pagerd.daemon().list_audit(pb::ListAuditRequest {
             since,

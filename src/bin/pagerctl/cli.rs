@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use pagerd::api::convert;
@@ -12,9 +11,10 @@ use pagerd::proto::{self as pb, IncidentState, Severity};
 
 use crate::client::Usage;
 use crate::parse::{
-    End, parse_addr, parse_detail, parse_end, parse_future_time, parse_link, parse_time,
+    End, When, parse_addr, parse_detail, parse_end, parse_future_time, parse_link, parse_time,
     parse_timeout,
 };
+use crate::zone::Zone;
 
 const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 const GLOBAL: &str = "Global options";
@@ -68,6 +68,16 @@ pub(crate) struct Cli {
     /// seconds). `watch` uses it only to connect.
     #[arg(long, global = true, help_heading = GLOBAL, default_value = "10s", value_parser = parse_timeout)]
     pub(crate) timeout: Duration,
+
+    /// The zone (an IANA name: America/Los_Angeles, Europe/Berlin, UTC) dates and times
+    /// without an offset are read in, and times are shown in (schedules' times in the
+    /// schedule's zone). Default: the local zone (TZ, else the system's).
+    #[arg(long, global = true, value_name = "ZONE", help_heading = GLOBAL, value_parser = Zone::parse)]
+    pub(crate) tz: Option<Zone>,
+
+    /// Read and show every time in UTC, schedules' too (--tz UTC, and more).
+    #[arg(long, global = true, help_heading = GLOBAL, conflicts_with = "tz")]
+    pub(crate) utc: bool,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -150,12 +160,12 @@ pub(crate) struct ReportArgs {
     /// Which report: `load` (default) or `response` (response times and SLA).
     #[arg(value_enum, ignore_case = true, value_name = "REPORT")]
     pub(crate) kind: Option<ReportKind>,
-    /// From: an RFC 3339 time or a duration ago.
+    /// From: a date (2026-01-01), a date and time, an RFC 3339 time, or a duration ago (30d).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) from: DateTime<Utc>,
-    /// To: an RFC 3339 time (default now).
+    pub(crate) from: When,
+    /// To: a date, a date and time, an RFC 3339 time, or a duration ago (default now).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) to: Option<DateTime<Utc>>,
+    pub(crate) to: Option<When>,
     /// Only this schedule's shifts, and the pages sent while on call for it.
     #[arg(long)]
     pub(crate) schedule: Option<String>,
@@ -197,12 +207,14 @@ pub(crate) enum MaintenanceCommand {
     /// Start a window: alerts of SERVICE are recorded but page nobody until it ends.
     Add {
         service: String,
-        /// When it ends: an RFC 3339 time or a duration from now (2h, 90m).
+        /// When it ends: a date, a date and time, an RFC 3339 time or a duration from now
+        /// (2h, 90m).
         #[arg(long, value_parser = parse_future_time)]
-        until: DateTime<Utc>,
-        /// When it starts: an RFC 3339 time or a duration from now (default now).
+        until: When,
+        /// When it starts: a date, a date and time, an RFC 3339 time or a duration from now
+        /// (default now).
         #[arg(long, value_parser = parse_future_time)]
-        from: Option<DateTime<Utc>>,
+        from: Option<When>,
         #[arg(long, default_value = "")]
         reason: String,
         /// Incidents raised in the window stay quiet when it ends (default: they start paging).
@@ -269,10 +281,10 @@ pub(crate) enum TokenCommand {
         /// The person the token belongs to (a name from the policy files).
         #[arg(long)]
         person: Option<String>,
-        /// When it expires: a duration from now (90d, 12h) or an RFC 3339 time; without it
-        /// the token does not expire.
+        /// When it expires: a duration from now (90d, 12h), a date, a date and time or an
+        /// RFC 3339 time; without it the token does not expire.
         #[arg(long, value_parser = parse_future_time)]
-        expires: Option<DateTime<Utc>>,
+        expires: Option<When>,
     },
     /// Every token: role, person, created, expires, state (never secrets).
     List,
@@ -282,9 +294,10 @@ pub(crate) enum TokenCommand {
 
 #[derive(Args)]
 pub(crate) struct AuditArgs {
-    /// Only entries at or after this time: RFC 3339, or a duration ago (2h, 3d).
+    /// Only entries at or after this time: a date, a date and time, RFC 3339, or a duration
+    /// ago (2h, 3d).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) since: Option<When>,
     /// At most this many entries (0: the daemon's default, 1000).
     #[arg(long, default_value_t = 0)]
     pub(crate) limit: u32,
@@ -324,11 +337,12 @@ pub(crate) struct OverrideAddArgs {
     pub(crate) schedule: String,
     /// Who is on call instead, as named in the policy files.
     pub(crate) person: String,
-    /// Start: an RFC 3339 time (seconds may be left out: 2026-03-03T18:00-08:00), `now`, or a
-    /// duration ago (30m).
+    /// Start: a date and time (2026-03-03T18:00, in --tz), an RFC 3339 time (seconds may be
+    /// left out: 2026-03-03T18:00-08:00), a date, `now`, or a duration ago (30m).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) from: DateTime<Utc>,
-    /// End: an RFC 3339 time, or a duration after --from (4h, 2d, 1w).
+    pub(crate) from: When,
+    /// End: a date and time, an RFC 3339 time, a date, or a duration after --from (4h, 2d,
+    /// 1w).
     #[arg(long, value_parser = parse_end)]
     pub(crate) to: End,
     /// Why; shown with the shift in `oncall` and `shifts`.
@@ -356,29 +370,32 @@ pub(crate) struct OverrideListArgs {
     /// Include removed overrides.
     #[arg(long)]
     pub(crate) all: bool,
-    /// Only overrides ending after: an RFC 3339 time, `now` or a duration ago (default now).
+    /// Only overrides ending after: a date, a date and time, an RFC 3339 time, `now` or a
+    /// duration ago (default now).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) since: Option<When>,
 }
 
 #[derive(Args)]
 pub(crate) struct OncallArgs {
     /// A schedule from the policy files; all schedules when left out.
     pub(crate) schedule: Option<String>,
-    /// When to ask about: an RFC 3339 time (default now).
+    /// When to ask about: a date, a date and time, an RFC 3339 time or a duration ago
+    /// (default now).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) at: Option<DateTime<Utc>>,
+    pub(crate) at: Option<When>,
 }
 
 #[derive(Args)]
 pub(crate) struct ShiftsArgs {
     pub(crate) schedule: String,
-    /// From: an RFC 3339 time or a duration ago (default now).
+    /// From: a date, a date and time, an RFC 3339 time or a duration ago (default now).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) from: Option<DateTime<Utc>>,
-    /// To: an RFC 3339 time (default a week after --from).
+    pub(crate) from: Option<When>,
+    /// To: a date, a date and time, an RFC 3339 time or a duration ago (default a week
+    /// after --from).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) to: Option<DateTime<Utc>>,
+    pub(crate) to: Option<When>,
 }
 
 #[derive(Args)]
@@ -483,12 +500,13 @@ pub(crate) struct ListArgs {
     /// Only incidents of this service.
     #[arg(long)]
     pub(crate) service: Option<String>,
-    /// Created at or after: an RFC 3339 time or a duration ago (2h, 3d).
+    /// Created at or after: a date, a date and time, an RFC 3339 time or a duration ago
+    /// (2h, 3d).
     #[arg(long, value_parser = parse_time)]
-    pub(crate) since: Option<DateTime<Utc>>,
-    /// Created before: an RFC 3339 time or a duration ago.
+    pub(crate) since: Option<When>,
+    /// Created before: a date, a date and time, an RFC 3339 time or a duration ago.
     #[arg(long, value_parser = parse_time)]
-    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) until: Option<When>,
     /// Incidents per request, 1-500; without --all, the most that are shown.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
     pub(crate) limit: u32,
@@ -625,11 +643,27 @@ mod tests {
             (a.schedule.as_str(), a.person.as_str()),
             ("evenings", "dana")
         );
-        assert_eq!(a.from, parse_instant("2026-03-04T02:00:00Z").unwrap());
+        let now = chrono::Utc::now();
+        assert_eq!(
+            a.from.resolve(&crate::zone::UTC, now),
+            Ok(parse_instant("2026-03-04T02:00:00Z").unwrap())
+        );
         assert_eq!(a.to, End::After(chrono::TimeDelta::hours(4)));
         assert_eq!(a.by, "victor");
         assert!(parse(&["--to", "4h"]).is_err(), "--from is required");
         assert!(parse(&["--from", "now"]).is_err(), "--to is required");
         assert!(parse(&["--from", "now", "--to", "later"]).is_err());
+    }
+
+    #[test]
+    fn tz_and_utc_are_global_and_exclusive() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["pagerctl"], args].concat());
+        let cli = parse(&["report", "--from", "2026-01-01", "--tz", "Europe/Berlin"]).unwrap();
+        assert_eq!(cli.tz, Some(Zone::parse("Europe/Berlin").unwrap()));
+        assert!(!cli.utc);
+        let cli = parse(&["--utc", "shifts", "vp"]).unwrap();
+        assert!(cli.utc);
+        assert!(parse(&["--tz", "Mars/Olympus", "oncall"]).is_err());
+        assert!(parse(&["--utc", "--tz", "UTC", "oncall"]).is_err());
     }
 }

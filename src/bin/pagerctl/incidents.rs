@@ -131,8 +131,12 @@ pub(crate) async fn list(g: &Global, args: ListArgs) -> anyhow::Result<()> {
     let mut request = pb::ListIncidentsRequest {
         states: args.states.into_iter().map(|s| s as i32).collect(),
         service: args.service.unwrap_or_default(),
-        since: args.since.map(to_timestamp),
-        until: args.until.map(to_timestamp),
+        since: g
+            .time_opt("--since", args.since.as_ref())?
+            .map(to_timestamp),
+        until: g
+            .time_opt("--until", args.until.as_ref())?
+            .map(to_timestamp),
         page_size: args.limit,
         page_token: String::new(),
     };

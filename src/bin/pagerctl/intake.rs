@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::{Value, json};
 
 use pagerd::proto as pb;
@@ -13,17 +14,25 @@ use crate::render::time::{format_duration, local_time, local_time_of, to_datetim
 use crate::render::{clean, emit, emit_json, plain_table};
 
 pub(crate) async fn maintenance(g: &Global, cmd: MaintenanceCommand) -> anyhow::Result<()> {
+    let window = match &cmd {
+        MaintenanceCommand::Add { until, from, .. } => Some((
+            g.time("--until", until)?,
+            g.time_opt("--from", from.as_ref())?,
+        )),
+        _ => None,
+    };
     let pagerd = g.connect().await?;
     let mut intake = pagerd.intake();
     match cmd {
         MaintenanceCommand::Add {
             service,
-            until,
-            from,
+            until: _,
+            from: _,
             reason,
             quiet_after,
             by,
         } => {
+            let (until, from) = window.context("the window's times")?;
             let request = pb::AddMaintenanceRequest {
                 service,
                 start: from.map(to_timestamp),

@@ -8,7 +8,8 @@
 //! error, a `reload` that was refused); 2 a usage error or pagerd not reachable.
 //!
 //! # Layout
-//! - `cli`: the clap definitions; `parse`: the value parsers they use (times, links, …).
+//! - `cli`: the clap definitions; `parse`: the value parsers they use (links, …); `when`:
+//!   times as typed, resolved after parsing in `zone` (--tz, the local zone, DST rules).
 //! - `client`: the connection to pagerd and its error kinds (which set the exit code);
 //!   `tls`: `https://` addresses, `--ca-file` and client certificates.
 //! - `incidents`, `schedules`, `intake` (maintenance, heartbeats), `reports`, `response`
@@ -31,15 +32,20 @@ mod response;
 mod schedules;
 mod tls;
 mod tokens;
+mod when;
+mod zone;
 
 use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Parser;
 
 use crate::cli::{Cli, Command, OverrideCommand};
 use crate::client::{Pagerd, Unreachable, Usage};
+use crate::parse::When;
+use crate::zone::Zone;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -80,6 +86,10 @@ struct Global {
     json: bool,
     tls: tls::TlsFiles,
     token: Option<String>,
+    /// Where dates and times without an offset are read: --tz, UTC with --utc, else local.
+    zone: Zone,
+    /// One now for every relative time on the line (`now`, `2h`).
+    now: DateTime<Utc>,
 }
 
 impl Global {
@@ -95,6 +105,19 @@ impl Global {
             );
         }
         Ok(pagerd)
+    }
+}
+
+impl Global {
+    /// A time from the command line in the instant it names; `flag` names it in the error
+    /// (a wall-clock time the clocks skip is a usage error).
+    fn time(&self, flag: &str, when: &When) -> Result<DateTime<Utc>, Usage> {
+        when.resolve(&self.zone, self.now)
+            .map_err(|e| Usage(format!("{flag} {e}")))
+    }
+
+    fn time_opt(&self, flag: &str, when: Option<&When>) -> Result<Option<DateTime<Utc>>, Usage> {
+        when.map(|w| self.time(flag, w)).transpose()
     }
 }
 
@@ -122,6 +145,12 @@ fn find_token(given: Option<String>) -> anyhow::Result<Option<String>> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let zone = match (cli.utc, cli.tz) {
+        (true, _) => zone::UTC,
+        (false, Some(zone)) => zone,
+        (false, None) => Zone::local(),
+    };
+    render::time::show_times_in(zone, cli.utc);
     let g = Global {
         addr: cli.addr,
         timeout: cli.timeout,
@@ -132,6 +161,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             key_file: cli.key_file,
         },
         token: cli.token,
+        zone,
+        now: Utc::now(),
     };
     match cli.command {
         Command::Trigger(args) => incidents::trigger(&g, args).await,

@@ -1,6 +1,5 @@
 //! `pagerctl report`: on-call load per person as a table, CSV or JSON.
 
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use pagerd::proto as pb;
@@ -16,10 +15,11 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
     if args.service.is_some() || args.by.is_some() {
         return Err(Usage("--service and --by belong to `report response`".into()).into());
     }
-    let to = args.to.unwrap_or_else(Utc::now);
+    let from = g.time("--from", &args.from)?;
+    let to = g.time_opt("--to", args.to.as_ref())?.unwrap_or(g.now);
     let pagerd = g.connect().await?;
     let request = pb::OnCallLoadRequest {
-        from: Some(to_timestamp(args.from)),
+        from: Some(to_timestamp(from)),
         to: Some(to_timestamp(to)),
         schedule: args.schedule.unwrap_or_default(),
     };
@@ -82,7 +82,7 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
             })
             .collect();
         return emit_json(&json!({
-            "from": timestamp_json(Some(&to_timestamp(args.from))),
+            "from": timestamp_json(Some(&to_timestamp(from))),
             "to": timestamp_json(Some(&to_timestamp(to))),
             "people": people,
         }));

@@ -1,7 +1,6 @@
 //! `pagerctl report response`: response times and SLA compliance per group, as a table (with
 //! the breaches below), CSV (the groups and the total) or JSON (everything).
 
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use pagerd::api::convert::severity_name;
@@ -20,7 +19,8 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
             Usage("--schedule belongs to the load report, not `report response`".into()).into(),
         );
     }
-    let to = args.to.unwrap_or_else(Utc::now);
+    let from = g.time("--from", &args.from)?;
+    let to = g.time_opt("--to", args.to.as_ref())?.unwrap_or(g.now);
     let by = match args.by.unwrap_or(ReportBy::Service) {
         ReportBy::Service => "service",
         ReportBy::Severity => "severity",
@@ -29,7 +29,7 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
     };
     let pagerd = g.connect().await?;
     let request = pb::ResponsivenessRequest {
-        from: Some(to_timestamp(args.from)),
+        from: Some(to_timestamp(from)),
         to: Some(to_timestamp(to)),
         service: args.service.unwrap_or_default(),
         by: by.to_string(),
@@ -40,7 +40,7 @@ pub(crate) async fn report(g: &Global, args: ReportArgs) -> anyhow::Result<()> {
     let rows: Vec<&pb::ResponseGroup> = r.groups.iter().chain(r.total.as_ref()).collect();
     if g.json || args.format == ReportFormat::Json {
         return emit_json(&json!({
-            "from": timestamp_json(Some(&to_timestamp(args.from))),
+            "from": timestamp_json(Some(&to_timestamp(from))),
             "to": timestamp_json(Some(&to_timestamp(to))),
             "by": r.by,
             "groups": r.groups.iter().map(group_json).collect::<Vec<_>>(),

@@ -1,7 +1,6 @@
 //! Schedule commands: who is on call, a schedule's shifts, and overrides (add, remove, list).
 
 use anyhow::Context;
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use pagerd::proto as pb;
@@ -11,32 +10,25 @@ use crate::cli::{
     FeedKind, FeedUrlArgs, OncallArgs, OverrideAddArgs, OverrideListArgs, OverrideRemoveArgs,
     ShiftsArgs,
 };
-use crate::client::Usage;
+use crate::client::{Pagerd, Usage};
 use crate::render::json::{override_json, shift_json};
 use crate::render::schedules::{override_line, override_table};
-use crate::render::time::{local_time, local_time_of, to_timestamp};
+use crate::render::time::{local_time, schedule_time_of, to_timestamp};
 use crate::render::{clean, emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
+    let at = g.time_opt("--at", args.at.as_ref())?;
     let pagerd = g.connect().await?;
+    let schedules = schedule_list(&pagerd).await?;
     let names = match args.schedule {
         Some(name) => vec![name],
-        None => {
-            let list = pagerd
-                .call(
-                    pagerd
-                        .schedules()
-                        .list_schedules(pb::ListSchedulesRequest {}),
-                )
-                .await?;
-            list.schedules.into_iter().map(|s| s.name).collect()
-        }
+        None => schedules.iter().map(|s| s.name.clone()).collect(),
     };
     let mut rows = Vec::new();
     for name in names {
         let request = pb::OnCallRequest {
             schedule: name.clone(),
-            at: args.at.map(to_timestamp),
+            at: at.map(to_timestamp),
         };
         rows.push((
             name,
@@ -56,12 +48,13 @@ pub(crate) async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
     let mut table = plain_table();
     table.set_header(["SCHEDULE", "ON CALL", "SINCE", "UNTIL", "VIA"]);
     for (name, r) in &rows {
+        let zone = zone_of(&schedules, name);
         match &r.shift {
             Some(s) => table.add_row([
                 clean(name),
                 clean(&s.person),
-                local_time_of(s.start.as_ref()),
-                local_time_of(s.end.as_ref()),
+                schedule_time_of(s.start.as_ref(), zone),
+                schedule_time_of(s.end.as_ref(), zone),
                 clean(&s.source),
             ]),
             None => table.add_row([
@@ -76,10 +69,36 @@ pub(crate) async fn oncall(g: &Global, args: OncallArgs) -> anyhow::Result<()> {
     emit(&finish_table(table))
 }
 
+/// Every schedule with its zone (`oncall` and `shifts` show a schedule's times in it).
+async fn schedule_list(pagerd: &Pagerd) -> anyhow::Result<Vec<pb::ScheduleInfo>> {
+    let list = pagerd
+        .call(
+            pagerd
+                .schedules()
+                .list_schedules(pb::ListSchedulesRequest {}),
+        )
+        .await?;
+    Ok(list.schedules)
+}
+
+/// The zone of the schedule `name`; empty (shown in the display zone) when not listed.
+fn zone_of<'a>(schedules: &'a [pb::ScheduleInfo], name: &str) -> &'a str {
+    schedules
+        .iter()
+        .find(|s| s.name == name)
+        .map_or("", |s| s.time_zone.as_str())
+}
+
 pub(crate) async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
-    let from = args.from.unwrap_or_else(Utc::now);
-    let to = args.to.unwrap_or(from + chrono::Duration::days(7));
+    let from = g.time_opt("--from", args.from.as_ref())?.unwrap_or(g.now);
+    let to = g
+        .time_opt("--to", args.to.as_ref())?
+        .unwrap_or(from + chrono::Duration::days(7));
     let pagerd = g.connect().await?;
+    let zone = match g.json {
+        true => String::new(),
+        false => zone_of(&schedule_list(&pagerd).await?, &args.schedule).to_owned(),
+    };
     let request = pb::ShiftsRequest {
         schedule: args.schedule,
         from: Some(to_timestamp(from)),
@@ -103,8 +122,8 @@ pub(crate) async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
         }
         table.add_row([
             clean(&s.person),
-            local_time_of(s.start.as_ref()),
-            local_time_of(s.end.as_ref()),
+            schedule_time_of(s.start.as_ref(), &zone),
+            schedule_time_of(s.end.as_ref(), &zone),
             clean(&s.source),
             reason,
         ]);
@@ -113,22 +132,23 @@ pub(crate) async fn shifts(g: &Global, args: ShiftsArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn override_add(g: &Global, args: OverrideAddArgs) -> anyhow::Result<()> {
+    let start = g.time("--from", &args.from)?;
     let end = args
         .to
-        .resolve(args.from)
-        .ok_or_else(|| Usage("--to: too far after --from".into()))?;
-    if end <= args.from {
+        .resolve(start, &g.zone, g.now)
+        .map_err(|e| Usage(format!("--to {e}")))?;
+    if end <= start {
         return Err(Usage(format!(
             "--to ({}) must be after --from ({})",
             local_time(end),
-            local_time(args.from)
+            local_time(start)
         ))
         .into());
     }
     let request = pb::AddOverrideRequest {
         schedule: args.schedule,
         person: args.person,
-        start: Some(to_timestamp(args.from)),
+        start: Some(to_timestamp(start)),
         end: Some(to_timestamp(end)),
         reason: args.reason.unwrap_or_default(),
         by: args.by,
@@ -164,7 +184,9 @@ fn emit_override(g: &Global, entry: Option<pb::Override>, verb: &str) -> anyhow:
 pub(crate) async fn override_list(g: &Global, args: OverrideListArgs) -> anyhow::Result<()> {
     let request = pb::ListOverridesRequest {
         schedule: args.schedule.unwrap_or_default(),
-        since: args.since.map(to_timestamp),
+        since: g
+            .time_opt("--since", args.since.as_ref())?
+            .map(to_timestamp),
         include_removed: args.all,
     };
     let pagerd = g.connect().await?;

@@ -12,20 +12,24 @@ use crate::render::time::local_time_of;
 use crate::render::{emit, emit_json, finish_table, plain_table};
 
 pub(crate) async fn token(g: &Global, cmd: TokenCommand) -> anyhow::Result<()> {
+    let expires_at = match &cmd {
+        TokenCommand::Create { expires, .. } => g.time_opt("--expires", expires.as_ref())?,
+        _ => None,
+    };
     let pagerd = g.connect().await?;
     match cmd {
         TokenCommand::Create {
             name,
             role,
             person,
-            expires,
+            expires: _,
         } => {
             let r = pagerd
                 .call(pagerd.daemon().create_token(pb::CreateTokenRequest {
                     name,
                     role,
                     person: person.unwrap_or_default(),
-                    expires_at: expires.map(pagerd::api::convert::timestamp),
+                    expires_at: expires_at.map(pagerd::api::convert::timestamp),
                 }))
                 .await?;
             let t = r.token.unwrap_or_default();

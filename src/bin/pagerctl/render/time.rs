@@ -1,8 +1,12 @@
-//! Times and durations: proto timestamps ↔ chrono, local and relative times, compact ages.
+//! Times and durations: proto timestamps ↔ chrono, times shown with their zone, relative
+//! times, compact ages.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use chrono::{DateTime, Local, Offset, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::zone::{UTC, Zone};
 
 pub(crate) fn format_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -11,10 +15,31 @@ pub(crate) fn format_duration(d: Duration) -> String {
 /// Wire ↔ time conversions are the crate's shared ones.
 pub(crate) use pagerd::api::convert::{datetime as to_datetime, timestamp as to_timestamp};
 
+/// Where times are shown: set once by `main` from `--tz` / `--utc`, before any output.
+struct Shown {
+    zone: Zone,
+    /// `--utc`: schedules' times in UTC too.
+    forced: bool,
+}
+
+static SHOWN: OnceLock<Shown> = OnceLock::new();
+
+/// Sets the zone times are shown in (`--tz`, else the local zone; `forced` for `--utc`,
+/// which also overrides schedules' zones). Later calls change nothing.
+pub(crate) fn show_times_in(zone: Zone, forced: bool) {
+    let _ = SHOWN.set(Shown { zone, forced });
+}
+
+fn shown() -> &'static Shown {
+    SHOWN.get_or_init(|| Shown {
+        zone: Zone::local(),
+        forced: false,
+    })
+}
+
+/// `2026-11-23 17:00:00 PST`: in `--tz` (default the local zone), or UTC with `--utc`.
 pub(crate) fn local_time(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    shown().zone.show(t)
 }
 
 /// [`local_time`] of a proto timestamp; empty when there is none.
@@ -22,14 +47,27 @@ pub(crate) fn local_time_of(t: Option<&prost_types::Timestamp>) -> String {
     to_datetime(t).map(local_time).unwrap_or_default()
 }
 
-/// `2024-05-01 16:03:04 +02:00 (2024-05-01 14:03:04 UTC)`, or once when local time is UTC.
+/// A schedule's time in the schedule's zone (an IANA name), or in UTC with `--utc`. A zone
+/// pagerctl does not know (a newer tz database on the daemon) falls back to [`local_time`].
+pub(crate) fn schedule_time_of(t: Option<&prost_types::Timestamp>, time_zone: &str) -> String {
+    let zone = match Zone::parse(time_zone) {
+        Ok(zone) if !shown().forced => zone,
+        _ => shown().zone,
+    };
+    to_datetime(t).map(|t| zone.show(t)).unwrap_or_default()
+}
+
+/// `2024-05-01 16:03:04 CEST (2024-05-01 14:03:04 UTC)`, or once when shown in UTC.
 pub(crate) fn local_and_utc(t: DateTime<Utc>) -> String {
-    let local = t.with_timezone(&Local);
-    let utc = t.format("%Y-%m-%d %H:%M:%S UTC");
-    if local.offset().fix().local_minus_utc() == 0 {
-        utc.to_string()
+    local_and_utc_in(&shown().zone, t)
+}
+
+fn local_and_utc_in(zone: &Zone, t: DateTime<Utc>) -> String {
+    let utc = UTC.show(t);
+    if zone.offset_at(t) == 0 {
+        utc
     } else {
-        format!("{} ({utc})", local.format("%Y-%m-%d %H:%M:%S %:z"))
+        format!("{} ({utc})", zone.show(t))
     }
 }
 
@@ -78,5 +116,25 @@ mod tests {
         assert_eq!(compact_duration(d(3 * 3600 + 5 * 60)), "3h05m");
         assert_eq!(compact_duration(d(2 * 86_400 + 4 * 3600)), "2d04h");
         assert_eq!(compact_duration(d(-5)), "0s");
+    }
+
+    #[test]
+    fn a_time_and_utc_once_when_the_zone_is_utc_now() {
+        let t = |s: &str| crate::parse::parse_instant(s).unwrap();
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(
+            local_and_utc_in(&berlin, t("2024-05-01T14:03:04Z")),
+            "2024-05-01 16:03:04 CEST (2024-05-01 14:03:04 UTC)"
+        );
+        assert_eq!(
+            local_and_utc_in(&UTC, t("2024-05-01T14:03:04Z")),
+            "2024-05-01 14:03:04 UTC"
+        );
+        let london = Zone::parse("Europe/London").unwrap();
+        assert_eq!(
+            local_and_utc_in(&london, t("2024-01-01T14:03:04Z")),
+            "2024-01-01 14:03:04 UTC",
+            "GMT is UTC: said once"
+        );
     }
 }
