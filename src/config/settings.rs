@@ -160,6 +160,12 @@ max_watch_streams = 1024          # Watch streams open at once; more get RESOURC
 [report]
 rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median
 weekly_notice = true              # tell each schedule's owner weekly whom the signal flags (schedules with [schedule.burnout])
+
+[health]                          # GET /healthz (alive), GET /readyz (ready), gRPC health, watchdog
+stall_limit = "30s"               # timer loop or outbox dispatcher not turning this long: not alive
+                                  # (/healthz 503) and the systemd watchdog pings stop
+behind_limit = "60s"              # a due action or page overdue by more than this: not ready
+# wedge_timer_file = "/tmp/wedge" # tests only: the timer loop stops turning while this file exists
 "#;
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
@@ -188,6 +194,7 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub connections: super::connections::ConnectionSettings,
     pub report: ReportSettings,
+    pub health: super::health::HealthSettings,
 }
 
 impl Default for Settings {
@@ -207,6 +214,7 @@ impl Default for Settings {
             tls: TlsSettings::default(),
             connections: Default::default(),
             report: ReportSettings::default(),
+            health: Default::default(),
         }
     }
 }
@@ -665,6 +673,7 @@ impl Settings {
         }
         self.tls.validate()?;
         self.connections.validate()?;
+        self.health.validate()?;
         Ok(())
     }
 

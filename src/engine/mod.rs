@@ -12,6 +12,7 @@ mod burnout;
 mod due;
 mod events;
 mod handoff;
+pub mod health;
 mod incidents;
 mod ingest;
 pub mod outbox;
@@ -34,6 +35,7 @@ pub use crate::clock::Clock;
 /// Store values the API edges take or answer with.
 pub use crate::store::{AttemptOutcome, IncidentFilter};
 pub use events::{DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE, TimelinePage};
+pub use health::LoopBeats;
 pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::{NoticeOutcome, OutboxWorker};
@@ -98,6 +100,8 @@ struct Inner {
     rebalance_multiple: std::sync::atomic::AtomicU64,
     /// `report.weekly_notice`; set by the caller before the first install.
     rebalance_notice: std::sync::atomic::AtomicBool,
+    /// Progress of the timer loop and the outbox dispatcher (liveness, readiness, watchdog).
+    loop_beats: Arc<health::LoopBeats>,
 }
 
 /// What a write produced besides its answer: the events it appended (the store publishes
@@ -132,6 +136,7 @@ impl Engine {
                 channels,
                 timer: TimerHandle::default(),
                 outbox_wake: Notify::new(),
+                loop_beats: Arc::default(),
             }),
         }
     }

@@ -38,3 +38,5 @@ mod store_full;
 mod threshold;
 mod timeline;
 mod watch;
+// Operating pagerd (issue 14): liveness, readiness, gRPC health and the systemd watchdog.
+mod health;
