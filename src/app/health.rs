@@ -98,7 +98,7 @@ pub async fn watchdog(
                 tracing::warn!("loops turn again: watchdog pings resume");
                 withheld = false;
             }
-            if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]) {
+            if let Err(e) = ping() {
                 tracing::warn!(error = %e, "watchdog ping not sent");
             }
         } else if !withheld {
@@ -110,4 +110,17 @@ pub async fn watchdog(
         }
     }
     Ok(())
+}
+
+/// Sends `WATCHDOG=1` to `NOTIFY_SOCKET` without blocking: a datagram socket whose reader
+/// lags blocks its senders once its queue is full, and a blocked runtime worker would stall
+/// pagerd itself. A ping that does not fit is dropped (the next one comes a quarter period on).
+fn ping() -> std::io::Result<()> {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return Ok(());
+    };
+    let socket = std::os::unix::net::UnixDatagram::unbound()?;
+    socket.set_nonblocking(true)?;
+    socket.connect(path)?;
+    socket.send(b"WATCHDOG=1\n").map(|_| ())
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::net::UnixDatagram;
+use tokio::sync::mpsc;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -82,27 +83,33 @@ async fn poll_grpc_health(daemon: &DaemonProcess, services: &[&str], want: Servi
     }
 }
 
-/// The next `WATCHDOG=1` datagram within `limit` (other states, READY=1 and the like, are
-/// skipped); `None` if none came.
-async fn next_ping(socket: &UnixDatagram, limit: Duration) -> Option<()> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut buf = [0u8; 512];
-    loop {
-        let n = tokio::time::timeout_at(deadline, socket.recv(&mut buf))
-            .await
-            .ok()?
-            .expect("reading the notify socket");
-        let text = String::from_utf8_lossy(&buf[..n]);
-        if text.lines().any(|l| l == "WATCHDOG=1") {
-            return Some(());
+/// Reads the notify socket all the time (a datagram socket nobody reads blocks its sender),
+/// passing on each `WATCHDOG=1` (READY=1 and the like are skipped).
+fn pings(socket: UnixDatagram) -> mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = socket.recv(&mut buf).await {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            if text.lines().any(|l| l == "WATCHDOG=1") && tx.send(()).is_err() {
+                return;
+            }
         }
-    }
+    });
+    rx
 }
 
-/// Discards every datagram already queued.
-fn drain(socket: &UnixDatagram) {
-    let mut buf = [0u8; 512];
-    while socket.try_recv(&mut buf).is_ok() {}
+/// The next ping within `limit`; `None` if none came.
+async fn next_ping(pings: &mut mpsc::UnboundedReceiver<()>, limit: Duration) -> Option<()> {
+    tokio::time::timeout(limit, pings.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Discards the pings received so far.
+fn drain(pings: &mut mpsc::UnboundedReceiver<()>) {
+    while pings.try_recv().is_ok() {}
 }
 
 fn log_has(log: &Path, needle: &str) -> bool {
@@ -113,7 +120,7 @@ fn log_has(log: &Path, needle: &str) -> bool {
 async fn a_wedged_timer_loop_makes_pagerd_not_ready_and_stops_the_watchdog_pings() {
     let dirs = AppDirs::new(TEST_POLICIES);
     let socket_path = dirs.root.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).expect("binding the notify socket");
+    let mut socket = pings(UnixDatagram::bind(&socket_path).expect("binding the notify socket"));
     let wedge = dirs.root.path().join("wedge-timer");
     let mut spec = ProcessSpec::new(PAGERD, &dirs);
     spec.env = vec![
@@ -131,7 +138,7 @@ async fn a_wedged_timer_loop_makes_pagerd_not_ready_and_stops_the_watchdog_pings
     // Healthy: pings keep coming, alive, ready, SERVING.
     for i in 0..5 {
         assert!(
-            next_ping(&socket, BOUND).await.is_some(),
+            next_ping(&mut socket, BOUND).await.is_some(),
             "watchdog ping {i} while healthy\n{}",
             daemon.log_tail()
         );
@@ -159,10 +166,10 @@ async fn a_wedged_timer_loop_makes_pagerd_not_ready_and_stops_the_watchdog_pings
     assert!(body.starts_with("unhealthy: timer loop stalled"), "{body}");
     poll_grpc_health(&daemon, &services, ServingStatus::NotServing).await;
     // The stall is past the limit for good now, so no ping may follow the ones queued.
-    drain(&socket);
+    drain(&mut socket);
     let quiet = WATCHDOG * 4;
     assert!(
-        next_ping(&socket, quiet).await.is_none(),
+        next_ping(&mut socket, quiet).await.is_none(),
         "a watchdog ping within {quiet:?} while the timer loop is wedged"
     );
     assert!(
@@ -174,7 +181,7 @@ async fn a_wedged_timer_loop_makes_pagerd_not_ready_and_stops_the_watchdog_pings
     // It turns again: pings resume, ready and SERVING again.
     std::fs::remove_file(&wedge).unwrap();
     assert!(
-        next_ping(&socket, BOUND).await.is_some(),
+        next_ping(&mut socket, BOUND).await.is_some(),
         "pings resume once the loop turns\n{}",
         daemon.log_tail()
     );
@@ -206,8 +213,9 @@ async fn without_watchdog_usec_pagerd_sends_no_pings() {
         .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
     // ... and no ping within several periods.
+    let mut socket = pings(socket);
     let quiet = WATCHDOG * 4;
-    assert!(next_ping(&socket, quiet).await.is_none());
+    assert!(next_ping(&mut socket, quiet).await.is_none());
     let (_, exit) = daemon.terminate().await.unwrap();
     assert!(exit.success());
 }
