@@ -41,7 +41,7 @@ handoff_notifications = "off"
 [schedule.burnout]
 max_weeks_per_quarter = 0
 max_consecutive_evening_weeks = 0
-rest_after_busy_week = 0
+rest_days = 0
 [[schedule.layer]]
 name = "daily"
 members = ["ann", "bob", "cat"]

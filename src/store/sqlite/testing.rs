@@ -94,7 +94,12 @@ impl LimitWatch {
             let current: i64 = conn.query_row("PRAGMA max_page_count", [], |r| r.get(0))?;
             let original = *self.original.get_or_insert(current);
             let pages: i64 = match limit {
-                PageLimit::FullNow => conn.query_row("PRAGMA page_count", [], |r| r.get(0))?,
+                PageLimit::FullNow => {
+                    // Free pages (a migration that rebuilt a table leaves some) would still
+                    // take writes: pack the file first, so "full" means full.
+                    conn.execute_batch("VACUUM")?;
+                    conn.query_row("PRAGMA page_count", [], |r| r.get(0))?
+                }
                 PageLimit::Lifted => original,
             };
             conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
