@@ -19,7 +19,7 @@
 //!   driver: migrations, one group-commit writer, a read pool). The writer assigns event
 //!   sequences in commit order and publishes committed events to the [`store::EventFeed`]
 //!   itself, so watchers see them in that order; `store::health` says whether writes are
-//!   taken (disk full) for `/healthz`.
+//!   taken (disk full) for `/readyz`.
 //! - [`engine`]: applies decisions in one transaction per change. `incidents` (trigger, ack,
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,
@@ -48,6 +48,9 @@
 //!   local admin token; `api::grpc::auth` is the one layer that checks them.
 //!   `app::conn` admits connections on both listeners (limits answered with 503/UNAVAILABLE,
 //!   idle and header timeouts, the open-file budget); `api::grpc::watch_cap` caps `Watch`.
+//!   `app::health` keeps gRPC health in step with readiness and pings the systemd watchdog
+//!   while the loops turn (`engine::health` records their turns; `domain::health` decides
+//!   alive / ready / may ping).
 
 pub mod api;
 pub mod app;

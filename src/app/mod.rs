@@ -21,6 +21,7 @@ use crate::proto;
 use crate::store::Store;
 
 pub mod conn;
+mod health;
 mod reload;
 pub mod tls;
 pub mod token_cache;
@@ -156,6 +157,10 @@ pub async fn run(
         tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
     }
     let engine = Engine::new(store, policies.clone(), options.clock, names.clone());
+    engine.loop_beats().configure(
+        settings.health.limits(),
+        settings.health.wedge_timer_file.clone(),
+    );
     engine.set_public_base(&public_base(&settings, http_addr, tls.is_some()));
     engine.set_rebalance_multiple(settings.report.rebalance_multiple);
     engine.set_rebalance_notice(settings.report.weekly_notice);
@@ -197,7 +202,7 @@ pub async fn run(
         auth: auth.clone(),
         watch: watch_cap.clone(),
     };
-    let server = grpc_server(
+    let (server, health_reporter) = grpc_server(
         engine.clone(),
         (auth, watch_cap),
         token_admin,
@@ -205,6 +210,24 @@ pub async fn run(
         stop.clone(),
     )
     .await?;
+    // Health: gRPC health follows readiness; the systemd watchdog follows the loops.
+    {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        let services = grpc_service_names();
+        tasks.spawn(async move {
+            let r = health::monitor(engine, health_reporter, services, stop).await;
+            ("readiness monitor", r)
+        });
+    }
+    if let Some(period) = health::watchdog_from_env() {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        tasks.spawn(async move {
+            (
+                "systemd watchdog",
+                health::watchdog(engine, period, stop).await,
+            )
+        });
+    }
     let router = api::http::router(engine.clone(), http_state, settings.integrations.clone())
         .merge(api::http::metrics::routes(metrics));
     spawn_servers(
@@ -401,7 +424,7 @@ async fn grpc_server(
     token_admin: tokens::TokenAdmin,
     settings: &Settings,
     stop: CancellationToken,
-) -> anyhow::Result<GrpcRouter> {
+) -> anyhow::Result<(GrpcRouter, tonic_health::server::HealthReporter)> {
     use proto::alert_service_server::AlertServiceServer;
     use proto::daemon_service_server::DaemonServiceServer;
     use proto::incident_service_server::IncidentServiceServer;
@@ -410,24 +433,11 @@ async fn grpc_server(
     use proto::schedule_service_server::ScheduleServiceServer;
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<AlertServiceServer<grpc::AlertApi>>()
-        .await;
-    health
-        .set_serving::<IncidentServiceServer<grpc::IncidentApi>>()
-        .await;
-    health
-        .set_serving::<ScheduleServiceServer<grpc::ScheduleApi>>()
-        .await;
-    health
-        .set_serving::<DaemonServiceServer<grpc::DaemonApi>>()
-        .await;
-    health
-        .set_serving::<IntakeServiceServer<grpc::IntakeApi>>()
-        .await;
-    health
-        .set_serving::<ReportServiceServer<grpc::ReportApi>>()
-        .await;
+    for name in grpc_service_names() {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -440,7 +450,7 @@ async fn grpc_server(
         .build_v1alpha()
         .context("building gRPC reflection service (v1alpha)")?;
     let c = &settings.connections.grpc;
-    Ok(tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(c.concurrency_per_connection)
         .timeout(c.request_timeout)
         .max_concurrent_streams(c.max_concurrent_streams)
@@ -471,5 +481,25 @@ async fn grpc_server(
         .add_service(IncidentServiceServer::new(grpc::IncidentApi {
             engine,
             shutdown: stop,
-        })))
+        }));
+    Ok((router, health))
+}
+
+/// The pagerd services gRPC health reports on (each, besides the overall `""`).
+fn grpc_service_names() -> Vec<&'static str> {
+    use proto::alert_service_server::AlertServiceServer as Alert;
+    use proto::daemon_service_server::DaemonServiceServer as Daemon;
+    use proto::incident_service_server::IncidentServiceServer as Incident;
+    use proto::intake_service_server::IntakeServiceServer as Intake;
+    use proto::report_service_server::ReportServiceServer as Report;
+    use proto::schedule_service_server::ScheduleServiceServer as Schedule;
+    use tonic::server::NamedService;
+    vec![
+        <Alert<grpc::AlertApi> as NamedService>::NAME,
+        <Incident<grpc::IncidentApi> as NamedService>::NAME,
+        <Schedule<grpc::ScheduleApi> as NamedService>::NAME,
+        <Daemon<grpc::DaemonApi> as NamedService>::NAME,
+        <Intake<grpc::IntakeApi> as NamedService>::NAME,
+        <Report<grpc::ReportApi> as NamedService>::NAME,
+    ]
 }

@@ -6,6 +6,7 @@
 
 pub mod channels;
 pub mod connections;
+pub mod health;
 pub mod policy;
 pub mod postmortem;
 pub mod settings;

@@ -21,151 +21,7 @@ pub use super::channels::{
 
 /// The built-in defaults, written as a settings file. Layered first by [`Settings::load`] and
 /// kept equal to `Settings::default()` by a test, so it doubles as reference documentation.
-pub const DEFAULT_TOML: &str = r#"# pagerd settings. Every key is optional; these are the defaults.
-# Environment overrides: PAGERD_<SECTION>__<KEY>, e.g. PAGERD_GRPC__LISTEN=0.0.0.0:50051,
-# PAGERD_NOTIFY__WEBHOOK__URL=https://hooks.example.com/pagerd, PAGERD_DATA_DIR=/var/lib/pagerd.
-
-data_dir = "./pagerd-data"        # holds pagerd.db
-schedules_dir = "./schedules"     # people, services and escalation policies (*.toml)
-
-[reload]
-watch = true                      # reload schedules_dir when its files change (also on SIGHUP)
-debounce = "500ms"                # wait for writes to settle before reloading
-
-[grpc]
-listen = "127.0.0.1:50051"
-
-[http]
-listen = "127.0.0.1:8080"
-
-[tls]                             # both listeners over TLS; unset = plaintext
-# cert_file = "/etc/pagerd/tls/cert.pem"   # PEM chain, leaf first; re-read on SIGHUP
-# key_file = "/etc/pagerd/tls/key.pem"     # PEM private key; set both or neither
-# client_ca_file = "/etc/pagerd/tls/clients-ca.pem"   # gRPC clients must present a
-                                  # certificate signed by this CA (mTLS); HTTP never asks
-
-[log]
-filter = "info"                   # tracing EnvFilter syntax, e.g. "info,pagerd=debug"
-format = "text"                   # "text" (colours only on a terminal) or "json" (one object
-                                  # a line with level, message and fields: journald, Loki)
-
-[links]
-public_url = "http://127.0.0.1:8080"   # how browsers reach the HTTP listener (links in emails);
-                                  # also the base of heartbeat ping and calendar feed URLs,
-                                  # which use the listener's own address while this is default
-# secret = "..."                  # HMAC key of acknowledge/resolve links; or secret_file;
-                                  # unset = generated into data_dir/link-secret
-ttl = "24h"                       # how long a link works
-
-[notify.log]
-enabled = true                    # write every page to the log
-
-[notify.email]
-# smtp_host = "smtp.example.com"  # unset = email disabled
-smtp_port = 587
-tls = "starttls"                  # "starttls", "tls" (implicit, port 465) or "none" (local relay)
-# username = "pagerd"
-# password = "..."                # or password_file, or PAGERD_NOTIFY__EMAIL__PASSWORD
-# ca_file = "/etc/pagerd/relay-ca.pem"   # extra CA to trust
-from = "pagerd <pagerd@localhost>"
-timeout = "10s"
-deadline = "15m"                  # failing this long → the person's next contact method
-
-[notify.sms]
-# url = "https://api.twilio.com/2010-04-01/Accounts/AC.../Messages.json"   # unset = disabled
-method = "POST"
-format = "form"                   # "form" or "json"
-from = ""                         # sender number, {from} in fields
-timeout = "10s"
-deadline = "10m"
-rate_limit = 5                    # messages a minute to one number; more are coalesced
-[notify.sms.fields]               # empty = To/From/Body; {to} {from} {text} are filled in
-[notify.sms.headers]              # values are secrets
-# Authorization = "Basic ..."
-[notify.sms.inbound]              # POST /integrations/sms/inbound: "ACK K7QH3M" / "RES K7QH3M"
-enabled = true                    # on while notify.sms.url is set; false = 404
-# secret = "..."                  # REQUIRED while enabled (or secret_file): ?token= or X-Pagerd-Token;
-                                  # with provider = "twilio": the Twilio auth token
-provider = "generic"              # "generic" (token) or "twilio" (X-Twilio-Signature)
-# public_url = "https://pagerd.example.com/integrations/sms/inbound"   # required for twilio
-from_field = "From"
-body_field = "Body"
-
-[notify.slack]
-# bot_token = "xoxb-..."          # or bot_token_file: messages with Acknowledge/Resolve buttons
-# webhook_url = "https://hooks.slack.com/services/..."   # instead of a bot: no buttons
-# channel = "C0123ONCALL"         # unset = a direct message to the person's Slack id
-api_url = "https://slack.com/api"
-# signing_secret = "..."          # or signing_secret_file: verifies button clicks
-timeout = "10s"
-deadline = "10m"
-rate_limit = 20
-
-[notify.webhook]
-# url = "https://hooks.example.com/pagerd"   # unset = webhook channel disabled
-timeout = "10s"
-[notify.webhook.headers]          # sent with every request; values are secrets
-# Authorization = "Bearer ..."
-
-[outbox]
-concurrency = 64                  # deliveries in flight (sent, outcome not yet recorded) at once
-per_channel = 32                  # sends in flight on one channel: a slow one holds back only its own
-per_host = 16                     # sends in flight to one provider host (webhook)
-drain_timeout = "15s"             # on stop, how long deliveries in flight may take to finish
-retry_initial = "5s"              # first retry delay, doubling up to retry_max
-retry_max = "5m"
-give_up_after = "1h"              # a delivery failing this long is marked failed
-
-[store]
-synchronous = "full"              # SQLite synchronous: "full" or "normal"
-busy_timeout = "5s"
-max_batch = 1024                  # changes grouped into one commit (and due actions per timer pass) at most
-event_buffer = 4096               # committed events kept for live Watch streams; a watcher further
-                                  # behind is told the sequence to resume from (Watch after_sequence)
-
-[integrations]
-events_per_minute = 60000         # POST /v2/enqueue: events a minute per routing key (and burst); more get 429
-
-[integrations.alertmanager]
-default_severity = "high"         # for alerts without a severity label, or one not mapped below
-[integrations.alertmanager.severities]   # severity label value → pagerd severity (added to, per key)
-critical = "critical"
-error = "high"
-warning = "medium"
-info = "low"
-
-[connections]                     # connection hygiene on both listeners (README "Connections")
-fd_reserve = 256                  # open files kept for the store, deliveries and refusals; the
-                                  # soft RLIMIT_NOFILE is raised to the hard one at start, and
-                                  # both max_connections are lowered (warning) until all fits
-
-[connections.http]
-max_connections = 4096            # served at once; more are answered 503 and closed
-header_timeout = "10s"            # a request head must arrive within this (slowloris); also
-                                  # how long an HTTP/1 keep-alive connection may wait idle
-idle_timeout = "60s"              # nothing read or written this long: closed
-tls_handshake_timeout = "10s"     # with TLS: to finish the handshake (both listeners)
-
-[connections.grpc]
-max_connections = 4096            # served at once; calls on more: UNAVAILABLE, then closed
-idle_timeout = "5m"               # nothing read or written this long: closed (pings count)
-keepalive_interval = "60s"        # HTTP/2 PING this often (shorter than idle_timeout)...
-keepalive_timeout = "20s"         # ...and close when its answer takes longer than this
-request_timeout = "60s"           # a call not answered by then: DEADLINE_EXCEEDED (a stream's
-                                  # start only, not its length)
-max_concurrent_streams = 256      # calls open at once on one connection
-concurrency_per_connection = 256  # calls handled at once per connection; more wait
-max_watch_streams = 1024          # Watch streams open at once; more get RESOURCE_EXHAUSTED
-
-[report]
-rebalance_multiple = 2.0          # load report: flag people whose incidents or off-hours pages exceed this × the schedule's median
-weekly_notice = true              # tell each schedule's owner weekly whom the signal flags (schedules with [schedule.burnout])
-
-[postmortem]
-required_for = []                 # severities whose incidents need a post-mortem, e.g. ["critical"]:
-                                  # resolving one marks it "post-mortem pending" and sends the
-                                  # draft to whoever acknowledged it (README "Post-mortems")
-"#;
+pub const DEFAULT_TOML: &str = include_str!("default_settings.toml");
 
 /// Environment variables with the `PAGERD_` prefix that belong to the command line, not to
 /// the settings tree.
@@ -194,6 +50,7 @@ pub struct Settings {
     pub connections: super::connections::ConnectionSettings,
     pub report: ReportSettings,
     pub postmortem: super::postmortem::PostmortemSettings,
+    pub health: super::health::HealthSettings,
 }
 
 impl Default for Settings {
@@ -214,6 +71,7 @@ impl Default for Settings {
             connections: Default::default(),
             report: ReportSettings::default(),
             postmortem: Default::default(),
+            health: Default::default(),
         }
     }
 }
@@ -673,6 +531,7 @@ impl Settings {
         self.tls.validate()?;
         self.connections.validate()?;
         self.postmortem.validate()?;
+        self.health.validate()?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod due;
 pub mod escalation;
 pub mod handoff;
+pub mod health;
 pub mod incident;
 pub mod ingest;
 pub mod load_report;

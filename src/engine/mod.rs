@@ -13,6 +13,7 @@ mod burnout;
 mod due;
 mod events;
 mod handoff;
+pub mod health;
 mod incidents;
 mod ingest;
 pub mod outbox;
@@ -37,6 +38,7 @@ pub use crate::clock::Clock;
 /// Store values the API edges take or answer with.
 pub use crate::store::{AttemptOutcome, IncidentFilter};
 pub use events::{DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE, TimelinePage};
+pub use health::LoopBeats;
 pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
 pub use outbox::{NoticeOutcome, OutboxWorker};
@@ -105,6 +107,8 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     /// `postmortem.required_for`; set by the caller.
     postmortem_required_for: ArcSwap<Vec<domain::Severity>>,
+    /// Progress of the timer loop and the outbox dispatcher (liveness, readiness, watchdog).
+    loop_beats: Arc<health::LoopBeats>,
 }
 
 /// What a write produced besides its answer: the events it appended (the store publishes
@@ -147,6 +151,7 @@ impl Engine {
                 timer: TimerHandle::default(),
                 outbox_wake: Notify::new(),
                 metrics,
+                loop_beats: Arc::default(),
             }),
         }
     }

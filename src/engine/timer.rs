@@ -8,6 +8,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
+use super::health::LoopBeats;
+use crate::domain::health::Loop;
 
 /// Shared between the timer task and the writers that schedule actions.
 pub struct TimerHandle {
@@ -50,8 +52,11 @@ impl TimerTask {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.engine.timer_handle();
         let clock = self.engine.clock();
-        let mut failures = Failures::new("timer task");
+        let beats = self.engine.loop_beats().clone();
+        let mut failures = Failures::new("timer task").beating(beats.clone(), Loop::Timer);
         loop {
+            beats.turn(Loop::Timer);
+            beats.wedge_point(Loop::Timer).await;
             handle.target_ms.store(i64::MAX, Ordering::Release);
             let next = match self.pass(clock.now()).await {
                 Ok(Pass::More) => {
@@ -72,10 +77,17 @@ impl TimerTask {
                 next.map_or(i64::MAX, |t| t.timestamp_millis()),
                 Ordering::Release,
             );
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = handle.wake.notified() => {}
-                _ = clock.sleep_until(next) => {}
+            let stop = beats
+                .idle(Loop::Timer, async {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => true,
+                        _ = handle.wake.notified() => false,
+                        _ = clock.sleep_until(next) => false,
+                    }
+                })
+                .await;
+            if stop {
+                return Ok(());
             }
         }
     }
@@ -104,6 +116,8 @@ pub(crate) struct Failures {
     count: u32,
     /// Store refusals in a row (not limited).
     unavailable: u32,
+    /// The loop whose turns are recorded while it pauses (a loop backing off is alive).
+    beating: Option<(std::sync::Arc<LoopBeats>, Loop)>,
 }
 
 impl Failures {
@@ -115,6 +129,27 @@ impl Failures {
             task,
             count: 0,
             unavailable: 0,
+            beating: None,
+        }
+    }
+
+    /// Records turns of `which` while pausing between tries.
+    pub(crate) fn beating(mut self, beats: std::sync::Arc<LoopBeats>, which: Loop) -> Self {
+        self.beating = Some((beats, which));
+        self
+    }
+
+    /// Sleeps `pause` (or until shutdown), recording turns meanwhile if set.
+    async fn pause(&self, pause: std::time::Duration, shutdown: &CancellationToken) {
+        let wait = async {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        };
+        match &self.beating {
+            Some((beats, which)) => beats.idle(*which, wait).await,
+            None => wait.await,
         }
     }
 
@@ -142,10 +177,7 @@ impl Failures {
                 retry_in_ms = pause.as_millis() as u64,
                 "the store refuses writes; retrying"
             );
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
+            self.pause(pause, shutdown).await;
             return Ok(());
         }
         self.count += 1;
@@ -161,10 +193,7 @@ impl Failures {
             attempt = self.count,
             "retrying"
         );
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = tokio::time::sleep(Self::PAUSE) => {}
-        }
+        self.pause(Self::PAUSE, shutdown).await;
         Ok(())
     }
 }

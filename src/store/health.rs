@@ -28,7 +28,7 @@ impl Health {
         match &s.refused {
             Some(_) => {}
             None => {
-                tracing::error!(reason = %reason, "the store refuses writes; retrying (see /healthz)");
+                tracing::error!(reason = %reason, "the store refuses writes; retrying (see /readyz)");
                 s.refused = Some((Instant::now(), reason));
             }
         }

@@ -117,6 +117,9 @@ pub trait ReadTx {
     /// When the earliest pending page (including retries) due after `after` becomes due.
     fn next_page_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
 
+    /// When the earliest pending page (including retries) was or is due.
+    fn oldest_pending_page_at(&self) -> Result<Option<DateTime<Utc>>>;
+
     /// The channels pending pages are queued for.
     fn pending_channels(&self) -> Result<Vec<String>>;
 

@@ -40,6 +40,8 @@ mod store_full;
 mod threshold;
 mod timeline;
 mod watch;
-// Operating pagerd (issue 14): metrics, the response-time report.
+// Operating pagerd (issue 14): metrics, the response-time report, liveness, readiness,
+// gRPC health and the systemd watchdog.
+mod health;
 mod metrics;
 mod response_report;

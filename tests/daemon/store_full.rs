@@ -1,5 +1,6 @@
 //! A full disk (SQLite's page limit, lowered through the store's test hook): writes are
-//! refused with UNAVAILABLE / 503 so senders retry, `/healthz` says why, a page that went out
+//! refused with UNAVAILABLE / 503 so senders retry, `/readyz` says why (`/healthz`, liveness,
+//! stays 200: a restart would not free space), a page that went out
 //! is never sent again because its outcome could not be written, and once space returns the
 //! daemon carries on by itself: outcomes recorded, queued pages out exactly once.
 
@@ -15,14 +16,18 @@ use crate::helpers::*;
 use crate::ingest::{PAYMENTS_KEY, intake_policies, post_json};
 use crate::outbox::{delivered, settings};
 
-async fn health(app: &TestApp) -> (u16, String) {
+async fn get(app: &TestApp, path: &str) -> (u16, String) {
     let resp = within(
-        "/healthz",
-        reqwest::get(format!("http://{}/healthz", app.http_addr)),
+        path,
+        reqwest::get(format!("http://{}{path}", app.http_addr)),
     )
     .await
     .unwrap();
     (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn health(app: &TestApp) -> (u16, String) {
+    get(app, "/readyz").await
 }
 
 #[tokio::test]
@@ -77,7 +82,11 @@ async fn a_full_disk_refuses_writes_says_so_and_recovers_without_sending_a_page_
     assert_eq!(status, 503, "HTTP intake asks for a retry: {body}");
     let (status, text) = health(&app).await;
     assert_eq!(status, 503, "{text}");
+    assert!(text.starts_with("not ready: store: "), "{text}");
     assert!(text.contains("full"), "{text}");
+    let (status, text) = get(&app, "/healthz").await;
+    assert_eq!(status, 200, "a full disk is no reason to restart: {text}");
+    assert!(text.starts_with("ok: "), "{text}");
 
     // The receiver answers now: the sends succeed, none can be recorded; at most
     // `outbox.concurrency` go out unrecorded, none twice, none recorded as delivered; the
@@ -100,7 +109,7 @@ async fn a_full_disk_refuses_writes_says_so_and_recovers_without_sending_a_page_
     // each page went out exactly once.
     set_page_limit(&db, PageLimit::Lifted);
     delivered(&mut app, "webhook", &accepted).await;
-    within("/healthz to recover", async {
+    within("/readyz to recover", async {
         while health(&app).await.0 != 200 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

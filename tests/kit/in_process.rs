@@ -71,6 +71,22 @@ fn stretch_connection_timers(settings: &mut Settings) {
     );
 }
 
+/// For the same reason, a jump makes the loops' last turns look old (and due work overdue)
+/// until they run again: the health limits left at their defaults are stretched too. The
+/// real binary's health is tested in `tests/daemon/health.rs`.
+fn stretch_health_limits(settings: &mut Settings) {
+    use std::time::Duration;
+    let far = Duration::from_secs(10 * 365 * 24 * 3600);
+    let defaults = pagerd::config::health::HealthSettings::default();
+    let h = &mut settings.health;
+    if h.stall_limit == defaults.stall_limit {
+        h.stall_limit = far;
+    }
+    if h.behind_limit == defaults.behind_limit {
+        h.behind_limit = far;
+    }
+}
+
 impl InProcess {
     /// Loads the policy files of `settings.schedules_dir`, binds both listeners on port 0 of
     /// loopback and starts the daemon (it serves once this returns).
@@ -87,6 +103,7 @@ impl InProcess {
         http: SocketAddr,
     ) -> Self {
         stretch_connection_timers(&mut settings);
+        stretch_health_limits(&mut settings);
         let policies = config::load_dir(&settings.schedules_dir).unwrap_or_else(|e| panic!("{e}"));
         let listeners = Listeners {
             grpc: TcpListener::bind(grpc).await.expect("bind grpc"),

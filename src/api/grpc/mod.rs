@@ -41,7 +41,7 @@ impl From<EngineError> for Status {
                     error = format!("{e:#}"),
                     "refused: the store is unavailable"
                 );
-                Status::unavailable("the store refuses writes for now (see /healthz); retry")
+                Status::unavailable("the store refuses writes for now (see /readyz); retry")
             }
             EngineError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
@@ -172,7 +172,7 @@ mod tests {
                     .context("opening incident"),
                 ),
                 Code::Unavailable,
-                "the store refuses writes for now (see /healthz); retry",
+                "the store refuses writes for now (see /readyz); retry",
             ),
         ];
         for (e, code, message) in table {

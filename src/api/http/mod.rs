@@ -1,5 +1,5 @@
 //! HTTP endpoints, one file per route group; the router and the state they share live here.
-//! - `health`: `/healthz`;
+//! - `health`: `/healthz` (alive) and `/readyz` (ready);
 //! - `ical`: iCalendar feeds `/schedules/{name}/{token}.ics` and `/people/{name}/{token}.ics`;
 //! - `actions`: acknowledging from a page: signed links (`/act/{token}`) and Slack button
 //!   clicks;
@@ -49,6 +49,7 @@ pub fn router(engine: Engine, deps: HttpDeps, integrations: IntegrationSettings)
     };
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/schedules/{name}/{file}", get(ical::schedule_ics))
         .route("/people/{name}/{file}", get(ical::person_ics))
         .route("/schedules/{file}", get(ical::tokenless))

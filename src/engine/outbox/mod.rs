@@ -34,6 +34,7 @@ use super::timer::Failures;
 use crate::config::settings::OutboxSettings;
 use crate::domain::contact::Method;
 use crate::domain::dispatch::{self, Candidate, Caps, InFlight};
+use crate::domain::health::Loop;
 use crate::domain::{Page, Severity};
 use crate::notify::Channel;
 use crate::store::AttemptOutcome;
@@ -94,7 +95,8 @@ impl OutboxWorker {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut d = Dispatcher::new(self.shared.clone());
         let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-        let mut failures = Failures::new("outbox worker");
+        let beats = self.shared.engine.loop_beats().clone();
+        let mut failures = Failures::new("outbox worker").beating(beats.clone(), Loop::Outbox);
         let clock = self.shared.engine.clock();
         // Pages queued for channels not enabled any more fail for good (and fall over).
         loop {
@@ -107,6 +109,7 @@ impl OutboxWorker {
             }
         }
         loop {
+            beats.turn(Loop::Outbox);
             while let Ok(id) = done_rx.try_recv() {
                 d.sends_done(id);
             }
@@ -129,17 +132,38 @@ impl OutboxWorker {
                     continue;
                 }
             };
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.shared.engine.outbox_wake().notified() => {}
-                _ = clock.sleep_until(next) => {}
-                Some(id) = done_rx.recv() => d.sends_done(id),
-                Some(joined) = d.jobs.join_next_with_id(), if !d.jobs.is_empty() => d.ended(joined),
+            let woke = beats
+                .idle(Loop::Outbox, async {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => Woke::Stop,
+                        _ = self.shared.engine.outbox_wake().notified() => Woke::Look,
+                        _ = clock.sleep_until(next) => Woke::Look,
+                        Some(id) = done_rx.recv() => Woke::SendsDone(id),
+                        Some(joined) = d.jobs.join_next_with_id(), if !d.jobs.is_empty() => {
+                            Woke::Ended(joined)
+                        }
+                    }
+                })
+                .await;
+            match woke {
+                Woke::Stop => break,
+                Woke::Look => {}
+                Woke::SendsDone(id) => d.sends_done(id),
+                Woke::Ended(joined) => d.ended(joined),
             }
         }
         d.drain(self.shared.settings.drain_timeout).await;
         Ok(())
     }
+}
+
+/// What ended the dispatcher's wait.
+enum Woke {
+    Stop,
+    /// New or due pages may be waiting.
+    Look,
+    SendsDone(tokio::task::Id),
+    Ended(Result<(tokio::task::Id, ()), tokio::task::JoinError>),
 }
 
 enum Pass {

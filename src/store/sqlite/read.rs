@@ -281,6 +281,16 @@ impl Tx<'_> {
         Ok(ms.map(from_ms))
     }
 
+    /// When the earliest pending page (including retries) was or is due; readiness compares
+    /// it with now to tell a backlog.
+    pub fn oldest_pending_page_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT MIN(next_attempt_at) FROM pages WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(ms.map(from_ms))
+    }
+
     /// The channels pending pages are queued for.
     pub fn pending_channels(&self) -> Result<Vec<String>> {
         let mut stmt = self

@@ -82,6 +82,7 @@ impl ReadTx for Tx<'_> {
             limit: usize
         ) -> Result<Vec<Page>>;
         fn next_page_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
+        fn oldest_pending_page_at(&self) -> Result<Option<DateTime<Utc>>>;
         fn pending_channels(&self) -> Result<Vec<String>>;
         fn recent_sends(
             &self,
