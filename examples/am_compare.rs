@@ -71,6 +71,13 @@ struct Args {
     /// Alerts sent in the saturation phase.
     #[arg(long, default_value_t = 30_000)]
     saturation: u64,
+    /// The daemon's log filter, e.g. `pagerd::store=trace` for each write batch's timings
+    /// (`exec_us`, `commit_us`); the log is kept in `--keep-log`.
+    #[arg(long, default_value = "warn")]
+    log_filter: String,
+    /// Copy the daemon's log here when done.
+    #[arg(long)]
+    keep_log: Option<PathBuf>,
 }
 
 /// First delivery time of each alert id, per system.
@@ -390,6 +397,7 @@ async fn main() -> anyhow::Result<()> {
     let dirs = AppDirs::new(POLICIES);
     let mut spec = ProcessSpec::new(&args.pagerd, &dirs);
     spec.webhook_url = Some(format!("http://{sink_addr}/page"));
+    spec.log_filter = args.log_filter.clone();
     let daemon: DaemonProcess = DaemonProcess::start(&spec).await?;
     let pagerd_url = format!("{}/v2/enqueue", daemon.http_url());
     let am_dir = tempfile::tempdir()?;
@@ -433,6 +441,9 @@ async fn main() -> anyhow::Result<()> {
             "  {:<32} {rate:.0} alerts/s accepted; errors {errors}",
             system.name()
         );
+    }
+    if let Some(to) = &args.keep_log {
+        std::fs::copy(&daemon.log, to).context("copying the daemon's log")?;
     }
     Ok(())
 }
