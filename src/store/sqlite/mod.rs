@@ -199,7 +199,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
     .await
     .map_err(|e| Error::backend(e).context("opening the database"))??;
 
-    let checkpointer = Checkpointer::start(path, settings.busy_timeout)?;
+    let checkpointer = Checkpointer::start(path)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let limits = testing::LimitWatch::new(path);
     let last_event: i64 = conn
@@ -371,11 +371,17 @@ impl Checkpointer {
     const PAUSE: Duration = Duration::from_millis(200);
     const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
-    fn start(path: &Path, busy_timeout: Duration) -> Result<Self> {
-        let conn = Connection::open(path)
+    fn start(path: &Path) -> Result<Self> {
+        let mut conn = Connection::open(path)
             .with_context(|| format!("opening {} for checkpoints", path.display()))?;
-        conn.busy_timeout(busy_timeout)?;
-        let wal_path = wal_path(path);
+        // A RESTART holds the write lock while it waits for readers to move on; SQLite's
+        // busy_timeout would wait in sleeps of 1, 2, 5, 10… ms, but readers finish in
+        // microseconds, so poll finely (about 2 s at most; a checkpoint that gives up is
+        // retried on the next round).
+        conn.busy_handler(Some(|tries| {
+            std::thread::sleep(Duration::from_micros(100));
+            tries < 20_000
+        }))?;
         let (poke, rx) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("pagerd-checkpoint".into())
@@ -383,13 +389,28 @@ impl Checkpointer {
                 while rx.recv().is_ok() {
                     // PASSIVE never blocks the writer or readers. But the WAL only starts over
                     // once no reader holds an old snapshot, which under steady load may never
-                    // happen by itself: past a size, TRUNCATE waits for readers (briefly
-                    // holding the writer) and resets the file.
-                    let big = std::fs::metadata(&wal_path).is_ok_and(|m| m.len() > Self::WAL_LIMIT);
-                    let mode = if big { "TRUNCATE" } else { "PASSIVE" };
-                    let sql = format!("PRAGMA wal_checkpoint({mode})");
-                    if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
-                        tracing::warn!(error = %e, mode, "WAL checkpoint failed; will retry");
+                    // happen by itself: past a size, RESTART waits for readers (briefly
+                    // holding the writer) and makes the next commit write from the start of
+                    // the file. Not TRUNCATE: shrinking and syncing a 64 MiB file under the
+                    // write lock stalled every commit for 34–55 ms every ~3 s at 1,000
+                    // alerts/s (BENCHMARKS.md); the file stays at its size and is reused.
+                    // How much of the WAL is in use (frames), not the file's size: a
+                    // restarted file keeps its size.
+                    let frames = conn
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+                    let page_size: i64 = conn
+                        .query_row("PRAGMA page_size", [], |r| r.get(0))
+                        .unwrap_or(4096);
+                    match frames {
+                        Ok(n) if n.saturating_mul(page_size) as u64 > Self::WAL_LIMIT => {
+                            if let Err(e) =
+                                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                            {
+                                tracing::warn!(error = %e, "WAL restart failed; will retry");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
                     }
                     std::thread::sleep(Self::PAUSE);
                 }
@@ -471,12 +492,6 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed, sta
     for done in completions {
         done(err.as_ref());
     }
-}
-
-fn wal_path(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push("-wal");
-    PathBuf::from(p)
 }
 
 /// Milliseconds since the Unix epoch: how instants are stored.
