@@ -12,6 +12,7 @@ use crate::api::{self, grpc};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::PolicySet;
+use crate::domain::health::Loop;
 use crate::engine::{Engine, OutboxWorker, TimerTask};
 use crate::notify::slack::SlackApi;
 use crate::notify::{
@@ -175,15 +176,34 @@ pub async fn run(
 
     let stop = shutdown.child_token();
     let mut tasks: Tasks = JoinSet::new();
+    // Time (the timer and the outbox) runs only while this node holds the lease; a single
+    // node always does.
     {
-        let timer = TimerTask::new(engine.clone(), settings.store.max_batch);
-        let stop = stop.clone();
-        tasks.spawn(async move { ("timer task", timer.run(stop).await) });
+        let (e, stop) = (engine.clone(), stop.clone());
+        let (lead, beats) = (e.leadership().clone(), e.loop_beats().clone());
+        let batch = settings.store.max_batch;
+        tasks.spawn(async move {
+            let r = lead
+                .run_while_leader(beats, Loop::Timer, stop, |term| {
+                    TimerTask::new(e.clone(), batch).run(term)
+                })
+                .await;
+            ("timer task", r)
+        });
     }
     {
-        let outbox = OutboxWorker::new(engine.clone(), channels, settings.outbox.clone());
-        let stop = stop.clone();
-        tasks.spawn(async move { ("outbox worker", outbox.run(stop).await) });
+        let (e, stop) = (engine.clone(), stop.clone());
+        let (lead, beats) = (e.leadership().clone(), e.loop_beats().clone());
+        let outbox_settings = settings.outbox.clone();
+        tasks.spawn(async move {
+            let r = lead
+                .run_while_leader(beats, Loop::Outbox, stop, |term| {
+                    OutboxWorker::new(e.clone(), channels.clone(), outbox_settings.clone())
+                        .run(term)
+                })
+                .await;
+            ("outbox worker", r)
+        });
     }
     {
         let reloader = reload::Reloader::new(engine.clone(), &settings);

@@ -11,10 +11,13 @@ impl Engine {
     /// Runs every action due at `now` (up to `limit`) in one transaction; returns how many ran.
     pub async fn run_due(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<usize> {
         let ctx = self.ctx(now);
+        let token = self.leader_token()?;
         let (n, fx) = self
             .inner
             .store
             .write(move |tx| {
+                // Only the lease holder takes due actions, under its fencing token.
+                tx.fence(token)?;
                 let mut fx = Effects::default();
                 let due = tx.take_due(now, limit)?;
                 for (action, due_at) in &due {
@@ -24,7 +27,8 @@ impl Engine {
                 }
                 Ok((due.len(), fx))
             })
-            .await?;
+            .await
+            .map_err(|e| self.fenced_out(e))?;
         let burnout = fx.burnout;
         self.publish(fx);
         if burnout {

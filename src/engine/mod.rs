@@ -16,6 +16,7 @@ mod handoff;
 pub mod health;
 mod incidents;
 mod ingest;
+mod leadership;
 pub mod outbox;
 mod overrides;
 mod paging;
@@ -41,6 +42,7 @@ pub use events::{DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE, TimelinePage};
 pub use health::LoopBeats;
 pub use incidents::{ActionOutcome, TriggerOutcome};
 pub use ingest::{HeartbeatView, MaintenanceRequest, MaintenanceView};
+pub use leadership::{Leadership, NotLeader, Term};
 pub use outbox::{NoticeOutcome, OutboxWorker};
 pub use overrides::OverrideRequest;
 pub use reload::{PolicySource, ReloadAttempt, ReloadStatus};
@@ -109,6 +111,9 @@ struct Inner {
     postmortem_required_for: ArcSwap<Vec<domain::Severity>>,
     /// Progress of the timer loop and the outbox dispatcher (liveness, readiness, watchdog).
     loop_beats: Arc<health::LoopBeats>,
+    /// Whether this node runs time (the cluster lease); a single node always does. Set by
+    /// the caller before the loops start.
+    leadership: std::sync::OnceLock<Arc<Leadership>>,
 }
 
 /// What a write produced besides its answer: the events it appended (the store publishes
@@ -152,6 +157,7 @@ impl Engine {
                 outbox_wake: Notify::new(),
                 metrics,
                 loop_beats: Arc::default(),
+                leadership: std::sync::OnceLock::new(),
             }),
         }
     }

@@ -68,6 +68,8 @@ impl TimerTask {
                     failures.reset();
                     next
                 }
+                // Not the leader any more: this term's run ends (`Leadership::run_while_leader`).
+                Err(e) if e.downcast_ref::<super::NotLeader>().is_some() => return Err(e),
                 Err(e) => {
                     failures.record(e, &shutdown).await?;
                     continue;

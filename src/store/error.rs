@@ -44,6 +44,10 @@ pub enum Error {
     /// A read job panicked.
     #[error("read task panicked")]
     ReadPanicked,
+    /// A fenced write ([`WriteTx::fence`](super::WriteTx::fence)) found the cluster lease
+    /// held under another token: this node is no longer the leader; nothing was kept.
+    #[error("the cluster lease is no longer held under token {0}")]
+    Fenced(i64),
 }
 
 /// The store error in `e`'s chain that says the store cannot take writes for now, if any
@@ -52,6 +56,20 @@ pub fn unavailable(e: &anyhow::Error) -> Option<&Error> {
     e.chain()
         .filter_map(|c| c.downcast_ref::<Error>())
         .find(|s| s.is_unavailable())
+}
+
+/// The fencing token a refused fenced write carried, if `e` is one.
+pub fn fenced(e: &anyhow::Error) -> Option<i64> {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<Error>())
+        .find_map(|s| match s {
+            Error::Fenced(t) => Some(*t),
+            Error::Context { source, .. } => match source.as_ref() {
+                Error::Fenced(t) => Some(*t),
+                _ => None,
+            },
+            _ => None,
+        })
 }
 
 /// What store operations return.

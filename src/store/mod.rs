@@ -47,7 +47,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::domain::Event;
 
-pub use error::{Error, Result, unavailable};
+pub use error::{Error, Result, fenced, unavailable};
 pub use feed::EventFeed;
 pub use tx::{ReadTx, WriteTx};
 pub use types::{

@@ -420,6 +420,17 @@ pub trait WriteTx: ReadTx {
     /// Appends an audit entry (in the transaction of the action it records).
     fn add_audit(&self, entry: &AuditEntry) -> Result<()>;
 
+    // Several nodes.
+
+    /// Refuses the transaction ([`Error::Fenced`](super::Error::Fenced)) unless the cluster
+    /// lease is still held under `token`, and keeps it so until the commit: what the leader
+    /// takes (due actions) is taken under its fencing token, so a paused old leader cannot
+    /// act after a new one took over. A single-node backend has nothing to fence.
+    fn fence(&self, token: i64) -> Result<()> {
+        let _ = token;
+        Ok(())
+    }
+
     // Health.
 
     /// Writes (`fill`) or removes about `bytes` of filler: a write that must grow the store,

@@ -35,6 +35,12 @@ pub(super) async fn run(
     };
     let mut outcomes = Vec::with_capacity(units.len());
     for unit in units {
+        // Checked right before each send: a node that lost the cluster lease (or was paused
+        // past it) sends nothing more; the pages stay queued for the node that holds it.
+        if let Err(e) = shared.engine.leader_token() {
+            tracing::warn!(pages = unit.len(), error = %e, "not sent: not the leader");
+            break;
+        }
         outcomes.push(send(&shared, unit).await);
     }
     let _ = sends_done.send(id);

@@ -1,0 +1,341 @@
+//! Which node runs time. With several nodes on one PostgreSQL database, only the holder of the
+//! cluster lease runs the timer and the outbox; a single node (SQLite) always holds it.
+//!
+//! A [`Term`] is this node's current hold: the lease's fencing token and the monotonic instant
+//! until which the node may act on it. The lease loop (`app::cluster`) extends it on every
+//! renewal and ends it when a renewal says someone else holds the lease. A term also lapses by
+//! itself when `valid_until` passes — a node that cannot reach the database stops sending
+//! before its lease can expire there, whoever notices first.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::health::Loop;
+
+use super::health::LoopBeats;
+
+/// This node's hold on the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    /// The fencing token: it grows with every change of holder, and every due action this
+    /// node takes is taken in a transaction that checks the token is still current.
+    pub token: i64,
+    /// Until when this node may act (monotonic: a process stopped by SIGSTOP finds it passed).
+    pub valid_until: Instant,
+}
+
+impl Term {
+    fn live(&self, now: Instant) -> bool {
+        now < self.valid_until
+    }
+}
+
+/// Shared between the lease loop, the timer, the outbox and `/metrics`.
+pub struct Leadership {
+    term: watch::Sender<Option<Term>>,
+    clustered: bool,
+}
+
+/// The timer or outbox found it no longer holds the lease (a fenced write was refused, or
+/// its term lapsed): it stops, and runs again if the node wins the lease back.
+#[derive(Debug, thiserror::Error)]
+#[error("this node no longer holds the cluster lease (token {token})")]
+pub struct NotLeader {
+    pub token: i64,
+}
+
+impl Leadership {
+    /// One node: always the leader, with token 0 (nothing to fence).
+    pub fn single() -> Arc<Self> {
+        let forever = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86_400);
+        Arc::new(Self {
+            term: watch::channel(Some(Term {
+                token: 0,
+                valid_until: forever,
+            }))
+            .0,
+            clustered: false,
+        })
+    }
+
+    /// One node of several: not the leader until the lease loop wins the lease.
+    pub fn clustered() -> Arc<Self> {
+        Arc::new(Self {
+            term: watch::channel(None).0,
+            clustered: true,
+        })
+    }
+
+    pub fn is_clustered(&self) -> bool {
+        self.clustered
+    }
+
+    /// The current term, if it has not lapsed.
+    pub fn current(&self) -> Option<Term> {
+        let term = *self.term.borrow();
+        term.filter(|t| t.live(Instant::now()))
+    }
+
+    /// Set by the lease loop: a won or renewed term, or `None` (someone else holds it).
+    pub fn set(&self, term: Option<Term>) {
+        self.term.send_if_modified(|cur| {
+            let changed = *cur != term;
+            *cur = term;
+            changed
+        });
+    }
+
+    /// A fenced write was refused for `token`: that term is over, whatever its clock says.
+    pub fn lost(&self, token: i64) {
+        self.term.send_if_modified(|cur| match cur {
+            Some(t) if t.token == token => {
+                *cur = None;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    /// Runs `task` (the timer or the outbox) while this node holds the lease: waits for a
+    /// term, starts the task with a stop token that is cancelled when the term ends (lost,
+    /// lapsed or shutdown), and waits for the next term. While waiting the loop counts as
+    /// alive (a follower's loops are idle by design). Returns when `shutdown` is cancelled or
+    /// the task fails.
+    pub async fn run_while_leader<F, Fut>(
+        self: Arc<Self>,
+        beats: Arc<LoopBeats>,
+        which: Loop,
+        shutdown: CancellationToken,
+        mut task: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnMut(CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        let mut rx = self.term.subscribe();
+        loop {
+            // Wait for a live term.
+            let won = beats
+                .idle(which, async {
+                    loop {
+                        if let Some(t) = self.current() {
+                            return Some(t);
+                        }
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return None,
+                            changed = rx.changed() => {
+                                if changed.is_err() {
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                })
+                .await;
+            let Some(term) = won else {
+                return Ok(());
+            };
+            if self.clustered {
+                tracing::info!(task = which.name(), token = term.token, "leader: starting");
+            }
+            let stop = shutdown.child_token();
+            let run = task(stop.clone());
+            tokio::pin!(run);
+            let ended = tokio::select! {
+                r = &mut run => Some(r),
+                _ = self.term_over(term.token, &mut rx) => None,
+            };
+            match ended {
+                // The task ended by itself: shutdown, a failure, or it found it lost the lease.
+                Some(r) => {
+                    if shutdown.is_cancelled() {
+                        return r;
+                    }
+                    match r {
+                        Err(e) if e.downcast_ref::<NotLeader>().is_none() => return Err(e),
+                        _ => {}
+                    }
+                }
+                None => {
+                    stop.cancel();
+                    let r = run.await;
+                    if shutdown.is_cancelled() {
+                        return r;
+                    }
+                    tracing::warn!(
+                        task = which.name(),
+                        token = term.token,
+                        "lost the cluster lease: stopped"
+                    );
+                    if let Err(e) = r
+                        && e.downcast_ref::<NotLeader>().is_none()
+                    {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves when the term with `token` is over: replaced, ended, or lapsed by its clock.
+    async fn term_over(&self, token: i64, rx: &mut watch::Receiver<Option<Term>>) {
+        loop {
+            let term = *rx.borrow_and_update();
+            let Some(t) = term.filter(|t| t.token == token) else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(t.valid_until) => {
+                    if !t.live(Instant::now()) && self.current().is_none_or(|c| c.token != token) {
+                        return;
+                    }
+                }
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl super::Engine {
+    /// Makes this engine one node of several (`Leadership::clustered`); before the loops start.
+    pub fn set_leadership(&self, leadership: Arc<Leadership>) {
+        if self.inner.leadership.set(leadership).is_err() {
+            tracing::warn!("leadership was set twice; the first stays");
+        }
+    }
+
+    /// Whether this node runs time; a single node always does.
+    pub fn leadership(&self) -> &Arc<Leadership> {
+        self.inner.leadership.get_or_init(Leadership::single)
+    }
+
+    /// The current term's token, or [`NotLeader`] (the timer and outbox stop).
+    pub(crate) fn leader_token(&self) -> Result<i64, NotLeader> {
+        self.leadership()
+            .current()
+            .map(|t| t.token)
+            .ok_or(NotLeader { token: -1 })
+    }
+
+    /// A fenced write refused: ends the term and says so as [`NotLeader`].
+    pub(crate) fn fenced_out(&self, e: anyhow::Error) -> anyhow::Error {
+        match crate::store::fenced(&e) {
+            Some(token) => {
+                self.leadership().lost(token);
+                NotLeader { token }.into()
+            }
+            None => e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn term(token: i64, secs: u64) -> Option<Term> {
+        Some(Term {
+            token,
+            valid_until: Instant::now() + Duration::from_secs(secs),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_single_node_always_leads_with_token_zero() {
+        let l = Leadership::single();
+        assert_eq!(l.current().unwrap().token, 0);
+        tokio::time::advance(Duration::from_secs(86_400 * 365)).await;
+        assert!(l.current().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_term_lapses_by_its_clock_and_by_a_fenced_refusal() {
+        let l = Leadership::clustered();
+        assert!(l.current().is_none());
+        l.set(term(3, 7));
+        assert_eq!(l.current().unwrap().token, 3);
+        tokio::time::advance(Duration::from_secs(8)).await;
+        assert!(l.current().is_none(), "lapsed without a renewal");
+        l.set(term(4, 7));
+        l.lost(3);
+        assert_eq!(
+            l.current().unwrap().token,
+            4,
+            "an older token's refusal ends nothing"
+        );
+        l.lost(4);
+        assert!(l.current().is_none());
+    }
+
+    /// The task runs only during terms, is stopped when one lapses or is replaced, and
+    /// starts again on the next.
+    #[tokio::test(start_paused = true)]
+    async fn the_task_runs_only_while_a_term_is_live() {
+        let l = Leadership::clustered();
+        let beats = Arc::new(LoopBeats::default());
+        let shutdown = CancellationToken::new();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(AtomicUsize::new(0));
+        let sup = {
+            let (l, shutdown, starts, running) =
+                (l.clone(), shutdown.clone(), starts.clone(), running.clone());
+            tokio::spawn(
+                l.run_while_leader(beats, Loop::Timer, shutdown, move |stop| {
+                    let (starts, running) = (starts.clone(), running.clone());
+                    async move {
+                        starts.fetch_add(1, Ordering::SeqCst);
+                        running.fetch_add(1, Ordering::SeqCst);
+                        stop.cancelled().await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    }
+                }),
+            )
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(starts.load(Ordering::SeqCst), 0, "a follower runs nothing");
+        l.set(term(1, 7));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(running.load(Ordering::SeqCst), 1);
+        // Renewed: the same term goes on.
+        l.set(term(1, 7));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            (
+                starts.load(Ordering::SeqCst),
+                running.load(Ordering::SeqCst)
+            ),
+            (1, 1)
+        );
+        // No renewal: it lapses and the task stops.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(running.load(Ordering::SeqCst), 0);
+        // A new term (won back): runs again.
+        l.set(term(2, 7));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            (
+                starts.load(Ordering::SeqCst),
+                running.load(Ordering::SeqCst)
+            ),
+            (2, 1)
+        );
+        // Someone else holds it.
+        l.set(None);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(running.load(Ordering::SeqCst), 0);
+        shutdown.cancel();
+        sup.await.unwrap().unwrap();
+    }
+}
