@@ -204,6 +204,11 @@ pub struct Scraped {
     /// Whether the last reload attempt was refused (its set kept serving the old one).
     pub last_reload_refused: bool,
     pub watch_streams: u64,
+    /// Whether this node holds the cluster lease (runs the timer and outbox); a single node
+    /// always does.
+    pub leader: bool,
+    /// The fencing token of this node's current lease (0 for a single node or a follower).
+    pub lease_token: i64,
 }
 
 /// Every counter and histogram the daemon keeps; cheap to clone (shared state).
@@ -388,6 +393,17 @@ impl Metrics {
             "Watch streams open now",
             int_gauge(scraped.watch_streams),
         );
+        r.register(
+            "pagerd_cluster_leader",
+            "1 while this node holds the cluster lease and runs the timer and outbox (a single \
+             node always does); across nodes the sum must be 1",
+            int_gauge(u64::from(scraped.leader)),
+        );
+        r.register(
+            "pagerd_cluster_lease_token",
+            "Fencing token of this node's lease; it grows on every change of leader",
+            int_gauge(scraped.lease_token.max(0) as u64),
+        );
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &r)
             .expect("writing to a String cannot fail");
@@ -432,6 +448,8 @@ mod tests {
         let scraped = Scraped {
             open_by_state: vec![("triggered", 2), ("acknowledged", 0)],
             watch_streams: 3,
+            leader: true,
+            lease_token: 7,
             ..Default::default()
         };
         let text = m.render(&scraped, Format::OpenMetrics);
@@ -457,6 +475,8 @@ mod tests {
         assert_eq!(get(r#"pagerd_reloads_total{outcome="refused"}"#), "1");
         assert_eq!(get(r#"pagerd_incidents_open{state="triggered"}"#), "2");
         assert_eq!(get("pagerd_watch_streams "), "3");
+        assert_eq!(get("pagerd_cluster_leader "), "1");
+        assert_eq!(get("pagerd_cluster_lease_token "), "7");
         assert!(get("pagerd_build_info{").starts_with('1'));
         assert!(text.ends_with("# EOF\n"), "{text}");
         // No store stats until the writer's are attached.

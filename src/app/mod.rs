@@ -21,6 +21,7 @@ use crate::notify::{
 use crate::proto;
 use crate::store::Store;
 
+pub mod cluster;
 pub mod conn;
 mod health;
 mod reload;

@@ -5,6 +5,7 @@
 //! Nothing here is global: the binary loads both once at start and passes them down.
 
 pub mod channels;
+pub mod cluster;
 pub mod connections;
 pub mod health;
 pub mod policy;

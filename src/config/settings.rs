@@ -51,6 +51,7 @@ pub struct Settings {
     pub report: ReportSettings,
     pub postmortem: super::postmortem::PostmortemSettings,
     pub health: super::health::HealthSettings,
+    pub cluster: super::cluster::ClusterSettings,
 }
 
 impl Default for Settings {
@@ -72,6 +73,7 @@ impl Default for Settings {
             report: ReportSettings::default(),
             postmortem: Default::default(),
             health: Default::default(),
+            cluster: Default::default(),
         }
     }
 }
@@ -532,6 +534,7 @@ impl Settings {
         self.connections.validate()?;
         self.postmortem.validate()?;
         self.health.validate()?;
+        self.cluster.validate()?;
         Ok(())
     }
 

@@ -214,6 +214,9 @@ pub struct PolicySet {
     pub maintenance: Vec<MaintenanceWindow>,
     /// Integration key → service name.
     pub integration_keys: BTreeMap<String, String>,
+    /// SHA-256 (hex) of the files the set was read from, names and contents in name order;
+    /// empty for a set not read from files. Nodes compare it (`pagerctl status`).
+    pub digest: String,
 }
 
 /// The people a level's targets come to at one instant, with what is worth telling about it.

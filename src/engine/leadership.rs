@@ -38,6 +38,8 @@ impl Term {
 pub struct Leadership {
     term: watch::Sender<Option<Term>>,
     clustered: bool,
+    /// This node's name in the cluster (empty for a single node).
+    name: String,
 }
 
 /// The timer or outbox found it no longer holds the lease (a fenced write was refused, or
@@ -59,19 +61,26 @@ impl Leadership {
             }))
             .0,
             clustered: false,
+            name: String::new(),
         })
     }
 
     /// One node of several: not the leader until the lease loop wins the lease.
-    pub fn clustered() -> Arc<Self> {
+    pub fn clustered(name: &str) -> Arc<Self> {
         Arc::new(Self {
             term: watch::channel(None).0,
             clustered: true,
+            name: name.to_string(),
         })
     }
 
     pub fn is_clustered(&self) -> bool {
         self.clustered
+    }
+
+    /// This node's name in the cluster; empty for a single node.
+    pub fn node_name(&self) -> &str {
+        &self.name
     }
 
     /// The current term, if it has not lapsed.
@@ -225,6 +234,25 @@ impl super::Engine {
             .ok_or(NotLeader { token: -1 })
     }
 
+    /// Every node on the database (`pagerctl status`); on a single-node store, this one.
+    pub async fn cluster_nodes(
+        &self,
+    ) -> super::EngineResult<Vec<crate::store::cluster::NodeRecord>> {
+        let mut nodes = self.store().read(|r| r.cluster_nodes()).await?;
+        if nodes.is_empty() && !self.leadership().is_clustered() {
+            nodes.push(crate::store::cluster::NodeRecord {
+                name: "this node".into(),
+                address: String::new(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                policy_digest: self.policies().digest.clone(),
+                started_at: self.started_at(),
+                seen_at: self.clock().now(),
+                leader: true,
+            });
+        }
+        Ok(nodes)
+    }
+
     /// A fenced write refused: ends the term and says so as [`NotLeader`].
     pub(crate) fn fenced_out(&self, e: anyhow::Error) -> anyhow::Error {
         match crate::store::fenced(&e) {
@@ -261,7 +289,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_term_lapses_by_its_clock_and_by_a_fenced_refusal() {
-        let l = Leadership::clustered();
+        let l = Leadership::clustered("a");
         assert!(l.current().is_none());
         l.set(term(3, 7));
         assert_eq!(l.current().unwrap().token, 3);
@@ -282,7 +310,7 @@ mod tests {
     /// starts again on the next.
     #[tokio::test(start_paused = true)]
     async fn the_task_runs_only_while_a_term_is_live() {
-        let l = Leadership::clustered();
+        let l = Leadership::clustered("a");
         let beats = Arc::new(LoopBeats::default());
         let shutdown = CancellationToken::new();
         let starts = Arc::new(AtomicUsize::new(0));

@@ -31,6 +31,7 @@
 //! into one database transaction, each closure in a savepoint of its own, and commits once for
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
+pub mod cluster;
 mod error;
 mod feed;
 mod health;

@@ -214,6 +214,13 @@ pub trait ReadTx {
 
     /// Audit entries at or after `since`, oldest first, at most `limit`.
     fn list_audit(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    // Several nodes.
+
+    /// Every node that reported itself, by name (none on a single-node backend).
+    fn cluster_nodes(&self) -> Result<Vec<super::cluster::NodeRecord>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Write operations, all inside one transaction (see the module doc of `store`).

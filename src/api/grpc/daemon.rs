@@ -54,6 +54,23 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
         _req: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let open = self.engine.open_incident_count().await?;
+        let lead = self.engine.leadership();
+        let nodes = self
+            .engine
+            .cluster_nodes()
+            .await?
+            .into_iter()
+            .map(|n| pb::NodeStatus {
+                this_node: !lead.is_clustered() || n.name == lead.node_name(),
+                name: n.name,
+                address: n.address,
+                version: n.version,
+                policy_digest: n.policy_digest,
+                started_at: Some(timestamp(n.started_at)),
+                seen_at: Some(timestamp(n.seen_at)),
+                leader: n.leader,
+            })
+            .collect();
         let set = self.engine.policies();
         let reload = self.engine.reload_status();
         Ok(Response::new(pb::StatusResponse {
@@ -71,6 +88,7 @@ impl pb::daemon_service_server::DaemonService for DaemonApi {
             last_reload: reload.last_attempt.map(Into::into),
             open_incidents: open,
             channels: self.engine.channel_names().to_vec(),
+            nodes,
         }))
     }
 

@@ -72,6 +72,7 @@ async fn scrape(s: &MetricsState) -> anyhow::Result<Scraped> {
         .read(|r| Ok((r.open_incidents_by_state()?, r.outbox_summary()?)))
         .await?;
     let reload = s.engine.reload_status();
+    let term = s.engine.leadership().current();
     let seconds = |d: chrono::Duration| (d.num_milliseconds() as f64 / 1000.0).max(0.0);
     let count = |state: IncidentState| {
         by_state
@@ -89,5 +90,7 @@ async fn scrape(s: &MetricsState) -> anyhow::Result<Scraped> {
         policy_set_age_seconds: reload.loaded_at.map_or(0.0, |t| seconds(now - t)),
         last_reload_refused: reload.last_attempt.is_some_and(|a| !a.applied),
         watch_streams: s.watch.open_streams() as u64,
+        leader: term.is_some(),
+        lease_token: term.map_or(0, |t| t.token),
     })
 }

@@ -95,6 +95,26 @@ pub fn check_dir(dir: &Path) -> Result<CheckSummary, PolicyErrors> {
     Ok(CheckSummary::of(dir, &set))
 }
 
+/// SHA-256 over each file's name and text, in name order: equal for the same files wherever
+/// the directory is.
+fn digest(files: &[SourceFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in files {
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        // Lengths first, so no two different sets hash the same bytes.
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((f.text.len() as u64).to_le_bytes());
+        h.update(f.text.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// Reads every `*.toml` file directly in `dir` (in name order) and validates them as one set.
 pub fn load_dir(dir: &Path) -> Result<PolicySet, PolicyErrors> {
     let dir_error = |message: String| {
@@ -132,8 +152,9 @@ pub fn load_dir(dir: &Path) -> Result<PolicySet, PolicyErrors> {
             }),
         }
     }
-    let set = checker.check(&files);
+    let mut set = checker.check(&files);
     if checker.errors.is_empty() {
+        set.digest = digest(&files);
         return Ok(set);
     }
     checker

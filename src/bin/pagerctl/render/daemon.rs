@@ -65,13 +65,77 @@ pub(crate) fn status_text(s: &pb::StatusResponse, addr: &str, now: DateTime<Utc>
         }
     };
     fields.push(("last reload", last));
+    let (nodes_field, node_lines) = nodes_text(&s.nodes, now);
+    if let Some(f) = nodes_field {
+        fields.push(("nodes", f));
+    }
 
     let mut text = format!("pagerd {} at {addr}\n", clean(&s.version));
     text.push_str(&labelled(fields, " "));
     for line in below {
         text.push_str(&format!("    {line}\n"));
     }
+    for line in node_lines {
+        text.push_str(&format!("    {line}\n"));
+    }
     text
+}
+
+/// A node not heard from for this long has probably stopped (nodes report every few seconds).
+const NODE_SILENT_SECS: i64 = 60;
+
+/// The `nodes:` line and one line per node, when there are several (a single node on SQLite
+/// says nothing). Nodes running different policy sets are a warning: each pages by its own.
+fn nodes_text(nodes: &[pb::NodeStatus], now: DateTime<Utc>) -> (Option<String>, Vec<String>) {
+    if nodes.len() <= 1 && nodes.iter().all(|n| n.address.is_empty()) {
+        return (None, Vec::new());
+    }
+    let live: Vec<&pb::NodeStatus> = nodes
+        .iter()
+        .filter(|n| {
+            to_datetime(n.seen_at.as_ref())
+                .is_some_and(|t| (now - t).num_seconds() < NODE_SILENT_SECS)
+        })
+        .collect();
+    let mut digests: Vec<&str> = live.iter().map(|n| n.policy_digest.as_str()).collect();
+    digests.sort();
+    digests.dedup();
+    let leaders = live.iter().filter(|n| n.leader).count();
+    let mut field = format!("{} running", live.len());
+    match digests.len() {
+        0 | 1 => field.push_str(", same policy set"),
+        k => field.push_str(&format!(
+            "; WARNING: they run {k} different policy sets (check each node's schedules_dir)"
+        )),
+    }
+    if leaders == 0 {
+        field.push_str("; no leader (nothing is paged until one takes the lease)");
+    }
+    let lines = nodes
+        .iter()
+        .map(|n| {
+            let seen = to_datetime(n.seen_at.as_ref());
+            let mut line = format!(
+                "{}  {}  {}  policy {}",
+                clean(&n.name),
+                non_empty(clean(&n.address)),
+                if n.leader { "leader" } else { "follower" },
+                n.policy_digest.get(..12).unwrap_or(&n.policy_digest)
+            );
+            match seen {
+                Some(t) if (now - t).num_seconds() >= NODE_SILENT_SECS => {
+                    line.push_str(&format!("  SILENT since {}", relative(t, now)))
+                }
+                Some(t) => line.push_str(&format!("  seen {}", relative(t, now))),
+                None => {}
+            }
+            if n.this_node {
+                line.push_str("  (this node)");
+            }
+            line
+        })
+        .collect();
+    (Some(field), lines)
 }
 
 /// "4 schedules, 3 escalation policies, 4 services, 12 people".
@@ -139,7 +203,60 @@ mod tests {
             last_reload,
             open_incidents: 2,
             channels: vec!["log".into(), "webhook".into()],
+            nodes: vec![],
         }
+    }
+
+    fn node(name: &str, digest: &str, leader: bool, seen: &str) -> pb::NodeStatus {
+        pb::NodeStatus {
+            name: name.into(),
+            address: format!("{name}:50051"),
+            version: "0.1.0".into(),
+            policy_digest: digest.into(),
+            started_at: at("2026-03-03T09:00Z"),
+            seen_at: at(seen),
+            leader,
+            this_node: name == "a",
+        }
+    }
+
+    #[test]
+    fn status_lists_the_nodes_and_warns_when_their_policy_sets_differ() {
+        let now = parse_instant("2026-03-03T12:05Z").unwrap();
+        let mut s = a_status(None);
+        assert!(
+            !status_text(&s, "x", now).contains("nodes"),
+            "one node says nothing"
+        );
+        s.nodes = vec![
+            node("a", "aaaaaaaaaaaaaaaa", true, "2026-03-03T12:04:58Z"),
+            node("b", "aaaaaaaaaaaaaaaa", false, "2026-03-03T12:04:59Z"),
+        ];
+        let text = status_text(&s, "x", now);
+        assert!(
+            text.contains("nodes:       2 running, same policy set\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "    a  a:50051  leader  policy aaaaaaaaaaaa  seen 2s ago  (this node)\n"
+            ),
+            "{text}"
+        );
+        s.nodes
+            .push(node("c", "cccccccccccccccc", false, "2026-03-03T12:05Z"));
+        s.nodes.push(node("d", "dddd", false, "2026-03-03T11:00Z"));
+        let text = status_text(&s, "x", now);
+        assert!(
+            text.contains("3 running; WARNING: they run 2 different policy sets"),
+            "{text}"
+        );
+        assert!(
+            text.contains("d  d:50051  follower  policy dddd  SILENT since"),
+            "{text}"
+        );
+        s.nodes[0].leader = false;
+        assert!(status_text(&s, "x", now).contains("no leader"));
     }
 
     #[test]

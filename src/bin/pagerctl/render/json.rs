@@ -128,6 +128,16 @@ pub(crate) fn status_json(s: &pb::StatusResponse) -> Value {
         "open_incidents": s.open_incidents,
         "channels": s.channels,
         "last_reload": s.last_reload.as_ref().map(reload_json),
+        "nodes": s.nodes.iter().map(|n| json!({
+            "name": n.name,
+            "address": n.address,
+            "version": n.version,
+            "policy_digest": n.policy_digest,
+            "started_at": timestamp_json(n.started_at.as_ref()),
+            "seen_at": timestamp_json(n.seen_at.as_ref()),
+            "leader": n.leader,
+            "this_node": n.this_node,
+        })).collect::<Vec<_>>(),
     })
 }
 
