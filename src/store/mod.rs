@@ -34,6 +34,7 @@
 mod error;
 mod feed;
 mod health;
+pub mod pg_server;
 pub mod sqlite;
 mod tx;
 mod types;
