@@ -44,6 +44,56 @@ pub struct Node {
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The lease loop of a node on PostgreSQL, ready to run.
+pub struct Lease {
+    backend: Box<dyn LeaseBackend>,
+    node: Node,
+    ttl: Duration,
+}
+
+/// On PostgreSQL: makes the engine one node of several (it runs time only while it holds the
+/// lease), wakes its loops when another node commits, and returns the lease loop to run. On
+/// SQLite: nothing (one node, always the leader).
+pub fn prepare(
+    engine: &Engine,
+    url: &crate::store::url::StoreUrl,
+    settings: &crate::config::Settings,
+    grpc: std::net::SocketAddr,
+) -> anyhow::Result<Option<Lease>> {
+    let crate::store::url::StoreUrl::Postgres(url) = url else {
+        return Ok(None);
+    };
+    let name = settings.cluster.node_name(grpc.port());
+    engine.set_leadership(Leadership::clustered(&name));
+    let woken = engine.clone();
+    engine
+        .store()
+        .on_remote_change(Arc::new(move || woken.wake_loops()));
+    let backend = crate::store::postgres::cluster::lease(url, &settings.store)?;
+    tracing::info!(node = %name, lease_ttl = ?settings.cluster.lease_ttl, "several nodes: this one runs the timer and the outbox only while it holds the cluster lease");
+    Ok(Some(Lease {
+        backend: Box::new(backend),
+        node: Node {
+            name,
+            address: grpc.to_string(),
+            started_at: engine.started_at(),
+        },
+        ttl: settings.cluster.lease_ttl,
+    }))
+}
+
+impl Lease {
+    /// Runs the loop on its own thread until `stop`; then gives the lease up.
+    pub async fn run(self, engine: Engine, stop: CancellationToken) -> anyhow::Result<()> {
+        let thread = spawn(self.backend, engine, self.node, self.ttl, stop.clone())?;
+        stop.cancelled().await;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the lease thread panicked"))?;
+        Ok(())
+    }
+}
+
 /// Starts the loop; it ends (giving the lease up) once `stop` is cancelled.
 pub fn spawn(
     mut backend: Box<dyn LeaseBackend>,

@@ -159,6 +159,8 @@ pub async fn run(
         tracing::warn!("no notification channel is enabled: pages will be recorded but not sent");
     }
     let engine = Engine::new(store, policies.clone(), options.clock, names.clone());
+    // Several nodes on PostgreSQL: time runs on the lease holder only.
+    let lease = cluster::prepare(&engine, &db, &settings, grpc_addr)?;
     engine.loop_beats().configure(
         settings.health.limits(),
         settings.health.wedge_timer_file.clone(),
@@ -177,6 +179,10 @@ pub async fn run(
 
     let stop = shutdown.child_token();
     let mut tasks: Tasks = JoinSet::new();
+    if let Some(lease) = lease {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        tasks.spawn(async move { ("cluster lease", lease.run(engine, stop).await) });
+    }
     // Time (the timer and the outbox) runs only while this node holds the lease; a single
     // node always does.
     {

@@ -221,6 +221,13 @@ impl super::Engine {
         }
     }
 
+    /// Another node committed something: the timer and the outbox look again (they only run
+    /// on the leader; elsewhere the wake-up is a no-op).
+    pub fn wake_loops(&self) {
+        self.timer_handle().wake.notify_one();
+        self.outbox_wake().notify_one();
+    }
+
     /// Whether this node runs time; a single node always does.
     pub fn leadership(&self) -> &Arc<Leadership> {
         self.inner.leadership.get_or_init(Leadership::single)

@@ -17,7 +17,7 @@ pub struct TimerHandle {
     /// is due, so every hint then leaves a wake-up permit: an action committed between the
     /// task's "what is next" read and its sleep is never missed.
     target_ms: AtomicI64,
-    wake: Notify,
+    pub(crate) wake: Notify,
 }
 
 impl Default for TimerHandle {

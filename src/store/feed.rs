@@ -23,14 +23,24 @@ impl EventFeed {
         }
     }
 
-    /// Sends committed events, in sequence order.
+    /// Sends committed events, in sequence order. An event at or below the highest sequence
+    /// published is skipped: with several nodes, another node's events and this node's may
+    /// reach the feed by two paths (the writer and the listener), each once.
     pub fn publish(&self, events: Vec<Event>) {
         let mut inner = self.inner.lock().expect("event feed poisoned");
         for ev in events {
-            inner.1 = inner.1.max(ev.id);
+            if ev.id <= inner.1 {
+                continue;
+            }
+            inner.1 = ev.id;
             // No receivers is fine.
             let _ = inner.0.send(ev);
         }
+    }
+
+    /// The highest sequence published (or committed before the start).
+    pub fn last(&self) -> i64 {
+        self.inner.lock().expect("event feed poisoned").1
     }
 
     /// A receiver of every event published from now on, and the sequence it starts after:

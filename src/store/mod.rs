@@ -99,6 +99,12 @@ pub trait Backend: Send + Sync + 'static {
     fn write_stats(&self) -> Option<crate::metrics::WriteStats> {
         None
     }
+
+    /// Calls `waker` whenever another process committed to the same database (several
+    /// nodes): the timer and the outbox look again. A single-node backend never calls it.
+    fn on_remote_change(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        let _ = waker;
+    }
 }
 
 /// Cheap to clone; all clones share the same backend (for SQLite: one writer, one read pool).
@@ -232,6 +238,11 @@ impl Store {
             self.health.refused(reason);
         }
         outcome
+    }
+
+    /// Calls `waker` whenever another node committed (see [`Backend::on_remote_change`]).
+    pub fn on_remote_change(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.backend.on_remote_change(waker)
     }
 
     /// The backend's commit latency and batch sizes, if it keeps them.

@@ -13,6 +13,8 @@
 //! them to the store's traits.
 
 mod audit;
+pub mod cluster;
+mod feed;
 mod health;
 mod ingest;
 mod ledger;
@@ -27,6 +29,8 @@ mod tx;
 mod write;
 mod writer;
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;
 
@@ -275,6 +279,16 @@ struct Postgres {
     reads: crossbeam_channel::Sender<reader::ReadMsg>,
     events: Arc<EventFeed>,
     stats: WriteStats,
+    /// Other nodes' events and wake-ups (`feed.rs`).
+    pump: Arc<feed::Pump>,
+    stop_listening: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop_listening
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The connection settings of a `postgres://` URL, with pagerd's defaults where the URL
@@ -307,6 +321,7 @@ pub async fn open(url: &str, settings: &StoreSettings) -> Result<(Arc<dyn Backen
     let writer::Handles {
         jobs,
         events,
+        pump,
         stats,
         close,
         mut finished,
@@ -327,12 +342,17 @@ pub async fn open(url: &str, settings: &StoreSettings) -> Result<(Arc<dyn Backen
         })
     };
     let done = WriterDone::new(task, cancel);
-    let reads = reader::start(config, READERS);
+    let reads = reader::start(config.clone(), READERS);
+    let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    feed::listen(config, pump.clone(), listening.clone())
+        .map_err(|e| Error::backend(e).context("starting the event listener"))?;
     let backend: Arc<dyn Backend> = Arc::new(Postgres {
         jobs,
         reads,
         events,
         stats,
+        pump,
+        stop_listening: listening,
     });
     Ok((backend, done))
 }
@@ -366,6 +386,10 @@ impl Backend for Postgres {
 
     fn write_stats(&self) -> Option<WriteStats> {
         Some(self.stats.clone())
+    }
+
+    fn on_remote_change(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.pump.on_remote_change(waker);
     }
 
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {

@@ -374,11 +374,11 @@ pub(super) fn incident_from_row(r: &Row) -> Result<Incident> {
 }
 
 /// The columns `event_from_row` reads, joined with the incident for its service.
-const EVENT_COLUMNS: &str = "SELECT e.id, e.incident_id, i.service, e.kind, e.at, e.level, \
+pub(super) const EVENT_COLUMNS: &str = "SELECT e.id, e.incident_id, i.service, e.kind, e.at, e.level, \
     e.person, e.channel, e.actor, e.message \
     FROM incident_events e JOIN incidents i ON i.id = e.incident_id";
 
-fn event_from_row(r: &Row) -> Result<Event> {
+pub(super) fn event_from_row(r: &Row) -> Result<Event> {
     Ok(Event {
         id: r.at(0)?,
         incident_id: r.at(1)?,

@@ -222,6 +222,25 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at);
     "#,
+    // 2: several nodes. The cluster lease (one row: holder, fencing token, expiry on the
+    // database's clock in Unix ms) and each node's last report of itself.
+    r#"
+    CREATE TABLE cluster_lease (
+        id          BIGINT  PRIMARY KEY CHECK (id = 1),
+        holder      TEXT    NOT NULL,
+        token       BIGINT  NOT NULL,
+        expires_at  BIGINT  NOT NULL
+    );
+    CREATE TABLE cluster_nodes (
+        name          TEXT    PRIMARY KEY,
+        address       TEXT    NOT NULL,
+        version       TEXT    NOT NULL,
+        policy_digest TEXT    NOT NULL,
+        started_at    BIGINT  NOT NULL,
+        seen_at       BIGINT  NOT NULL,
+        leader        BIGINT  NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -135,6 +135,7 @@ impl ReadTx for Tx<'_, '_> {
         fn token_by_hash(&self, secret_hash: &str) -> Result<Option<StoredToken>>;
         fn list_tokens(&self) -> Result<Vec<StoredToken>>;
         fn list_audit(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<AuditEntry>>;
+        fn cluster_nodes(&self) -> Result<Vec<crate::store::cluster::NodeRecord>>;
     }
 }
 
@@ -246,5 +247,6 @@ impl WriteTx for Tx<'_, '_> {
         fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<bool>;
         fn add_audit(&self, entry: &AuditEntry) -> Result<()>;
         fn probe_space(&self, fill: bool, bytes: usize) -> Result<()>;
+        fn fence(&self, token: i64) -> Result<()>;
     }
 }

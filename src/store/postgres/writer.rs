@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::feed::{CHANGES_CHANNEL, Pump};
 use super::{Conn, Tx, WRITER_LOCK, schema};
 use crate::config::settings::StoreSettings;
 use crate::domain::Event;
@@ -21,6 +22,7 @@ use crate::store::{Completion, Error, EventFeed, Result, WriteJob};
 pub(super) struct Handles {
     pub jobs: Sender<WriteJob>,
     pub events: Arc<EventFeed>,
+    pub pump: Arc<Pump>,
     pub stats: WriteStats,
     /// Asks the thread to commit what is queued and stop.
     pub close: Sender<()>,
@@ -62,10 +64,12 @@ pub(super) fn start(
             let (close_tx, close) = crossbeam_channel::bounded::<()>(1);
             let (finished_tx, finished) = tokio::sync::oneshot::channel::<()>();
             let events = Arc::new(EventFeed::new(settings.event_buffer, last));
+            let pump = Arc::new(Pump::new(events.clone()));
             let stats = WriteStats::default();
             let handles = Handles {
                 jobs: jobs_tx,
                 events: events.clone(),
+                pump: pump.clone(),
                 stats: stats.clone(),
                 close: close_tx,
                 finished,
@@ -79,7 +83,7 @@ pub(super) fn start(
                 backoff: Duration::from_millis(100),
                 next_try: Instant::now(),
                 down: None,
-                events,
+                pump,
                 stats,
                 max_batch: settings.max_batch.max(1),
             };
@@ -103,7 +107,7 @@ struct Writer {
     next_try: Instant,
     /// Why the last connection attempt failed, told to the jobs answered meanwhile.
     down: Option<String>,
-    events: Arc<EventFeed>,
+    pump: Arc<Pump>,
     stats: WriteStats,
     max_batch: usize,
 }
@@ -179,9 +183,9 @@ impl Writer {
     /// was answered as committed, and the daemon must not run deaf).
     fn batch(&mut self, jobs: Vec<WriteJob>) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let (events, stats) = (self.events.clone(), self.stats.clone());
+            let (pump, stats) = (self.pump.clone(), self.stats.clone());
             match self.connection() {
-                Ok(conn) => run_batch(conn, jobs, &events, &stats),
+                Ok(conn) => run_batch(conn, jobs, &pump, &stats),
                 Err(why) => refuse(jobs, &why),
             }
         }));
@@ -214,13 +218,14 @@ fn answer_unrun(jobs: impl IntoIterator<Item = WriteJob>, err: &Error) {
 /// The advisory lock taken first makes writers of all nodes commit one at a time, and events
 /// get their ids inside it: ids are in commit order across nodes, and publishing here, after
 /// the commit and before any caller hears back, keeps this node's feed in that order too.
-fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, events: &EventFeed, stats: &WriteStats) {
+fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, pump: &Pump, stats: &WriteStats) {
     let t0 = Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
     // Each job's completion, and its own error if its savepoint could not be kept.
     let mut completions: Vec<(Completion, Option<Error>)> = Vec::with_capacity(n);
     let mut committed: Vec<Event> = Vec::new();
+    let mut kept = false;
     let mut jobs = jobs.into_iter();
     let Conn { client, statements } = conn;
     let outcome = (|| -> Result<()> {
@@ -238,6 +243,7 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, events: &EventFeed, stats: &W
             }
             match sp.commit() {
                 Ok(()) => {
+                    kept = true;
                     committed.extend(added);
                     completions.push((done, None));
                 }
@@ -253,6 +259,13 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, events: &EventFeed, stats: &W
                     completions.push((done, Some(e.context("keeping a write"))));
                 }
             }
+        }
+        // Other nodes hear of it (on commit): their Watch streams, timer and outbox.
+        if kept {
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANGES_CHANNEL, &pump.instance],
+            )?;
         }
         t_commit = Instant::now();
         // Lost during COMMIT, the outcome is unknown: the caller is told it failed and relies
@@ -274,7 +287,7 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, events: &EventFeed, stats: &W
         }
     } else {
         stats.batch(n, t0.elapsed().as_secs_f64());
-        events.publish(committed);
+        pump.publish_local(client, committed);
     }
     for (done, own) in completions {
         done(err.as_ref().or(own.as_ref()));
