@@ -126,6 +126,10 @@ pub async fn run(
     let tls = tls::Tls::from_settings(&settings.tls)?;
     let grpc_addr = listeners.grpc.local_addr()?;
     let http_addr = listeners.http.local_addr()?;
+    // The data directory holds more than a SQLite file (the admin token, link secrets), so
+    // it must exist whatever the store.
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let db = settings.store_url()?;
     let (store, writer) = Store::open_url(&db, &settings.store).await?;
     // Access control: the local admin token, written once so the walkthrough needs no setup.

@@ -13,6 +13,7 @@ mod burnout;
 mod burnout_swaps;
 mod channels;
 mod check;
+mod cluster;
 mod dedup;
 mod delivery;
 mod escalation;

@@ -75,9 +75,14 @@ pub(crate) struct Conn {
 impl Conn {
     /// Connects; `what` names the connection in errors ("writer", "reader").
     fn connect(config: &postgres::Config, what: &str) -> Result<Self> {
-        let client = config
+        let mut client = config
             .connect(NoTls)
             .map_err(|e| Error::from(e).context(format!("connecting the store {what}")))?;
+        if let Some(set) = session_settings(what) {
+            client
+                .batch_execute(set)
+                .map_err(|e| Error::from(e).context(format!("setting up the store {what}")))?;
+        }
         Ok(Self {
             client,
             statements: Default::default(),
@@ -86,6 +91,21 @@ impl Conn {
 
     fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+}
+
+/// Per-connection settings by role. A writer's transaction holds the cluster-wide writer
+/// lock (and, for the leader, a share lock on the lease row): if its process stalls mid-
+/// transaction (SIGSTOP, a long GC-like pause, a hung VM), every node's writes and the lease
+/// would wait for it. The server ends such a session after 2 s idle in its transaction,
+/// releasing the locks; the stalled node's batch fails (callers retry) and it reconnects. A
+/// batch never idles that long between its statements (jobs run in microseconds). The
+/// lease connection gives up on a lock after 1 s rather than hang past a renewal.
+fn session_settings(what: &str) -> Option<&'static str> {
+    match what {
+        "writer" => Some("SET idle_in_transaction_session_timeout = 2000"),
+        "lease" => Some("SET lock_timeout = 1000; SET idle_in_transaction_session_timeout = 2000"),
+        _ => None,
     }
 }
 
