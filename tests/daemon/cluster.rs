@@ -278,12 +278,18 @@ async fn a_paused_leader_sends_nothing_after_it_wakes() {
     let second = trigger(channel(&b, &token).await, "during").await.unwrap();
     let want = [(second.incident_id, "alice"), (first.incident_id, "bob")];
     let mut got = BTreeMap::new();
-    while !want.iter().all(|w| got.contains_key(&(w.0, w.1.to_string()))) {
+    while !want
+        .iter()
+        .all(|w| got.contains_key(&(w.0, w.1.to_string())))
+    {
         let p = sink_b.next().await;
         got.insert((p.incident_id(), p.person().to_string()), p.idempotency_key);
     }
     if let Some(key) = got.remove(&(first.incident_id, "alice".to_string())) {
-        assert_eq!(key, page.idempotency_key, "a repeat keeps its idempotency key");
+        assert_eq!(
+            key, page.idempotency_key,
+            "a repeat keeps its idempotency key"
+        );
     }
     assert_eq!(got.len(), 2, "{got:?}");
     signal(a.daemon.pid, libc::SIGCONT);
