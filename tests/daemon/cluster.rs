@@ -303,15 +303,29 @@ async fn a_paused_leader_sends_nothing_after_it_wakes() {
     drop((a, b));
 }
 
-/// Two nodes take alerts with the same dedup key at the same moment: one incident.
+/// Two nodes take alerts with the same dedup key at the same moment: one incident. A Watch on
+/// either node sees every event, whichever node committed it, in sequence order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_racing_on_one_dedup_key_open_one_incident() {
+async fn two_nodes_racing_on_one_dedup_key_open_one_incident_and_both_watch_it_all() {
     let url = PgServer::shared().fresh_database();
     let sink = WebhookSink::start().await;
     let a = node("a", &url, &sink.url).await;
     let token = a.daemon.admin_token().await;
     let b = node("b", &url, &sink.url).await;
     let (ca, cb) = (channel(&a, &token).await, channel(&b, &token).await);
+    // A watcher on each node, from the start of the sequence.
+    let mut watchers = Vec::new();
+    for ch in [ca.clone(), cb.clone()] {
+        let stream = pb::incident_service_client::IncidentServiceClient::new(ch)
+            .watch(pb::WatchRequest {
+                after_sequence: Some(0),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        watchers.push(stream);
+    }
     for i in 0..20 {
         let key = format!("race{i}");
         let (ra, rb) = tokio::join!(trigger(ca.clone(), &key), trigger(cb.clone(), &key));
@@ -319,5 +333,27 @@ async fn two_nodes_racing_on_one_dedup_key_open_one_incident() {
         assert_eq!(ra.incident_id, rb.incident_id, "{key}: two incidents");
         assert!(ra.deduplicated != rb.deduplicated, "{key}: {ra:?} {rb:?}");
     }
+    // Both watchers see the same events, whichever node committed them, in sequence order:
+    // 20 incidents opened (one node each) and 20 repeats recorded (the other).
+    let mut seen = Vec::new();
+    for mut w in watchers {
+        let mut ids = Vec::new();
+        let mut incidents = BTreeSet::new();
+        while incidents.len() < 20 || ids.len() < 40 {
+            let ev = tokio::time::timeout(Duration::from_secs(10), w.message())
+                .await
+                .expect("events within 10 s")
+                .unwrap()
+                .expect("stream open");
+            incidents.insert(ev.incident_id);
+            ids.push(ev.id);
+        }
+        assert!(
+            ids.windows(2).all(|p| p[0] < p[1]),
+            "in sequence order: {ids:?}"
+        );
+        seen.push(ids[..40].to_vec());
+    }
+    assert_eq!(seen[0], seen[1], "both nodes deliver the same sequence");
     drop((a, b));
 }
