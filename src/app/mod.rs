@@ -144,6 +144,11 @@ pub async fn run(
         ),
     }
     let token_cache = token_cache::TokenCache::new(&settings.data_dir);
+    {
+        // Several nodes: a token revoked through another node is dropped here at once.
+        let cache = token_cache.clone();
+        store.on_tokens_changed(Arc::new(move || cache.invalidate()));
+    }
     let auth = grpc::auth::AuthLayer::new(store.clone(), options.clock, token_cache.clone());
 
     let Channels {

@@ -105,6 +105,12 @@ pub trait Backend: Send + Sync + 'static {
     fn on_remote_change(&self, waker: Arc<dyn Fn() + Send + Sync>) {
         let _ = waker;
     }
+
+    /// Calls `waker` whenever a token was revoked through any process on the same database
+    /// (several nodes): token caches are emptied. A single-node backend never calls it.
+    fn on_tokens_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        let _ = waker;
+    }
 }
 
 /// Cheap to clone; all clones share the same backend (for SQLite: one writer, one read pool).
@@ -243,6 +249,12 @@ impl Store {
     /// Calls `waker` whenever another node committed (see [`Backend::on_remote_change`]).
     pub fn on_remote_change(&self, waker: Arc<dyn Fn() + Send + Sync>) {
         self.backend.on_remote_change(waker)
+    }
+
+    /// Calls `waker` whenever a token was revoked on any node (see
+    /// [`Backend::on_tokens_changed`]).
+    pub fn on_tokens_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.backend.on_tokens_changed(waker)
     }
 
     /// The backend's commit latency and batch sizes, if it keeps them.

@@ -23,6 +23,9 @@ use crate::store::{EventFeed, Result};
 /// The channel every committing batch notifies, with its node's instance id as payload.
 pub const CHANGES_CHANNEL: &str = "pagerd_changes";
 
+/// Notified by a transaction that revoked a token: every node empties its token cache.
+pub const TOKENS_CHANNEL: &str = "pagerd_tokens";
+
 /// Most events read per catch-up query.
 const CATCH_UP_BATCH: i64 = 1000;
 
@@ -40,6 +43,7 @@ pub struct Pump {
     /// This process's id in notifications (its own are already published).
     pub(super) instance: String,
     wakers: Mutex<Vec<Waker>>,
+    token_wakers: Mutex<Vec<Waker>>,
 }
 
 impl Pump {
@@ -49,11 +53,25 @@ impl Pump {
             lock: Mutex::new(()),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             wakers: Mutex::new(Vec::new()),
+            token_wakers: Mutex::new(Vec::new()),
         }
     }
 
     pub fn on_remote_change(&self, waker: Waker) {
         self.wakers.lock().expect("wakers poisoned").push(waker);
+    }
+
+    pub fn on_tokens_changed(&self, waker: Waker) {
+        self.token_wakers
+            .lock()
+            .expect("wakers poisoned")
+            .push(waker);
+    }
+
+    fn tokens_changed(&self) {
+        for w in self.token_wakers.lock().expect("wakers poisoned").iter() {
+            w();
+        }
     }
 
     fn wake(&self) {
@@ -140,25 +158,37 @@ pub(super) fn listen(
 fn run(client: &mut Client, pump: &Pump, stop: &std::sync::atomic::AtomicBool) -> Result<()> {
     use postgres::fallible_iterator::FallibleIterator;
     use std::sync::atomic::Ordering;
-    client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
+    client.batch_execute(&format!(
+        "LISTEN {CHANGES_CHANNEL}; LISTEN {TOKENS_CHANNEL}"
+    ))?;
     pump.catch_up(client)?;
     pump.wake();
+    // A revocation may have been missed while not listening.
+    pump.tokens_changed();
     while !stop.load(Ordering::Relaxed) {
         let mut remote = false;
+        let mut tokens = false;
         {
             let mut notes = client.notifications();
             // Wait up to QUIET_POLL for one, then take whatever else is queued.
-            let first = notes
-                .timeout_iter(QUIET_POLL)
-                .next()?
-                .map(|n| n.payload() != pump.instance);
-            if let Some(other) = first {
-                remote |= other;
-                let mut queued = notes.iter();
-                while let Some(n) = queued.next()? {
+            let mut seen = |n: &postgres::Notification| {
+                if n.channel() == TOKENS_CHANNEL {
+                    tokens = true;
+                } else {
                     remote |= n.payload() != pump.instance;
                 }
+            };
+            let first = notes.timeout_iter(QUIET_POLL).next()?;
+            if let Some(n) = first {
+                seen(&n);
+                let mut queued = notes.iter();
+                while let Some(n) = queued.next()? {
+                    seen(&n);
+                }
             }
+        }
+        if tokens {
+            pump.tokens_changed();
         }
         if client.is_closed() {
             return Err(crate::store::Error::Unavailable(

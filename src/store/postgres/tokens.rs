@@ -62,6 +62,12 @@ impl Tx<'_, '_> {
                 &[&name, &to_ms(now)],
             )
             .context("revoking a token")?;
+        if n == 1 {
+            // Every node empties its token cache on commit: revocation takes effect at once
+            // on all of them, not after the cache's maximum age.
+            self.execute("SELECT pg_notify($1, '')", &[&super::feed::TOKENS_CHANNEL])
+                .context("telling the nodes of a revoked token")?;
+        }
         Ok(n == 1)
     }
 }
