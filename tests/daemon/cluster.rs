@@ -357,3 +357,46 @@ async fn two_nodes_racing_on_one_dedup_key_open_one_incident_and_both_watch_it_a
     assert_eq!(seen[0], seen[1], "both nodes deliver the same sequence");
     drop((a, b));
 }
+
+/// A token revoked through one node is refused by the others at once (not after their
+/// token caches' maximum age).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_on_one_node_is_refused_by_the_others_at_once() {
+    let url = PgServer::shared().fresh_database();
+    let sink = WebhookSink::start().await;
+    let a = node("a", &url, &sink.url).await;
+    let token = a.daemon.admin_token().await;
+    let b = node("b", &url, &sink.url).await;
+    let mut admin = pb::daemon_service_client::DaemonServiceClient::new(channel(&a, &token).await);
+    let secret = admin
+        .create_token(pb::CreateTokenRequest {
+            name: "grafana".into(),
+            role: "viewer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    // Used on b: verified and cached there.
+    assert!(
+        status(&b, &secret).await.is_some(),
+        "the new token works on b"
+    );
+    admin
+        .revoke_token(pb::RevokeTokenRequest {
+            name: "grafana".into(),
+        })
+        .await
+        .unwrap();
+    let revoked = Instant::now();
+    while status(&b, &secret).await.is_some() {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "b still takes a token revoked on a {:?} ago",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop((a, b));
+}
