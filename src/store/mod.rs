@@ -35,6 +35,8 @@ mod error;
 mod feed;
 mod health;
 pub mod sqlite;
+// `pagerd migrate`: SQLite -> PostgreSQL (issue 13).
+pub mod migrate;
 mod tx;
 mod types;
 
