@@ -34,6 +34,7 @@
 mod error;
 mod feed;
 mod health;
+pub mod pg_server;
 pub mod sqlite;
 // `pagerd migrate`: SQLite -> PostgreSQL (issue 13).
 pub mod migrate;
