@@ -20,7 +20,7 @@ pub fn connect(url: &str) -> anyhow::Result<Client> {
 
 /// Creates or upgrades the schema exactly as a pagerd node starting on this database would.
 pub fn migrate_schema(client: &mut Client) -> anyhow::Result<()> {
-    // TEMP: until the PostgreSQL backend is merged, the schema is made by hand.
+    // TEMP: the PostgreSQL backend's migrations are not merged yet.
     let _ = client;
     Ok(())
 }
@@ -134,7 +134,7 @@ pub fn bump_identities(tx: &mut Transaction<'_>, tables: &[Table]) -> anyhow::Re
             .get(0);
         let Some(seq) = seq else { continue };
         let sql = format!(
-            "SELECT setval($1::regclass, COALESCE((SELECT MAX(id) FROM {}), 0) + 1, false)",
+            "SELECT setval($1::text::regclass, COALESCE((SELECT MAX(id) FROM {}), 0) + 1, false)",
             quote(&table.name)
         );
         tx.query_one(&sql, &[&seq])
