@@ -8,6 +8,8 @@
 //! every table's count and largest id with the source's before it commits. Any mismatch
 //! rolls the whole copy back and names the table.
 
+#[cfg(test)]
+mod on_postgres;
 mod source;
 mod target;
 
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
+pub use crate::store::url::redacted as redact;
 pub use source::CopyStats;
 
 /// What was copied, one entry per table in copy order.
@@ -82,37 +85,6 @@ pub fn parse_endpoints(from: &str, to: &str) -> Result<Endpoints, String> {
         from: PathBuf::from(path),
         to: to.to_string(),
     })
-}
-
-/// `url` with the password of its user part (`user:PASSWORD@`) and any `password=` option
-/// replaced by `***`, for messages and logs.
-pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => match rest.rfind('@') {
-            Some(at) => match rest[..at].split_once(':') {
-                Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-                None => head.to_string(),
-            },
-            None => head.to_string(),
-        },
-        None => head.to_string(),
-    };
-    if let Some(query) = query {
-        let parts: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&parts.join("&"));
-    }
-    out
 }
 
 /// Copies the installation at `from` (sqlite://PATH) into the empty database at `to`

@@ -20,14 +20,19 @@ pub fn connect(url: &str) -> anyhow::Result<Client> {
 
 /// Creates or upgrades the schema exactly as a pagerd node starting on this database would.
 pub fn migrate_schema(client: &mut Client) -> anyhow::Result<()> {
-    // TEMP: the PostgreSQL backend's migrations are not merged yet.
-    let _ = client;
+    crate::store::postgres::schema::migrate(client)?;
     Ok(())
 }
 
-/// The copy's one transaction.
+/// The copy's one transaction. It holds the writers' advisory lock throughout, so a node
+/// started on the target meanwhile cannot commit between the emptiness check and the copy.
 pub fn begin(client: &mut Client) -> anyhow::Result<Transaction<'_>> {
-    Ok(client.transaction()?)
+    let mut tx = client.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&crate::store::postgres::WRITER_LOCK],
+    )?;
+    Ok(tx)
 }
 
 /// Every source table exists in the target with every source column (the two backends keep
