@@ -296,6 +296,32 @@ mod tests {
         }
     }
 
+    /// A daemon that keeps writing (WAL, as pagerd runs it) does not change what the copy
+    /// reads: every table is read in the snapshot taken when the copy started.
+    #[test]
+    fn writes_after_the_snapshot_began_are_not_seen_by_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pagerd.db");
+        let mut daemon = Connection::open(&path).unwrap();
+        daemon.pragma_update(None, "journal_mode", "WAL").unwrap();
+        crate::store::sqlite::migrate_for_tests(&mut daemon).unwrap();
+        let audit = "INSERT INTO audit (at, actor, via, action, target, detail)
+                     VALUES (1, 'a', 'cli', 'x', 't', '')";
+        daemon.execute(audit, []).unwrap();
+
+        let mut source = Source::open(&path).unwrap();
+        let snap = source.snapshot().unwrap();
+        let tables = snap.tables().unwrap();
+        let table = tables.iter().find(|t| t.name == "audit").unwrap();
+        daemon.execute(audit, []).unwrap();
+        daemon.execute(audit, []).unwrap();
+        assert_eq!(snap.stats(table).unwrap().rows, 1);
+        assert_eq!(snap.each_row(table, |_| Ok(())).unwrap(), 1);
+        drop(snap);
+        let later = source.snapshot().unwrap();
+        assert_eq!(later.stats(table).unwrap().rows, 3);
+    }
+
     /// The real schema, migrated to the end: every table, in an order the foreign keys
     /// allow, and the probe filler in `meta` is not data.
     #[test]
