@@ -51,9 +51,11 @@ enum Command {
         /// The SQLite database: sqlite://PATH (e.g. sqlite://DATA_DIR/pagerd.db); only read.
         #[arg(long)]
         from: String,
-        /// The empty PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+        /// The empty PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB. Default:
+        /// the configured `store.url` (settings file or PAGERD_STORE__URL, which keeps a
+        /// password out of the process list).
         #[arg(long)]
-        to: String,
+        to: Option<String>,
     },
 }
 
@@ -139,7 +141,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Token(cmd)) => token(&settings, cmd),
-        Some(Command::Migrate { from, to }) => migrate(&from, &to),
+        Some(Command::Migrate { from, to }) => match to.or(settings.store.url.clone()) {
+            Some(to) => migrate(&from, &to),
+            None => {
+                eprintln!("pagerd migrate: --to: give the PostgreSQL URL (or set store.url)");
+                ExitCode::from(2)
+            }
+        },
         None => serve(settings),
     }
 }
