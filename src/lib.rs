@@ -20,6 +20,8 @@
 //!   sequences in commit order and publishes committed events to the [`store::EventFeed`]
 //!   itself, so watchers see them in that order; `store::health` says whether writes are
 //!   taken (disk full) for `/readyz`.
+//!   `store::migrate` is `pagerd migrate`: a SQLite file copied into an empty PostgreSQL
+//!   database in one transaction, verified per table before the commit.
 //! - [`engine`]: applies decisions in one transaction per change. `incidents` (trigger, ack,
 //!   resolve, escalate), `paging` (deciding and queueing pages), `due` (runs each due action
 //!   with one match), `reload` (installs a policy set the caller read), `overrides`,

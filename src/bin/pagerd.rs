@@ -2,6 +2,7 @@
 //! SIGTERM/SIGINT. `pagerd check DIR` validates policy files offline and lists upcoming
 //! schedule gaps; `pagerd check DIR --simulate --from … --to …` replays recorded incidents
 //! against DIR's rotations (what-if). `pagerd token create|list|revoke` manages API tokens in its database.
+//! `pagerd migrate --from sqlite://… --to postgres://…` copies an installation to PostgreSQL.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,18 @@ enum Command {
     /// Manage API tokens in the daemon's database (safe while pagerd runs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy an installation from its SQLite file into an empty PostgreSQL database (stop
+    /// pagerd first), in one transaction, verifying every table's count.
+    Migrate {
+        /// The SQLite database: sqlite://PATH (e.g. sqlite://DATA_DIR/pagerd.db); only read.
+        #[arg(long)]
+        from: String,
+        /// The empty PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB. Default:
+        /// the configured `store.url` (settings file or PAGERD_STORE__URL, which keeps a
+        /// password out of the process list).
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 /// `pagerd check DIR --simulate`: replay recorded incidents against the files in DIR.
@@ -128,7 +141,40 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Token(cmd)) => token(&settings, cmd),
+        Some(Command::Migrate { from, to }) => match to.or(settings.store.url.clone()) {
+            Some(to) => migrate(&from, &to),
+            None => {
+                eprintln!("pagerd migrate: --to: give the PostgreSQL URL (or set store.url)");
+                ExitCode::from(2)
+            }
+        },
         None => serve(settings),
+    }
+}
+
+/// `pagerd migrate --from sqlite://… --to postgres://…` (see `store::migrate`).
+fn migrate(from: &str, to: &str) -> ExitCode {
+    if let Err(e) = pagerd::store::migrate::parse_endpoints(from, to) {
+        eprintln!("pagerd migrate: {e}");
+        return ExitCode::from(2);
+    }
+    let started = std::time::Instant::now();
+    match pagerd::store::migrate::run(from, to) {
+        Ok(summary) => {
+            print!("{}", summary.to_text());
+            println!(
+                "copied {} into {} in {:.1} s",
+                from.trim(),
+                pagerd::store::migrate::redact(to.trim()),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pagerd migrate: {e:#}");
+            eprintln!("pagerd migrate: nothing was copied");
+            ExitCode::FAILURE
+        }
     }
 }
 

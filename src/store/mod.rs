@@ -37,6 +37,8 @@ mod feed;
 mod health;
 pub mod pg_server;
 pub mod sqlite;
+// `pagerd migrate`: SQLite -> PostgreSQL (issue 13).
+pub mod migrate;
 mod tx;
 mod types;
 // The PostgreSQL backend and `store.url` (issue 13).

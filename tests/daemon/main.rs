@@ -46,3 +46,5 @@ mod watch;
 mod health;
 mod metrics;
 mod response_report;
+// Moving to PostgreSQL (issue 13): pagerd migrate.
+mod migrate;

@@ -36,6 +36,18 @@ use tokio::sync::{broadcast, mpsc};
 pub use snapshot::read_recorded;
 pub use testing::{PageLimit, WriteLock, set_page_limit};
 
+/// The schema version this binary writes: `store::migrate` copies only a file at exactly
+/// this version (it reads it, never migrates it).
+pub(crate) fn schema_version() -> i64 {
+    schema::known_version()
+}
+
+/// Migrates `conn` to this binary's schema (tests of code that reads a pagerd file).
+#[cfg(test)]
+pub(crate) fn migrate_for_tests(conn: &mut Connection) -> Result<()> {
+    schema::migrate(conn)
+}
+
 use crate::config::settings::{StoreSettings, Synchronous};
 use crate::domain::Event;
 use crate::metrics::WriteStats;
