@@ -43,10 +43,20 @@ async fn responder_for(app: &TestApp, person: &str) -> IncidentServiceClient<Cha
     IncidentServiceClient::new(with_token(raw, &secret))
 }
 
+/// The test policies with a 10-minute critical response target on service `web`.
+fn policies_with_target() -> String {
+    let plain = "[[service]]\nname = \"web\"\nescalation_policy = \"oncall\"\n";
+    assert!(TEST_POLICIES.contains(plain));
+    TEST_POLICIES.replace(
+        plain,
+        &format!("{plain}response_targets = {{ critical = \"10m\" }}\n"),
+    )
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_critical_incident_gets_a_draft_a_notice_to_its_owner_and_stays_pending_until_done() {
     let _frozen = freeze_time();
-    let dirs = AppDirs::new(TEST_POLICIES);
+    let dirs = AppDirs::new(&policies_with_target());
     let mut sink = WebhookSink::start().await;
     let mut settings = test_settings(&dirs, &sink.url);
     settings.postmortem.required_for = vec!["critical".into()];
@@ -149,6 +159,19 @@ async fn a_critical_incident_gets_a_draft_a_notice_to_its_owner_and_stays_pendin
     assert_eq!(json["responders"][1]["person"], "dana");
     assert_eq!(json["responders"][1]["seconds_to_acknowledge"], 2 * 60);
     assert_eq!(json["zone"], "America/Los_Angeles");
+    // Acknowledged after 12 minutes against the service's 10: a breach by 2.
+    let sla = &json["sla"];
+    assert_eq!(
+        (&sla["target_seconds"], &sla["target_source"]),
+        (&serde_json::json!(600), &serde_json::json!("service"))
+    );
+    assert_eq!(
+        (&sla["outcome"], &sla["breached_by_seconds"]),
+        (&serde_json::json!("breached"), &serde_json::json!(120))
+    );
+    assert_eq!(sla["answered_by"], "acknowledged");
+    assert_eq!(json["responders"][1]["first_response"], "acknowledged");
+    assert_eq!(json["responders"][1]["seconds_to_first_response"], 2 * 60);
 
     // Recorded where it went: no longer pending; again with the same URL changes nothing.
     let done = |url: &str| pb::PostMortemDoneRequest {
