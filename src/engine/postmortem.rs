@@ -110,9 +110,12 @@ pub(super) fn on_resolved(
          `pagerctl postmortem {id} --done URL`.\n",
         inc.severity, inc.service
     );
-    let long = format!(
-        "{intro}\n{}",
-        clip(&postmortem::markdown(&draft), MAX_NOTICE_DRAFT_BYTES, id)
+    // The draft after a separator naming its file: email attaches it, webhook and log
+    // show it after the text (`postmortem::notice`).
+    let long = postmortem::notice::with_attachment(
+        &intro,
+        &postmortem::notice::draft_filename(id),
+        &clip(&postmortem::markdown(&draft), MAX_NOTICE_DRAFT_BYTES, id),
     );
     for channel in &ctx.channels {
         // Email and the broadcast channels (webhook, log) carry the draft; SMS and Slack the

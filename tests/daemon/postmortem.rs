@@ -330,3 +330,117 @@ async fn notes_and_post_mortem_records_are_checked_at_the_edge() {
     assert_eq!(e.code(), Code::NotFound);
     app.stop().await;
 }
+
+/// The notice by email, through the real SMTP server: the acknowledger of a critical incident
+/// gets the draft as a Markdown attachment, identical to what `PostMortem` (and so
+/// `pagerctl postmortem`) prints; a high incident sends none.
+#[tokio::test(start_paused = true)]
+async fn the_owner_of_a_resolved_critical_incident_is_mailed_the_draft_as_an_attachment() {
+    use crate::channels::{PEOPLE, channel_settings, stands};
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(PEOPLE);
+    let mut s = stands().await;
+    let mut settings = channel_settings(&dirs, &s);
+    settings.postmortem.required_for = vec!["critical".into()];
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+    let mut bob = responder_for(&app, "bob").await;
+
+    // Bob's default rules: SMS now, email a minute later; he acknowledges before the mail.
+    let id = app
+        .trigger("mail", Severity::Critical, "pm")
+        .await
+        .incident_id;
+    assert_eq!(s.sms.next().await.form()["To"], "+15550000002");
+    bob.acknowledge(pb::AcknowledgeRequest { id, by: "".into() })
+        .await
+        .unwrap();
+    advance(mins(20)).await;
+    app.incidents
+        .resolve(pb::ResolveRequest {
+            id,
+            by: "".into(),
+            note: "disk replaced".into(),
+        })
+        .await
+        .unwrap();
+
+    let mail = s.smtp.next_mail().await;
+    assert_eq!(mail.headers["x-envelope-to"], "bob@example.com");
+    assert_eq!(
+        mail.headers["subject"],
+        format!("[pagerd] Post-mortem pending: incident {id} (critical mail)")
+    );
+    assert!(
+        mail.text
+            .contains(&format!("`pagerctl postmortem {id} --done URL`")),
+        "{}",
+        mail.text
+    );
+    let filename = format!("postmortem-incident-{id}.md");
+    assert!(
+        mail.text.contains(&format!("Attached: {filename}")),
+        "{}",
+        mail.text
+    );
+    assert!(
+        !mail.text.contains("# Post-mortem:"),
+        "the draft is attached, not inline: {}",
+        mail.text
+    );
+    assert_eq!(mail.attachments.len(), 1, "{:?}", mail.attachments);
+    let file = &mail.attachments[0];
+    assert_eq!(file.filename, filename);
+    assert_eq!(file.content_type, "text/markdown; charset=utf-8");
+    let draft = app
+        .incidents
+        .post_mortem(pb::PostMortemRequest { id })
+        .await
+        .unwrap()
+        .into_inner()
+        .markdown;
+    // MIME text travels with CRLF line ends (RFC 2046); the lines are the draft's.
+    assert_eq!(
+        file.body.replace("\r\n", "\n"),
+        draft,
+        "the attachment is the draft"
+    );
+    assert!(
+        draft.contains("- **SLA:** met (acknowledged after 0s)"),
+        "{draft}"
+    );
+
+    // A high incident needs no post-mortem: the next mail is the page of a later incident.
+    let high = app
+        .trigger("mail", Severity::High, "minor")
+        .await
+        .incident_id;
+    s.sms.next().await;
+    bob.acknowledge(pb::AcknowledgeRequest {
+        id: high,
+        by: "".into(),
+    })
+    .await
+    .unwrap();
+    app.incidents
+        .resolve(pb::ResolveRequest {
+            id: high,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let later = app
+        .trigger("mail", Severity::High, "later")
+        .await
+        .incident_id;
+    s.sms.next().await;
+    advance(mins(1)).await;
+    let next = s.smtp.next_mail().await;
+    assert!(
+        next.headers["subject"].ends_with(&format!("(#{later})")),
+        "{:?}",
+        next.headers["subject"]
+    );
+    assert!(next.attachments.is_empty());
+    assert_eq!(s.smtp.count(), 2);
+    app.stop().await;
+}

@@ -5,6 +5,7 @@
 //! zone, the response target); [`zone_for`] and [`notice_recipient`] are the two rules the
 //! engine asks about.
 
+pub mod notice;
 mod render;
 mod sla;
 #[cfg(test)]
