@@ -70,11 +70,11 @@ fn to_classic(open_metrics: &str) -> String {
 }
 
 /// Whether the hot-path recording calls record: always, except in the B runs of the
-/// benchmark that measures what they cost (`PAGERD_BENCH_METRICS_OFF=1`, read once per
+/// benchmark that measures what they cost (`BENCH_PAGERD_METRICS_OFF=1`, read once per
 /// process; BENCHMARKS.md "The metrics' hot-path cost"), so A and B are the same binary.
 fn recording() -> bool {
     static ON: LazyLock<bool> =
-        LazyLock::new(|| std::env::var_os("PAGERD_BENCH_METRICS_OFF").is_none());
+        LazyLock::new(|| std::env::var_os("BENCH_PAGERD_METRICS_OFF").is_none());
     *ON
 }
 
