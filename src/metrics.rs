@@ -5,8 +5,8 @@
 //! Labels are bounded: services, severities and channels come from the policy files and the
 //! settings; no incident id, person or free text is ever a label value.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, LazyLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -67,6 +67,15 @@ fn to_classic(open_metrics: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Whether the hot-path recording calls record: always, except in the B runs of the
+/// benchmark that measures what they cost (`BENCH_PAGERD_METRICS_OFF=1`, read once per
+/// process; BENCHMARKS.md "The metrics' hot-path cost"), so A and B are the same binary.
+fn recording() -> bool {
+    static ON: LazyLock<bool> =
+        LazyLock::new(|| std::env::var_os("BENCH_PAGERD_METRICS_OFF").is_none());
+    *ON
 }
 
 /// Seconds, for latencies measured in the daemon's own clock (delivery, lateness).
@@ -159,10 +168,16 @@ pub struct Observations {
 
 impl Observations {
     pub fn transition(&mut self, t: Transition, service: &str, severity: Severity) {
+        if !recording() {
+            return;
+        }
         self.transitions.push((t, service.to_string(), severity));
     }
 
     pub fn late(&mut self, seconds: f64) {
+        if !recording() {
+            return;
+        }
         self.lateness.push(seconds.max(0.0));
     }
 }
@@ -186,6 +201,9 @@ impl Default for WriteStats {
 impl WriteStats {
     /// One committed batch of `jobs` writes that took `seconds` from BEGIN to COMMIT.
     pub fn batch(&self, jobs: usize, seconds: f64) {
+        if !recording() {
+            return;
+        }
         self.batch_size.observe(jobs as f64);
         self.commit_seconds.observe(seconds);
     }
@@ -262,6 +280,9 @@ impl Metrics {
 
     /// `n` page attempts on `channel` came to `outcome`.
     pub fn pages(&self, channel: &str, outcome: PageOutcome, n: u64) {
+        if !recording() {
+            return;
+        }
         self.pages
             .get_or_create(&ChannelOutcome {
                 channel: channel.to_string(),
@@ -272,6 +293,9 @@ impl Metrics {
 
     /// A page accepted by `channel`'s provider `seconds` after it was due.
     pub fn delivered(&self, channel: &str, seconds: f64) {
+        if !recording() {
+            return;
+        }
         self.delivery_seconds
             .get_or_create(&ChannelLabel {
                 channel: channel.to_string(),

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 
 use super::load_report::off_hours;
-use super::{Event, EventKind, Incident, Severity};
+use super::{Event, EventKind, Incident, PolicySet, Severity};
 
 /// How long a resolved problem may stay away before its return counts as a re-trigger.
 pub const RETRIGGER_WINDOW: Duration = Duration::hours(24);
@@ -67,18 +67,99 @@ pub fn default_target(severity: Severity) -> Duration {
     }
 }
 
+/// Where a response target came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetSource {
+    /// The service's `response_targets`.
+    Service,
+    /// The escalation policy's `response_targets`.
+    Policy,
+    /// Neither sets one for the severity: [`default_target`].
+    Default,
+}
+
+impl TargetSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::Policy => "escalation policy",
+            Self::Default => "default",
+        }
+    }
+}
+
 /// The target for `severity`: the service's, else the policy's, else the default.
 pub fn target_for(
     service: Option<&ResponseTargets>,
     policy: Option<&ResponseTargets>,
     severity: Severity,
 ) -> Duration {
-    [service, policy]
-        .into_iter()
-        .flatten()
-        .find_map(|t| t.get(severity))
-        .and_then(|d| Duration::from_std(d).ok())
-        .unwrap_or_else(|| default_target(severity))
+    target_with_source(service, policy, severity).0
+}
+
+/// [`target_for`] and where the target came from.
+pub fn target_with_source(
+    service: Option<&ResponseTargets>,
+    policy: Option<&ResponseTargets>,
+    severity: Severity,
+) -> (Duration, TargetSource) {
+    [
+        (service, TargetSource::Service),
+        (policy, TargetSource::Policy),
+    ]
+    .into_iter()
+    .filter_map(|(t, source)| Some((t?.get(severity)?, source)))
+    .find_map(|(d, source)| Some((Duration::from_std(d).ok()?, source)))
+    .unwrap_or_else(|| (default_target(severity), TargetSource::Default))
+}
+
+/// THE target of an incident, for the report and the post-mortem alike: its service's
+/// targets, else those of the escalation policy it was opened on, for its severity.
+pub fn incident_target(set: &PolicySet, inc: &Incident) -> (Duration, TargetSource) {
+    target_with_source(
+        set.services.get(&inc.service).map(|s| &s.response_targets),
+        (set.policies.get(&inc.escalation_policy)).map(|p| &p.response_targets),
+        inc.severity,
+    )
+}
+
+/// When an incident was answered: its first acknowledgement, else its resolution.
+pub fn answered_at(inc: &Incident, events: &[Event]) -> Option<DateTime<Utc>> {
+    let acked_at = (events.iter())
+        .find(|e| e.kind == EventKind::Acknowledged)
+        .map(|e| e.at)
+        .or(inc.acknowledged_at);
+    [acked_at, inc.resolved_at].into_iter().flatten().min()
+}
+
+/// An incident's standing against its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sla {
+    /// Answered within the target.
+    Met,
+    /// Answered later than the target, or unanswered at `now` past it, late by this much.
+    Breached { late_by: Duration },
+    /// Unanswered and not yet past the target.
+    Pending,
+}
+
+/// The SLA rule (module doc), in one place.
+pub fn judge(
+    created_at: DateTime<Utc>,
+    answered: Option<DateTime<Utc>>,
+    target: Duration,
+    now: DateTime<Utc>,
+) -> Sla {
+    let waited = answered.unwrap_or(now) - created_at;
+    if waited > target {
+        Sla::Breached {
+            late_by: waited - target,
+        }
+    } else if answered.is_some() {
+        Sla::Met
+    } else {
+        Sla::Pending
+    }
 }
 
 /// What the report's rows are.
@@ -251,14 +332,10 @@ fn facts(
     let zone = (first_paged.as_ref())
         .and_then(|p| zones.get(p).copied())
         .unwrap_or(chrono_tz::UTC);
-    let answered = [acked_at, inc.resolved_at].into_iter().flatten().min();
-    let waited = answered.unwrap_or(now) - inc.created_at;
-    let sla = if waited > s.target {
-        Some(Some(waited - s.target))
-    } else if answered.is_some() {
-        Some(None)
-    } else {
-        None
+    let sla = match judge(inc.created_at, answered_at(inc, s.events), s.target, now) {
+        Sla::Met => Some(None),
+        Sla::Breached { late_by } => Some(Some(late_by)),
+        Sla::Pending => None,
     };
     Facts {
         first_paged,

@@ -91,16 +91,45 @@ fn targets_come_from_the_service_then_the_policy_then_the_defaults() {
         ..Default::default()
     };
     let table = [
-        (Some(&service), Some(&policy), Severity::Critical, 5),
-        (Some(&service), Some(&policy), Severity::High, 30),
-        (Some(&service), Some(&policy), Severity::Medium, 240),
-        (None, Some(&policy), Severity::Critical, 10),
-        (None, None, Severity::Critical, 15),
-        (None, None, Severity::High, 60),
-        (None, None, Severity::Low, 24 * 60),
+        (
+            Some(&service),
+            Some(&policy),
+            Severity::Critical,
+            5,
+            TargetSource::Service,
+        ),
+        (
+            Some(&service),
+            Some(&policy),
+            Severity::High,
+            30,
+            TargetSource::Policy,
+        ),
+        (
+            Some(&service),
+            Some(&policy),
+            Severity::Medium,
+            240,
+            TargetSource::Default,
+        ),
+        (
+            None,
+            Some(&policy),
+            Severity::Critical,
+            10,
+            TargetSource::Policy,
+        ),
+        (None, None, Severity::Critical, 15, TargetSource::Default),
+        (None, None, Severity::High, 60, TargetSource::Default),
+        (None, None, Severity::Low, 24 * 60, TargetSource::Default),
     ];
-    for (s, p, sev, minutes) in table {
+    for (s, p, sev, minutes, source) in table {
         assert_eq!(target_for(s, p, sev), Duration::minutes(minutes), "{sev}");
+        assert_eq!(
+            target_with_source(s, p, sev),
+            (Duration::minutes(minutes), source),
+            "{sev}"
+        );
     }
 }
 
@@ -405,5 +434,33 @@ mod properties {
             }
             prop_assert_eq!(r.total.mtta_median.is_some(), !acks.is_empty());
         }
+    }
+}
+
+#[test]
+fn the_sla_rule_judges_met_breached_and_pending() {
+    let at = |m: i64| utc("2026-03-03T10:00:00Z") + Duration::minutes(m);
+    let target = Duration::minutes(15);
+    let table = [
+        (Some(at(15)), at(60), Sla::Met),
+        (Some(at(3)), at(60), Sla::Met),
+        (
+            Some(at(17)),
+            at(60),
+            Sla::Breached {
+                late_by: Duration::minutes(2),
+            },
+        ),
+        (
+            None,
+            at(40),
+            Sla::Breached {
+                late_by: Duration::minutes(25),
+            },
+        ),
+        (None, at(15), Sla::Pending),
+    ];
+    for (answered, now, want) in table {
+        assert_eq!(judge(at(0), answered, target, now), want, "{answered:?}");
     }
 }

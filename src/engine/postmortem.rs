@@ -37,8 +37,8 @@ impl Engine {
             .await?;
         let (inc, events) =
             found.ok_or_else(|| EngineError::NotFound(format!("no incident {id}")))?;
-        let zone = postmortem::zone_for(&self.policies(), &inc);
-        let draft = postmortem::draft(&inc, &events, zone);
+        let now = self.clock().now();
+        let draft = postmortem::draft_for(&self.policies(), &inc, &events, now);
         Ok((inc, draft))
     }
 
@@ -99,7 +99,7 @@ pub(super) fn on_resolved(
     };
     let person = ctx.policies.people.get(&owner);
     let events = tx.timeline(id)?;
-    let draft = postmortem::draft(&inc, &events, postmortem::zone_for(&ctx.policies, &inc));
+    let draft = postmortem::draft_for(&ctx.policies, &inc, &events, ctx.now);
     let subject = format!(
         "Post-mortem pending: incident {id} ({} {})",
         inc.severity, inc.service
@@ -110,9 +110,12 @@ pub(super) fn on_resolved(
          `pagerctl postmortem {id} --done URL`.\n",
         inc.severity, inc.service
     );
-    let long = format!(
-        "{intro}\n{}",
-        clip(&postmortem::markdown(&draft), MAX_NOTICE_DRAFT_BYTES, id)
+    // The draft after a separator naming its file: email attaches it, webhook and log
+    // show it after the text (`postmortem::notice`).
+    let long = postmortem::notice::with_attachment(
+        &intro,
+        &postmortem::notice::draft_filename(id),
+        &clip(&postmortem::markdown(&draft), MAX_NOTICE_DRAFT_BYTES, id),
     );
     for channel in &ctx.channels {
         // Email and the broadcast channels (webhook, log) carry the draft; SMS and Slack the

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Engine, EngineError, EngineResult};
 use crate::domain::response_report::{
-    GroupBy, ResponseReport, Subject, essentials, response_report, target_for,
+    GroupBy, ResponseReport, Subject, essentials, incident_target, response_report,
 };
 use crate::domain::{Event, Incident};
 use crate::store::IncidentFilter;
@@ -75,13 +75,7 @@ impl Engine {
             .map(|(incident, events)| Subject {
                 incident,
                 events,
-                target: target_for(
-                    set.services
-                        .get(&incident.service)
-                        .map(|s| &s.response_targets),
-                    (set.policies.get(&incident.escalation_policy)).map(|p| &p.response_targets),
-                    incident.severity,
-                ),
+                target: incident_target(&set, incident).0,
             })
             .collect();
         let zones = (set.people.iter())

@@ -1,10 +1,12 @@
 //! Email over SMTP (lettre's async transport): STARTTLS, implicit TLS, or plain for a local
 //! relay; optional authentication. Each mail has a text and an HTML part with signed
-//! acknowledge/resolve links, and a Message-ID made from the page's idempotency key so a
+//! acknowledge/resolve links (and, for a notice that carries one, a post-mortem draft as a
+//! Markdown attachment), and a Message-ID made from the page's idempotency key so a
 //! resend after a crash is recognisable as the same mail.
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -16,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::channels::resolve_secret;
 use crate::config::settings::{EmailSettings, SmtpTls};
 use crate::domain::contact::Method;
+use crate::domain::postmortem::notice::split_attachment;
 use crate::domain::{IncidentState, Page, PageKind};
 
 pub struct EmailChannel {
@@ -109,14 +112,40 @@ impl ContactChannel for EmailChannel {
             .parse()
             .map_err(|e| SendError::Permanent(format!("bad email address {to:?}: {e}")))?;
         let links = |p: &Page| self.action_links(p);
-        let text = render::email_text(pages, &links);
-        let html = render::email_html(pages, &links);
+        // A notice that carries a file (a post-mortem draft) shows its text, names the file,
+        // and the file goes along as an attachment.
+        let mut files = Vec::new();
+        let shown: Vec<Page> = (pages.iter())
+            .map(|p| {
+                let mut p = p.clone();
+                if let Some(n) = &mut p.notice {
+                    let (text, file) = split_attachment(&n.body);
+                    if let Some(file) = file {
+                        files.push((file.filename.to_string(), file.content.to_string()));
+                        n.body = format!("{text}\nAttached: {}\n", file.filename);
+                    }
+                }
+                p
+            })
+            .collect();
+        let text = render::email_text(&shown, &links);
+        let html = render::email_html(&shown, &links);
+        let mut body = MultiPart::alternative_plain_html(text, html);
+        if !files.is_empty() {
+            let markdown = ContentType::parse("text/markdown; charset=utf-8")
+                .map_err(|e| SendError::Permanent(format!("building the mail: {e}")))?;
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for (name, content) in files {
+                mixed = mixed.singlepart(Attachment::new(name).body(content, markdown.clone()));
+            }
+            body = mixed;
+        }
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(render::subject(pages))
             .message_id(Some(format!("<{}@pagerd>", first.idempotency_key)))
-            .multipart(MultiPart::alternative_plain_html(text, html))
+            .multipart(body)
             .map_err(|e| SendError::Permanent(format!("building the mail: {e}")))?;
         match self.transport.send(message).await {
             Ok(resp) => Ok(Delivered::with(format!(

@@ -43,10 +43,20 @@ async fn responder_for(app: &TestApp, person: &str) -> IncidentServiceClient<Cha
     IncidentServiceClient::new(with_token(raw, &secret))
 }
 
+/// The test policies with a 10-minute critical response target on service `web`.
+fn policies_with_target() -> String {
+    let plain = "[[service]]\nname = \"web\"\nescalation_policy = \"oncall\"\n";
+    assert!(TEST_POLICIES.contains(plain));
+    TEST_POLICIES.replace(
+        plain,
+        &format!("{plain}response_targets = {{ critical = \"10m\" }}\n"),
+    )
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_critical_incident_gets_a_draft_a_notice_to_its_owner_and_stays_pending_until_done() {
     let _frozen = freeze_time();
-    let dirs = AppDirs::new(TEST_POLICIES);
+    let dirs = AppDirs::new(&policies_with_target());
     let mut sink = WebhookSink::start().await;
     let mut settings = test_settings(&dirs, &sink.url);
     settings.postmortem.required_for = vec!["critical".into()];
@@ -149,6 +159,19 @@ async fn a_critical_incident_gets_a_draft_a_notice_to_its_owner_and_stays_pendin
     assert_eq!(json["responders"][1]["person"], "dana");
     assert_eq!(json["responders"][1]["seconds_to_acknowledge"], 2 * 60);
     assert_eq!(json["zone"], "America/Los_Angeles");
+    // Acknowledged after 12 minutes against the service's 10: a breach by 2.
+    let sla = &json["sla"];
+    assert_eq!(
+        (&sla["target_seconds"], &sla["target_source"]),
+        (&serde_json::json!(600), &serde_json::json!("service"))
+    );
+    assert_eq!(
+        (&sla["outcome"], &sla["breached_by_seconds"]),
+        (&serde_json::json!("breached"), &serde_json::json!(120))
+    );
+    assert_eq!(sla["answered_by"], "acknowledged");
+    assert_eq!(json["responders"][1]["first_response"], "acknowledged");
+    assert_eq!(json["responders"][1]["seconds_to_first_response"], 2 * 60);
 
     // Recorded where it went: no longer pending; again with the same URL changes nothing.
     let done = |url: &str| pb::PostMortemDoneRequest {
@@ -305,5 +328,119 @@ async fn notes_and_post_mortem_records_are_checked_at_the_edge() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
+    app.stop().await;
+}
+
+/// The notice by email, through the real SMTP server: the acknowledger of a critical incident
+/// gets the draft as a Markdown attachment, identical to what `PostMortem` (and so
+/// `pagerctl postmortem`) prints; a high incident sends none.
+#[tokio::test(start_paused = true)]
+async fn the_owner_of_a_resolved_critical_incident_is_mailed_the_draft_as_an_attachment() {
+    use crate::channels::{PEOPLE, channel_settings, stands};
+    let _frozen = freeze_time();
+    let dirs = AppDirs::new(PEOPLE);
+    let mut s = stands().await;
+    let mut settings = channel_settings(&dirs, &s);
+    settings.postmortem.required_for = vec!["critical".into()];
+    let mut app = spawn_app_with(settings, Clock::anchored(t0())).await;
+    let mut bob = responder_for(&app, "bob").await;
+
+    // Bob's default rules: SMS now, email a minute later; he acknowledges before the mail.
+    let id = app
+        .trigger("mail", Severity::Critical, "pm")
+        .await
+        .incident_id;
+    assert_eq!(s.sms.next().await.form()["To"], "+15550000002");
+    bob.acknowledge(pb::AcknowledgeRequest { id, by: "".into() })
+        .await
+        .unwrap();
+    advance(mins(20)).await;
+    app.incidents
+        .resolve(pb::ResolveRequest {
+            id,
+            by: "".into(),
+            note: "disk replaced".into(),
+        })
+        .await
+        .unwrap();
+
+    let mail = s.smtp.next_mail().await;
+    assert_eq!(mail.headers["x-envelope-to"], "bob@example.com");
+    assert_eq!(
+        mail.headers["subject"],
+        format!("[pagerd] Post-mortem pending: incident {id} (critical mail)")
+    );
+    assert!(
+        mail.text
+            .contains(&format!("`pagerctl postmortem {id} --done URL`")),
+        "{}",
+        mail.text
+    );
+    let filename = format!("postmortem-incident-{id}.md");
+    assert!(
+        mail.text.contains(&format!("Attached: {filename}")),
+        "{}",
+        mail.text
+    );
+    assert!(
+        !mail.text.contains("# Post-mortem:"),
+        "the draft is attached, not inline: {}",
+        mail.text
+    );
+    assert_eq!(mail.attachments.len(), 1, "{:?}", mail.attachments);
+    let file = &mail.attachments[0];
+    assert_eq!(file.filename, filename);
+    assert_eq!(file.content_type, "text/markdown; charset=utf-8");
+    let draft = app
+        .incidents
+        .post_mortem(pb::PostMortemRequest { id })
+        .await
+        .unwrap()
+        .into_inner()
+        .markdown;
+    // MIME text travels with CRLF line ends (RFC 2046); the lines are the draft's.
+    assert_eq!(
+        file.body.replace("\r\n", "\n"),
+        draft,
+        "the attachment is the draft"
+    );
+    assert!(
+        draft.contains("- **SLA:** met (acknowledged after 0s)"),
+        "{draft}"
+    );
+
+    // A high incident needs no post-mortem: the next mail is the page of a later incident.
+    let high = app
+        .trigger("mail", Severity::High, "minor")
+        .await
+        .incident_id;
+    s.sms.next().await;
+    bob.acknowledge(pb::AcknowledgeRequest {
+        id: high,
+        by: "".into(),
+    })
+    .await
+    .unwrap();
+    app.incidents
+        .resolve(pb::ResolveRequest {
+            id: high,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let later = app
+        .trigger("mail", Severity::High, "later")
+        .await
+        .incident_id;
+    s.sms.next().await;
+    advance(mins(1)).await;
+    let next = s.smtp.next_mail().await;
+    assert!(
+        next.headers["subject"].ends_with(&format!("(#{later})")),
+        "{:?}",
+        next.headers["subject"]
+    );
+    assert!(next.attachments.is_empty());
+    assert_eq!(s.smtp.count(), 2);
     app.stop().await;
 }

@@ -121,6 +121,16 @@ pub struct Mail {
     pub headers: HashMap<String, String>,
     pub text: String,
     pub html: String,
+    /// Parts with `Content-Disposition: attachment`, in order.
+    pub attachments: Vec<MailFile>,
+}
+
+/// An attached file: its name, MIME type (with charset), and decoded text.
+#[derive(Debug, Clone)]
+pub struct MailFile {
+    pub filename: String,
+    pub content_type: String,
+    pub body: String,
 }
 
 impl Mail {
@@ -131,19 +141,38 @@ impl Mail {
             .iter()
             .map(|h| (h.get_key().to_ascii_lowercase(), h.get_value()))
             .collect();
-        let mut text = String::new();
-        let mut html = String::new();
-        for part in m.subparts.iter().chain(std::iter::once(&m)) {
-            match part.ctype.mimetype.as_str() {
-                "text/plain" => text = part.get_body().unwrap(),
-                "text/html" => html = part.get_body().unwrap(),
-                _ => {}
-            }
-        }
-        Self {
+        let mut mail = Self {
             headers,
-            text,
-            html,
+            text: String::new(),
+            html: String::new(),
+            attachments: Vec::new(),
+        };
+        mail.walk(&m);
+        mail
+    }
+
+    /// Every leaf part, however deeply nested (an attachment puts the text and HTML
+    /// alternatives one level down).
+    fn walk(&mut self, part: &mailparse::ParsedMail<'_>) {
+        if !part.subparts.is_empty() {
+            for sub in &part.subparts {
+                self.walk(sub);
+            }
+            return;
+        }
+        let disposition = part.get_content_disposition();
+        if disposition.disposition == mailparse::DispositionType::Attachment {
+            self.attachments.push(MailFile {
+                filename: (disposition.params.get("filename").cloned()).unwrap_or_default(),
+                content_type: format!("{}; charset={}", part.ctype.mimetype, part.ctype.charset),
+                body: part.get_body().unwrap(),
+            });
+            return;
+        }
+        match part.ctype.mimetype.as_str() {
+            "text/plain" => self.text = part.get_body().unwrap(),
+            "text/html" => self.html = part.get_body().unwrap(),
+            _ => {}
         }
     }
 

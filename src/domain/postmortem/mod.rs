@@ -1,10 +1,13 @@
 //! The post-mortem draft of an incident: what it was, what happened when (in UTC and in the
 //! service's zone), who was paged and who responded how fast, and the empty sections the
 //! team fills in. Pure: [`draft`] builds it from the incident and its timeline,
-//! [`markdown`] renders it; [`zone_for`] and [`notice_recipient`] are the two rules the
+//! [`markdown`] renders it, [`draft_for`] gathers what it needs from the policy set (the
+//! zone, the response target); [`zone_for`] and [`notice_recipient`] are the two rules the
 //! engine asks about.
 
+pub mod notice;
 mod render;
+mod sla;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +20,7 @@ use serde::Serialize;
 use super::{Event, EventKind, Incident, PolicySet, Severity, Target};
 
 pub use render::markdown;
+pub use sla::{SlaVerdict, sla_verdict};
 
 /// Timeline events a draft lists at most: the first and the last half of this many, so the
 /// trigger and the resolution are always in it; the events between are counted.
@@ -46,6 +50,8 @@ pub struct Draft {
     pub time_to_acknowledge_seconds: Option<i64>,
     /// From the trigger to the resolution.
     pub time_to_resolve_seconds: Option<i64>,
+    /// The response against its target (the SLA of the response report).
+    pub sla: SlaVerdict,
     pub alert_count: u32,
     /// The alert's details: the impact fields as the monitoring system sent them.
     pub impact: BTreeMap<String, String>,
@@ -79,6 +85,11 @@ pub struct Responder {
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// From their first page to their acknowledgement.
     pub seconds_to_acknowledge: Option<i64>,
+    /// Their first action on the incident: "acknowledged", "note" or "resolved", when, and
+    /// how long after their first page (`None` when they were not paged).
+    pub first_response: Option<&'static str>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub seconds_to_first_response: Option<i64>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub notes: u32,
 }
@@ -166,8 +177,21 @@ fn actor_who(label: &str) -> &str {
     label.split_once(" (").map_or(label, |(who, _)| who)
 }
 
+/// The draft of `inc` under `policies` at `now`: its zone ([`zone_for`]) and its response
+/// target (`response_report::incident_target`, the report's own).
+pub fn draft_for(
+    policies: &PolicySet,
+    inc: &Incident,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> Draft {
+    let target = super::response_report::incident_target(policies, inc);
+    let sla = sla_verdict(inc, events, target, now);
+    draft(inc, events, zone_for(policies, inc), sla)
+}
+
 /// Builds the draft of `inc` from its timeline (oldest first), with times also in `zone`.
-pub fn draft(inc: &Incident, events: &[Event], zone: (Tz, String)) -> Draft {
+pub fn draft(inc: &Incident, events: &[Event], zone: (Tz, String), sla: SlaVerdict) -> Draft {
     let first_ack = events
         .iter()
         .find(|e| e.kind == EventKind::Acknowledged)
@@ -202,12 +226,24 @@ pub fn draft(inc: &Incident, events: &[Event], zone: (Tz, String)) -> Draft {
                     failed: 0,
                     acknowledged_at: None,
                     seconds_to_acknowledge: None,
+                    first_response: None,
+                    first_response_at: None,
+                    seconds_to_first_response: None,
                     resolved_at: None,
                     notes: 0,
                 });
                 responders.last_mut().expect("just pushed")
             }
         };
+        if matches!(
+            e.kind,
+            EventKind::Acknowledged | EventKind::Resolved | EventKind::Note
+        ) && r.first_response.is_none()
+        {
+            r.first_response = Some(e.kind.as_str());
+            r.first_response_at = Some(e.at);
+            r.seconds_to_first_response = r.first_paged_at.map(|p| (e.at - p).num_seconds());
+        }
         match e.kind {
             EventKind::Delivered | EventKind::DeliveryFailed => {
                 if e.kind == EventKind::Delivered {
@@ -267,6 +303,7 @@ pub fn draft(inc: &Incident, events: &[Event], zone: (Tz, String)) -> Draft {
         resolve_note: inc.resolve_note.clone().filter(|n| !n.is_empty()),
         time_to_acknowledge_seconds: first_ack.map(|t| (t - inc.created_at).num_seconds()),
         time_to_resolve_seconds: inc.resolved_at.map(|t| (t - inc.created_at).num_seconds()),
+        sla,
         alert_count: inc.alert_count,
         impact: inc.details.clone(),
         links: inc

@@ -215,6 +215,8 @@ pub fn markdown(d: &Draft) -> String {
         "- **Time to resolve:** {}",
         dur(d.time_to_resolve_seconds)
     );
+    let _ = writeln!(o, "- **Response target:** {}", target_line(d));
+    let _ = writeln!(o, "- **SLA:** {}", sla_line(d));
     let _ = writeln!(
         o,
         "- **Escalations:** {} (highest level paged: {})",
@@ -224,7 +226,7 @@ pub fn markdown(d: &Draft) -> String {
         o.push_str("\n*Nobody was paged and nobody acted.*\n");
     } else {
         o.push_str(
-            "\n| Person | First paged (UTC) | Level | Pages delivered | Pages failed | Acknowledged | Resolved | Notes |\n\
+            "\n| Person | First paged (UTC) | Level | Pages delivered | Pages failed | First response | Resolved | Notes |\n\
              |---|---|---|---|---|---|---|---|\n",
         );
         for r in &d.responders {
@@ -248,10 +250,14 @@ fn responder_row(r: &Responder) -> String {
         .first_paged_level
         .map(|l| l.to_string())
         .unwrap_or_else(|| "-".into());
-    let acked = match (r.acknowledged_at, r.seconds_to_acknowledge) {
-        (Some(_), Some(s)) => format!("yes, {} after the first page", human(s)),
-        (Some(t), None) => format!("yes, at {}", t.format("%H:%M:%S UTC")),
-        (None, _) => "-".into(),
+    let acked = match (
+        r.first_response,
+        r.first_response_at,
+        r.seconds_to_first_response,
+    ) {
+        (Some(what), _, Some(s)) => format!("{what}, {} after the first page", human(s)),
+        (Some(what), Some(t), None) => format!("{what} at {}", t.format("%H:%M:%S UTC")),
+        _ => "-".into(),
     };
     let resolved = if r.resolved_at.is_some() { "yes" } else { "-" };
     format!(
@@ -261,4 +267,29 @@ fn responder_row(r: &Responder) -> String {
         r.failed,
         r.notes
     )
+}
+
+/// "10m for critical, set on service web" / "… no target configured: the default".
+fn target_line(d: &Draft) -> String {
+    let target = human(d.sla.target_seconds);
+    let from = match d.sla.target_source {
+        "service" => format!("set on service {}", md(&d.service)),
+        "escalation policy" => format!("set on escalation policy {}", md(&d.escalation_policy)),
+        _ => "no target configured: the default".into(),
+    };
+    format!("{target} for {}, {from}", d.severity)
+}
+
+/// "met (acknowledged after 12m)", "breached by 2m (…)", "pending (…)".
+fn sla_line(d: &Draft) -> String {
+    let s = &d.sla;
+    let how = match (s.answered_by, s.answered_after_seconds) {
+        (Some("acknowledged"), Some(t)) => format!("acknowledged after {}", human(t)),
+        (Some(_), Some(t)) => format!("never acknowledged; resolved after {}", human(t)),
+        _ => format!("not answered as of {}", utc(s.as_of)),
+    };
+    match (s.outcome, s.breached_by_seconds) {
+        ("breached", Some(late)) => format!("**breached by {}** ({how})", human(late)),
+        (outcome, _) => format!("{outcome} ({how})"),
+    }
 }

@@ -10,6 +10,7 @@ use super::render::{human, md};
 use super::*;
 use crate::domain::ingest::SupportHours;
 use crate::domain::policy::{HandoffNotify, ScheduleDef};
+use crate::domain::response_report::{ResponseTargets, TargetSource};
 use crate::domain::rotation::{Rotation, ShiftLength};
 use crate::domain::schedule::{Layer, Schedule};
 use crate::domain::{
@@ -300,11 +301,7 @@ fn the_notice_goes_to_the_acknowledger_else_the_resolver_else_the_first_level() 
 
 #[test]
 fn responders_are_listed_in_order_with_how_fast_they_acted() {
-    let d = draft(
-        &incident("web", "sched"),
-        &events(),
-        (chrono_tz::UTC, "x".into()),
-    );
+    let d = draft_for(&set(), &incident("web", "sched"), &events(), t(90));
     let got: Vec<_> = d
         .responders
         .iter()
@@ -314,6 +311,8 @@ fn responders_are_listed_in_order_with_how_fast_they_acted() {
                 r.first_paged_level,
                 r.delivered,
                 r.seconds_to_acknowledge,
+                r.first_response,
+                r.seconds_to_first_response,
                 r.resolved_at.is_some(),
                 r.notes,
             )
@@ -322,8 +321,26 @@ fn responders_are_listed_in_order_with_how_fast_they_acted() {
     assert_eq!(
         got,
         [
-            ("ann", Some(1), 1, None, true, 1),
-            ("bob", Some(2), 1, Some(5 * 60), false, 0),
+            (
+                "ann",
+                Some(1),
+                1,
+                None,
+                Some("note"),
+                Some(30 * 60),
+                true,
+                1
+            ),
+            (
+                "bob",
+                Some(2),
+                1,
+                Some(5 * 60),
+                Some("acknowledged"),
+                Some(5 * 60),
+                false,
+                0
+            ),
         ]
     );
     assert_eq!(d.time_to_acknowledge_seconds, Some(20 * 60));
@@ -340,11 +357,14 @@ fn a_long_timeline_keeps_its_first_and_last_events() {
         many.push(event(i, 1, EventKind::Deduplicated, "repeat"));
     }
     many.push(event(1000, 90, EventKind::Resolved, "last"));
-    let d = draft(
-        &incident("web", "sched"),
+    let inc = incident("web", "sched");
+    let sla = sla_verdict(
+        &inc,
         &many,
-        (chrono_tz::UTC, "x".into()),
+        (Duration::minutes(15), TargetSource::Default),
+        t(90),
     );
+    let d = draft(&inc, &many, (chrono_tz::UTC, "x".into()), sla);
     assert_eq!(d.timeline.len(), MAX_TIMELINE_ENTRIES);
     assert_eq!(d.omitted_events, 1000 - MAX_TIMELINE_ENTRIES);
     assert_eq!(d.timeline.first().unwrap().message, "first");
@@ -360,7 +380,7 @@ fn a_long_timeline_keeps_its_first_and_last_events() {
 fn a_whole_draft_renders_every_section_in_both_zones() {
     let policies = set();
     let inc = incident("web", "sched");
-    let d = draft(&inc, &events(), zone_for(&policies, &inc));
+    let d = draft_for(&policies, &inc, &events(), t(90));
     let text = markdown(&d);
     let want = [
         "# Post-mortem: incident 7 — checkout is down\n",
@@ -376,7 +396,10 @@ fn a_whole_draft_renders_every_section_in_both_zones() {
         "| 2026-03-02 17:15:00 | 2026-03-02 18:15:00 CET | delivered | 2 | bob via webhook | page delivered to bob |",
         "| 2026-03-02 17:30:00 | 2026-03-02 18:30:00 CET | note |  | ann (token ann-laptop via gRPC) | rolled back the \\| deploy \\<b\\>now\\</b\\> |",
         "- **Escalations:** 1 (highest level paged: 2)",
-        "| bob | 2026-03-02 17:15:00 | 2 | 1 | 0 | yes, 5m after the first page | - | 0 |",
+        "- **Response target:** 15m for critical, no target configured: the default",
+        "- **SLA:** **breached by 5m** (acknowledged after 20m)",
+        "| ann | 2026-03-02 17:00:00 | 1 | 1 | 0 | note, 30m after the first page | yes | 1 |",
+        "| bob | 2026-03-02 17:15:00 | 2 | 1 | 0 | acknowledged, 5m after the first page | - | 0 |",
         "## Root cause\n\n*To be written.*",
         "## What went well",
         "## What went wrong",
@@ -388,5 +411,146 @@ fn a_whole_draft_renders_every_section_in_both_zones() {
     // Every table row has as many cells as its header.
     for line in text.lines().filter(|l| l.starts_with("| 2026")) {
         assert_eq!(line.matches(" | ").count(), 5, "{line}");
+    }
+}
+
+/// Targets on the service and/or the policy; `(service, policy)` critical minutes.
+fn with_targets(service: Option<u64>, policy: Option<u64>) -> PolicySet {
+    let mut set = set();
+    let t = |m: Option<u64>| ResponseTargets {
+        critical: m.map(|m| StdDuration::from_secs(m * 60)),
+        ..Default::default()
+    };
+    set.services.get_mut("web").unwrap().response_targets = t(service);
+    set.policies.get_mut("sched").unwrap().response_targets = t(policy);
+    set
+}
+
+#[test]
+fn the_response_is_judged_against_the_reports_target() {
+    let acked = incident("web", "sched"); // acknowledged at 20m, resolved at 65m
+    let unacked = Incident {
+        acknowledged_at: None,
+        acknowledged_by: None,
+        ..acked.clone()
+    };
+    let open = Incident {
+        state: IncidentState::Triggered,
+        resolved_at: None,
+        resolved_by: None,
+        ..unacked.clone()
+    };
+    let no_ack: Vec<Event> = (events().into_iter())
+        .filter(|e| e.kind != EventKind::Acknowledged)
+        .collect();
+    let only_paged = events()[..5].to_vec();
+    // (incident, events, service / policy critical target in minutes, now,
+    //  target, source, outcome, late by, answered by, answered after, SLA line)
+    type Row<'a> = (
+        &'a Incident,
+        &'a [Event],
+        (Option<u64>, Option<u64>),
+        i64,
+        (i64, &'a str),
+        (&'a str, Option<i64>),
+        (Option<&'a str>, Option<i64>),
+        &'a str,
+    );
+    let table: [Row; 6] = [
+        (
+            &acked,
+            &events(),
+            (Some(30), Some(10)),
+            90,
+            (30, "service"),
+            ("met", None),
+            (Some("acknowledged"), Some(20)),
+            "met (acknowledged after 20m)",
+        ),
+        (
+            &acked,
+            &events(),
+            (None, Some(10)),
+            90,
+            (10, "escalation policy"),
+            ("breached", Some(10)),
+            (Some("acknowledged"), Some(20)),
+            "**breached by 10m** (acknowledged after 20m)",
+        ),
+        // No target configured anywhere: the support manuals' default for critical.
+        (
+            &acked,
+            &events(),
+            (None, None),
+            90,
+            (15, "default"),
+            ("breached", Some(5)),
+            (Some("acknowledged"), Some(20)),
+            "**breached by 5m** (acknowledged after 20m)",
+        ),
+        // Never acknowledged: the resolution is the answer.
+        (
+            &unacked,
+            &no_ack,
+            (Some(120), None),
+            90,
+            (120, "service"),
+            ("met", None),
+            (Some("resolved"), Some(65)),
+            "met (never acknowledged; resolved after 1h 5m)",
+        ),
+        // Never answered, past the target at the time of the draft.
+        (
+            &open,
+            &only_paged,
+            (None, None),
+            40,
+            (15, "default"),
+            ("breached", Some(25)),
+            (None, None),
+            "**breached by 25m** (not answered as of 2026-03-02 17:40:00 UTC)",
+        ),
+        (
+            &open,
+            &only_paged,
+            (None, None),
+            10,
+            (15, "default"),
+            ("pending", None),
+            (None, None),
+            "pending (not answered as of 2026-03-02 17:10:00 UTC)",
+        ),
+    ];
+    for (inc, evs, (svc, pol), now, target, outcome, answered, line) in table {
+        let d = draft_for(&with_targets(svc, pol), inc, evs, t(now));
+        let s = &d.sla;
+        let m = |v: Option<i64>| v.map(|v| v * 60);
+        assert_eq!(
+            (s.target_seconds, s.target_source),
+            (target.0 * 60, target.1)
+        );
+        assert_eq!(
+            (s.outcome, s.breached_by_seconds),
+            (outcome.0, m(outcome.1))
+        );
+        assert_eq!(
+            (s.answered_by, s.answered_after_seconds),
+            (answered.0, m(answered.1))
+        );
+        let text = markdown(&d);
+        assert!(
+            text.contains(&format!("- **SLA:** {line}\n")),
+            "{line}\n{text}"
+        );
+        let source = match target.1 {
+            "service" => "set on service web".to_string(),
+            "escalation policy" => "set on escalation policy sched".to_string(),
+            _ => "no target configured: the default".to_string(),
+        };
+        let want = format!(
+            "- **Response target:** {} for critical, {source}\n",
+            human(target.0 * 60)
+        );
+        assert!(text.contains(&want), "{want}\n{text}");
     }
 }
