@@ -71,7 +71,12 @@ pub fn mint_secret() -> anyhow::Result<String> {
 /// plain hash (no salt, no slow KDF) is enough and keeps the per-request lookup one index
 /// probe.
 pub fn secret_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hex::encode(secret_digest(secret))
+}
+
+/// The raw SHA-256 of a secret: what the daemon's token cache is keyed on.
+pub fn secret_digest(secret: &str) -> super::token_cache::Digest {
+    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// A token name: 1–64 characters of letters, digits, `-`, `_`, `.`, `@`.

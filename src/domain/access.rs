@@ -2,6 +2,7 @@
 //! needs. Pure; the gRPC layer (`api::grpc::auth`) applies it.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A token's role. Ordered: each role may do everything the ones before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,6 +38,27 @@ impl Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Who called, as their token says. Every authenticated request carries one, so it is
+/// shared, not copied: cloning it counts references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's name.
+    pub token: Arc<str>,
+    pub role: Role,
+    /// The person the token belongs to, if any.
+    pub person: Option<Arc<str>>,
+}
+
+impl Identity {
+    pub fn new(token: &str, role: Role, person: Option<&str>) -> Self {
+        Self {
+            token: token.into(),
+            role,
+            person: person.map(Arc::from),
+        }
     }
 }
 

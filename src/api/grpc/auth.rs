@@ -5,9 +5,9 @@
 //! [`crate::domain::access`]. `AlertService` calls without a token pass on to the handler,
 //! which accepts them only with an integration key ([`alert_caller`]).
 
-use std::task::{Context, Poll};
-
 use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tonic::Status;
 use tonic::codegen::{BoxFuture, http};
@@ -15,21 +15,17 @@ use tonic::codegen::{BoxFuture, http};
 use super::revocable::{RECHECK, Revocable};
 
 use crate::app::token_cache::{Cached, TokenCache};
-use crate::app::tokens::secret_hash;
+use crate::app::tokens::secret_digest;
 use crate::clock::Clock;
+pub use crate::domain::access::Identity;
 use crate::domain::access::{self, Access, Role};
 use crate::store::Store;
 
-/// Who called, as the token says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub token: String,
-    pub role: Role,
-    pub person: Option<String>,
-}
-
+/// Shared by every request (cloned per call, so one reference count).
 #[derive(Clone)]
-pub struct AuthLayer {
+pub struct AuthLayer(Arc<Parts>);
+
+struct Parts {
     store: Store,
     clock: Clock,
     cache: TokenCache,
@@ -37,11 +33,11 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     pub fn new(store: Store, clock: Clock, cache: TokenCache) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             store,
             clock,
             cache,
-        }
+        }))
     }
 }
 
@@ -85,36 +81,30 @@ impl AuthLayer {
     /// The identity of `token`, or UNAUTHENTICATED (unknown, revoked and expired look alike
     /// to the caller; the log says which).
     async fn identify(&self, token: &str) -> Result<Identity, Status> {
-        let hash = secret_hash(token);
-        let found = match self.cache.get(&hash) {
-            Cached::Hit(t) => Some(t),
-            Cached::Miss(guard) => {
-                let key = hash.clone();
-                let found = self
-                    .store
-                    .read(move |tx| tx.token_by_hash(&key))
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = format!("{e:#}"), "token lookup failed");
-                        Status::unavailable("cannot check the token now; retry")
-                    })?;
-                if let Some(t) = &found {
-                    self.cache.insert(hash, t.clone(), guard, self.clock.now());
-                }
-                found
-            }
+        let digest = secret_digest(token);
+        let parts = &self.0;
+        let guard = match parts.cache.get(&digest) {
+            // The common case: no allocation, no store read.
+            Cached::Hit(v) if v.is_live(parts.clock.now()) => return Ok(v.identity),
+            Cached::Hit(v) => return Err(dead(&v.identity.token)),
+            Cached::Miss(guard) => guard,
         };
-        let now = self.clock.now();
+        let hash = hex::encode(digest);
+        let found = parts
+            .store
+            .read(move |tx| tx.token_by_hash(&hash))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = format!("{e:#}"), "token lookup failed");
+                Status::unavailable("cannot check the token now; retry")
+            })?;
+        let now = parts.clock.now();
         match found {
-            Some(t) if t.is_live(now) => Ok(Identity {
-                token: t.name,
-                role: t.role,
-                person: t.person,
-            }),
-            Some(t) => {
-                tracing::info!(token = %t.name, "refused a revoked or expired token");
-                Err(Status::unauthenticated("token revoked or expired"))
+            Some(t) if t.is_live(now) => {
+                parts.cache.insert(digest, &t, guard, now);
+                Ok(Identity::new(&t.name, t.role, t.person.as_deref()))
             }
+            Some(t) => Err(dead(&t.name)),
             None => Err(Status::unauthenticated("unknown token")),
         }
     }
@@ -195,6 +185,12 @@ fn denied(role: Role, id: &Identity) -> Status {
         "needs role {role}; token `{}` has role {}",
         id.token, id.role
     ))
+}
+
+/// The refusal of a revoked or expired token (the log says which token).
+fn dead(name: &str) -> Status {
+    tracing::info!(token = %name, "refused a revoked or expired token");
+    Status::unauthenticated("token revoked or expired")
 }
 
 /// For `AlertService` handlers: Ok if the request may go on. A request naming an
@@ -283,11 +279,7 @@ mod tests {
 
     #[test]
     fn alert_calls_need_a_key_or_a_responder() {
-        let id = |role| Identity {
-            token: "t".into(),
-            role,
-            person: None,
-        };
+        let id = |role| Identity::new("t", role, None);
         assert!(alert_caller(None, true).is_ok());
         assert!(alert_caller(Some(&id(Role::Viewer)), true).is_ok());
         assert!(alert_caller(Some(&id(Role::Responder)), false).is_ok());

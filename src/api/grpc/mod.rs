@@ -73,7 +73,7 @@ fn caller(identity: Option<&Identity>, by: String) -> Result<Actor, Status> {
     let by = parse_actor(by)?;
     let id = identity.ok_or_else(|| Status::unauthenticated("no authenticated caller"))?;
     let actor = Actor::new(
-        id.person.clone().unwrap_or_else(|| id.token.clone()),
+        id.person.as_deref().unwrap_or(&id.token),
         format!("token {} via gRPC", id.token),
     );
     Ok(if by == "api" {
