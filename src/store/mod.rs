@@ -31,6 +31,8 @@
 //! into one database transaction, each closure in a savepoint of its own, and commits once for
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
+#[cfg(test)]
+mod contract_tests;
 mod error;
 mod feed;
 mod health;
