@@ -124,8 +124,8 @@ pub async fn run(
     let tls = tls::Tls::from_settings(&settings.tls)?;
     let grpc_addr = listeners.grpc.local_addr()?;
     let http_addr = listeners.http.local_addr()?;
-    let db = settings.database_path();
-    let (store, writer) = Store::open(&db, &settings.store).await?;
+    let db = settings.store_url()?;
+    let (store, writer) = Store::open_url(&db, &settings.store).await?;
     // Access control: the local admin token, written once so the walkthrough needs no setup.
     match tokens::ensure_local_admin(&store, &settings.data_dir, options.clock.now()).await? {
         Some(path) => tracing::info!(

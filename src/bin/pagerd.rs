@@ -142,7 +142,7 @@ fn token(settings: &Settings, cmd: TokenCommand) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let (store, writer) = Store::open(&settings.database_path(), &settings.store).await?;
+        let (store, writer) = Store::open_settings(settings).await?;
         let result = token_command(&store, &settings.data_dir, cmd).await;
         drop(store);
         writer.wait().await;

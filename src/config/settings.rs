@@ -313,6 +313,9 @@ pub struct StoreSettings {
     /// Committed events buffered for live `Watch` streams; one further behind is told where
     /// to resume.
     pub event_buffer: usize,
+    /// Where the store lives (issue 13): unset or `sqlite://PATH` is SQLite (unset:
+    /// `data_dir/pagerd.db`), `postgres://…` is PostgreSQL (see `store::url`).
+    pub url: Option<String>,
 }
 
 impl Default for StoreSettings {
@@ -322,6 +325,7 @@ impl Default for StoreSettings {
             busy_timeout: Duration::from_secs(5),
             max_batch: 1024,
             event_buffer: 4096,
+            url: None,
         }
     }
 }
@@ -532,12 +536,19 @@ impl Settings {
         self.connections.validate()?;
         self.postmortem.validate()?;
         self.health.validate()?;
+        self.store_url()?;
         Ok(())
     }
 
     /// The SQLite database file inside `data_dir`.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("pagerd.db")
+    }
+
+    /// Where the store lives: `store.url`, or the SQLite file in `data_dir` when unset.
+    pub fn store_url(&self) -> anyhow::Result<crate::store::url::StoreUrl> {
+        crate::store::url::parse(self.store.url.as_deref(), &self.database_path())
+            .map_err(anyhow::Error::msg)
     }
 }
 

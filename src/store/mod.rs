@@ -40,6 +40,9 @@ pub mod pg_server;
 pub mod sqlite;
 mod tx;
 mod types;
+// The PostgreSQL backend and `store.url` (issue 13).
+pub mod postgres;
+pub mod url;
 
 use std::future::Future;
 use std::path::Path;
@@ -140,6 +143,28 @@ impl Store {
     pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Store, WriterDone)> {
         let (backend, done) = sqlite::open(path, settings).await?;
         Ok((Store::new(backend), done))
+    }
+
+    /// Opens the store `url` names (SQLite or PostgreSQL; see [`url`]).
+    pub async fn open_url(
+        url: &url::StoreUrl,
+        settings: &StoreSettings,
+    ) -> Result<(Store, WriterDone)> {
+        match url {
+            url::StoreUrl::Sqlite(path) => Store::open(path, settings).await,
+            url::StoreUrl::Postgres(url) => {
+                let (backend, done) = postgres::open(url, settings).await?;
+                Ok((Store::new(backend), done))
+            }
+        }
+    }
+
+    /// Opens the store the settings name (`store.url`, else `data_dir/pagerd.db`).
+    pub async fn open_settings(
+        settings: &crate::config::settings::Settings,
+    ) -> anyhow::Result<(Store, WriterDone)> {
+        let url = settings.store_url()?;
+        Ok(Store::open_url(&url, &settings.store).await?)
     }
 
     /// A store over any backend.
