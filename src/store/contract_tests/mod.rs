@@ -35,7 +35,10 @@ impl Place {
             Place::Sqlite(dir) => Store::open(&dir.path().join("t.db"), &settings)
                 .await
                 .unwrap(),
-            Place::Postgres(_url) => unimplemented!("until the PostgreSQL backend is merged"),
+            Place::Postgres(url) => {
+                let url = crate::store::url::StoreUrl::Postgres(url.clone());
+                Store::open_url(&url, &settings).await.unwrap()
+            }
         }
     }
 }
