@@ -156,7 +156,8 @@ impl PgServer {
             self.databases.fetch_add(1, Ordering::Relaxed)
         );
         let url = self.url();
-        let create = format!("CREATE DATABASE {name}");
+        // FILE_COPY copies the template's files instead of writing them all to the WAL.
+        let create = format!("CREATE DATABASE {name} STRATEGY = FILE_COPY");
         off_runtime(move || -> anyhow::Result<()> {
             let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
             client.batch_execute(&create)?;
@@ -214,6 +215,9 @@ impl Postmaster {
                 "fsync=off",
                 "synchronous_commit=off",
                 "full_page_writes=off",
+                // Little WAL kept: a test process may make hundreds of databases.
+                "max_wal_size=64MB",
+                "min_wal_size=32MB",
             ] {
                 cmd.args(["-c", setting]);
             }
