@@ -48,7 +48,7 @@ pub(super) async fn overrides_are_stored_listed_and_removed_once(place: Place) {
         .await
         .unwrap();
     assert_eq!(live.iter().map(|o| o.id).collect::<Vec<_>>(), [a.id, b.id]);
-    assert_eq!(listed, [a.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&a));
     assert_eq!(one, Some(a.clone()));
 
     let (first, second, missing) = store
