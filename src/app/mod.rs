@@ -124,6 +124,10 @@ pub async fn run(
     let tls = tls::Tls::from_settings(&settings.tls)?;
     let grpc_addr = listeners.grpc.local_addr()?;
     let http_addr = listeners.http.local_addr()?;
+    // SQLite makes it beside its file; the admin token and token cache live there whatever
+    // the store.
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| anyhow::anyhow!("creating data_dir {}: {e}", settings.data_dir.display()))?;
     let db = settings.store_url()?;
     let (store, writer) = Store::open_url(&db, &settings.store).await?;
     // The admin token and link secret live in data_dir; on SQLite opening the database made

@@ -236,8 +236,10 @@ pub fn migrate(client: &mut Client) -> Result<()> {
     // Held to the end of this transaction; a second node waits here, then finds the work done.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .map_err(fail)?;
+    // Without the notice "schema_version already exists, skipping" on every start.
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS schema_version (
              version    BIGINT PRIMARY KEY,
              applied_at BIGINT NOT NULL
          )",
