@@ -130,10 +130,6 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("creating data_dir {}: {e}", settings.data_dir.display()))?;
     let db = settings.store_url()?;
     let (store, writer) = Store::open_url(&db, &settings.store).await?;
-    // The admin token and link secret live in data_dir; on SQLite opening the database made
-    // it, on PostgreSQL nothing else does.
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     // Access control: the local admin token, written once so the walkthrough needs no setup.
     match tokens::ensure_local_admin(&store, &settings.data_dir, options.clock.now()).await? {
         Some(path) => tracing::info!(
