@@ -32,6 +32,8 @@
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
 pub mod cluster;
+#[cfg(test)]
+mod contract_tests;
 mod error;
 mod feed;
 mod health;

@@ -156,7 +156,8 @@ impl PgServer {
             self.databases.fetch_add(1, Ordering::Relaxed)
         );
         let url = self.url();
-        let create = format!("CREATE DATABASE {name}");
+        // FILE_COPY copies the template's files instead of writing them all to the WAL.
+        let create = format!("CREATE DATABASE {name} STRATEGY = FILE_COPY");
         off_runtime(move || -> anyhow::Result<()> {
             let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
             client.batch_execute(&create)?;
@@ -214,6 +215,9 @@ impl Postmaster {
                 "fsync=off",
                 "synchronous_commit=off",
                 "full_page_writes=off",
+                // Little WAL kept: a test process may make hundreds of databases.
+                "max_wal_size=64MB",
+                "min_wal_size=32MB",
             ] {
                 cmd.args(["-c", setting]);
             }
@@ -562,5 +566,63 @@ mod tests {
         })
         .unwrap();
         assert_eq!(fsync, "on");
+    }
+
+    /// Run by `a_killed_process_takes_its_server_with_it` in a child process: starts a
+    /// server, says its postmaster's pid, then waits to be killed.
+    #[test]
+    #[ignore = "a helper run by another test in a child process"]
+    fn child_holding_a_server() {
+        if std::env::var_os("PAGERD_PG_SERVER_CHILD").is_none() {
+            return;
+        }
+        let server = PgServer::start(PgOptions::testing()).unwrap();
+        println!("POSTMASTER {}", server.pid);
+        std::thread::sleep(Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_killed_process_takes_its_server_with_it() {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::pg_server::tests::child_holding_a_server",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("PAGERD_PG_SERVER_CHILD", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let pid: u32 = out
+            .lines()
+            .map_while(|l| l.ok())
+            .find_map(|l| l.strip_prefix("POSTMASTER ").map(|p| p.parse().unwrap()))
+            .expect("the child started a server");
+        assert!(running(pid), "the postmaster runs while its process lives");
+        child.kill().unwrap(); // SIGKILL: no destructor, no atexit
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while running(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "postmaster {pid} outlived its process"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Alive and not a zombie (an orphan's zombie may stay until init reaps it).
+    fn running(pid: u32) -> bool {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+            Err(_) => false,
+        }
     }
 }

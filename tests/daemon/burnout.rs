@@ -189,140 +189,142 @@ pub(crate) async fn resolve(app: &mut TestApp, id: i64) {
 const CAP_9_MARCH: &str = "ann skipped: 4 on-call weeks in 2026-Q1 already (limit 4) → bob; \
      ann is owed bob's next turn (back to back: nobody else eligible)";
 
-#[tokio::test(start_paused = true)]
-async fn the_quarter_cap_moves_turns_flags_overrides_and_tells_the_owner_when_nobody_is_eligible() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(POLICIES);
-    let mut sink = WebhookSink::start().await;
-    let clock = Clock::anchored(start());
-    let app = spawn_app(&dirs, &sink, clock).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn the_quarter_cap_moves_turns_flags_overrides_and_tells_the_owner_when_nobody_is_eligible(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, POLICIES);
+        let mut sink = WebhookSink::start().await;
+        let clock = Clock::anchored(start());
+        let app = spawn_app(&dirs, &sink, clock).await;
 
-    // Ann covers bob's second week: her weeks count (2 by 19 January).
-    ScheduleServiceClient::new(app.channel.clone())
-        .add_override(pb::AddOverrideRequest {
-            schedule: "rota".into(),
-            person: "ann".into(),
-            start: ts(at("2026-01-12T09:00:00Z")),
-            end: ts(at("2026-01-19T09:00:00Z")),
-            reason: "swap".into(),
-            by: "victor".into(),
-        })
-        .await
-        .expect("AddOverride");
+        // Ann covers bob's second week: her weeks count (2 by 19 January).
+        ScheduleServiceClient::new(app.channel.clone())
+            .add_override(pb::AddOverrideRequest {
+                schedule: "rota".into(),
+                person: "ann".into(),
+                start: ts(at("2026-01-12T09:00:00Z")),
+                end: ts(at("2026-01-19T09:00:00Z")),
+                reason: "swap".into(),
+                by: "victor".into(),
+            })
+            .await
+            .expect("AddOverride");
 
-    // Projected: ann has 4 weeks after 16 February, so her turn of 9 March goes to bob.
-    let s = shift_at(&app, "rota", at("2026-03-10T00:00:00Z")).await;
-    assert_eq!(s.person, "bob");
-    // Cat had 2 March and bob has 16 March: either would be on call two weeks in a row (ann
-    // cannot take bob's week back, she is at the cap), so it is flagged.
-    assert_eq!(s.reason, CAP_9_MARCH);
-    assert!(s.projected && s.flagged);
-    let o = shift_at(&app, "rota", at("2026-01-13T00:00:00Z")).await;
-    assert_eq!(
-        (o.person.as_str(), o.reason.as_str(), o.flagged),
-        ("ann", "override: ann", false)
-    );
+        // Projected: ann has 4 weeks after 16 February, so her turn of 9 March goes to bob.
+        let s = shift_at(&app, "rota", at("2026-03-10T00:00:00Z")).await;
+        assert_eq!(s.person, "bob");
+        // Cat had 2 March and bob has 16 March: either would be on call two weeks in a row (ann
+        // cannot take bob's week back, she is at the cap), so it is flagged.
+        assert_eq!(s.reason, CAP_9_MARCH);
+        assert!(s.projected && s.flagged);
+        let o = shift_at(&app, "rota", at("2026-01-13T00:00:00Z")).await;
+        assert_eq!(
+            (o.person.as_str(), o.reason.as_str(), o.flagged),
+            ("ann", "override: ann", false)
+        );
 
-    // An override beyond the cap is taken and flagged.
-    ScheduleServiceClient::new(app.channel.clone())
-        .add_override(pb::AddOverrideRequest {
-            schedule: "rota".into(),
-            person: "ann".into(),
-            start: ts(at("2026-03-17T09:00:00Z")),
-            end: ts(at("2026-03-18T09:00:00Z")),
-            reason: "cover".into(),
-            by: "victor".into(),
-        })
-        .await
-        .expect("AddOverride");
-    let o = shift_at(&app, "rota", at("2026-03-17T12:00:00Z")).await;
-    assert_eq!(o.person, "ann");
-    assert!(o.flagged);
-    assert_eq!(
-        o.reason,
-        "override: ann takes it over a limit: 4 on-call weeks in 2026-Q1 already (limit 4)"
-    );
+        // An override beyond the cap is taken and flagged.
+        ScheduleServiceClient::new(app.channel.clone())
+            .add_override(pb::AddOverrideRequest {
+                schedule: "rota".into(),
+                person: "ann".into(),
+                start: ts(at("2026-03-17T09:00:00Z")),
+                end: ts(at("2026-03-18T09:00:00Z")),
+                reason: "cover".into(),
+                by: "victor".into(),
+            })
+            .await
+            .expect("AddOverride");
+        let o = shift_at(&app, "rota", at("2026-03-17T12:00:00Z")).await;
+        assert_eq!(o.person, "ann");
+        assert!(o.flagged);
+        assert_eq!(
+            o.reason,
+            "override: ann takes it over a limit: 4 on-call weeks in 2026-Q1 already (limit 4)"
+        );
 
-    // The quarter runs: each turn is recorded at its start with the projected decision.
-    advance_to(&app, clock, at("2026-03-09T10:00:00Z")).await;
-    let s = shift_at(&app, "rota", at("2026-03-10T00:00:00Z")).await;
-    assert_eq!(
-        (s.person.as_str(), s.reason.as_str(), s.projected),
-        ("bob", CAP_9_MARCH, false)
-    );
+        // The quarter runs: each turn is recorded at its start with the projected decision.
+        advance_to(&app, clock, at("2026-03-09T10:00:00Z")).await;
+        let s = shift_at(&app, "rota", at("2026-03-10T00:00:00Z")).await;
+        assert_eq!(
+            (s.person.as_str(), s.reason.as_str(), s.projected),
+            ("bob", CAP_9_MARCH, false)
+        );
 
-    // 16 March is bob's (his third week: ann covered his second), though ann's flagged day
-    // comes off it; 23 March is cat's fourth.
-    advance_to(&app, clock, at("2026-03-23T10:00:00Z")).await;
-    let s = shift_at(&app, "rota", at("2026-03-16T12:00:00Z")).await;
-    assert_eq!(
-        (s.person.as_str(), s.reason.as_str()),
-        (
-            "bob",
-            "bob's turn (no swap back to ann: 4 on-call weeks in 2026-Q1 already (limit 4))"
-        )
-    );
-    let s = shift_at(&app, "rota", at("2026-03-24T00:00:00Z")).await;
-    assert_eq!(
-        (s.person.as_str(), s.reason.as_str()),
-        ("cat", "cat's turn")
-    );
+        // 16 March is bob's (his third week: ann covered his second), though ann's flagged day
+        // comes off it; 23 March is cat's fourth.
+        advance_to(&app, clock, at("2026-03-23T10:00:00Z")).await;
+        let s = shift_at(&app, "rota", at("2026-03-16T12:00:00Z")).await;
+        assert_eq!(
+            (s.person.as_str(), s.reason.as_str()),
+            (
+                "bob",
+                "bob's turn (no swap back to ann: 4 on-call weeks in 2026-Q1 already (limit 4))"
+            )
+        );
+        let s = shift_at(&app, "rota", at("2026-03-24T00:00:00Z")).await;
+        assert_eq!(
+            (s.person.as_str(), s.reason.as_str()),
+            ("cat", "cat's turn")
+        );
 
-    // 30 March: ann (4 weeks and a day), bob (would be 4.9) and cat (would be 5) are all at
-    // the cap. The least loaded (bob, 3.9) takes it and the owner is told.
-    advance_to(&app, clock, at("2026-03-30T10:00:00Z")).await;
-    let s = shift_at(&app, "rota", at("2026-03-31T00:00:00Z")).await;
-    assert_eq!(s.person, "bob");
-    assert_eq!(
-        s.reason,
-        "nobody eligible (ann skipped: 4.1 on-call weeks in 2026-Q1 already (limit 4); \
-         bob skipped: 3.9 on-call weeks in 2026-Q1 already (limit 4); \
-         cat skipped: 4 on-call weeks in 2026-Q1 already (limit 4)) \
-         → least-loaded bob (3.9 weeks in 2026-Q1)"
-    );
-    let notice = sink.next().await;
-    assert_eq!((notice.person(), notice.kind()), ("victor", "handoff"));
-    assert!(
-        notice.body["notice"]["subject"]
-            .as_str()
-            .unwrap()
-            .contains("Nobody eligible for a shift on rota"),
-        "{:?}",
-        notice.body
-    );
-    // A new quarter starts afresh; bob's own turn follows the one he was left with (flagged).
-    let s = shift_at(&app, "rota", at("2026-04-07T00:00:00Z")).await;
-    assert_eq!(
-        s.reason,
-        "bob's turn (back to back: on call the turn before too)"
-    );
-    assert!(s.flagged);
+        // 30 March: ann (4 weeks and a day), bob (would be 4.9) and cat (would be 5) are all at
+        // the cap. The least loaded (bob, 3.9) takes it and the owner is told.
+        advance_to(&app, clock, at("2026-03-30T10:00:00Z")).await;
+        let s = shift_at(&app, "rota", at("2026-03-31T00:00:00Z")).await;
+        assert_eq!(s.person, "bob");
+        assert_eq!(
+            s.reason,
+            "nobody eligible (ann skipped: 4.1 on-call weeks in 2026-Q1 already (limit 4); \
+             bob skipped: 3.9 on-call weeks in 2026-Q1 already (limit 4); \
+             cat skipped: 4 on-call weeks in 2026-Q1 already (limit 4)) \
+             → least-loaded bob (3.9 weeks in 2026-Q1)"
+        );
+        let notice = sink.next().await;
+        assert_eq!((notice.person(), notice.kind()), ("victor", "handoff"));
+        assert!(
+            notice.body["notice"]["subject"]
+                .as_str()
+                .unwrap()
+                .contains("Nobody eligible for a shift on rota"),
+            "{:?}",
+            notice.body
+        );
+        // A new quarter starts afresh; bob's own turn follows the one he was left with (flagged).
+        let s = shift_at(&app, "rota", at("2026-04-07T00:00:00Z")).await;
+        assert_eq!(
+            s.reason,
+            "bob's turn (back to back: on call the turn before too)"
+        );
+        assert!(s.flagged);
 
-    // The report counts the skips (9 and 30 March) and the flagged override.
-    let report = ReportServiceClient::new(app.channel.clone())
-        .on_call_load(pb::OnCallLoadRequest {
-            from: ts(at("2026-01-01T00:00:00Z")),
-            to: ts(at("2026-03-31T00:00:00Z")),
-            schedule: "rota".into(),
-        })
-        .await
-        .expect("OnCallLoad")
-        .into_inner();
-    let get = |name: &str| report.people.iter().find(|p| p.person == name).unwrap();
-    let (ann, bob, cat) = (get("ann"), get("bob"), get("cat"));
-    assert_eq!(
-        (ann.limit_skips, bob.limit_skips, cat.limit_skips),
-        (2, 0, 1)
-    );
-    assert_eq!((ann.flagged_overrides, bob.flagged_overrides), (1, 0));
-    // Turns 0, 3 and 6, the swap week and the flagged day.
-    assert_eq!(ann.shifts, 5);
-    assert!(
-        (ann.quarter_weeks - (4.0 + 1.0 / 7.0)).abs() < 1e-9,
-        "{}",
-        ann.quarter_weeks
-    );
-    app.stop().await;
+        // The report counts the skips (9 and 30 March) and the flagged override.
+        let report = ReportServiceClient::new(app.channel.clone())
+            .on_call_load(pb::OnCallLoadRequest {
+                from: ts(at("2026-01-01T00:00:00Z")),
+                to: ts(at("2026-03-31T00:00:00Z")),
+                schedule: "rota".into(),
+            })
+            .await
+            .expect("OnCallLoad")
+            .into_inner();
+        let get = |name: &str| report.people.iter().find(|p| p.person == name).unwrap();
+        let (ann, bob, cat) = (get("ann"), get("bob"), get("cat"));
+        assert_eq!(
+            (ann.limit_skips, bob.limit_skips, cat.limit_skips),
+            (2, 0, 1)
+        );
+        assert_eq!((ann.flagged_overrides, bob.flagged_overrides), (1, 0));
+        // Turns 0, 3 and 6, the swap week and the flagged day.
+        assert_eq!(ann.shifts, 5);
+        assert!(
+            (ann.quarter_weeks - (4.0 + 1.0 / 7.0)).abs() < 1e-9,
+            "{}",
+            ann.quarter_weeks
+        );
+        app.stop().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -398,44 +400,46 @@ async fn the_report_pays_a_15_minute_call_in_1_hour_and_2_h_10_min_3_hours() {
     app.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_restart_mid_quarter_changes_no_past_decision_and_no_projection() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(POLICIES);
-    let sink = WebhookSink::start().await;
-    let clock = Clock::anchored(start());
-    let app = spawn_app(&dirs, &sink, clock).await;
-    ScheduleServiceClient::new(app.channel.clone())
-        .add_override(pb::AddOverrideRequest {
-            schedule: "rota".into(),
-            person: "ann".into(),
-            start: ts(at("2026-01-12T09:00:00Z")),
-            end: ts(at("2026-01-19T09:00:00Z")),
-            reason: "swap".into(),
-            by: "victor".into(),
-        })
-        .await
-        .expect("AddOverride");
-    advance_to(&app, clock, at("2026-02-12T10:00:00Z")).await;
-    let quarter = |s: Vec<pb::Shift>| -> Vec<(String, String, i64)> {
-        s.into_iter()
-            .map(|s| (s.person, s.reason, s.start.unwrap().seconds))
-            .collect()
-    };
-    let before =
-        quarter(shifts(&app, "rota", "2026-01-05T00:00:00Z", "2026-04-13T00:00:00Z").await);
-    app.stop().await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_mid_quarter_changes_no_past_decision_and_no_projection(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, POLICIES);
+        let sink = WebhookSink::start().await;
+        let clock = Clock::anchored(start());
+        let app = spawn_app(&dirs, &sink, clock).await;
+        ScheduleServiceClient::new(app.channel.clone())
+            .add_override(pb::AddOverrideRequest {
+                schedule: "rota".into(),
+                person: "ann".into(),
+                start: ts(at("2026-01-12T09:00:00Z")),
+                end: ts(at("2026-01-19T09:00:00Z")),
+                reason: "swap".into(),
+                by: "victor".into(),
+            })
+            .await
+            .expect("AddOverride");
+        advance_to(&app, clock, at("2026-02-12T10:00:00Z")).await;
+        let quarter = |s: Vec<pb::Shift>| -> Vec<(String, String, i64)> {
+            s.into_iter()
+                .map(|s| (s.person, s.reason, s.start.unwrap().seconds))
+                .collect()
+        };
+        let before =
+            quarter(shifts(&app, "rota", "2026-01-05T00:00:00Z", "2026-04-13T00:00:00Z").await);
+        app.stop().await;
 
-    // Down across a turn start (Monday 16 February 09:00).
-    advance(mins(5 * 24 * 60)).await;
-    let app = spawn_app(&dirs, &sink, clock).await;
-    settle(&app, clock).await;
-    let after = shifts(&app, "rota", "2026-01-05T00:00:00Z", "2026-04-13T00:00:00Z").await;
-    let missed = after
-        .iter()
-        .find(|s| s.start.unwrap().seconds == at("2026-02-16T09:00:00Z").timestamp())
-        .unwrap();
-    assert!(!missed.projected, "the missed turn is recorded at start");
-    assert_eq!(quarter(after), before);
-    app.stop().await;
+        // Down across a turn start (Monday 16 February 09:00).
+        advance(mins(5 * 24 * 60)).await;
+        let app = spawn_app(&dirs, &sink, clock).await;
+        settle(&app, clock).await;
+        let after = shifts(&app, "rota", "2026-01-05T00:00:00Z", "2026-04-13T00:00:00Z").await;
+        let missed = after
+            .iter()
+            .find(|s| s.start.unwrap().seconds == at("2026-02-16T09:00:00Z").timestamp())
+            .unwrap();
+        assert!(!missed.projected, "the missed turn is recorded at start");
+        assert_eq!(quarter(after), before);
+        app.stop().await;
+    }
 }

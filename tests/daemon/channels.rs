@@ -436,24 +436,26 @@ async fn slack_buttons_acknowledge_after_the_signature_is_checked_and_the_messag
     app.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn contact_rules_step_through_methods_until_someone_acknowledges() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(PEOPLE);
-    let mut s = stands().await;
-    let mut app = spawn_app_with(channel_settings(&dirs, &s), Clock::anchored(t0())).await;
-    // Alice: Slack at once, SMS after 1 minute, email after 3.
-    let id = trigger(&mut app, "shop", Severity::High, "rules").await;
-    assert_eq!(s.slack.next().await.path, "/chat.postMessage");
-    s.sms.expect_quiet("SMS before its minute").await;
-    advance(mins(1)).await;
-    assert_eq!(s.sms.next().await.form()["To"], "+15550000001");
-    // Acknowledged before the email step: no email.
-    app.ack(id, "alice").await;
-    advance(mins(5)).await;
-    real_timeout(Duration::from_millis(300), std::future::pending::<()>()).await;
-    assert_eq!(s.smtp.count(), 0, "no email after the acknowledgement");
-    app.stop().await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn contact_rules_step_through_methods_until_someone_acknowledges(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, PEOPLE);
+        let mut s = stands().await;
+        let mut app = spawn_app_with(channel_settings(&dirs, &s), Clock::anchored(t0())).await;
+        // Alice: Slack at once, SMS after 1 minute, email after 3.
+        let id = trigger(&mut app, "shop", Severity::High, "rules").await;
+        assert_eq!(s.slack.next().await.path, "/chat.postMessage");
+        s.sms.expect_quiet("SMS before its minute").await;
+        advance(mins(1)).await;
+        assert_eq!(s.sms.next().await.form()["To"], "+15550000001");
+        // Acknowledged before the email step: no email.
+        app.ack(id, "alice").await;
+        advance(mins(5)).await;
+        real_timeout(Duration::from_millis(300), std::future::pending::<()>()).await;
+        assert_eq!(s.smtp.count(), 0, "no email after the acknowledgement");
+        app.stop().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -677,26 +679,28 @@ async fn email_goes_over_implicit_tls_with_a_login() {
     assert_eq!(mail.headers["x-auth"], "True");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_contact_step_due_while_the_daemon_was_down_runs_at_start() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(PEOPLE);
-    let mut s = stands().await;
-    let settings = channel_settings(&dirs, &s);
-    let clock = Clock::anchored(t0());
-    let mut app = spawn_app_with(settings.clone(), clock).await;
-    trigger(&mut app, "shop", Severity::High, "restart").await;
-    assert_eq!(s.slack.next().await.path, "/chat.postMessage");
-    app.stop().await;
-    // Alice's SMS step (1 minute) came due while the daemon was down.
-    advance(mins(2)).await;
-    let app = spawn_app_with(settings, clock).await;
-    let sms = s.sms.next().await;
-    assert_eq!(sms.form()["To"], "+15550000001");
-    s.slack
-        .expect_quiet("the Slack page is not sent twice")
-        .await;
-    app.stop().await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn a_contact_step_due_while_the_daemon_was_down_runs_at_start(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, PEOPLE);
+        let mut s = stands().await;
+        let settings = channel_settings(&dirs, &s);
+        let clock = Clock::anchored(t0());
+        let mut app = spawn_app_with(settings.clone(), clock).await;
+        trigger(&mut app, "shop", Severity::High, "restart").await;
+        assert_eq!(s.slack.next().await.path, "/chat.postMessage");
+        app.stop().await;
+        // Alice's SMS step (1 minute) came due while the daemon was down.
+        advance(mins(2)).await;
+        let app = spawn_app_with(settings, clock).await;
+        let sms = s.sms.next().await;
+        assert_eq!(sms.form()["To"], "+15550000001");
+        s.slack
+            .expect_quiet("the Slack page is not sent twice")
+            .await;
+        app.stop().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -11,113 +11,117 @@ fn secs_after_t0(ts: &Option<prost_types::Timestamp>) -> i64 {
     ts.as_ref().expect("timestamp set").seconds - t0().timestamp()
 }
 
-#[tokio::test(start_paused = true)]
-async fn second_level_is_paged_when_first_level_does_not_acknowledge_and_ack_stops_paging() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(TEST_POLICIES);
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn second_level_is_paged_when_first_level_does_not_acknowledge_and_ack_stops_paging(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, TEST_POLICIES);
+        let mut sink = WebhookSink::start().await;
+        let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    let r = app.trigger("checkout", Severity::High, "disk-full").await;
-    assert!(!r.deduplicated);
-    let first = app.page(&mut sink).await;
-    assert_eq!(
-        (first.person(), first.level(), first.kind()),
-        ("alice", 1, "page")
-    );
-    assert_eq!(first.incident_id(), r.incident_id);
-    assert!(!first.idempotency_key.is_empty());
+        let r = app.trigger("checkout", Severity::High, "disk-full").await;
+        assert!(!r.deduplicated);
+        let first = app.page(&mut sink).await;
+        assert_eq!(
+            (first.person(), first.level(), first.kind()),
+            ("alice", 1, "page")
+        );
+        assert_eq!(first.incident_id(), r.incident_id);
+        assert!(!first.idempotency_key.is_empty());
 
-    // One second before the 30-minute delay runs out, level 2 is still only scheduled.
-    advance(mins(30) - Duration::from_secs(1)).await;
-    let inc = app.get(r.incident_id).await.incident.unwrap();
-    assert_eq!(
-        (inc.level, secs_after_t0(&inc.next_action_at)),
-        (0, 30 * 60)
-    );
-    sink.expect_quiet("level 2 paged before its delay").await;
+        // One second before the 30-minute delay runs out, level 2 is still only scheduled.
+        advance(mins(30) - Duration::from_secs(1)).await;
+        let inc = app.get(r.incident_id).await.incident.unwrap();
+        assert_eq!(
+            (inc.level, secs_after_t0(&inc.next_action_at)),
+            (0, 30 * 60)
+        );
+        sink.expect_quiet("level 2 paged before its delay").await;
 
-    advance(Duration::from_secs(1)).await;
-    let second = app.page(&mut sink).await;
-    assert_eq!((second.person(), second.level()), ("bob", 2));
+        advance(Duration::from_secs(1)).await;
+        let second = app.page(&mut sink).await;
+        assert_eq!((second.person(), second.level()), ("bob", 2));
 
-    let acked = app.ack(r.incident_id, "bob").await;
-    assert!(acked.changed);
-    let inc = acked.incident.unwrap();
-    assert_eq!(inc.state(), IncidentState::Acknowledged);
-    // The admin token acknowledged; "bob" is only a note.
-    assert_eq!(inc.acknowledged_by, "local-admin");
-    // Only the 4h ack timeout is pending; the escalation to the next level is gone.
-    assert_eq!(secs_after_t0(&inc.next_action_at), 30 * 60 + 4 * 3600);
+        let acked = app.ack(r.incident_id, "bob").await;
+        assert!(acked.changed);
+        let inc = acked.incident.unwrap();
+        assert_eq!(inc.state(), IncidentState::Acknowledged);
+        // The admin token acknowledged; "bob" is only a note.
+        assert_eq!(inc.acknowledged_by, "local-admin");
+        // Only the 4h ack timeout is pending; the escalation to the next level is gone.
+        assert_eq!(secs_after_t0(&inc.next_action_at), 30 * 60 + 4 * 3600);
 
-    advance(mins(200)).await;
-    sink.expect_quiet("paging continued after acknowledgement")
-        .await;
-    assert_eq!(
-        app.timeline_kinds(r.incident_id).await,
-        [
-            EventKind::Triggered,
-            EventKind::Paged,
-            EventKind::Delivered,
-            EventKind::Escalated,
-            EventKind::Paged,
-            EventKind::Delivered,
-            EventKind::Acknowledged,
-        ]
-    );
-    // A second acknowledgement changes nothing.
-    let again = app.ack(r.incident_id, "alice").await;
-    assert!(!again.changed);
-    assert_eq!(again.incident.unwrap().acknowledged_by, "local-admin");
-    app.stop().await;
+        advance(mins(200)).await;
+        sink.expect_quiet("paging continued after acknowledgement")
+            .await;
+        assert_eq!(
+            app.timeline_kinds(r.incident_id).await,
+            [
+                EventKind::Triggered,
+                EventKind::Paged,
+                EventKind::Delivered,
+                EventKind::Escalated,
+                EventKind::Paged,
+                EventKind::Delivered,
+                EventKind::Acknowledged,
+            ]
+        );
+        // A second acknowledgement changes nothing.
+        let again = app.ack(r.incident_id, "alice").await;
+        assert!(!again.changed);
+        assert_eq!(again.incident.unwrap().acknowledged_by, "local-admin");
+        app.stop().await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn critical_incidents_climb_the_critical_ladder_on_its_timeline() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(TEST_POLICIES);
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn critical_incidents_climb_the_critical_ladder_on_its_timeline(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, TEST_POLICIES);
+        let mut sink = WebhookSink::start().await;
+        let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    let r = app.trigger("checkout", Severity::Critical, "p0").await;
-    assert_eq!(persons(&app.pages(&mut sink, 2).await), ["alice", "bob"]);
+        let r = app.trigger("checkout", Severity::Critical, "p0").await;
+        assert_eq!(persons(&app.pages(&mut sink, 2).await), ["alice", "bob"]);
 
-    // 15m → dana, 30m → victor, 1h → cora, 2h → erin, each one second late: not yet.
-    for (wait, who, level) in [
-        (15, "dana", 2),
-        (30, "victor", 3),
-        (60, "cora", 4),
-        (120, "erin", 5),
-    ] {
-        advance(mins(wait) - Duration::from_secs(1)).await;
-        sink.expect_quiet(&format!("{who} paged early")).await;
-        advance(Duration::from_secs(1)).await;
-        let page = app.page(&mut sink).await;
-        assert_eq!((page.person(), page.level()), (who, level));
+        // 15m → dana, 30m → victor, 1h → cora, 2h → erin, each one second late: not yet.
+        for (wait, who, level) in [
+            (15, "dana", 2),
+            (30, "victor", 3),
+            (60, "cora", 4),
+            (120, "erin", 5),
+        ] {
+            advance(mins(wait) - Duration::from_secs(1)).await;
+            sink.expect_quiet(&format!("{who} paged early")).await;
+            advance(Duration::from_secs(1)).await;
+            let page = app.page(&mut sink).await;
+            assert_eq!((page.person(), page.level()), (who, level));
+        }
+
+        // Erin's 4h pass ends the chain (repeat 0): erin is told it went unanswered, nothing more.
+        advance(mins(240)).await;
+        let notice = app.page(&mut sink).await;
+        assert_eq!((notice.person(), notice.kind()), ("erin", "unanswered"));
+        let got = app.get(r.incident_id).await;
+        let inc = got.incident.unwrap();
+        assert_eq!(
+            inc.state(),
+            IncidentState::Triggered,
+            "an unanswered incident stays open"
+        );
+        assert_eq!(inc.level, 4);
+        assert!(inc.next_action_at.is_none(), "nothing more is scheduled");
+        assert!(
+            got.timeline
+                .iter()
+                .any(|e| e.kind() == EventKind::Unanswered)
+        );
+        advance(mins(600)).await;
+        sink.expect_quiet("paged after the chain was exhausted")
+            .await;
+        app.stop().await;
     }
-
-    // Erin's 4h pass ends the chain (repeat 0): erin is told it went unanswered, nothing more.
-    advance(mins(240)).await;
-    let notice = app.page(&mut sink).await;
-    assert_eq!((notice.person(), notice.kind()), ("erin", "unanswered"));
-    let got = app.get(r.incident_id).await;
-    let inc = got.incident.unwrap();
-    assert_eq!(
-        inc.state(),
-        IncidentState::Triggered,
-        "an unanswered incident stays open"
-    );
-    assert_eq!(inc.level, 4);
-    assert!(inc.next_action_at.is_none(), "nothing more is scheduled");
-    assert!(
-        got.timeline
-            .iter()
-            .any(|e| e.kind() == EventKind::Unanswered)
-    );
-    advance(mins(600)).await;
-    sink.expect_quiet("paged after the chain was exhausted")
-        .await;
-    app.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -190,55 +194,57 @@ async fn bounded_repeat_runs_the_chain_again_then_reports_it_unanswered() {
     app.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn acknowledged_incident_is_retriggered_and_escalated_after_the_ack_timeout() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(TEST_POLICIES);
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn acknowledged_incident_is_retriggered_and_escalated_after_the_ack_timeout(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, TEST_POLICIES);
+        let mut sink = WebhookSink::start().await;
+        let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    let r = app.trigger("checkout", Severity::High, "slow").await;
-    assert_eq!(app.page(&mut sink).await.person(), "alice");
-    let acked = app.ack(r.incident_id, "alice").await.incident.unwrap();
-    assert_eq!(secs_after_t0(&acked.next_action_at), 4 * 3600);
+        let r = app.trigger("checkout", Severity::High, "slow").await;
+        assert_eq!(app.page(&mut sink).await.person(), "alice");
+        let acked = app.ack(r.incident_id, "alice").await.incident.unwrap();
+        assert_eq!(secs_after_t0(&acked.next_action_at), 4 * 3600);
 
-    advance(mins(239)).await;
-    sink.expect_quiet("re-triggered before the ack timeout")
-        .await;
-    advance(mins(1)).await;
-    let page = app.page(&mut sink).await;
-    assert_eq!(
-        (page.person(), page.level()),
-        ("bob", 2),
-        "ack timeout escalates to the next level"
-    );
-    let inc = app.get(r.incident_id).await.incident.unwrap();
-    assert_eq!(inc.state(), IncidentState::Triggered);
-    assert!(
-        app.timeline_kinds(r.incident_id)
+        advance(mins(239)).await;
+        sink.expect_quiet("re-triggered before the ack timeout")
+            .await;
+        advance(mins(1)).await;
+        let page = app.page(&mut sink).await;
+        assert_eq!(
+            (page.person(), page.level()),
+            ("bob", 2),
+            "ack timeout escalates to the next level"
+        );
+        let inc = app.get(r.incident_id).await.incident.unwrap();
+        assert_eq!(inc.state(), IncidentState::Triggered);
+        assert!(
+            app.timeline_kinds(r.incident_id)
+                .await
+                .contains(&EventKind::Retriggered)
+        );
+
+        // Resolving stops everything, including the pending escalation.
+        let resolved = app
+            .incidents
+            .resolve(pb::ResolveRequest {
+                id: r.incident_id,
+                by: "bob".into(),
+                note: "rolled back".into(),
+            })
             .await
-            .contains(&EventKind::Retriggered)
-    );
-
-    // Resolving stops everything, including the pending escalation.
-    let resolved = app
-        .incidents
-        .resolve(pb::ResolveRequest {
-            id: r.incident_id,
-            by: "bob".into(),
-            note: "rolled back".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let inc = resolved.incident.unwrap();
-    assert_eq!(inc.state(), IncidentState::Resolved);
-    // `by` names someone other than the admin token: kept as a note only.
-    assert_eq!(inc.resolve_note, "rolled back (note: by=bob)");
-    assert!(inc.next_action_at.is_none());
-    advance(mins(600)).await;
-    sink.expect_quiet("paged after resolve").await;
-    app.stop().await;
+            .unwrap()
+            .into_inner();
+        let inc = resolved.incident.unwrap();
+        assert_eq!(inc.state(), IncidentState::Resolved);
+        // `by` names someone other than the admin token: kept as a note only.
+        assert_eq!(inc.resolve_note, "rolled back (note: by=bob)");
+        assert!(inc.next_action_at.is_none());
+        advance(mins(600)).await;
+        sink.expect_quiet("paged after resolve").await;
+        app.stop().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]

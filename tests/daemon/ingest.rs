@@ -135,114 +135,116 @@ async fn resolve(app: &mut TestApp, id: i64) {
         .unwrap();
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_events_v2_endpoint_answers_like_pagerduty() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(&intake_policies());
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn the_events_v2_endpoint_answers_like_pagerduty(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, &intake_policies());
+        let mut sink = WebhookSink::start().await;
+        let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    // 202 after the commit, with the key; alice (eng, high) is paged.
-    let (status, body) = post_json(&app, "/v2/enqueue", &event("trigger", Some("card-1"))).await;
-    assert_eq!(status, 202, "{body}");
-    assert_eq!(
-        body,
-        json!({"status": "success", "message": "Event processed", "dedup_key": "card-1"})
-    );
-    assert_eq!(app.page(&mut sink).await.person(), "alice");
-    let inc = incident_by_key(&mut app, "payments", "card-1").await;
-    assert_eq!(inc.severity(), Severity::High);
-    assert_eq!(inc.source, "payments-1");
+        // 202 after the commit, with the key; alice (eng, high) is paged.
+        let (status, body) = post_json(&app, "/v2/enqueue", &event("trigger", Some("card-1"))).await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(
+            body,
+            json!({"status": "success", "message": "Event processed", "dedup_key": "card-1"})
+        );
+        assert_eq!(app.page(&mut sink).await.person(), "alice");
+        let inc = incident_by_key(&mut app, "payments", "card-1").await;
+        assert_eq!(inc.severity(), Severity::High);
+        assert_eq!(inc.source, "payments-1");
 
-    // No dedup_key: one is generated and returned.
-    let (status, body) = post_json(&app, "/v2/enqueue", &event("trigger", None)).await;
-    assert_eq!(status, 202);
-    let generated = body["dedup_key"].as_str().unwrap().to_string();
-    assert!(!generated.is_empty());
-    app.page(&mut sink).await;
+        // No dedup_key: one is generated and returned.
+        let (status, body) = post_json(&app, "/v2/enqueue", &event("trigger", None)).await;
+        assert_eq!(status, 202);
+        let generated = body["dedup_key"].as_str().unwrap().to_string();
+        assert!(!generated.is_empty());
+        app.page(&mut sink).await;
 
-    // Acknowledge and resolve by key; an unknown key is accepted and dropped.
-    let (status, _) = post_json(&app, "/v2/enqueue", &event("acknowledge", Some("card-1"))).await;
-    assert_eq!(status, 202);
-    let inc = incident_by_key(&mut app, "payments", "card-1").await;
-    assert_eq!(inc.state(), IncidentState::Acknowledged);
-    assert_eq!(inc.acknowledged_by, "events-v2");
-    let (status, body) = post_json(&app, "/v2/enqueue", &event("resolve", Some("card-1"))).await;
-    assert_eq!((status, body["dedup_key"].as_str()), (202, Some("card-1")));
-    let inc = incident_by_key(&mut app, "payments", "card-1").await;
-    assert_eq!(inc.state(), IncidentState::Resolved);
-    let (status, _) = post_json(&app, "/v2/enqueue", &event("resolve", Some("never-seen"))).await;
-    assert_eq!(status, 202);
+        // Acknowledge and resolve by key; an unknown key is accepted and dropped.
+        let (status, _) = post_json(&app, "/v2/enqueue", &event("acknowledge", Some("card-1"))).await;
+        assert_eq!(status, 202);
+        let inc = incident_by_key(&mut app, "payments", "card-1").await;
+        assert_eq!(inc.state(), IncidentState::Acknowledged);
+        assert_eq!(inc.acknowledged_by, "events-v2");
+        let (status, body) = post_json(&app, "/v2/enqueue", &event("resolve", Some("card-1"))).await;
+        assert_eq!((status, body["dedup_key"].as_str()), (202, Some("card-1")));
+        let inc = incident_by_key(&mut app, "payments", "card-1").await;
+        assert_eq!(inc.state(), IncidentState::Resolved);
+        let (status, _) = post_json(&app, "/v2/enqueue", &event("resolve", Some("never-seen"))).await;
+        assert_eq!(status, 202);
 
-    // 400 naming each bad field.
-    let mut bad = event("trigger", Some("bad"));
-    bad["payload"]["summary"] = json!("x".repeat(1025));
-    bad["payload"]["severity"] = json!("fatal");
-    bad["links"] = json!([{"href": "not a url"}]);
-    let (status, body) = post_json(&app, "/v2/enqueue", &bad).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["status"], "invalid event");
-    assert_eq!(body["message"], "Event object is invalid");
-    let errors = body["errors"].to_string();
-    for field in ["payload.summary", "payload.severity", "links[0].href"] {
-        assert!(errors.contains(field), "{errors} lacks {field}");
-    }
-    let (status, body) = post_raw(&app, "/v2/enqueue", b"{not json".to_vec()).await;
-    assert_eq!(status, 400);
-    assert!(body["errors"][0].as_str().unwrap().starts_with("body:"));
-    let (status, body) = post_json(&app, "/v2/enqueue", &json!({"event_action": "trigger"})).await;
-    assert_eq!(status, 400);
-    assert!(
-        body["errors"][0]
-            .as_str()
+        // 400 naming each bad field.
+        let mut bad = event("trigger", Some("bad"));
+        bad["payload"]["summary"] = json!("x".repeat(1025));
+        bad["payload"]["severity"] = json!("fatal");
+        bad["links"] = json!([{"href": "not a url"}]);
+        let (status, body) = post_json(&app, "/v2/enqueue", &bad).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["status"], "invalid event");
+        assert_eq!(body["message"], "Event object is invalid");
+        let errors = body["errors"].to_string();
+        for field in ["payload.summary", "payload.severity", "links[0].href"] {
+            assert!(errors.contains(field), "{errors} lacks {field}");
+        }
+        let (status, body) = post_raw(&app, "/v2/enqueue", b"{not json".to_vec()).await;
+        assert_eq!(status, 400);
+        assert!(body["errors"][0].as_str().unwrap().starts_with("body:"));
+        let (status, body) = post_json(&app, "/v2/enqueue", &json!({"event_action": "trigger"})).await;
+        assert_eq!(status, 400);
+        assert!(
+            body["errors"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("routing_key")
+        );
+
+        // 404 for a key no service has: never a page to a default.
+        let mut unknown = event("trigger", Some("x"));
+        unknown["routing_key"] = json!("NoSuchKey0000000000000000000000x");
+        let (status, body) = post_json(&app, "/v2/enqueue", &unknown).await;
+        assert_eq!(status, 404, "{body}");
+
+        // 413 over 512 KB.
+        let mut huge = event("trigger", Some("huge"));
+        huge["payload"]["custom_details"] = json!({"blob": "x".repeat(600 * 1024)});
+        let (status, _) = post_json(&app, "/v2/enqueue", &huge).await;
+        assert_eq!(status, 413);
+        sink.expect_quiet("a refused event paged someone").await;
+
+        // The gRPC Trigger takes the key too; an unknown one is NOT_FOUND.
+        let r = app
+            .alerts
+            .trigger(pb::TriggerRequest {
+                integration_key: PAYMENTS_KEY.into(),
+                dedup_key: "grpc".into(),
+                severity: Severity::High as i32,
+                summary: "by key".into(),
+                ..Default::default()
+            })
+            .await
             .unwrap()
-            .starts_with("routing_key")
-    );
-
-    // 404 for a key no service has: never a page to a default.
-    let mut unknown = event("trigger", Some("x"));
-    unknown["routing_key"] = json!("NoSuchKey0000000000000000000000x");
-    let (status, body) = post_json(&app, "/v2/enqueue", &unknown).await;
-    assert_eq!(status, 404, "{body}");
-
-    // 413 over 512 KB.
-    let mut huge = event("trigger", Some("huge"));
-    huge["payload"]["custom_details"] = json!({"blob": "x".repeat(600 * 1024)});
-    let (status, _) = post_json(&app, "/v2/enqueue", &huge).await;
-    assert_eq!(status, 413);
-    sink.expect_quiet("a refused event paged someone").await;
-
-    // The gRPC Trigger takes the key too; an unknown one is NOT_FOUND.
-    let r = app
-        .alerts
-        .trigger(pb::TriggerRequest {
-            integration_key: PAYMENTS_KEY.into(),
-            dedup_key: "grpc".into(),
-            severity: Severity::High as i32,
-            summary: "by key".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        app.get(r.incident_id).await.incident.unwrap().service,
-        "payments"
-    );
-    app.page(&mut sink).await;
-    let err = app
-        .alerts
-        .trigger(pb::TriggerRequest {
-            integration_key: "nope".into(),
-            severity: Severity::High as i32,
-            summary: "by key".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    assert!(err.message().starts_with("integration_key"));
-    app.stop().await;
+            .into_inner();
+        assert_eq!(
+            app.get(r.incident_id).await.incident.unwrap().service,
+            "payments"
+        );
+        app.page(&mut sink).await;
+        let err = app
+            .alerts
+            .trigger(pb::TriggerRequest {
+                integration_key: "nope".into(),
+                severity: Severity::High as i32,
+                summary: "by key".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+        assert!(err.message().starts_with("integration_key"));
+        app.stop().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -347,240 +349,246 @@ async fn a_storage_failure_is_a_503_and_the_retry_is_accepted() {
     app.stop().await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_heartbeat_that_misses_its_interval_opens_an_incident_and_a_ping_resolves_it() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(&heartbeat_policies());
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn a_heartbeat_that_misses_its_interval_opens_an_incident_and_a_ping_resolves_it(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, &heartbeat_policies());
+        let mut sink = WebhookSink::start().await;
+        let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    // Watched from the start: pings at 50 minutes (HTTP GET, as from cron, with the ping URL
-    // as listed: its token in the path) keep it quiet.
-    advance(mins(50)).await;
-    let listed = intake(&app)
-        .list_heartbeats(pb::ListHeartbeatsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    let url = listed.heartbeats[0].ping_url.clone();
-    assert!(
-        url.starts_with(&format!("http://{}/heartbeats/backup/", app.http_addr)),
-        "{url}"
-    );
-    let resp = within("a ping", reqwest::get(&url)).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    advance(mins(59)).await;
-    sink.expect_quiet("the heartbeat expired early").await;
+        // Watched from the start: pings at 50 minutes (HTTP GET, as from cron, with the ping URL
+        // as listed: its token in the path) keep it quiet.
+        advance(mins(50)).await;
+        let listed = intake(&app)
+            .list_heartbeats(pb::ListHeartbeatsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let url = listed.heartbeats[0].ping_url.clone();
+        assert!(
+            url.starts_with(&format!("http://{}/heartbeats/backup/", app.http_addr)),
+            "{url}"
+        );
+        let resp = within("a ping", reqwest::get(&url)).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        advance(mins(59)).await;
+        sink.expect_quiet("the heartbeat expired early").await;
 
-    // A miss: an hour after the last ping, the incident opens and sam (batch) is paged.
-    advance(mins(1)).await;
-    let page = app.page(&mut sink).await;
-    assert_eq!(page.person(), "sam");
-    let id = page.incident_id();
-    let inc = app.get(id).await.incident.unwrap();
-    assert_eq!(inc.dedup_key, "heartbeat/backup");
-    assert!(
-        inc.summary.contains("heartbeat backup expired"),
-        "{}",
-        inc.summary
-    );
+        // A miss: an hour after the last ping, the incident opens and sam (batch) is paged.
+        advance(mins(1)).await;
+        let page = app.page(&mut sink).await;
+        assert_eq!(page.person(), "sam");
+        let id = page.incident_id();
+        let inc = app.get(id).await.incident.unwrap();
+        assert_eq!(inc.dedup_key, "heartbeat/backup");
+        assert!(
+            inc.summary.contains("heartbeat backup expired"),
+            "{}",
+            inc.summary
+        );
 
-    // The next ping (gRPC) resolves it and watches again.
-    let r = intake(&app)
-        .heartbeat(pb::HeartbeatRequest {
-            name: "backup".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.resolved_incident_id, id);
-    assert_eq!(
-        app.get(id).await.incident.unwrap().state(),
-        IncidentState::Resolved
-    );
-    let list = intake(&app)
-        .list_heartbeats(pb::ListHeartbeatsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(list.heartbeats[0].expires_at, r.expires_at);
+        // The next ping (gRPC) resolves it and watches again.
+        let r = intake(&app)
+            .heartbeat(pb::HeartbeatRequest {
+                name: "backup".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.resolved_incident_id, id);
+        assert_eq!(
+            app.get(id).await.incident.unwrap().state(),
+            IncidentState::Resolved
+        );
+        let list = intake(&app)
+            .list_heartbeats(pb::ListHeartbeatsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(list.heartbeats[0].expires_at, r.expires_at);
 
-    let err = intake(&app)
-        .heartbeat(pb::HeartbeatRequest {
-            name: "nope".into(),
-        })
+        let err = intake(&app)
+            .heartbeat(pb::HeartbeatRequest {
+                name: "nope".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+        let resp = within(
+            "a ping",
+            reqwest::Client::new()
+                .post(format!(
+                    "http://{}/heartbeats/nope/{}",
+                    app.http_addr, listed.heartbeats[0].token
+                ))
+                .send(),
+        )
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    let resp = within(
-        "a ping",
-        reqwest::Client::new()
-            .post(format!(
-                "http://{}/heartbeats/nope/{}",
-                app.http_addr, listed.heartbeats[0].token
-            ))
-            .send(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(resp.status(), 404);
-    app.stop().await;
+        .unwrap();
+        assert_eq!(resp.status(), 404);
+        app.stop().await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_heartbeat_overdue_across_a_restart_fires_after_it() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(&heartbeat_policies());
-    let mut sink = WebhookSink::start().await;
-    let clock = Clock::anchored(t0());
-    let app = spawn_app(&dirs, &sink, clock).await;
-    advance(mins(30)).await;
-    app.stop().await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn a_heartbeat_overdue_across_a_restart_fires_after_it(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, &heartbeat_policies());
+        let mut sink = WebhookSink::start().await;
+        let clock = Clock::anchored(t0());
+        let app = spawn_app(&dirs, &sink, clock).await;
+        advance(mins(30)).await;
+        app.stop().await;
 
-    // Down for two hours: the expiry (t0 + 1h) is overdue and runs at start.
-    advance(mins(120)).await;
-    let mut app = spawn_app(&dirs, &sink, clock).await;
-    let page = app.page(&mut sink).await;
-    assert_eq!(page.person(), "sam");
-    let inc = app.get(page.incident_id()).await.incident.unwrap();
-    assert_eq!(inc.dedup_key, "heartbeat/backup");
-    // Once: no second incident for the same expiry after another restart.
-    app.stop().await;
-    let mut app = spawn_app(&dirs, &sink, clock).await;
-    sink.expect_quiet("the expiry fired twice").await;
-    let open = app
-        .incidents
-        .list(pb::ListIncidentsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(open.incidents.len(), 1);
-    app.stop().await;
+        // Down for two hours: the expiry (t0 + 1h) is overdue and runs at start.
+        advance(mins(120)).await;
+        let mut app = spawn_app(&dirs, &sink, clock).await;
+        let page = app.page(&mut sink).await;
+        assert_eq!(page.person(), "sam");
+        let inc = app.get(page.incident_id()).await.incident.unwrap();
+        assert_eq!(inc.dedup_key, "heartbeat/backup");
+        // Once: no second incident for the same expiry after another restart.
+        app.stop().await;
+        let mut app = spawn_app(&dirs, &sink, clock).await;
+        sink.expect_quiet("the expiry fired twice").await;
+        let open = app
+            .incidents
+            .list(pb::ListIncidentsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(open.incidents.len(), 1);
+        app.stop().await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn alerts_during_a_maintenance_window_page_nobody_until_it_ends() {
-    let _frozen = freeze_time();
-    let dirs = AppDirs::new(&intake_policies());
-    let mut sink = WebhookSink::start().await;
-    let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
+on_both_backends! {
+    #[tokio::test(start_paused = true)]
+    async fn alerts_during_a_maintenance_window_page_nobody_until_it_ends(backend) {
+        let _frozen = freeze_time();
+        let dirs = AppDirs::on(backend, &intake_policies());
+        let mut sink = WebhookSink::start().await;
+        let mut app = spawn_app(&dirs, &sink, Clock::anchored(t0())).await;
 
-    let window = intake(&app)
-        .add_maintenance(pb::AddMaintenanceRequest {
-            service: "checkout".into(),
-            end: ts(t0() + chrono::Duration::hours(1)),
-            reason: "database upgrade".into(),
-            by: "alice".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .window
-        .unwrap();
-    assert!(window.page_after);
+        let window = intake(&app)
+            .add_maintenance(pb::AddMaintenanceRequest {
+                service: "checkout".into(),
+                end: ts(t0() + chrono::Duration::hours(1)),
+                reason: "database upgrade".into(),
+                by: "alice".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .window
+            .unwrap();
+        assert!(window.page_after);
 
-    // Recorded and visible, but nobody is paged.
-    let r = app.trigger("checkout", Severity::Critical, "db").await;
-    sink.expect_quiet("an alert in a maintenance window paged")
-        .await;
-    let kinds = app.timeline_kinds(r.incident_id).await;
-    assert_eq!(kinds, [EventKind::Triggered, EventKind::Held]);
-    let other = app.trigger("tools", Severity::High, "elsewhere").await;
-    assert_eq!(app.page(&mut sink).await.incident_id(), other.incident_id);
-    app.ack(other.incident_id, "sam").await;
+        // Recorded and visible, but nobody is paged.
+        let r = app.trigger("checkout", Severity::Critical, "db").await;
+        sink.expect_quiet("an alert in a maintenance window paged")
+            .await;
+        let kinds = app.timeline_kinds(r.incident_id).await;
+        assert_eq!(kinds, [EventKind::Triggered, EventKind::Held]);
+        let other = app.trigger("tools", Severity::High, "elsewhere").await;
+        assert_eq!(app.page(&mut sink).await.incident_id(), other.incident_id);
+        app.ack(other.incident_id, "sam").await;
 
-    // The window ends: the still-open incident starts paging its first level.
-    advance(mins(60)).await;
-    let pages = app.pages(&mut sink, 2).await;
-    assert_eq!(persons(&pages), ["alice", "bob"]);
-    assert_eq!(pages[0].incident_id(), r.incident_id);
-    resolve(&mut app, r.incident_id).await;
+        // The window ends: the still-open incident starts paging its first level.
+        advance(mins(60)).await;
+        let pages = app.pages(&mut sink, 2).await;
+        assert_eq!(persons(&pages), ["alice", "bob"]);
+        assert_eq!(pages[0].incident_id(), r.incident_id);
+        resolve(&mut app, r.incident_id).await;
 
-    // A window that stays quiet after it ends, removed early: its incident stays unpaged.
-    let quiet = intake(&app)
-        .add_maintenance(pb::AddMaintenanceRequest {
-            service: "batch".into(),
-            end: ts(t0() + chrono::Duration::hours(5)),
-            quiet_after: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .window
-        .unwrap();
-    let q = app.trigger("batch", Severity::High, "quiet").await;
-    let listed = intake(&app)
-        .list_maintenance(pb::ListMaintenanceRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.windows.len(), 1, "the first window is over");
-    assert_eq!(listed.windows[0].id, quiet.id);
-    advance(mins(300)).await;
-    sink.expect_quiet("a page_after = false window paged").await;
-    assert_eq!(
-        app.get(q.incident_id).await.incident.unwrap().state(),
-        IncidentState::Triggered
-    );
+        // A window that stays quiet after it ends, removed early: its incident stays unpaged.
+        let quiet = intake(&app)
+            .add_maintenance(pb::AddMaintenanceRequest {
+                service: "batch".into(),
+                end: ts(t0() + chrono::Duration::hours(5)),
+                quiet_after: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .window
+            .unwrap();
+        let q = app.trigger("batch", Severity::High, "quiet").await;
+        let listed = intake(&app)
+            .list_maintenance(pb::ListMaintenanceRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.windows.len(), 1, "the first window is over");
+        assert_eq!(listed.windows[0].id, quiet.id);
+        advance(mins(300)).await;
+        sink.expect_quiet("a page_after = false window paged").await;
+        assert_eq!(
+            app.get(q.incident_id).await.incident.unwrap().state(),
+            IncidentState::Triggered
+        );
 
-    // Removing a window early releases its held incidents at once.
-    let w = intake(&app)
-        .add_maintenance(pb::AddMaintenanceRequest {
-            service: "checkout".into(),
-            end: ts(t0() + chrono::Duration::hours(48)),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .window
-        .unwrap();
-    let held = app.trigger("checkout", Severity::High, "early").await;
-    sink.expect_quiet("held").await;
-    // Escalating a held incident by hand pages its first level, not its second.
-    let by_hand = app.trigger("checkout", Severity::High, "by-hand").await;
-    app.incidents
-        .escalate(pb::EscalateRequest {
-            id: by_hand.incident_id,
-            by: "alice".into(),
-        })
-        .await
-        .unwrap();
-    let page = app.page(&mut sink).await;
-    assert_eq!((page.person(), page.level()), ("alice", 1));
-    resolve(&mut app, by_hand.incident_id).await;
-    intake(&app)
-        .remove_maintenance(pb::RemoveMaintenanceRequest {
-            id: w.id,
-            by: "alice".into(),
-        })
-        .await
-        .unwrap();
-    let page = app.page(&mut sink).await;
-    assert_eq!(
-        (page.person(), page.incident_id()),
-        ("alice", held.incident_id)
-    );
-    let again = intake(&app)
-        .remove_maintenance(pb::RemoveMaintenanceRequest {
-            id: w.id,
-            by: "alice".into(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(again.code(), Code::FailedPrecondition);
-    let bad = intake(&app)
-        .add_maintenance(pb::AddMaintenanceRequest {
-            service: "nope".into(),
-            end: ts(t0() + chrono::Duration::hours(1)),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(bad.code(), Code::NotFound);
-    app.stop().await;
+        // Removing a window early releases its held incidents at once.
+        let w = intake(&app)
+            .add_maintenance(pb::AddMaintenanceRequest {
+                service: "checkout".into(),
+                end: ts(t0() + chrono::Duration::hours(48)),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .window
+            .unwrap();
+        let held = app.trigger("checkout", Severity::High, "early").await;
+        sink.expect_quiet("held").await;
+        // Escalating a held incident by hand pages its first level, not its second.
+        let by_hand = app.trigger("checkout", Severity::High, "by-hand").await;
+        app.incidents
+            .escalate(pb::EscalateRequest {
+                id: by_hand.incident_id,
+                by: "alice".into(),
+            })
+            .await
+            .unwrap();
+        let page = app.page(&mut sink).await;
+        assert_eq!((page.person(), page.level()), ("alice", 1));
+        resolve(&mut app, by_hand.incident_id).await;
+        intake(&app)
+            .remove_maintenance(pb::RemoveMaintenanceRequest {
+                id: w.id,
+                by: "alice".into(),
+            })
+            .await
+            .unwrap();
+        let page = app.page(&mut sink).await;
+        assert_eq!(
+            (page.person(), page.incident_id()),
+            ("alice", held.incident_id)
+        );
+        let again = intake(&app)
+            .remove_maintenance(pb::RemoveMaintenanceRequest {
+                id: w.id,
+                by: "alice".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), Code::FailedPrecondition);
+        let bad = intake(&app)
+            .add_maintenance(pb::AddMaintenanceRequest {
+                service: "nope".into(),
+                end: ts(t0() + chrono::Duration::hours(1)),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), Code::NotFound);
+        app.stop().await;
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 
 use pagerd::config::Settings;
 
-/// `ROOT/schedules/` (the policy files) and `ROOT/data/` (the database, the link secret).
+/// `ROOT/schedules/` (the policy files) and `ROOT/data/` (the database, the link secret),
+/// and where the store is when it is not SQLite in `ROOT/data/`.
 pub struct AppDirs {
     pub root: tempfile::TempDir,
+    /// `store.url` of every daemon started on these directories (`None`: SQLite in
+    /// `data/`), so a restart finds the same store.
+    pub store_url: Option<String>,
 }
 
 impl AppDirs {
@@ -17,9 +21,19 @@ impl AppDirs {
         Self::with_root(tempfile::tempdir().unwrap(), policies)
     }
 
+    /// Like [`AppDirs::new`], with the store on `backend` (a fresh PostgreSQL database).
+    pub fn on(backend: super::Backend, policies: &str) -> Self {
+        let mut dirs = Self::new(policies);
+        dirs.store_url = backend.fresh_store_url();
+        dirs
+    }
+
     /// `root` with `policies` as `schedules/policies.toml`.
     pub fn with_root(root: tempfile::TempDir, policies: &str) -> Self {
-        let dirs = Self { root };
+        let dirs = Self {
+            root,
+            store_url: None,
+        };
         std::fs::create_dir_all(dirs.schedules()).unwrap();
         std::fs::write(dirs.schedules().join("policies.toml"), policies).unwrap();
         dirs
@@ -30,6 +44,7 @@ impl AppDirs {
     pub fn copy_of(schedules: &Path) -> Self {
         let dirs = Self {
             root: tempfile::tempdir().unwrap(),
+            store_url: None,
         };
         std::fs::create_dir_all(dirs.schedules()).unwrap();
         for entry in std::fs::read_dir(schedules).expect("schedules dir") {
@@ -50,13 +65,15 @@ impl AppDirs {
         self.root.path().join("data")
     }
 
-    /// The default settings pointed at these directories.
+    /// The default settings pointed at these directories (and store).
     pub fn settings(&self) -> Settings {
-        Settings {
+        let mut settings = Settings {
             data_dir: self.data(),
             schedules_dir: self.schedules(),
             ..Settings::default()
-        }
+        };
+        settings.store.url = self.store_url.clone();
+        settings
     }
 }
 

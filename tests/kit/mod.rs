@@ -6,6 +6,8 @@
 //! - [`DaemonProcess`]: the real `pagerd` binary with a settings file on port 0; the bound
 //!   addresses are read from its "pagerd ready" log line.
 //! - [`AppDirs`]: the temporary policy and data directories; [`write_policies`].
+//! - [`Backend`]: SQLite or PostgreSQL (a fresh database of the test server) for a daemon's
+//!   store, set on its [`AppDirs`]; [`on_both_backends!`] runs a test on each.
 //! - [`WebhookSink`] and [`Recorder`]: loopback HTTP servers recording what they receive;
 //!   [`HeldSink`]: one that holds every request until the test releases it.
 //! - [`SmtpSink`]: a real SMTP server (`tests/support/smtp_sink.py`, aiosmtpd).
@@ -17,6 +19,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod auth;
+mod backend;
 mod dirs;
 mod held;
 mod http;
@@ -26,6 +29,8 @@ mod smtp;
 mod time;
 
 pub use auth::{AuthedChannel, Bearer, admin_token, with_token};
+pub use backend::Backend;
+pub(crate) use backend::on_both_backends;
 pub use dirs::{AppDirs, free_port, path_str, write_policies};
 pub use held::HeldSink;
 pub use http::{ReceivedPage, Recorded, Recorder, WebhookSink};

@@ -33,6 +33,8 @@ pub struct ProcessSpec {
     pub grpc_tls: Option<tonic::transport::ClientTlsConfig>,
     /// The daemon's RLIMIT_NOFILE (soft, hard) at exec; `None` inherits this process's.
     pub nofile: Option<(u64, u64)>,
+    /// `store.url` (`None`: SQLite in the data directory).
+    pub store_url: Option<String>,
 }
 
 impl ProcessSpec {
@@ -49,6 +51,7 @@ impl ProcessSpec {
             env: Vec::new(),
             grpc_tls: None,
             nofile: None,
+            store_url: dirs.store_url.clone(),
         }
     }
 
@@ -68,6 +71,9 @@ impl ProcessSpec {
         );
         if let Some(url) = &self.webhook_url {
             text.push_str(&format!("[notify.webhook]\nurl = {}\n", quoted(url)));
+        }
+        if let Some(url) = &self.store_url {
+            text.push_str(&format!("[store]\nurl = {}\n", quoted(url)));
         }
         text
     }

@@ -77,15 +77,33 @@ async fn a_failing_job_rolls_back_alone_while_its_batch_commits() {
     let err = format!("{:#}", again.unwrap_err());
     assert!(err.contains("incidents_open_key"), "{err}");
     assert!(d.is_ok());
-    // A job that swallows a failed statement and carries on is refused alone too.
-    let swallowed = store
-        .write(move |tx| {
-            let _ = tx.insert_incident(&alert("d"), "p", Position::default(), now);
-            Ok(tx.insert_incident(&alert("e"), "p", Position::default(), now)?)
-        })
-        .await;
+    // A job that swallows a failed statement and carries on is refused alone too: its batch
+    // neighbour is kept (PostgreSQL would otherwise roll the whole batch back at COMMIT).
+    let swallowing = {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |tx| {
+                    let _ = tx.insert_incident(&alert("d"), "p", Position::default(), now);
+                    Ok(tx.insert_incident(&alert("e"), "p", Position::default(), now)?)
+                })
+                .await
+        }
+    };
+    let (swallowed, f) = tokio::join!(swallowing, write("f", false));
     assert!(swallowed.is_err());
-    assert_eq!(store.read(|r| r.open_incident_count()).await.unwrap(), 3);
+    assert!(f.is_ok());
+    let keys = store
+        .read(|r| {
+            let list = r.list_incidents(&IncidentFilter {
+                limit: 10,
+                ..Default::default()
+            })?;
+            Ok(list.into_iter().map(|i| i.dedup_key).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys, ["f", "d", "c", "a"]);
     drop(store);
     writer.wait().await;
 }

@@ -230,32 +230,37 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, pump: &Pump, stats: &WriteSta
     let Conn { client, statements } = conn;
     let outcome = (|| -> Result<()> {
         let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+        // One round trip: the lock, and the first job's savepoint.
+        tx.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SAVEPOINT job"
+        ))?;
         for job in jobs.by_ref() {
-            let mut sp = tx.transaction()?;
-            let view = Tx::new(&mut sp, statements);
+            let view = Tx::new(&mut tx, statements);
             let (ok, done) = job(&view);
             let added = view.added.into_inner();
             if !ok {
-                sp.rollback()?;
+                // The savepoint stays, ready for the next job.
+                tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
                 completions.push((done, None));
                 continue;
             }
-            match sp.commit() {
+            // Keep this job's changes and open the next job's savepoint in one round trip.
+            match tx.batch_execute("RELEASE SAVEPOINT job; SAVEPOINT job") {
                 Ok(()) => {
                     kept = true;
                     committed.extend(added);
                     completions.push((done, None));
                 }
-                // The job ignored a failed statement (PostgreSQL then refuses the rest of its
-                // savepoint): it alone is rolled back and told. `commit` (RELEASE) failing
-                // leaves the savepoint to be rolled back by dropping it.
+                // The job ignored a failed statement and returned Ok: PostgreSQL refuses the
+                // rest of its savepoint, so it alone is rolled back (else COMMIT would roll
+                // back the whole batch) and told.
                 Err(e) => {
                     let e = Error::from(e);
                     if e.is_unavailable() {
                         completions.push((done, None));
                         return Err(e);
                     }
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
                     completions.push((done, Some(e.context("keeping a write"))));
                 }
             }
