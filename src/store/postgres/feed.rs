@@ -80,10 +80,20 @@ impl Pump {
         }
     }
 
-    /// The writer, right after a commit: other nodes' events below ours first (if the feed
-    /// has a gap there), then ours.
-    pub(super) fn publish_local(&self, client: &mut Client, committed: Vec<Event>) {
-        let _held = self.lock.lock().expect("pump poisoned");
+    /// The lock the writer holds over a batch, from before it starts until its events are
+    /// published ([`Pump::publish_local`]).
+    pub(super) fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().expect("pump poisoned")
+    }
+
+    /// The writer, right after a commit, holding [`Pump::hold`]: other nodes' events below
+    /// ours first (if the feed has a gap there), then ours.
+    pub(super) fn publish_local(
+        &self,
+        _held: &std::sync::MutexGuard<'_, ()>,
+        client: &mut Client,
+        committed: Vec<Event>,
+    ) {
         if let Some(first) = committed.first().map(|e| e.id)
             && self.feed.last() < first - 1
             && let Err(e) = self.catch_up_locked(client, Some(first))

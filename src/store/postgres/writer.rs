@@ -228,6 +228,10 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, pump: &Pump, stats: &WriteSta
     let mut kept = false;
     let mut jobs = jobs.into_iter();
     let Conn { client, statements } = conn;
+    // Held from before the batch until its events are published: the listener must not read
+    // this batch's events from the database in between (it would publish only their final
+    // state, and a repeat line moved twice would skip a sequence a Watch was promised).
+    let held = pump.hold();
     let outcome = (|| -> Result<()> {
         let mut tx = client.transaction()?;
         // One round trip: the lock, and the first job's savepoint.
@@ -292,8 +296,9 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, pump: &Pump, stats: &WriteSta
         }
     } else {
         stats.batch(n, t0.elapsed().as_secs_f64());
-        pump.publish_local(client, committed);
+        pump.publish_local(&held, client, committed);
     }
+    drop(held);
     for (done, own) in completions {
         done(err.as_ref().or(own.as_ref()));
     }
