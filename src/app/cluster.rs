@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, Leadership, Term};
@@ -65,10 +65,7 @@ pub fn prepare(
     };
     let name = settings.cluster.node_name(grpc.port());
     engine.set_leadership(Leadership::clustered(&name));
-    let woken = engine.clone();
-    engine
-        .store()
-        .on_remote_change(Arc::new(move || woken.wake_loops()));
+    engine.store().on_remote_change(engine.loop_waker());
     let backend = crate::store::postgres::cluster::lease(url, &settings.store)?;
     tracing::info!(node = %name, lease_ttl = ?settings.cluster.lease_ttl, "several nodes: this one runs the timer and the outbox only while it holds the cluster lease");
     Ok(Some(Lease {
@@ -147,7 +144,7 @@ pub fn spawn(
                 } else {
                     p.try_every
                 };
-                sleep_unless(&stop, started, pause);
+                sleep_unless(&stop, started, pause, &leadership);
             }
             if held.is_some() {
                 leadership.set(None);
@@ -159,10 +156,12 @@ pub fn spawn(
         })
 }
 
-/// Sleeps until `from + pause` in short steps, waking early on `stop`.
-fn sleep_unless(stop: &CancellationToken, from: Instant, pause: Duration) {
+/// Sleeps until `from + pause` in short steps, waking early on `stop`, and ends a term whose
+/// time is up meanwhile.
+fn sleep_unless(stop: &CancellationToken, from: Instant, pause: Duration, lead: &Leadership) {
     let until = from + pause;
     while !stop.is_cancelled() {
+        lead.lapse_if_due();
         let now = Instant::now();
         if now >= until {
             return;

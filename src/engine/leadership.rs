@@ -5,13 +5,17 @@
 //! until which the node may act on it. The lease loop (`app::cluster`) extends it on every
 //! renewal and ends it when a renewal says someone else holds the lease. A term also lapses by
 //! itself when `valid_until` passes — a node that cannot reach the database stops sending
-//! before its lease can expire there, whoever notices first.
+//! before its lease can expire there: every send checks [`Leadership::current`], and the
+//! lease loop ends a lapsed term ([`Leadership::lapse_if_due`]), stopping the loops.
+//!
+//! Terms are on the real monotonic clock (`std::time::Instant`), not tokio's: a test that
+//! moves tokio's paused clock by hours must not end a lease that the database still grants.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Instant;
 use tokio::sync::watch;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::health::Loop;
@@ -95,6 +99,18 @@ impl Leadership {
             let changed = *cur != term;
             *cur = term;
             changed
+        });
+    }
+
+    /// Ends the current term if its time is up (called by the lease loop between renewals).
+    pub fn lapse_if_due(&self) {
+        let now = Instant::now();
+        self.term.send_if_modified(|cur| match cur {
+            Some(t) if !t.live(now) => {
+                *cur = None;
+                true
+            }
+            _ => false,
         });
     }
 
@@ -190,24 +206,16 @@ impl Leadership {
         }
     }
 
-    /// Resolves when the term with `token` is over: replaced, ended, or lapsed by its clock.
+    /// Resolves when the term with `token` is over: replaced or ended (a lapse is ended by
+    /// the lease loop; meanwhile every send checks the clock itself).
     async fn term_over(&self, token: i64, rx: &mut watch::Receiver<Option<Term>>) {
         loop {
             let term = *rx.borrow_and_update();
-            let Some(t) = term.filter(|t| t.token == token) else {
+            if term.is_none_or(|t| t.token != token) {
                 return;
-            };
-            tokio::select! {
-                _ = tokio::time::sleep_until(t.valid_until) => {
-                    if !t.live(Instant::now()) && self.current().is_none_or(|c| c.token != token) {
-                        return;
-                    }
-                }
-                changed = rx.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
+            }
+            if rx.changed().await.is_err() {
+                return;
             }
         }
     }
@@ -226,6 +234,17 @@ impl super::Engine {
     pub fn wake_loops(&self) {
         self.timer_handle().wake.notify_one();
         self.outbox_wake().notify_one();
+    }
+
+    /// [`Engine::wake_loops`] for the store to call when another node committed. Holds the
+    /// engine weakly: the store must not keep the engine (and so itself) alive.
+    pub fn loop_waker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let weak = Arc::downgrade(&self.inner);
+        Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                super::Engine { inner }.wake_loops();
+            }
+        })
     }
 
     /// Whether this node runs time; a single node always does.
@@ -279,30 +298,45 @@ mod tests {
 
     use super::*;
 
-    fn term(token: i64, secs: u64) -> Option<Term> {
+    fn term(token: i64, ms: u64) -> Option<Term> {
         Some(Term {
             token,
-            valid_until: Instant::now() + Duration::from_secs(secs),
+            valid_until: Instant::now() + Duration::from_millis(ms),
         })
     }
 
+    /// Polls `cond` for up to 5 s of real time.
+    async fn eventually(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cond() {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_single_node_always_leads_with_token_zero() {
+    async fn a_single_node_always_leads_with_token_zero_whatever_the_paused_clock_does() {
         let l = Leadership::single();
         assert_eq!(l.current().unwrap().token, 0);
         tokio::time::advance(Duration::from_secs(86_400 * 365)).await;
         assert!(l.current().is_some());
+        // A clustered term is on the real clock: moving tokio's clock does not end it.
+        let c = Leadership::clustered("a");
+        c.set(term(1, 60_000));
+        tokio::time::advance(Duration::from_secs(86_400)).await;
+        c.lapse_if_due();
+        assert_eq!(c.current().unwrap().token, 1);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_term_lapses_by_its_clock_and_by_a_fenced_refusal() {
+    #[test]
+    fn a_term_lapses_by_its_clock_and_by_a_fenced_refusal() {
         let l = Leadership::clustered("a");
         assert!(l.current().is_none());
-        l.set(term(3, 7));
+        l.set(term(3, 30));
         assert_eq!(l.current().unwrap().token, 3);
-        tokio::time::advance(Duration::from_secs(8)).await;
+        std::thread::sleep(Duration::from_millis(40));
         assert!(l.current().is_none(), "lapsed without a renewal");
-        l.set(term(4, 7));
+        l.set(term(4, 60_000));
         l.lost(3);
         assert_eq!(
             l.current().unwrap().token,
@@ -315,7 +349,7 @@ mod tests {
 
     /// The task runs only during terms, is stopped when one lapses or is replaced, and
     /// starts again on the next.
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn the_task_runs_only_while_a_term_is_live() {
         let l = Leadership::clustered("a");
         let beats = Arc::new(LoopBeats::default());
@@ -338,38 +372,26 @@ mod tests {
                 }),
             )
         };
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        assert_eq!(starts.load(Ordering::SeqCst), 0, "a follower runs nothing");
-        l.set(term(1, 7));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(running.load(Ordering::SeqCst), 1);
+        let count = |a: &AtomicUsize| a.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(count(&starts), 0, "a follower runs nothing");
+        l.set(term(1, 60_000));
+        eventually("runs once leader", || count(&running) == 1).await;
         // Renewed: the same term goes on.
-        l.set(term(1, 7));
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        assert_eq!(
-            (
-                starts.load(Ordering::SeqCst),
-                running.load(Ordering::SeqCst)
-            ),
-            (1, 1)
-        );
-        // No renewal: it lapses and the task stops.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(running.load(Ordering::SeqCst), 0);
+        l.set(term(1, 60_000));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!((count(&starts), count(&running)), (1, 1));
+        // No renewal: once lapsed, the lease loop ends it and the task stops.
+        l.set(term(1, 20));
+        std::thread::sleep(Duration::from_millis(30));
+        l.lapse_if_due();
+        eventually("stops once lapsed", || count(&running) == 0).await;
         // A new term (won back): runs again.
-        l.set(term(2, 7));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(
-            (
-                starts.load(Ordering::SeqCst),
-                running.load(Ordering::SeqCst)
-            ),
-            (2, 1)
-        );
+        l.set(term(2, 60_000));
+        eventually("runs again", || (count(&starts), count(&running)) == (2, 1)).await;
         // Someone else holds it.
         l.set(None);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(running.load(Ordering::SeqCst), 0);
+        eventually("stops for another holder", || count(&running) == 0).await;
         shutdown.cancel();
         sup.await.unwrap().unwrap();
     }

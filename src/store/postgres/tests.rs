@@ -3,7 +3,7 @@
 //! ("nodes") on one database, and a lost connection.
 
 use crate::config::settings::StoreSettings;
-use crate::domain::{EventKind, NewAlert, NewEvent, Position, Severity};
+use crate::domain::{NewAlert, Position, Severity};
 use crate::store::pg_server::PgServer;
 use crate::store::url::StoreUrl;
 use crate::store::{IncidentFilter, Store, WriterDone};
@@ -108,114 +108,8 @@ async fn a_failing_job_rolls_back_alone_while_its_batch_commits() {
     writer.wait().await;
 }
 
-#[tokio::test]
-async fn the_writer_drains_queued_jobs_before_it_stops() {
-    let url = PgServer::shared().fresh_database();
-    let (store, writer) = open(&url).await;
-    let now = chrono::Utc::now();
-    let pending: Vec<_> = (0..100)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(move |tx| {
-                        Ok(tx.insert_incident(
-                            &alert(&format!("k{i}")),
-                            "p",
-                            Position::default(),
-                            now,
-                        )?)
-                    })
-                    .await
-            })
-        })
-        .collect();
-    drop(store);
-    for p in pending {
-        p.await.unwrap().unwrap();
-    }
-    writer.wait().await;
-    let (store, writer) = open(&url).await;
-    assert_eq!(store.read(|r| r.open_incident_count()).await.unwrap(), 100);
-    // Closed while clones remain: what is queued commits, later writes are refused.
-    let queued = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .write(move |tx| {
-                    Ok(tx.insert_incident(&alert("last"), "p", Position::default(), now)?)
-                })
-                .await
-        })
-    };
-    tokio::task::yield_now().await;
-    writer.close().await;
-    queued.await.unwrap().unwrap();
-    let late = store.write(|tx| Ok(tx.open_incident_count()?)).await;
-    assert!(late.is_err());
-}
-
-#[tokio::test]
-async fn committed_events_are_published_in_sequence_order_and_rolled_back_ones_never() {
-    let (store, writer) = open(&PgServer::shared().fresh_database()).await;
-    let now = chrono::Utc::now();
-    let id = store
-        .write(move |tx| Ok(tx.insert_incident(&alert("k"), "p", Position::default(), now)?))
-        .await
-        .unwrap();
-    let (mut rx, start) = store.subscribe();
-    assert_eq!(start, 0);
-    let write = |what: &'static str, fail: bool| {
-        let store = store.clone();
-        async move {
-            store
-                .write(move |tx| {
-                    let ev = NewEvent::new(EventKind::Paged, what);
-                    tx.add_event(id, "svc", ev, now)?;
-                    if fail {
-                        anyhow::bail!("refused");
-                    }
-                    Ok(())
-                })
-                .await
-        }
-    };
-    // One batch: the middle job rolls back, its event is never published.
-    let (a, b, c) = tokio::join!(write("a", false), write("b", true), write("c", false));
-    assert!(a.is_ok() && b.is_err() && c.is_ok());
-    let got: Vec<(i64, String)> = (0..2)
-        .map(|_| rx.try_recv().map(|e| (e.id, e.message)).unwrap())
-        .collect();
-    assert_eq!(got[0].1, "a");
-    assert_eq!(got[1].1, "c");
-    assert!(got[0].0 < got[1].0);
-    assert!(rx.try_recv().is_err(), "nothing else was committed");
-
-    // A repeat line right after a repeat line moves to the next sequence.
-    let moved = store
-        .write(move |tx| {
-            let first = tx.coalesce_repeat(id, "svc", "alert #2 added", now)?;
-            let again = tx.coalesce_repeat(id, "svc", "alert #3 added", now)?;
-            Ok((first.id, again.id))
-        })
-        .await
-        .unwrap();
-    assert!(moved.1 > moved.0);
-    let timeline = store.read(move |r| r.timeline(id)).await.unwrap();
-    let repeats: Vec<&str> = timeline
-        .iter()
-        .filter(|e| e.kind == EventKind::Deduplicated)
-        .map(|e| e.message.as_str())
-        .collect();
-    assert_eq!(repeats, ["alert #3 added"]);
-    assert_eq!(timeline.last().unwrap().id, moved.1);
-    assert_eq!(rx.try_recv().unwrap().id, moved.0);
-    assert_eq!(rx.try_recv().unwrap().id, moved.1);
-    assert_eq!(store.subscribe().1, moved.1);
-    assert_eq!(store.read(|r| r.last_event_id()).await.unwrap(), moved.1);
-    drop((store, rx));
-    writer.wait().await;
-}
+// Draining before a stop and publishing events in sequence order are contract cases
+// (`store::contract_tests`), run on both backends.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_racing_on_one_dedup_key_open_one_incident() {
