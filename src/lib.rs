@@ -20,6 +20,12 @@
 //!   sequences in commit order and publishes committed events to the [`store::EventFeed`]
 //!   itself, so watchers see them in that order; `store::health` says whether writes are
 //!   taken (disk full) for `/readyz`.
+//!   `store/postgres/` is the second backend (`store.url = "postgres://…"`; the only place
+//!   that names the `postgres` driver): the same operations on a writer thread that takes a
+//!   cluster-wide advisory lock per batch, reader threads, its own migrations; `cluster.rs`
+//!   the lease row with its fencing token and node reports, `feed.rs` every node's Watch feed
+//!   (LISTEN/NOTIFY). `store::cluster` is the lease interface; `store::url` parses
+//!   `store.url`; `store::pg_server` starts a real PostgreSQL for tests and benchmarks.
 //!   `store::migrate` is `pagerd migrate`: a SQLite file copied into an empty PostgreSQL
 //!   database in one transaction, verified per table before the commit.
 //! - [`engine`]: applies decisions in one transaction per change. `incidents` (trigger, ack,
@@ -32,6 +38,8 @@
 //!   `secrets` (the tokens in heartbeat and calendar feed URLs); the one
 //!   [`engine::TimerTask`] that runs due actions and the [`engine::OutboxWorker`] that
 //!   delivers pages (`engine/outbox/`: a dispatcher, one job per delivery, its recording).
+//!   `engine::Leadership` says whether this node runs time: the timer and the outbox run
+//!   only while it holds the cluster lease (always, for a single node).
 //! - [`notify`]: the channel trait and its implementations (email, SMS, Slack, webhook, log);
 //!   `notify::http` is the one HTTP outcome rule every HTTP channel uses.
 //! - [`api`]: the edges, which talk to the engine only. `api::grpc` has one file per gRPC
@@ -53,6 +61,7 @@
 //!   `app::health` keeps gRPC health in step with readiness and pings the systemd watchdog
 //!   while the loops turn (`engine::health` records their turns; `domain::health` decides
 //!   alive / ready / may ping).
+//!   `app::cluster` is a PostgreSQL node's lease loop (win, renew, report the node).
 
 pub mod api;
 pub mod app;
