@@ -139,8 +139,12 @@ impl InProcess {
     /// not stop within the real-time bound.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let result = within("pagerd to stop", self.task)
+        // 60 s, not the kit's usual 20: on PostgreSQL a stop commits every in-flight write
+        // over the network, and with the whole suite (three-node tests included) sharing
+        // the server and two cores, one stop under a 200-trigger storm took over 20 s.
+        let result = crate::kit::real_timeout(std::time::Duration::from_secs(60), self.task)
             .await
+            .unwrap_or_else(|| panic!("timed out waiting for pagerd to stop"))
             .expect("pagerd task does not panic");
         if let Err(e) = result {
             panic!("pagerd failed: {e:#}");
