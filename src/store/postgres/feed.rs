@@ -175,6 +175,7 @@ fn run(client: &mut Client, pump: &Pump, stop: &std::sync::atomic::AtomicBool) -
     pump.wake();
     // A revocation may have been missed while not listening.
     pump.tokens_changed();
+    let mut last_catch_up = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let mut remote = false;
         let mut tokens = false;
@@ -205,10 +206,16 @@ fn run(client: &mut Client, pump: &Pump, stop: &std::sync::atomic::AtomicBool) -
                 "listener connection closed".into(),
             ));
         }
-        // A quiet second: catch up anyway (cheap) but wake nobody.
-        let n = pump.catch_up(client)?;
-        if remote || n > 0 {
-            pump.wake();
+        // Another node committed: catch up and wake the loops. This node's own commits are
+        // published by its writer; reading them again here would only contend for the
+        // feed's lock. Every QUIET_POLL, catch up anyway (cheap), should a notification
+        // ever be missed.
+        if remote || last_catch_up.elapsed() >= QUIET_POLL {
+            last_catch_up = std::time::Instant::now();
+            let n = pump.catch_up(client)?;
+            if remote || n > 0 {
+                pump.wake();
+            }
         }
     }
     Ok(())
