@@ -66,6 +66,9 @@ pub fn prepare(
     let name = settings.cluster.node_name(grpc.port());
     engine.set_leadership(Leadership::clustered(&name));
     engine.store().on_remote_change(engine.loop_waker());
+    engine
+        .store()
+        .on_schedules_changed(engine.schedules_waker(tokio::runtime::Handle::current()));
     let backend = crate::store::postgres::cluster::lease(url, &settings.store)?;
     tracing::info!(node = %name, lease_ttl = ?settings.cluster.lease_ttl, "several nodes: this one runs the timer and the outbox only while it holds the cluster lease");
     Ok(Some(Lease {

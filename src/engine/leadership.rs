@@ -247,6 +247,25 @@ impl super::Engine {
         })
     }
 
+    /// For the store to call when another node added or removed an override or maintenance
+    /// window: re-installs the serving files, which re-reads those from the store (on the
+    /// runtime `rt`; holds the engine weakly, like [`Engine::loop_waker`]).
+    pub fn schedules_waker(&self, rt: tokio::runtime::Handle) -> Arc<dyn Fn() + Send + Sync> {
+        let weak = Arc::downgrade(&self.inner);
+        Arc::new(move || {
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let engine = super::Engine { inner };
+            rt.spawn(async move {
+                let files = engine.inner.installed.lock().await.files.clone();
+                if let Err(e) = engine.install((*files).clone()).await {
+                    tracing::warn!(error = format!("{e:#}"), "overrides and windows made on another node not re-read; retried on the next change");
+                }
+            });
+        })
+    }
+
     /// Whether this node runs time; a single node always does.
     pub fn leadership(&self) -> &Arc<Leadership> {
         self.inner.leadership.get_or_init(Leadership::single)

@@ -115,6 +115,12 @@ pub trait Backend: Send + Sync + 'static {
     fn on_tokens_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
         let _ = waker;
     }
+
+    /// Calls `waker` whenever an override or maintenance window was added or removed through
+    /// any process on the same database (several nodes). A single-node backend never calls it.
+    fn on_schedules_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        let _ = waker;
+    }
 }
 
 /// Cheap to clone; all clones share the same backend (for SQLite: one writer, one read pool).
@@ -259,6 +265,12 @@ impl Store {
     /// [`Backend::on_tokens_changed`]).
     pub fn on_tokens_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
         self.backend.on_tokens_changed(waker)
+    }
+
+    /// Calls `waker` whenever API-made schedule state changed on any node (see
+    /// [`Backend::on_schedules_changed`]).
+    pub fn on_schedules_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.backend.on_schedules_changed(waker)
     }
 
     /// The backend's commit latency and batch sizes, if it keeps them.

@@ -400,3 +400,112 @@ async fn a_token_revoked_on_one_node_is_refused_by_the_others_at_once() {
     }
     drop((a, b));
 }
+
+/// alice is always on call for `rota`; an override puts bob on it.
+const ROTA_POLICIES: &str = r#"
+[[person]]
+name = "alice"
+time_zone = "UTC"
+[[person]]
+name = "bob"
+time_zone = "UTC"
+
+[[schedule]]
+name = "rota"
+time_zone = "UTC"
+owner = "alice"
+handoff_notifications = "off"
+[[schedule.layer]]
+name = "all"
+members = ["alice"]
+shift = "1w"
+start = "2026-01-05T00:00"
+
+[[service]]
+name = "web"
+escalation_policy = "rota"
+
+[[escalation_policy]]
+name = "rota"
+ack_timeout = "1h"
+levels = [{ schedules = ["rota"], delay = "1h" }]
+"#;
+
+/// An override made through a follower is in force on the other nodes at once: the leader
+/// pages the person it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_made_on_a_follower_is_paged_by_the_leader() {
+    let url = PgServer::shared().fresh_database();
+    let mut sink = WebhookSink::start().await;
+    let start = |name: &'static str| {
+        let (url, webhook) = (url.clone(), sink.url.clone());
+        async move {
+            let dirs = AppDirs::new(ROTA_POLICIES);
+            let mut spec = ProcessSpec::new(PAGERD, &dirs);
+            spec.webhook_url = Some(webhook);
+            spec.env = vec![
+                ("PAGERD_STORE__URL".into(), url),
+                ("PAGERD_CLUSTER__LEASE_TTL".into(), "2s".into()),
+                ("PAGERD_CLUSTER__NODE_NAME".into(), name.into()),
+            ];
+            Node {
+                daemon: DaemonProcess::start(&spec)
+                    .await
+                    .expect("pagerd node starts"),
+                _dirs: dirs,
+            }
+        }
+    };
+    let a = start("a").await;
+    let token = a.daemon.admin_token().await;
+    assert_eq!(leader_seen_by(&a, &token, None, TTL * 3).await, "a");
+    let b = start("b").await;
+
+    let now = chrono::Utc::now();
+    let ts = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    };
+    pb::schedule_service_client::ScheduleServiceClient::new(channel(&b, &token).await)
+        .add_override(pb::AddOverrideRequest {
+            schedule: "rota".into(),
+            person: "bob".into(),
+            start: Some(ts(now - chrono::Duration::minutes(1))),
+            end: Some(ts(now + chrono::Duration::hours(1))),
+            reason: "swap".into(),
+            by: String::new(),
+        })
+        .await
+        .unwrap();
+    // The leader re-reads it on the follower's notification (polled through its OnCall), and
+    // decides whom to page for what it takes (a trigger here; escalations likewise).
+    let mut schedules =
+        pb::schedule_service_client::ScheduleServiceClient::new(channel(&a, &token).await);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let on_call = schedules
+            .on_call(pb::OnCallRequest {
+                schedule: "rota".into(),
+                at: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if on_call.shift.is_some_and(|s| s.person == "bob") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the leader never saw the override"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let opened = trigger(channel(&a, &token).await, "db").await.unwrap();
+    let page = sink.next().await;
+    assert_eq!(
+        (page.incident_id(), page.person()),
+        (opened.incident_id, "bob"),
+        "the leader pages whom the override names"
+    );
+    drop((a, b));
+}

@@ -26,6 +26,19 @@ pub const CHANGES_CHANNEL: &str = "pagerd_changes";
 /// Notified by a transaction that revoked a token: every node empties its token cache.
 pub const TOKENS_CHANNEL: &str = "pagerd_tokens";
 
+/// Notified by a transaction that added or removed an override or a maintenance window
+/// through the API: every node re-reads them into the schedules it serves (the leader pages
+/// by them).
+pub const SCHEDULES_CHANNEL: &str = "pagerd_schedules";
+
+impl super::Tx<'_, '_> {
+    /// Tells every node (on commit) that API-made schedule state changed.
+    pub(super) fn notify_schedules(&self) -> Result<()> {
+        self.execute("SELECT pg_notify($1, '')", &[&SCHEDULES_CHANNEL])?;
+        Ok(())
+    }
+}
+
 /// Most events read per catch-up query.
 const CATCH_UP_BATCH: i64 = 1000;
 
@@ -44,6 +57,7 @@ pub struct Pump {
     pub(super) instance: String,
     wakers: Mutex<Vec<Waker>>,
     token_wakers: Mutex<Vec<Waker>>,
+    schedule_wakers: Mutex<Vec<Waker>>,
 }
 
 impl Pump {
@@ -54,6 +68,7 @@ impl Pump {
             instance: uuid::Uuid::new_v4().simple().to_string(),
             wakers: Mutex::new(Vec::new()),
             token_wakers: Mutex::new(Vec::new()),
+            schedule_wakers: Mutex::new(Vec::new()),
         }
     }
 
@@ -66,6 +81,19 @@ impl Pump {
             .lock()
             .expect("wakers poisoned")
             .push(waker);
+    }
+
+    pub fn on_schedules_changed(&self, waker: Waker) {
+        self.schedule_wakers
+            .lock()
+            .expect("wakers poisoned")
+            .push(waker);
+    }
+
+    fn schedules_changed(&self) {
+        for w in self.schedule_wakers.lock().expect("wakers poisoned").iter() {
+            w();
+        }
     }
 
     fn tokens_changed(&self) {
@@ -169,7 +197,7 @@ fn run(client: &mut Client, pump: &Pump, stop: &std::sync::atomic::AtomicBool) -
     use postgres::fallible_iterator::FallibleIterator;
     use std::sync::atomic::Ordering;
     client.batch_execute(&format!(
-        "LISTEN {CHANGES_CHANNEL}; LISTEN {TOKENS_CHANNEL}"
+        "LISTEN {CHANGES_CHANNEL}; LISTEN {TOKENS_CHANNEL}; LISTEN {SCHEDULES_CHANNEL}"
     ))?;
     pump.catch_up(client)?;
     pump.wake();
@@ -179,12 +207,15 @@ fn run(client: &mut Client, pump: &Pump, stop: &std::sync::atomic::AtomicBool) -
     while !stop.load(Ordering::Relaxed) {
         let mut remote = false;
         let mut tokens = false;
+        let mut schedules = false;
         {
             let mut notes = client.notifications();
             // Wait up to QUIET_POLL for one, then take whatever else is queued.
             let mut seen = |n: &postgres::Notification| {
                 if n.channel() == TOKENS_CHANNEL {
                     tokens = true;
+                } else if n.channel() == SCHEDULES_CHANNEL {
+                    schedules = true;
                 } else {
                     remote |= n.payload() != pump.instance;
                 }
@@ -200,6 +231,9 @@ fn run(client: &mut Client, pump: &Pump, stop: &std::sync::atomic::AtomicBool) -
         }
         if tokens {
             pump.tokens_changed();
+        }
+        if schedules {
+            pump.schedules_changed();
         }
         if client.is_closed() {
             return Err(crate::store::Error::Unavailable(

@@ -167,6 +167,7 @@ impl Tx<'_, '_> {
         w: &MaintenanceWindow,
         now: DateTime<Utc>,
     ) -> Result<MaintenanceWindow> {
+        self.notify_schedules()?;
         let id: i64 = self
             .query_one(
                 "INSERT INTO maintenance_windows
@@ -198,6 +199,7 @@ impl Tx<'_, '_> {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(StoredWindow, bool)>> {
+        self.notify_schedules()?;
         let changed = self
             .execute(
                 "UPDATE maintenance_windows SET removed_by = $2, removed_at = $3

@@ -416,6 +416,10 @@ impl Backend for Postgres {
         self.pump.on_tokens_changed(waker);
     }
 
+    fn on_schedules_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.pump.on_schedules_changed(waker);
+    }
+
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {
         let reads = self.reads.clone();
         Box::pin(async move {

@@ -112,6 +112,7 @@ impl Tx<'_, '_> {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<ScheduleOverride> {
+        self.notify_schedules()?;
         let id: i64 = self
             .query_one(
                 "INSERT INTO schedule_overrides
@@ -141,6 +142,7 @@ impl Tx<'_, '_> {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(ScheduleOverride, bool)>> {
+        self.notify_schedules()?;
         let changed = self
             .execute(
                 "UPDATE schedule_overrides SET removed_by = $2, removed_at = $3
