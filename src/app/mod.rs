@@ -307,7 +307,7 @@ pub async fn run(
     // drain_timeout first; what is still running after the slack is cut off (a page cut off
     // mid-send goes again after restart, with its idempotency key).
     let grace = settings.outbox.drain_timeout + SHUTDOWN_SLACK;
-    let drained = tokio::time::timeout(grace, async {
+    let drained = real_time_bound(grace, async {
         while let Some(joined) = tasks.join_next().await {
             if let Ok((name, Err(e))) = &joined {
                 tracing::error!(
@@ -344,6 +344,24 @@ pub async fn run(
 }
 
 type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+
+/// `f` bounded by `limit` of real time. The same as `tokio::time::timeout` in a daemon; under
+/// a test's frozen tokio clock the stop's grace period must still end.
+async fn real_time_bound<F: std::future::Future>(
+    limit: std::time::Duration,
+    f: F,
+) -> Result<F::Output, ()> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let timer = tokio::task::spawn_blocking(move || {
+        let _ = wait.recv_timeout(limit);
+    });
+    let out = tokio::select! {
+        v = f => Ok(v),
+        _ = timer => Err(()),
+    };
+    drop(done);
+    out
+}
 
 /// How long past `outbox.drain_timeout` a stop waits for servers and loops to finish.
 const SHUTDOWN_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
