@@ -48,3 +48,5 @@ mod metrics;
 mod response_report;
 // Moving to PostgreSQL (issue 13): pagerd migrate.
 mod migrate;
+// The dashboard (issue 15): tests in a real browser (headless Chromium over WebDriver).
+mod browser_smoke;

@@ -12,6 +12,8 @@
 //!   [`HeldSink`]: one that holds every request until the test releases it.
 //! - [`SmtpSink`]: a real SMTP server (`tests/support/smtp_sink.py`, aiosmtpd).
 //! - [`admin_token`], [`with_token`]: the daemon's admin token, sent on the kit's clients.
+//! - [`Browser`]: headless Chromium over WebDriver (one `chromedriver` per test process), with
+//!   bounded waits and screenshots to `target/ui-screenshots/`.
 //! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
 
 // Each crate that includes the kit (the daemon suite, tests/pagerctl/, examples/loadgen/)
@@ -20,6 +22,7 @@
 
 mod auth;
 mod backend;
+mod browser;
 mod dirs;
 mod held;
 mod http;
@@ -31,6 +34,7 @@ mod time;
 pub use auth::{AuthedChannel, Bearer, admin_token, with_token};
 pub use backend::Backend;
 pub(crate) use backend::on_both_backends;
+pub use browser::{BROWSER_WAIT, Browser, png_size, screenshot_dir};
 pub use dirs::{AppDirs, free_port, path_str, write_policies};
 pub use held::HeldSink;
 pub use http::{ReceivedPage, Recorded, Recorder, WebhookSink};
