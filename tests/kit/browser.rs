@@ -50,6 +50,8 @@ pub struct Browser {
     session: String,
     driver_port: u16,
     closed: bool,
+    /// The test's name (libtest names its thread so), for the failure screenshot.
+    test: String,
     // Dropped after the session (fields drop after `Drop::drop`): Chromium has quit by then.
     _profile: tempfile::TempDir,
 }
@@ -93,6 +95,11 @@ impl Browser {
             session,
             driver_port: port,
             closed: false,
+            // `#[tokio::test]` polls the test's body on the test's own thread.
+            test: std::thread::current()
+                .name()
+                .unwrap_or("unnamed")
+                .replace("::", "."),
             _profile: profile,
         };
         browser.set_size(1280, 800).await;
@@ -258,7 +265,7 @@ impl Browser {
         let safe: String = name
             .chars()
             .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
                     c
                 } else {
                     '_'
@@ -283,7 +290,7 @@ impl Browser {
             .await
             .ok()
             .and_then(|v| v.as_str().map(|s| s.chars().take(600).collect::<String>()));
-        let shot = self.screenshot("failure").await;
+        let shot = self.screenshot(&format!("failure-{}", self.test)).await;
         panic!(
             "{why}\n  at: {url:?}\n  page text: {body:?}\n  screenshot: {}",
             shot.display()
