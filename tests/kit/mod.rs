@@ -12,6 +12,7 @@
 //!   [`HeldSink`]: one that holds every request until the test releases it.
 //! - [`SmtpSink`]: a real SMTP server (`tests/support/smtp_sink.py`, aiosmtpd).
 //! - [`admin_token`], [`with_token`]: the daemon's admin token, sent on the kit's clients.
+//! - [`UiClient`]: the dashboard over plain HTTP, signed in with a session cookie.
 //! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
 
 // Each crate that includes the kit (the daemon suite, tests/pagerctl/, examples/loadgen/)
@@ -27,6 +28,7 @@ mod in_process;
 mod process;
 mod smtp;
 mod time;
+mod ui;
 
 pub use auth::{AuthedChannel, Bearer, admin_token, with_token};
 pub use backend::Backend;
@@ -38,3 +40,4 @@ pub use in_process::InProcess;
 pub use process::{DaemonProcess, ProcessSpec, log_field, strip_ansi};
 pub use smtp::{Mail, SmtpSink};
 pub use time::{Frozen, advance, freeze_time, real_timeout, within};
+pub use ui::{UiClient, UiPage};
