@@ -157,6 +157,7 @@ pub async fn run(
         slack_api,
     } = channels_from_settings(&settings, options.clock)?;
     channels.extend(options.extra_channels);
+    let ui_links = links.clone();
     let http_state = api::http::HttpDeps::new(
         links,
         slack_api,
@@ -233,6 +234,7 @@ pub async fn run(
     };
     let watch_cap =
         grpc::watch_cap::WatchCapLayer::new(settings.connections.grpc.max_watch_streams);
+    let ui_auth = auth.clone();
     let metrics = api::http::metrics::MetricsState {
         engine: engine.clone(),
         auth: auth.clone(),
@@ -264,8 +266,19 @@ pub async fn run(
             )
         });
     }
-    let router = api::http::router(engine.clone(), http_state, settings.integrations.clone())
+    let mut router = api::http::router(engine.clone(), http_state, settings.integrations.clone())
         .merge(api::http::metrics::routes(metrics));
+    if settings.ui.enabled {
+        let ui = api::ui::UiState::new(
+            engine.clone(),
+            ui_auth,
+            &ui_links,
+            settings.ui.clone(),
+            tls.is_some(),
+            stop.clone(),
+        );
+        router = router.merge(api::ui::routes(ui));
+    }
     spawn_servers(
         &mut tasks,
         &settings,

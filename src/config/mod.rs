@@ -11,6 +11,7 @@ pub mod health;
 pub mod policy;
 pub mod postmortem;
 pub mod settings;
+pub mod ui;
 
 pub use policy::{CheckSummary, PolicyError, PolicyErrors, check_dir, load_dir};
 pub use settings::Settings;

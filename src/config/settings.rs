@@ -52,6 +52,7 @@ pub struct Settings {
     pub postmortem: super::postmortem::PostmortemSettings,
     pub health: super::health::HealthSettings,
     pub cluster: super::cluster::ClusterSettings,
+    pub ui: super::ui::UiSettings,
 }
 
 impl Default for Settings {
@@ -74,6 +75,7 @@ impl Default for Settings {
             postmortem: Default::default(),
             health: Default::default(),
             cluster: Default::default(),
+            ui: Default::default(),
         }
     }
 }
@@ -539,6 +541,7 @@ impl Settings {
         self.postmortem.validate()?;
         self.health.validate()?;
         self.cluster.validate()?;
+        self.ui.validate()?;
         self.store_url()?;
         Ok(())
     }

@@ -92,6 +92,37 @@ impl LinkSigner {
         ))
     }
 
+    /// A signer for another kind of link, under a key derived from this one (so a token of
+    /// one kind never verifies as another's), with its own lifetime.
+    pub fn derive(&self, purpose: &str, ttl: Duration) -> Self {
+        let key = self.mac(purpose).finalize().into_bytes().to_vec();
+        Self {
+            key,
+            base: self.base.clone(),
+            ttl,
+        }
+    }
+
+    /// The public base URL links start with.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// How long a link works.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// HMAC-SHA256 of `payload` under this signer's key.
+    pub fn sign_bytes(&self, payload: &str) -> Vec<u8> {
+        self.mac(payload).finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `sig` is this signer's HMAC of `payload` (compared in constant time).
+    pub fn check_bytes(&self, payload: &str, sig: &[u8]) -> bool {
+        self.mac(payload).verify_slice(sig).is_ok()
+    }
+
     fn mac(&self, payload: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(payload.as_bytes());

@@ -61,7 +61,7 @@ pub use feed::EventFeed;
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
-    NewToken, StoredPhase, StoredToken, StoredWindow,
+    NewToken, StoredPhase, StoredToken, StoredWindow, UiSession,
 };
 
 use crate::config::settings::StoreSettings;

@@ -13,7 +13,7 @@ use crate::domain::due::{Due, DueScope};
 use super::Result;
 use super::types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
-    NewToken, StoredPhase, StoredToken, StoredWindow,
+    NewToken, StoredPhase, StoredToken, StoredWindow, UiSession,
 };
 use crate::domain::ingest::MaintenanceWindow;
 use crate::domain::{
@@ -165,6 +165,10 @@ pub trait ReadTx {
 
     /// The secret in a public URL (`kind`: "heartbeat", "schedule" or "person"), if made.
     fn url_secret(&self, kind: &str, name: &str) -> Result<Option<String>>;
+
+    /// The dashboard session whose cookie hashes to `id_hash`, if it exists (expired ones
+    /// too: the caller compares `expires_at`).
+    fn ui_session(&self, id_hash: &str) -> Result<Option<UiSession>>;
 
     // Schedules: overrides and rotation phases.
 
@@ -375,6 +379,21 @@ pub trait WriteTx: ReadTx {
     ) -> Result<Option<(StoredWindow, bool)>>;
 
     fn record_ping(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+
+    /// Stores a new dashboard session, and drops sessions that expired before `now`.
+    fn insert_ui_session(&self, session: &UiSession, now: DateTime<Utc>) -> Result<()>;
+
+    /// Ends a dashboard session; false if there was none.
+    fn delete_ui_session(&self, id_hash: &str) -> Result<bool>;
+
+    /// Marks a sign-in link (its nonce) used: true the first time, false ever after until it
+    /// expires. Forgets links that expired before `now`.
+    fn use_signin_link(
+        &self,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     /// Stores (or replaces: rotation) the secret of a public URL.
     fn set_url_secret(&self, kind: &str, name: &str, token: &str, now: DateTime<Utc>)

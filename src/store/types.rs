@@ -89,3 +89,23 @@ pub struct NewToken {
     pub secret_hash: String,
     pub expires_at: Option<DateTime<Utc>>,
 }
+
+/// A dashboard session (`/ui/`), as stored: the hash of its cookie, never the cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiSession {
+    /// Hex SHA-256 of the cookie's value.
+    pub id_hash: String,
+    /// The person acting, if known (a token's person, or the one a sign-in link was mailed to).
+    pub person: Option<String>,
+    /// Signed in with a token: the hex SHA-256 of its secret, so each request re-checks it
+    /// (a revoked token ends its sessions) and takes its current role.
+    pub token_hash: Option<String>,
+    /// Who the session is, for the header and the audit trail: the person, else the token.
+    pub label: String,
+    /// The role of a sign-in-link session (a token session uses its token's role).
+    pub role: crate::domain::access::Role,
+    /// The value every form of this session must send back (CSRF).
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}

@@ -1,8 +1,6 @@
 //! The audit trail names the authenticated caller, never the request's `by`: in the
 //! timeline, in `ListAudit` and in `pagerctl audit`; only admins may read it.
 
-use std::process::Command;
-
 use pagerd::engine::Clock;
 use pagerd::proto as pb;
 use pb::daemon_service_client::DaemonServiceClient;
@@ -13,22 +11,6 @@ use tonic::Code;
 use crate::helpers::*;
 
 const PAGERCTL: &str = env!("CARGO_BIN_EXE_pagerctl");
-
-/// `pagerd token create NAME --role ROLE --person P` on the daemon's database; the secret.
-fn create_token(dirs: &AppDirs, name: &str, role: &str, person: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pagerd"))
-        .args(["token", "create", name, "--role", role, "--person", person])
-        .env("PAGERD_DATA_DIR", dirs.data())
-        .env("PAGERD_SCHEDULES_DIR", dirs.schedules())
-        .output()
-        .expect("pagerd runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_audit_trail_names_the_token_not_the_by_field() {

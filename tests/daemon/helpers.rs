@@ -383,3 +383,19 @@ pub async fn paged_and_resolved(
         .expect("resolve accepted");
     page.person().to_string()
 }
+
+/// `pagerd token create NAME --role ROLE --person P` on the daemon's database; the secret.
+pub fn create_token(dirs: &AppDirs, name: &str, role: &str, person: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pagerd"))
+        .args(["token", "create", name, "--role", role, "--person", person])
+        .env("PAGERD_DATA_DIR", dirs.data())
+        .env("PAGERD_SCHEDULES_DIR", dirs.schedules())
+        .output()
+        .expect("pagerd runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

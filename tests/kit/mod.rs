@@ -14,6 +14,7 @@
 //! - [`admin_token`], [`with_token`]: the daemon's admin token, sent on the kit's clients.
 //! - [`Browser`]: headless Chromium over WebDriver (one `chromedriver` per test process), with
 //!   bounded waits and screenshots to `target/ui-screenshots/`.
+//! - [`UiClient`]: the dashboard over plain HTTP, signed in with a session cookie.
 //! - [`freeze_time`], [`advance`], [`within`]: the paused tokio clock and real-time bounds.
 
 // Each crate that includes the kit (the daemon suite, tests/pagerctl/, examples/loadgen/)
@@ -30,6 +31,7 @@ mod in_process;
 mod process;
 mod smtp;
 mod time;
+mod ui;
 
 pub use auth::{AuthedChannel, Bearer, admin_token, with_token};
 pub use backend::Backend;
@@ -42,3 +44,4 @@ pub use in_process::InProcess;
 pub use process::{DaemonProcess, ProcessSpec, log_field, strip_ansi};
 pub use smtp::{Mail, SmtpSink};
 pub use time::{Frozen, advance, freeze_time, real_timeout, within};
+pub use ui::{UiClient, UiPage};

@@ -81,7 +81,15 @@ impl AuthLayer {
     /// The identity of `token`, or UNAUTHENTICATED (unknown, revoked and expired look alike
     /// to the caller; the log says which).
     async fn identify(&self, token: &str) -> Result<Identity, Status> {
-        let digest = secret_digest(token);
+        self.identify_digest(secret_digest(token)).await
+    }
+
+    /// [`Self::identify`] by the SHA-256 of the secret: the dashboard keeps only that in its
+    /// session, and re-checks it on every request (so revoking the token ends the session).
+    pub async fn identify_digest(
+        &self,
+        digest: crate::app::token_cache::Digest,
+    ) -> Result<Identity, Status> {
         let parts = &self.0;
         let guard = match parts.cache.get(&digest) {
             // The common case: no allocation, no store read.

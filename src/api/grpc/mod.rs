@@ -10,7 +10,7 @@ mod intake;
 mod reports;
 mod revocable;
 mod schedules;
-mod watch;
+pub(crate) mod watch;
 pub mod watch_cap;
 
 use chrono::{DateTime, Utc};

@@ -363,6 +363,8 @@ mod tests {
                 "schedule_overrides",
                 "shift_ledger",
                 "tokens",
+                "ui_sessions",
+                "ui_used_links",
                 "url_secrets"
             ]
         );

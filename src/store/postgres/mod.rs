@@ -26,6 +26,7 @@ pub mod schema;
 mod secrets;
 mod tokens;
 mod tx;
+mod ui;
 mod write;
 mod writer;
 

@@ -241,6 +241,25 @@ const MIGRATIONS: &[&str] = &[
         leader        BIGINT  NOT NULL
     );
     "#,
+    // 3: the dashboard (SQLite's migration 13).
+    r#"
+    CREATE TABLE ui_sessions (
+        id_hash     TEXT    PRIMARY KEY,
+        person      TEXT,
+        token_hash  TEXT,
+        label       TEXT    NOT NULL,
+        role        TEXT    NOT NULL CHECK (role IN ('viewer', 'responder', 'admin')),
+        csrf        TEXT    NOT NULL,
+        created_at  BIGINT   NOT NULL,   -- Unix ms, UTC
+        expires_at  BIGINT   NOT NULL
+    );
+    CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+    CREATE TABLE ui_used_links (
+        nonce       TEXT    PRIMARY KEY,
+        expires_at  BIGINT   NOT NULL
+    );
+    CREATE INDEX ui_used_links_expires ON ui_used_links (expires_at);
+    "#,
 ];
 
 /// The schema version this binary writes.

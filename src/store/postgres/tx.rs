@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::store::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
-    NewToken, ReadTx, Result, StoredPhase, StoredToken, StoredWindow, WriteTx,
+    NewToken, ReadTx, Result, StoredPhase, StoredToken, StoredWindow, UiSession, WriteTx,
 };
 
 /// `fn name(&self, arg: Type, …) -> Ret;` becomes a method calling `Tx`'s inherent `name`.
@@ -111,6 +111,7 @@ impl ReadTx for Tx<'_, '_> {
         ) -> Result<Vec<StoredWindow>>;
         fn heartbeat_states(&self) -> Result<Vec<HeartbeatState>>;
         fn url_secret(&self, kind: &str, name: &str) -> Result<Option<String>>;
+        fn ui_session(&self, id_hash: &str) -> Result<Option<UiSession>>;
         fn live_overrides(&self, since: DateTime<Utc>) -> Result<Vec<ScheduleOverride>>;
         fn list_overrides(
             &self,
@@ -218,6 +219,14 @@ impl WriteTx for Tx<'_, '_> {
             now: DateTime<Utc>
         ) -> Result<Option<(StoredWindow, bool)>>;
         fn record_ping(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+        fn insert_ui_session(&self, session: &UiSession, now: DateTime<Utc>) -> Result<()>;
+        fn delete_ui_session(&self, id_hash: &str) -> Result<bool>;
+        fn use_signin_link(
+            &self,
+            nonce: &str,
+            expires_at: DateTime<Utc>,
+            now: DateTime<Utc>
+        ) -> Result<bool>;
         fn set_url_secret(
             &self,
             kind: &str,

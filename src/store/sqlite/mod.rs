@@ -24,6 +24,7 @@ mod snapshot;
 mod testing;
 mod tokens;
 mod tx;
+mod ui;
 mod write;
 
 use std::path::{Path, PathBuf};

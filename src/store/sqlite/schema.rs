@@ -402,6 +402,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE incidents ADD COLUMN postmortem_required INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE incidents ADD COLUMN postmortem_url TEXT;
     "#,
+    // 13: the dashboard: its sessions (the hash of each cookie) and the sign-in links
+    // already used (each works once).
+    r#"
+    CREATE TABLE ui_sessions (
+        id_hash     TEXT    PRIMARY KEY,
+        person      TEXT,
+        token_hash  TEXT,
+        label       TEXT    NOT NULL,
+        role        TEXT    NOT NULL CHECK (role IN ('viewer', 'responder', 'admin')),
+        csrf        TEXT    NOT NULL,
+        created_at  INTEGER  NOT NULL,   -- Unix ms, UTC
+        expires_at  INTEGER  NOT NULL
+    );
+    CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+    CREATE TABLE ui_used_links (
+        nonce       TEXT    PRIMARY KEY,
+        expires_at  INTEGER  NOT NULL
+    );
+    CREATE INDEX ui_used_links_expires ON ui_used_links (expires_at);
+    "#,
 ];
 
 /// The schema version this binary writes (read-only readers check it instead of migrating).

@@ -1,0 +1,132 @@
+//! `GET /ui/events`: the dashboard's live updates, a Server-Sent Events stream of the
+//! committed events (the `Watch` stream's, in commit order). Each event's SSE `id` is its
+//! sequence, so a browser that reconnects sends `Last-Event-ID` and gets what it missed from
+//! the store first (`?after=N` does the same). The data names only the incident; the page
+//! re-reads what it shows. A stream ends after [`STREAM_FOR`] (the browser reconnects, and
+//! its session is checked again) or when it falls behind (it resumes from where it was).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+
+use super::Ui;
+use super::page::error;
+use super::session::Viewer;
+use crate::api::grpc::watch::{self, WatchFilter};
+
+/// How long one stream lasts before the browser reconnects (and is authenticated again).
+const STREAM_FOR: Duration = Duration::from_secs(300);
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    after: Option<i64>,
+}
+
+/// The sequence to resume after: `Last-Event-ID`, else `?after=`.
+fn resume_after(headers: &HeaderMap, q: &EventsQuery) -> Result<Option<i64>, ()> {
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or(()),
+        None => Ok(q.after),
+    }
+}
+
+pub async fn stream(
+    _viewer: Viewer,
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    let Ok(after) = resume_after(&headers, &q) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "Last-Event-ID: not a sequence",
+        );
+    };
+    let Ok(permit) = ui.streams.clone().try_acquire_owned() else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            "Too many live-update streams are open; the page still works without them.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+        return r;
+    };
+    let filter = WatchFilter {
+        incident_id: 0,
+        service: String::new(),
+    };
+    let opened = watch::open(ui.engine.clone(), filter, after, ui.stop.child_token()).await;
+    let events = match opened {
+        Ok(r) => r.into_inner(),
+        Err(s) => {
+            return error(StatusCode::BAD_REQUEST, "Cannot follow events", s.message());
+        }
+    };
+    let start = futures::stream::once(async {
+        Ok::<_, Infallible>(Event::default().event("ready").data("{}"))
+    });
+    let live = events
+        // A lagging stream ends; the browser resumes from the last id it got.
+        .take_while(|r| std::future::ready(r.is_ok()))
+        .filter_map(|r| async move { r.ok() })
+        .map(move |ev| {
+            let _held = &permit;
+            Ok::<_, Infallible>(
+                Event::default()
+                    .id(ev.sequence.to_string())
+                    .event("incident")
+                    .data(format!("{{\"incident\":{}}}", ev.incident_id)),
+            )
+        });
+    let bounded = start.chain(live).take_until(tokio::time::sleep(STREAM_FOR));
+    let mut r = Sse::new(bounded)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        .into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_event_id_wins_over_the_query_and_must_be_a_sequence() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            resume_after(&h, &EventsQuery { after: Some(4) }),
+            Ok(Some(4))
+        );
+        assert_eq!(resume_after(&h, &EventsQuery { after: None }), Ok(None));
+        h.insert("last-event-id", "17".parse().unwrap());
+        assert_eq!(
+            resume_after(&h, &EventsQuery { after: Some(4) }),
+            Ok(Some(17))
+        );
+        for bad in ["x", "-1", ""] {
+            h.insert("last-event-id", bad.parse().unwrap());
+            assert_eq!(
+                resume_after(&h, &EventsQuery { after: None }),
+                Err(()),
+                "{bad}"
+            );
+        }
+    }
+}
