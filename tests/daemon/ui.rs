@@ -325,7 +325,7 @@ async fn pages_carry_strict_headers_and_the_first_page_is_small() {
         csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
         "{csp}"
     );
-    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
     assert_eq!(r.headers()["cache-control"], "no-store");
     let html = r.text().await.unwrap();
     // The first page with everything it loads.

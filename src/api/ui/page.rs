@@ -61,7 +61,9 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 }
 
 /// Headers on every dashboard answer: no caching of pages that show incidents, no referrer
-/// (a sign-in link's token is in its URL), no framing, no inline script.
+/// to other sites (a sign-in link's token is in its URL), no framing, no inline script.
+/// `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` on the
+/// dashboard's own form POSTs, which the same-origin check must refuse.
 pub fn with_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(
@@ -75,7 +77,7 @@ pub fn with_headers(mut r: Response) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
