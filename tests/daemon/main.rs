@@ -51,3 +51,4 @@ mod response_report;
 mod migrate;
 // The dashboard (issue 15): tests in a real browser (headless Chromium over WebDriver).
 mod browser_smoke;
+mod ui_browser;

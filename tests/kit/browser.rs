@@ -38,6 +38,8 @@ const FLAGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    // Phones draw scrollbars over the page: screenshots at phone size look like one.
+    "--hide-scrollbars",
 ];
 
 /// The usual waits: long enough for a loaded machine running the whole suite, short enough
