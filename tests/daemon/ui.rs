@@ -344,3 +344,16 @@ async fn pages_carry_strict_headers_and_the_first_page_is_small() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_dashboard_off_there_is_no_ui_and_the_daemon_still_stops() {
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let mut settings = test_settings(&dirs, &sink.url);
+    settings.ui.enabled = false;
+    let app = spawn_app_with(settings, Clock::System).await;
+    let mut anon = UiClient::new(app.http_addr);
+    assert_eq!(anon.get("/ui/signin").await.status, StatusCode::NOT_FOUND);
+    // The stop must finish: nothing of the dashboard may keep the store open.
+    app.stop().await;
+}
