@@ -47,6 +47,8 @@
 //!   page, SMS replies, alert intake: Events v2, Alertmanager, heartbeats). `api::convert` holds every
 //!   wire ↔ domain conversion and the enums' names (clients use it too); `api::limits` the
 //!   size limits every edge enforces. Parse at the edge, map errors to status codes there.
+//!   `api::ui` is the web dashboard under `/ui/` (server-rendered askama templates in
+//!   `templates/ui/`, embedded CSS/JS, sessions with CSRF checks, live updates over SSE).
 //! - [`metrics`]: the Prometheus counters and histograms the engine, outbox and store writer
 //!   bump after their commits, and the exposition `api::http::metrics` serves at `/metrics`.
 //! - [`clock`]: the one place that reads the time (wall clock, or anchored to tokio's clock in

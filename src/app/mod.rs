@@ -234,7 +234,19 @@ pub async fn run(
     };
     let watch_cap =
         grpc::watch_cap::WatchCapLayer::new(settings.connections.grpc.max_watch_streams);
-    let ui_auth = auth.clone();
+    // Built only when enabled: whatever holds the store (the auth layer does) must be gone
+    // by the end of `run`, or the writer never finishes and the stop waits forever.
+    let ui = settings.ui.enabled.then(|| {
+        api::ui::UiState::new(
+            engine.clone(),
+            auth.clone(),
+            &ui_links,
+            settings.ui.clone(),
+            tls.is_some(),
+            stop.clone(),
+        )
+    });
+    drop(ui_links);
     let metrics = api::http::metrics::MetricsState {
         engine: engine.clone(),
         auth: auth.clone(),
@@ -268,15 +280,7 @@ pub async fn run(
     }
     let mut router = api::http::router(engine.clone(), http_state, settings.integrations.clone())
         .merge(api::http::metrics::routes(metrics));
-    if settings.ui.enabled {
-        let ui = api::ui::UiState::new(
-            engine.clone(),
-            ui_auth,
-            &ui_links,
-            settings.ui.clone(),
-            tls.is_some(),
-            stop.clone(),
-        );
+    if let Some(ui) = ui {
         router = router.merge(api::ui::routes(ui));
     }
     spawn_servers(

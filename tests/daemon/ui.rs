@@ -344,3 +344,91 @@ async fn pages_carry_strict_headers_and_the_first_page_is_small() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_dashboard_off_there_is_no_ui_and_the_daemon_still_stops() {
+    let dirs = AppDirs::new(TEST_POLICIES);
+    let sink = WebhookSink::start().await;
+    let mut settings = test_settings(&dirs, &sink.url);
+    settings.ui.enabled = false;
+    let app = spawn_app_with(settings, Clock::System).await;
+    let mut anon = UiClient::new(app.http_addr);
+    assert_eq!(anon.get("/ui/signin").await.status, StatusCode::NOT_FOUND);
+    // The stop must finish: nothing of the dashboard may keep the store open.
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_gets_a_clean_refusal_and_the_daemon_stays_healthy() {
+    let (_dirs, _sink, app) = app_and_sink().await;
+    let admin = app.daemon.admin_token().await;
+    let mut ui = UiClient::signed_in(app.http_addr, &admin).await;
+    let huge = "x".repeat(100 * 1024);
+    let p = ui
+        .act("/ui/incidents/new", "/ui/incidents", &[("summary", &huge)])
+        .await;
+    assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", p.body);
+    for (fields, status, says) in [
+        (
+            vec![("service", "nope"), ("severity", "high"), ("summary", "s")],
+            StatusCode::NOT_FOUND,
+            "unknown service",
+        ),
+        (
+            vec![
+                ("service", "checkout"),
+                ("severity", "sev-9"),
+                ("summary", "s"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "severity:",
+        ),
+        (
+            vec![
+                ("service", "checkout"),
+                ("severity", "high"),
+                ("summary", ""),
+            ],
+            StatusCode::BAD_REQUEST,
+            "summary:",
+        ),
+    ] {
+        let p = ui.act("/ui/incidents/new", "/ui/incidents", &fields).await;
+        assert_eq!(p.status, status, "{fields:?}: {}", p.body);
+        assert!(p.body.contains(says), "{fields:?}: {}", p.body);
+    }
+    assert_eq!(
+        ui.get("/ui/incidents/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let p = ui.act("/ui/incidents", "/ui/incidents/1/delete", &[]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let p = ui
+        .act("/ui/incidents", "/ui/incidents/1/notes", &[("text", "")])
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    let mut anon = UiClient::new(app.http_addr);
+    let p = anon
+        .post_form("/ui/signin", &[("token", &huge[..10_000])])
+        .await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    let p = anon
+        .get(&format!("/ui/signin/link/{}", &huge[..5000]))
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    let p = anon
+        .post_form("/ui/signin/link", &[("who", &huge[..5000])])
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "the same answer as always");
+    let r = reqwest::Client::new()
+        .get(format!("{}/ui/events", ui.base))
+        .header("cookie", format!("pagerd_session={}", ui.cookie().unwrap()))
+        .header("last-event-id", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let health = reqwest::get(format!("{}/healthz", ui.base)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    app.stop().await;
+}

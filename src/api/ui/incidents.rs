@@ -21,6 +21,8 @@ use crate::store::IncidentFilter;
 
 /// Most incidents one list shows.
 const LIST_LIMIT: usize = 200;
+/// Rows of the list that show who was paged.
+const PAGED_ROWS: usize = 50;
 /// Most timeline events one incident page shows (the API pages further).
 const TIMELINE_LIMIT: usize = 2000;
 
@@ -145,9 +147,12 @@ pub async fn list(viewer: Viewer, State(ui): State<Ui>, Query(q): Query<ListQuer
 /// The rows, with who was paged at each open incident's level (their timelines read in one
 /// store read).
 async fn rows(ui: &Ui, incidents: Vec<Incident>) -> Result<Vec<Row>, Response> {
+    // Who was paged matters for the open incidents at the top; a storm of hundreds need
+    // not cost hundreds of timeline reads per refresh.
     let ids: Vec<i64> = incidents
         .iter()
         .filter(|i| i.state != IncidentState::Resolved)
+        .take(PAGED_ROWS)
         .map(|i| i.id)
         .collect();
     let timelines: BTreeMap<i64, Vec<Event>> = ui
@@ -182,6 +187,9 @@ async fn rows(ui: &Ui, incidents: Vec<Incident>) -> Result<Vec<Row>, Response> {
 struct IncidentPage<'a> {
     layout: Layout,
     inc: &'a Incident,
+    /// The alert's links: `href` only where it is http(s) or mailto (links stored before
+    /// intake checked them show as text).
+    links: Vec<(Option<String>, String)>,
     age: String,
     timeline: Vec<TimelineRow>,
     more: bool,
@@ -266,6 +274,15 @@ pub async fn show(
         &IncidentPage {
             layout,
             age: view::age(inc.created_at, now),
+            links: inc
+                .links
+                .iter()
+                .map(|l| {
+                    let href = limits::check_href(&l.href).ok().map(|_| l.href.clone());
+                    let text = if l.text.is_empty() { &l.href } else { &l.text };
+                    (href, text.clone())
+                })
+                .collect(),
             inc: &inc,
             timeline,
             more: next.is_some(),

@@ -6,6 +6,7 @@
 
 mod outbox;
 mod records;
+mod ui;
 mod writes;
 
 use chrono::{DateTime, Utc};
@@ -138,4 +139,6 @@ contract! {
     records::audit_entries_come_back_oldest_first_from_since,
     records::maintenance_windows_heartbeats_and_url_secrets_round_trip,
     records::rotation_phases_are_replaced_per_layer,
+    ui::sessions_round_trip_end_once_and_expire,
+    ui::a_sign_in_link_is_used_once_until_it_is_forgotten,
 }

@@ -40,7 +40,7 @@
           }
         })
         .catch(function () { /* the next event tries again */ });
-    }, 250);
+    }, 500);
   }
 
   var id = incident ? incident.getAttribute("data-live-incident") : null;
