@@ -15,16 +15,16 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// A daemon with the example policies, a browser, and (for sign-in links) a mail server.
-struct Ui {
-    app: TestApp,
-    browser: Browser,
+pub(crate) struct Ui {
+    pub(crate) app: TestApp,
+    pub(crate) browser: Browser,
     smtp: Option<SmtpSink>,
     _sink: WebhookSink,
     _dirs: AppDirs,
 }
 
 impl Ui {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(false).await
     }
 
@@ -53,12 +53,12 @@ impl Ui {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.app.http_addr)
     }
 
     /// A new API token made by the admin through gRPC (`person` empty: a service token).
-    async fn token(&self, name: &str, role: &str, person: &str) -> String {
+    pub(crate) async fn token(&self, name: &str, role: &str, person: &str) -> String {
         DaemonServiceClient::new(self.app.channel.clone())
             .create_token(pb::CreateTokenRequest {
                 name: name.into(),
@@ -73,7 +73,7 @@ impl Ui {
     }
 
     /// Signs in through the sign-in form; ends on the incident list.
-    async fn sign_in(&self, token: &str) {
+    pub(crate) async fn sign_in(&self, token: &str) {
         let b = &self.browser;
         b.goto(&self.url("/ui/signin")).await;
         b.fill("#signin-token-form #token", token).await;
@@ -138,7 +138,7 @@ impl Ui {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.browser.close().await;
         self.app.stop().await;
     }
@@ -366,7 +366,7 @@ async fn a_viewer_sees_no_acknowledge_button_and_a_forged_post_is_refused() {
 }
 
 /// Fails when the page is wider than the viewport (a phone would scroll sideways).
-async fn assert_fits(ui: &Ui, page: &str) {
+pub(crate) async fn assert_fits(ui: &Ui, page: &str) {
     let fits = ui
         .browser
         .js(
@@ -379,7 +379,7 @@ async fn assert_fits(ui: &Ui, page: &str) {
 }
 
 /// A realistic list: three open incidents of different severities, one acknowledged.
-async fn some_incidents(ui: &mut Ui) {
+pub(crate) async fn some_incidents(ui: &mut Ui) {
     ui.trigger("checkout-api", Severity::Critical, "Payments failing in EU")
         .await;
     let acked = ui
@@ -390,7 +390,7 @@ async fn some_incidents(ui: &mut Ui) {
     ui.app.ack(acked, "alice").await;
 }
 
-const SIZES: [(u32, u32, &str); 2] = [(360, 740, "phone"), (1280, 800, "desktop")];
+pub(crate) const SIZES: [(u32, u32, &str); 2] = [(360, 740, "phone"), (1280, 800, "desktop")];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_incident_list_and_an_incident_at_phone_and_desktop_sizes() {
