@@ -1,9 +1,11 @@
 //! The dashboard's on-call page (`/ui/oncall`: `table#oncall`, a row `tr[data-schedule=NAME]`
 //! per schedule) in a real browser at phone and desktop sizes, with screenshots.
 //!
-//! Written against the dashboard's contract before the page exists: the `ui` branch this was
+//! Written against the dashboard's contract before the page is here: the `ui` branch this was
 //! merged from serves no `/ui/oncall` yet (404), so this module is not in `main.rs`'s list.
-//! Add `mod ui_browser_oncall;` next to `mod ui_browser;` when the page lands.
+//! Add `mod ui_browser_oncall;` next to `mod ui_browser;` when the page lands (it passes with
+//! the on-call page of branch `ui-oncall` merged in: checked, and docs/dashboard-phone.png is
+//! its phone screenshot).
 
 use crate::ui_browser::{SIZES, Ui, assert_fits, some_incidents};
 
