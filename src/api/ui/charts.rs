@@ -9,7 +9,7 @@ pub const WIDTH: f64 = 360.0;
 /// Where bars start: the labels sit left of it.
 pub const BAR_X: f64 = 104.0;
 /// The longest bar, so the value text after it still fits.
-pub const BAR_MAX: f64 = 176.0;
+pub const BAR_MAX: f64 = 140.0;
 const ROW: f64 = 24.0;
 const BAR_H: f64 = 14.0;
 const TOP: f64 = 4.0;

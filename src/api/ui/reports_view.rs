@@ -224,18 +224,25 @@ fn minutes(d: Duration) -> f64 {
     d.num_seconds() as f64 / 60.0
 }
 
-/// The response chart: per severity, the median time to acknowledge against its target.
+/// The response chart: per severity, the median time to acknowledge as a share of the
+/// severity's (tightest) target, so every row's target sits on one line and a bar past it
+/// is late, whatever the targets' sizes.
 pub fn response_chart(rows: &[ResponseRow], set: &PolicySet) -> BarChart {
     let bars: Vec<BarInput> = rows
         .iter()
         .map(|r| {
             let target = Severity::parse(&r.g.key)
                 .ok()
-                .map(|s| severity_target(set, s).0);
+                .map(|s| minutes(severity_target(set, s).0))
+                .filter(|t| *t > 0.0);
+            let share = match (r.g.mtta_median, target) {
+                (Some(m), Some(t)) => minutes(m) / t,
+                _ => 0.0,
+            };
             BarInput {
                 label: r.g.key.clone(),
-                value: r.g.mtta_median.map_or(0.0, minutes),
-                marker: target.map(minutes),
+                value: share,
+                marker: target.map(|_| 1.0),
                 text: match r.g.mtta_median {
                     None => "none acknowledged".into(),
                     Some(_) if r.late => format!("{}, over {}", r.mtta, r.target),
@@ -247,8 +254,8 @@ pub fn response_chart(rows: &[ResponseRow], set: &PolicySet) -> BarChart {
     bar_chart(
         "chart-response",
         "Median time to acknowledge, per severity, against the target",
-        "One bar per severity: the median time to acknowledge; a dashed line marks the \
-         severity's response target.",
+        "One bar per severity: the median time to acknowledge as a share of the severity's \
+         response target; the dashed line marks the target.",
         &bars,
     )
 }
@@ -408,7 +415,13 @@ mod tests {
         let texts: Vec<&str> = chart.rows.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(texts, ["20m, over 15m", "5m of 1h", "none acknowledged"]);
         assert!(chart.rows[0].over && !chart.rows[1].over && !chart.rows[2].over);
-        // The low target (24 h) sets the scale: every marker is on it.
-        assert!(chart.rows.iter().all(|r| r.marker_x.is_some()));
+        // Shares of the target: critical's 20 of 15 minutes is the longest bar, and every
+        // target sits on one line.
+        assert_eq!(chart.rows[0].width, crate::api::ui::charts::BAR_MAX);
+        let marks: Vec<Option<f64>> = chart.rows.iter().map(|r| r.marker_x).collect();
+        assert!(
+            marks.iter().all(|m| m.is_some() && *m == marks[0]),
+            "{marks:?}"
+        );
     }
 }
