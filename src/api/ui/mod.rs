@@ -8,7 +8,11 @@
 //! - `incidents`: the incident list (live), one incident and its actions, the new-incident form;
 //! - `events`: the live-update stream (SSE, resuming by sequence);
 //! - `view`: pure helpers the templates use (ages, ordering, labels);
-//! - `assets`: the embedded stylesheet and script.
+//! - `assets`: the embedded stylesheet and script;
+//! - `maintenance`: maintenance windows, added and ended by admins;
+//! - `reports`, `reports_view`, `charts`: the on-call load and response times, with charts
+//!   drawn by the server as inline SVG;
+//! - `local_time`: the viewer's zone, times typed in forms and shown back.
 
 // Handlers refuse with a ready page (an axum `Response`), once per request: its size does
 // not matter here.
@@ -22,6 +26,12 @@ pub mod session;
 mod signin;
 pub mod signin_link;
 pub mod view;
+// Maintenance and reports pages.
+mod charts;
+mod local_time;
+mod maintenance;
+mod reports;
+mod reports_view;
 
 use std::sync::Arc;
 
@@ -101,5 +111,12 @@ pub fn routes(ui: Ui) -> Router {
         .route("/ui/incidents/{id}", get(incidents::show))
         .route("/ui/incidents/{id}/{action}", post(incidents::act))
         .route("/ui/{*rest}", get(page::not_found))
+        // Maintenance and reports.
+        .route(
+            "/ui/maintenance",
+            get(maintenance::page).post(maintenance::add),
+        )
+        .route("/ui/maintenance/{id}/end", post(maintenance::end))
+        .route("/ui/reports", get(reports::page))
         .with_state(ui)
 }
