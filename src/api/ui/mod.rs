@@ -7,6 +7,9 @@
 //! - `signin`: token sign-in, mailed single-use sign-in links, sign-out;
 //! - `incidents`: the incident list (live), one incident and its actions, the new-incident form;
 //! - `events`: the live-update stream (SSE, resuming by sequence);
+//! - `oncall`: who is on call now, a schedule's next weeks as a timeline;
+//! - `overrides`: the schedule page's actions (take a shift, add or remove an override);
+//! - `timeline`: pure layout of the schedule timeline and times in zones;
 //! - `view`: pure helpers the templates use (ages, ordering, labels);
 //! - `assets`: the embedded stylesheet and script.
 
@@ -17,10 +20,13 @@
 mod assets;
 mod events;
 mod incidents;
+mod oncall;
+mod overrides;
 mod page;
 pub mod session;
 mod signin;
 pub mod signin_link;
+pub mod timeline;
 pub mod view;
 
 use std::sync::Arc;
@@ -101,5 +107,14 @@ pub fn routes(ui: Ui) -> Router {
         .route("/ui/incidents/{id}", get(incidents::show))
         .route("/ui/incidents/{id}/{action}", post(incidents::act))
         .route("/ui/{*rest}", get(page::not_found))
+        // On call now and schedules.
+        .route("/ui/oncall", get(oncall::page))
+        .route("/ui/schedules/{name}", get(oncall::schedule))
+        .route("/ui/schedules/{name}/take", post(overrides::take))
+        .route("/ui/schedules/{name}/overrides", post(overrides::add))
+        .route(
+            "/ui/schedules/{name}/overrides/{id}/remove",
+            post(overrides::remove),
+        )
         .with_state(ui)
 }

@@ -1,0 +1,481 @@
+//! The pages *On call now* (every schedule: who, until when in the viewer's zone and the
+//! schedule's, who is next; the signed-in person's shifts in the next four weeks) and
+//! *Schedule* (the next 2–4 weeks as a timeline: each layer, the overrides, the final line
+//! with gaps and burnout decisions, and the responder's actions). They read what the gRPC
+//! `ScheduleService` reads: the serving policy set's schedules and the API's overrides.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::Ui;
+use super::page::{Layout, engine_error, error, render};
+use super::session::Viewer;
+use super::timeline::{self, Bar, Tick};
+use crate::domain::ScheduleDef;
+use crate::domain::access::{Role, allows, may_override_for};
+use crate::domain::schedule::Schedule;
+
+/// How far ahead "who is next" and "my shifts" look.
+const AHEAD: Duration = Duration::days(28);
+
+/// An instant in the viewer's zone and, when it differs, the schedule's.
+pub struct When {
+    pub viewer: String,
+    pub schedule: Option<String>,
+}
+
+fn when(t: DateTime<Utc>, viewer: Tz, schedule: Tz) -> When {
+    When {
+        viewer: timeline::show(t, viewer),
+        schedule: (viewer != schedule).then(|| timeline::show(t, schedule)),
+    }
+}
+
+/// The viewer's zone (cookie `pagerd_tz`, else UTC).
+pub fn viewer_zone(headers: &HeaderMap) -> Tz {
+    timeline::viewer_zone(
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+pub struct OnCallRow {
+    pub name: String,
+    pub zone: String,
+    /// `None`: a gap right now.
+    pub person: Option<String>,
+    pub via: String,
+    pub until: Option<When>,
+    pub next: Option<(String, When)>,
+    /// Who a page to the schedule reaches in a gap.
+    pub gap_paged: String,
+}
+
+pub struct MyShift {
+    pub schedule: String,
+    pub zone: String,
+    pub start: When,
+    pub end: When,
+    pub via: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/oncall.html")]
+struct OnCallPage {
+    layout: Layout,
+    zone: String,
+    rows: Vec<OnCallRow>,
+    person: Option<String>,
+    mine: Vec<MyShift>,
+}
+
+pub async fn page(viewer: Viewer, State(ui): State<Ui>, headers: HeaderMap) -> Response {
+    let zone = viewer_zone(&headers);
+    let now = super::session::now(&ui);
+    let set = ui.engine.policies();
+    let mut rows = Vec::new();
+    let mut mine = Vec::new();
+    for def in set.schedules.values() {
+        let s = &def.schedule;
+        let current = s.on_call(now);
+        let ahead = s.final_shifts(now, now + AHEAD);
+        let boundary = current.as_ref().map_or(now, |c| c.end);
+        let next = ahead
+            .iter()
+            .find(|n| n.start >= boundary && n.start > now)
+            .map(|n| (n.person.clone(), when(n.start, zone, s.zone)));
+        if let Some(me) = &viewer.person {
+            for piece in ahead.iter().filter(|p| &p.person == me) {
+                mine.push((
+                    piece.start,
+                    MyShift {
+                        schedule: s.name.clone(),
+                        zone: s.zone.name().to_string(),
+                        start: when(piece.start, zone, s.zone),
+                        end: when(piece.end, zone, s.zone),
+                        via: s.describe(&piece.source),
+                    },
+                ));
+            }
+        }
+        rows.push(OnCallRow {
+            name: s.name.clone(),
+            zone: s.zone.name().to_string(),
+            via: current
+                .as_ref()
+                .map(|c| s.describe(&c.source))
+                .unwrap_or_default(),
+            until: current.as_ref().map(|c| when(c.end, zone, s.zone)),
+            person: current.map(|c| c.person),
+            next,
+            gap_paged: def.gap_fallback().to_string(),
+        });
+    }
+    mine.sort_by_key(|(start, _)| *start);
+    render(
+        StatusCode::OK,
+        &OnCallPage {
+            layout: Layout::new(&viewer, "On call now", "oncall"),
+            zone: zone.name().to_string(),
+            rows,
+            person: viewer.person.clone(),
+            mine: mine.into_iter().map(|(_, m)| m).collect(),
+        },
+    )
+}
+
+/// One segment of a lane.
+pub struct Seg {
+    pub bar: Bar,
+    pub label: String,
+    /// CSS class: `on` (a layer's shift), `ov` (an override), `gap`, `dec` (a burnout decision).
+    pub class: &'static str,
+    pub title: String,
+}
+
+pub struct Lane {
+    pub label: String,
+    pub segs: Vec<Seg>,
+}
+
+/// A row of the final shifts' table.
+pub struct ShiftRow {
+    pub person: String,
+    pub start: When,
+    pub end: When,
+    pub via: String,
+    pub reason: String,
+    pub projected: bool,
+    pub flagged: bool,
+    /// Unix seconds, for the "Take this shift" form.
+    pub start_unix: i64,
+    pub end_unix: i64,
+    pub takeable: bool,
+}
+
+pub struct GapRow {
+    pub start: When,
+    pub end: When,
+}
+
+pub struct OverrideRow {
+    pub person: String,
+    pub start: When,
+    pub end: When,
+    pub reason: String,
+    /// Made through the API and the viewer may remove it.
+    pub removable: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/schedule.html")]
+struct SchedulePage {
+    layout: Layout,
+    name: String,
+    schedule_zone: String,
+    zone: String,
+    weeks: i64,
+    ticks: Vec<Tick>,
+    now_x: Option<String>,
+    lanes: Vec<Lane>,
+    shifts: Vec<ShiftRow>,
+    gaps: Vec<GapRow>,
+    gap_paged: String,
+    overrides: Vec<OverrideRow>,
+    may_act: bool,
+    /// People the add form offers: all for an admin, the viewer's person for a responder.
+    people: Vec<String>,
+    default_start: String,
+    default_end: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ScheduleQuery {
+    #[serde(default)]
+    weeks: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// `weeks=2..4` (empty: 2), or the message naming the field.
+pub fn parse_weeks(v: &str) -> Result<i64, String> {
+    match v.trim() {
+        "" => Ok(2),
+        v => v
+            .parse::<i64>()
+            .ok()
+            .filter(|w| (2..=4).contains(w))
+            .ok_or_else(|| "weeks: 2, 3 or 4".to_string()),
+    }
+}
+
+fn flash(done: &str) -> Option<String> {
+    Some(
+        match done {
+            "taken" => "You are on call for that shift now (an override for you was added).",
+            "added" => "Override added.",
+            "removed" => "Override removed.",
+            _ => return None,
+        }
+        .into(),
+    )
+}
+
+pub async fn schedule(
+    viewer: Viewer,
+    State(ui): State<Ui>,
+    Path(name): Path<String>,
+    Query(q): Query<ScheduleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let weeks = match parse_weeks(&q.weeks) {
+        Ok(w) => w,
+        Err(m) => return error(StatusCode::BAD_REQUEST, "Check the address", &m),
+    };
+    let zone = viewer_zone(&headers);
+    let now = super::session::now(&ui);
+    let set = ui.engine.policies();
+    let Some(def) = set.schedules.get(&name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("schedule: no schedule `{name}`"),
+        );
+    };
+    let s = &def.schedule;
+    // From the start of the viewer's day, whole days, so the axis reads as a calendar.
+    let from = timeline::local_start_of(now.with_timezone(&zone).date_naive(), zone)
+        .unwrap_or(now)
+        .min(now);
+    let to = from + Duration::weeks(weeks);
+    let api_overrides = match ui
+        .engine
+        .list_overrides(Some(name.clone()), from, false)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return engine_error(e),
+    };
+    let may_act = allows(viewer.role, Role::Responder);
+    let may_for = |person: &str| {
+        may_act
+            && may_override_for(viewer.role, &viewer.label, viewer.person.as_deref(), person)
+                .is_ok()
+    };
+
+    let shifts: Vec<ShiftRow> = listed(def, from, to)
+        .into_iter()
+        .map(|(start, end, p)| ShiftRow {
+            takeable: end > now
+                && viewer.person.as_ref().is_some_and(|me| *me != p.person)
+                && viewer.person.as_deref().is_some_and(&may_for),
+            start: when(start, zone, s.zone),
+            end: when(end, zone, s.zone),
+            start_unix: start.timestamp(),
+            end_unix: end.timestamp(),
+            person: p.person,
+            via: p.source,
+            reason: p.reason,
+            projected: p.projected,
+            flagged: p.flagged,
+        })
+        .collect();
+    let gaps = s.gaps(from, to);
+    let lanes = lanes(def, from, to, &shifts, &gaps);
+    let overrides = s
+        .overrides
+        .iter()
+        .filter(|o| o.end > from && o.start < to && o.start < o.end)
+        .map(|o| OverrideRow {
+            person: o.person.clone(),
+            start: when(o.start, zone, s.zone),
+            end: when(o.end, zone, s.zone),
+            reason: o.reason.clone(),
+            removable: api_overrides
+                .iter()
+                .find(|a| (&a.person, a.start, a.end) == (&o.person, o.start, o.end))
+                .filter(|a| a.end > now && may_for(&a.person))
+                .map(|a| a.id),
+        })
+        .collect();
+    let people = match (viewer.role, &viewer.person) {
+        (Role::Admin, _) => set.people.keys().cloned().collect(),
+        (_, Some(me)) if may_act => vec![me.clone()],
+        _ => vec![],
+    };
+    let mut layout = Layout::new(&viewer, format!("Schedule {name}"), "oncall");
+    layout.flash = flash(&q.done);
+    let start = now + Duration::hours(1);
+    render(
+        StatusCode::OK,
+        &SchedulePage {
+            layout,
+            schedule_zone: s.zone.name().to_string(),
+            zone: zone.name().to_string(),
+            weeks,
+            ticks: timeline::day_ticks(from, to, zone),
+            now_x: timeline::place(from, to, now, to).map(|b| b.x),
+            lanes,
+            gaps: gaps
+                .iter()
+                .map(|&(a, b)| GapRow {
+                    start: when(a, zone, s.zone),
+                    end: when(b, zone, s.zone),
+                })
+                .collect(),
+            gap_paged: def.gap_fallback().to_string(),
+            shifts,
+            overrides,
+            may_act,
+            people,
+            default_start: timeline::input_value(start, zone),
+            default_end: timeline::input_value(start + Duration::hours(8), zone),
+            name,
+        },
+    )
+}
+
+/// The final shifts as the `Shifts` RPC lists them (cut where a burnout decision differs),
+/// with their bounds as instants.
+fn listed(
+    def: &ScheduleDef,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, crate::proto::Shift)> {
+    let instant = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+    };
+    def.schedule
+        .final_shifts(from, to)
+        .into_iter()
+        .flat_map(|s| crate::api::grpc::schedules::listed_shifts(def, s))
+        .filter_map(|p| Some((instant(&p.start)?, instant(&p.end)?, p)))
+        .collect()
+}
+
+/// The timeline's lanes: one per layer (as if alone), the overrides, then the final line with
+/// its gaps and burnout decisions.
+fn lanes(
+    def: &ScheduleDef,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    shifts: &[ShiftRow],
+    gaps: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Vec<Lane> {
+    let s = &def.schedule;
+    let seg = |start, end, label: &str, class, title: String| {
+        timeline::place(from, to, start, end).map(|bar| Seg {
+            bar,
+            label: label.to_string(),
+            class,
+            title,
+        })
+    };
+    let mut out = Vec::new();
+    for layer in &s.layers {
+        let alone = Schedule {
+            name: s.name.clone(),
+            zone: s.zone,
+            layers: vec![layer.clone()],
+            overrides: vec![],
+        };
+        let segs = alone
+            .final_shifts(from, to)
+            .into_iter()
+            .filter_map(|f| {
+                let title = format!(
+                    "{}: {} – {}",
+                    f.person,
+                    timeline::show(f.start, s.zone),
+                    timeline::show(f.end, s.zone)
+                );
+                seg(f.start, f.end, &f.person, "on", title)
+            })
+            .collect();
+        out.push(Lane {
+            label: format!("layer {}", layer.name),
+            segs,
+        });
+    }
+    let ov = s
+        .overrides
+        .iter()
+        .filter_map(|o| {
+            let title = format!("{}: override ({})", o.person, o.reason);
+            seg(o.start, o.end, &o.person, "ov", title)
+        })
+        .collect();
+    out.push(Lane {
+        label: "overrides".into(),
+        segs: ov,
+    });
+    let mut fin: Vec<(DateTime<Utc>, Seg)> = Vec::new();
+    for r in shifts {
+        let (Some(a), Some(b)) = (
+            DateTime::from_timestamp(r.start_unix, 0),
+            DateTime::from_timestamp(r.end_unix, 0),
+        ) else {
+            continue;
+        };
+        let decided = !r.reason.is_empty();
+        let class = match (decided, r.via.starts_with("override")) {
+            (true, _) => "dec",
+            (false, true) => "ov",
+            (false, false) => "on",
+        };
+        let label = if decided {
+            format!("{} (limit)", r.person)
+        } else {
+            r.person.clone()
+        };
+        let title = match decided {
+            true => format!("{}: {}", r.person, r.reason),
+            false => format!("{}: {}", r.person, r.via),
+        };
+        fin.extend(seg(a, b, &label, class, title).map(|g| (a, g)));
+    }
+    for &(a, b) in gaps {
+        let title = format!(
+            "gap: nobody on call {} – {}",
+            timeline::show(a, s.zone),
+            timeline::show(b, s.zone)
+        );
+        fin.extend(seg(a, b, "gap", "gap", title).map(|g| (a, g)));
+    }
+    fin.sort_by_key(|(start, _)| *start);
+    out.push(Lane {
+        label: "on call".into(),
+        segs: fin.into_iter().map(|(_, g)| g).collect(),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_are_two_to_four() {
+        for (v, want) in [
+            ("", Ok(2)),
+            ("2", Ok(2)),
+            (" 3 ", Ok(3)),
+            ("4", Ok(4)),
+            ("1", Err(())),
+            ("5", Err(())),
+            ("two", Err(())),
+            ("-3", Err(())),
+        ] {
+            let got = parse_weeks(v).map_err(|e| assert!(e.starts_with("weeks:"), "{e}"));
+            assert_eq!(got, want, "{v:?}");
+        }
+    }
+}
