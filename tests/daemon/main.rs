@@ -27,6 +27,7 @@ mod simulate;
 mod sms_inbound;
 mod tls;
 mod ui;
+mod ui_schedules;
 mod validation;
 // Hardening (issue 12): deliveries, a full disk, hostile input, escaping, secrets, repeats
 // and the threshold rule, Watch order and resume, connections, logs.

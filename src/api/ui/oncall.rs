@@ -158,6 +158,15 @@ pub struct ShiftRow {
     pub start_unix: i64,
     pub end_unix: i64,
     pub takeable: bool,
+    /// A burnout limit moved or flagged this shift (not the plain "X's turn").
+    pub decision: bool,
+}
+
+/// Whether a listed shift's reason is a burnout decision worth marking: anything but the
+/// rotation's plain "PERSON's turn" (which schedules with limits give every turn), and
+/// every flagged override.
+pub fn is_decision(person: &str, reason: &str, flagged: bool) -> bool {
+    flagged || !(reason.is_empty() || reason == format!("{person}'s turn"))
 }
 
 pub struct GapRow {
@@ -186,6 +195,7 @@ struct SchedulePage {
     now_x: Option<String>,
     lanes: Vec<Lane>,
     shifts: Vec<ShiftRow>,
+    any_decision: bool,
     gaps: Vec<GapRow>,
     gap_paged: String,
     overrides: Vec<OverrideRow>,
@@ -276,6 +286,7 @@ pub async fn schedule(
             takeable: end > now
                 && viewer.person.as_ref().is_some_and(|me| *me != p.person)
                 && viewer.person.as_deref().is_some_and(&may_for),
+            decision: is_decision(&p.person, &p.reason, p.flagged),
             start: when(start, zone, s.zone),
             end: when(end, zone, s.zone),
             start_unix: start.timestamp(),
@@ -331,6 +342,7 @@ pub async fn schedule(
                 })
                 .collect(),
             gap_paged: def.gap_fallback().to_string(),
+            any_decision: shifts.iter().any(|r| r.decision),
             shifts,
             overrides,
             may_act,
@@ -425,7 +437,7 @@ fn lanes(
         ) else {
             continue;
         };
-        let decided = !r.reason.is_empty();
+        let decided = r.decision;
         let class = match (decided, r.via.starts_with("override")) {
             (true, _) => "dec",
             (false, true) => "ov",
@@ -476,6 +488,30 @@ mod tests {
         ] {
             let got = parse_weeks(v).map_err(|e| assert!(e.starts_with("weeks:"), "{e}"));
             assert_eq!(got, want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn only_moved_or_flagged_shifts_are_burnout_decisions() {
+        for (person, reason, flagged, want) in [
+            ("ann", "", false, false),
+            ("ann", "ann's turn", false, false),
+            ("ann", "bob's turn", false, true),
+            (
+                "bob",
+                "ann skipped: 4 on-call weeks in 2026-Q1 already (limit 4) → bob",
+                false,
+                true,
+            ),
+            ("ann", "ann's turn (the swap lapsed)", false, true),
+            ("ann", "override breaks the rest rule", true, true),
+            ("ann", "", true, true),
+        ] {
+            assert_eq!(
+                is_decision(person, reason, flagged),
+                want,
+                "{person}: {reason}"
+            );
         }
     }
 }
