@@ -70,6 +70,20 @@ async fn get_in_zone(ui: &UiClient, path: &str, zone: &str) -> (StatusCode, Stri
     (r.status(), r.text().await.unwrap())
 }
 
+/// The page at `path` with the stylesheet and script it loads stays under 50 KB (the
+/// dashboard's first-page budget).
+async fn assert_within_budget(ui: &mut UiClient, path: &str) {
+    let p = ui.get(path).await;
+    let mut total = p.body.len();
+    for asset in ["app.css", "app.js"] {
+        let at = p.body.find(&format!("/ui/assets/{asset}?v=")).expect(asset);
+        let url = &p.body[at..at + p.body[at..].find('"').unwrap()];
+        total += ui.get(url).await.body.len();
+    }
+    eprintln!("{path} with its assets: {total} bytes");
+    assert!(total < 50 * 1024, "{path}: {total} bytes");
+}
+
 /// The `<tr data-schedule="NAME">` row of a page.
 fn row<'a>(body: &'a str, schedule: &str) -> &'a str {
     let at = body
@@ -145,6 +159,8 @@ async fn the_schedule_page_draws_layers_and_marks_gaps_in_red_and_in_words() {
     assert!(!p.body.contains(">Tue 17<"), "{}", p.body);
     let p = ui.get(&format!("{SCHEDULE}?weeks=4")).await;
     assert!(p.body.contains(">Mon 30<"), "{}", p.body);
+    // Four weeks of a schedule with a gap every day still loads within the first-page budget.
+    assert_within_budget(&mut ui, &format!("{SCHEDULE}?weeks=4")).await;
     assert!(!p.body.contains(">Tue 31<"), "{}", p.body);
     let p = ui.get(&format!("{SCHEDULE}?weeks=5")).await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
@@ -163,18 +179,21 @@ async fn a_responder_takes_a_shift_and_adds_and_removes_overrides_for_themselves
     assert!(p.body.contains("Take this shift"), "{}", p.body);
     assert!(p.body.contains("id=\"add-override\""), "{}", p.body);
     assert_eq!(on_call_now(&app).await, "sam");
+    // With a button on every shift, four weeks still fit the budget.
+    assert_within_budget(&mut ui, &format!("{SCHEDULE}?weeks=4")).await;
+    assert_within_budget(&mut ui, "/ui/oncall").await;
 
     // Sam's evening in progress: bob takes the rest of it.
     let (start, end) = (at("2026-03-03T01:00:00Z"), at("2026-03-03T17:00:00Z"));
-    let (s, e) = (start.timestamp().to_string(), end.timestamp().to_string());
+    let shift = format!("{}-{}-sam", start.timestamp(), end.timestamp());
+    assert!(
+        p.body
+            .contains(&format!("value=\"{shift}\">Take this shift")),
+        "{}",
+        p.body
+    );
     let take = format!("{SCHEDULE}/take");
-    let p = ui
-        .act(
-            SCHEDULE,
-            &take,
-            &[("start", &s), ("end", &e), ("from", "sam")],
-        )
-        .await;
+    let p = ui.act(SCHEDULE, &take, &[("shift", &shift)]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     assert_eq!(on_call_now(&app).await, "bob");
     let listed = overrides(&app).await;
@@ -240,6 +259,18 @@ async fn a_responder_takes_a_shift_and_adds_and_removes_overrides_for_themselves
             p.body
         );
     }
+    let over = format!(
+        "{}-{}-sam",
+        start.timestamp() - 86400,
+        end.timestamp() - 86400
+    );
+    let p = ui.act(SCHEDULE, &take, &[("shift", &over)]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+    assert!(
+        p.body.contains("shift: that shift is over already"),
+        "{}",
+        p.body
+    );
     assert_eq!(overrides(&app).await.len(), 1, "nothing was added");
 
     // For himself, in the schedule's zone: Thursday 18:00-22:00 Pacific.
@@ -291,9 +322,9 @@ async fn a_viewer_sees_no_schedule_actions_and_a_forged_post_is_refused() {
     assert!(!p.body.contains("Take this shift"), "{}", p.body);
     assert!(!p.body.contains("id=\"add-override\""), "{}", p.body);
     let now = at(MONDAY_EVENING).timestamp();
-    let (s, e) = (now.to_string(), (now + 3600).to_string());
+    let shift = format!("{now}-{}-sam", now + 3600);
     let take = format!("{SCHEDULE}/take");
-    let p = ui.act(SCHEDULE, &take, &[("start", &s), ("end", &e)]).await;
+    let p = ui.act(SCHEDULE, &take, &[("shift", &shift)]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
     assert!(p.body.contains("needs role responder"), "{}", p.body);
     let p = ui
@@ -311,7 +342,7 @@ async fn a_viewer_sees_no_schedule_actions_and_a_forged_post_is_refused() {
     // And a responder's form without the session's CSRF value is refused too.
     let bob = create_token(&dirs, "bob-phone", "responder", "bob");
     let mut bob = UiClient::signed_in(app.http_addr, &bob).await;
-    let p = bob.post_form(&take, &[("start", &s), ("end", &e)]).await;
+    let p = bob.post_form(&take, &[("shift", &shift)]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
     assert!(overrides(&app).await.is_empty());
     assert_eq!(on_call_now(&app).await, "sam");

@@ -7,7 +7,8 @@
 //! - `signin`: token sign-in, mailed single-use sign-in links, sign-out;
 //! - `incidents`: the incident list (live), one incident and its actions, the new-incident form;
 //! - `events`: the live-update stream (SSE, resuming by sequence);
-//! - `oncall`: who is on call now, a schedule's next weeks as a timeline;
+//! - `oncall`: who is on call now, my shifts;
+//! - `schedule`: a schedule's next weeks as a timeline, with gaps and burnout decisions;
 //! - `overrides`: the schedule page's actions (take a shift, add or remove an override);
 //! - `timeline`: pure layout of the schedule timeline and times in zones;
 //! - `view`: pure helpers the templates use (ages, ordering, labels);
@@ -23,6 +24,7 @@ mod incidents;
 mod oncall;
 mod overrides;
 mod page;
+mod schedule;
 pub mod session;
 mod signin;
 pub mod signin_link;
@@ -109,7 +111,7 @@ pub fn routes(ui: Ui) -> Router {
         .route("/ui/{*rest}", get(page::not_found))
         // On call now and schedules.
         .route("/ui/oncall", get(oncall::page))
-        .route("/ui/schedules/{name}", get(oncall::schedule))
+        .route("/ui/schedules/{name}", get(schedule::page))
         .route("/ui/schedules/{name}/take", post(overrides::take))
         .route("/ui/schedules/{name}/overrides", post(overrides::add))
         .route(

@@ -53,37 +53,34 @@ fn back(schedule: &str, done: &str) -> Response {
     .into_response()
 }
 
+/// A *Take this shift* button's value: `START-END-PERSON` (Unix seconds; whose shift it was).
 #[derive(Deserialize)]
 pub struct TakeForm {
     #[serde(default)]
-    start: String,
-    #[serde(default)]
-    end: String,
-    /// Whose shift it was (a note in the override's reason).
-    #[serde(default)]
-    from: String,
+    shift: String,
 }
 
-fn unix(field: &str, v: &str) -> Result<DateTime<Utc>, String> {
-    v.trim()
-        .parse::<i64>()
-        .ok()
-        .and_then(|s| crate::api::limits::request_time(s, 0).ok())
-        .ok_or_else(|| format!("{field}: not a time"))
-}
-
-/// What a *Take this shift* form asks for: the rest of the shift from `now`, or why not.
+/// What a *Take this shift* button asks for: the rest of the shift from `now` and whose it
+/// was, or why not.
 pub fn take_window(
-    form: &TakeForm,
+    shift: &str,
     now: DateTime<Utc>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-    let start = unix("start", &form.start)?.max(now);
-    let end = unix("end", &form.end)?;
+) -> Result<(DateTime<Utc>, DateTime<Utc>, String), String> {
+    let mut parts = shift.trim().splitn(3, '-');
+    let mut time = || {
+        parts
+            .next()
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|s| crate::api::limits::request_time(s, 0).ok())
+            .ok_or_else(|| "shift: not a shift (START-END-PERSON)".to_string())
+    };
+    let (start, end) = (time()?.max(now), time()?);
+    let from = parts.next().unwrap_or_default().to_string();
     if end <= start {
-        return Err("end: that shift is over already".into());
+        return Err("shift: that shift is over already".into());
     }
-    check_window_length(start, end).map_err(|m| format!("end: {m}"))?;
-    Ok((start, end))
+    check_window_length(start, end).map_err(|m| format!("shift: {m}"))?;
+    Ok((start, end, from))
 }
 
 pub async fn take(
@@ -105,11 +102,11 @@ pub async fn take(
     if let Err(r) = may_cover(&viewer, &me) {
         return r;
     }
-    let (start, end) = match take_window(&form, super::session::now(&ui)) {
+    let (start, end, from) = match take_window(&form.shift, super::session::now(&ui)) {
         Ok(w) => w,
         Err(m) => return bad(&m),
     };
-    let from = form.from.trim();
+    let from = from.trim();
     let reason = if from.is_empty() || from.len() > 255 {
         "taken on the dashboard".to_string()
     } else {
@@ -339,45 +336,39 @@ mod tests {
     #[test]
     fn taking_a_shift_covers_its_rest_from_now() {
         let now = t("2026-03-03T12:00:00Z");
-        let take = |start: &str, end: &str| {
-            take_window(
-                &TakeForm {
-                    start: start.into(),
-                    end: end.into(),
-                    from: String::new(),
-                },
-                now,
-            )
-        };
-        let (s, e) = (now.timestamp(), now.timestamp());
-        assert_eq!(
-            take(&(s - 3600).to_string(), &(e + 3600).to_string()),
-            Ok((now, now + chrono::Duration::hours(1))),
-            "a shift in progress: from now"
-        );
-        assert_eq!(
-            take(&(s + 60).to_string(), &(e + 3600).to_string()),
-            Ok((
-                now + chrono::Duration::minutes(1),
-                now + chrono::Duration::hours(1)
-            )),
-        );
-        for (a, b, want) in [
+        let n = now.timestamp();
+        let h = chrono::Duration::hours(1);
+        type Want = Result<(DateTime<Utc>, DateTime<Utc>, &'static str), &'static str>;
+        let table: [(String, Want); 7] = [
+            // In progress: from now.
             (
-                (s - 7200).to_string(),
-                (e - 3600).to_string(),
-                "end: that shift is over",
+                format!("{}-{}-sam", n - 3600, n + 3600),
+                Ok((now, now + h, "sam")),
             ),
-            ("x".to_string(), e.to_string(), "start: not a time"),
-            (s.to_string(), "-5".to_string(), "end: not a time"),
             (
-                s.to_string(),
-                (e + 400 * 86400).to_string(),
-                "end: at most 366 days",
+                format!("{}-{}-mary-jane", n + 60, n + 3600),
+                Ok((now + chrono::Duration::minutes(1), now + h, "mary-jane")),
             ),
-        ] {
-            let err = take(&a, &b).unwrap_err();
-            assert!(err.starts_with(want), "{err}");
+            (format!("{}-{}", n, n + 3600), Ok((now, now + h, ""))),
+            (
+                format!("{}-{}-sam", n - 7200, n - 3600),
+                Err("shift: that shift is over"),
+            ),
+            (format!("x-{}-sam", n), Err("shift: not a shift")),
+            (format!("{n}--5-sam"), Err("shift: not a shift")),
+            (
+                format!("{}-{}-sam", n, n + 400 * 86400),
+                Err("shift: at most 366 days"),
+            ),
+        ];
+        for (value, want) in table {
+            match (take_window(&value, now), want) {
+                (Ok((s, e, from)), Ok((ws, we, wf))) => {
+                    assert_eq!((s, e, from.as_str()), (ws, we, wf), "{value}")
+                }
+                (Err(err), Err(w)) => assert!(err.starts_with(w), "{value}: {err}"),
+                (got, want) => panic!("{value}: got {got:?}, want {want:?}"),
+            }
         }
     }
 
