@@ -294,7 +294,7 @@ async fn an_installation_moves_from_sqlite_to_postgresql_whole() {
     ] {
         assert!(said.contains(table), "{table} in the summary: {said}");
     }
-    assert!(said.contains("13 tables"), "{said}");
+    assert!(said.contains("15 tables"), "{said}");
     assert!(said.contains("postgres:***@"), "{said}");
     assert_eq!(
         std::fs::read(&db).unwrap(),
