@@ -58,9 +58,17 @@ pub fn from_local(field: &str, local: NaiveDateTime, zone: Tz) -> Result<DateTim
 }
 
 /// A date-time as a browser's `datetime-local` input sends it (`2026-03-02T17:00`, seconds
-/// optional, a space instead of `T` accepted), in `zone`.
+/// optional, a space instead of `T` accepted), in `zone`; or an RFC 3339 instant with its own
+/// offset.
 pub fn parse_local(field: &str, text: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("{field}: required"));
+    }
+    // An instant with its own offset means what it says.
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return in_bounds(field, t.with_timezone(&Utc));
+    }
     let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
@@ -203,5 +211,47 @@ mod tests {
         let t = utc("2026-03-02T17:00:00Z");
         assert_eq!(show(t, la), "2026-03-02 09:00 PST");
         assert_eq!(show(t, chrono_tz::UTC), "2026-03-02 17:00 UTC");
+    }
+
+    #[test]
+    fn the_zone_cookie_is_found_across_cookie_headers() {
+        for (cookies, want) in [
+            (vec!["x=1", "pagerd_tz=Asia%2FKolkata"], "Asia/Kolkata"),
+            (vec!["pagerd_tz=Etc%2FGMT%2B5"], "Etc/GMT+5"),
+            (vec!["pagerd_session=abc"], "UTC"),
+            (vec![], "UTC"),
+        ] {
+            let mut h = HeaderMap::new();
+            for c in &cookies {
+                h.append(header::COOKIE, HeaderValue::from_str(c).unwrap());
+            }
+            assert_eq!(viewer_zone(&h).name(), want, "{cookies:?}");
+        }
+    }
+
+    #[test]
+    fn form_times_follow_a_rule_for_daylight_saving_and_may_carry_an_offset() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        let table: [(&str, Result<&str, &str>); 7] = [
+            ("2026-03-03T09:00", Ok("2026-03-03T17:00:00Z")),
+            ("2026-03-03 09:00", Ok("2026-03-03T17:00:00Z")),
+            ("2026-03-03T09:00:00+01:00", Ok("2026-03-03T08:00:00Z")),
+            // 02:30 on 8 March does not exist in Los Angeles.
+            (
+                "2026-03-08T02:30",
+                Err("does not exist in America/Los_Angeles"),
+            ),
+            // 01:30 on 1 November happens twice: the first (PDT, -7h).
+            ("2026-11-01T01:30", Ok("2026-11-01T08:30:00Z")),
+            ("2300-01-01T00:00:00Z", Err("start:")),
+            ("  ", Err("start: required")),
+        ];
+        for (input, want) in table {
+            match (parse_local("start", input, la), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, utc(w), "{input}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{input}: {e}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 }

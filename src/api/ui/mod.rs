@@ -7,6 +7,10 @@
 //! - `signin`: token sign-in, mailed single-use sign-in links, sign-out;
 //! - `incidents`: the incident list (live), one incident and its actions, the new-incident form;
 //! - `events`: the live-update stream (SSE, resuming by sequence);
+//! - `oncall`: who is on call now, my shifts;
+//! - `schedule`: a schedule's next weeks as a timeline, with gaps and burnout decisions;
+//! - `overrides`: the schedule page's actions (take a shift, add or remove an override);
+//! - `timeline`: pure layout of the schedule timeline and times in zones;
 //! - `view`: pure helpers the templates use (ages, ordering, labels);
 //! - `assets`: the embedded stylesheet and script;
 //! - `maintenance`: maintenance windows, added and ended by admins;
@@ -21,10 +25,14 @@
 mod assets;
 mod events;
 mod incidents;
+mod oncall;
+mod overrides;
 mod page;
+mod schedule;
 pub mod session;
 mod signin;
 pub mod signin_link;
+pub mod timeline;
 pub mod view;
 // Maintenance and reports pages.
 mod charts;
@@ -118,5 +126,14 @@ pub fn routes(ui: Ui) -> Router {
         )
         .route("/ui/maintenance/{id}/end", post(maintenance::end))
         .route("/ui/reports", get(reports::page))
+        // On call now and schedules.
+        .route("/ui/oncall", get(oncall::page))
+        .route("/ui/schedules/{name}", get(schedule::page))
+        .route("/ui/schedules/{name}/take", post(overrides::take))
+        .route("/ui/schedules/{name}/overrides", post(overrides::add))
+        .route(
+            "/ui/schedules/{name}/overrides/{id}/remove",
+            post(overrides::remove),
+        )
         .with_state(ui)
 }
