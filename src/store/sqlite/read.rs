@@ -144,7 +144,11 @@ impl Tx<'_> {
     ) -> Result<Vec<Page>> {
         // Most urgent first, then oldest: under a full channel the order is what goes first.
         // The skip lists are small (pages in flight, people with a send in flight on a
-        // rate-limited channel), passed as JSON arrays.
+        // rate-limited channel), passed as JSON arrays. The channel is `CAST(?2 AS TEXT)`, not
+        // a bare `?2`: SQLite plans a bare `?2` here by its value, so the statement cache's
+        // `clear_bindings` expired it and every read re-prepared it (half of this read's
+        // instructions, by callgrind; the plan is the same). The limit stays a literal for
+        // the same reason (a bound LIMIT is planned by its value too).
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
@@ -152,7 +156,8 @@ impl Tx<'_> {
                     p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
                     p.reply_code
              FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
-             WHERE p.status = 'pending' AND p.channel = ?2 AND p.next_attempt_at <= ?1
+             WHERE p.status = 'pending' AND p.channel = CAST(?2 AS TEXT)
+               AND p.next_attempt_at <= ?1
                AND p.id NOT IN (SELECT value FROM json_each(?3))
                AND p.person NOT IN (SELECT value FROM json_each(?4))
              ORDER BY p.priority, p.next_attempt_at, p.id LIMIT {limit}"
