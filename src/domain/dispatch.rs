@@ -86,10 +86,41 @@ impl InFlight {
 
     /// Whether a job on `channel` (to `host`) could start now.
     pub fn has_room(&self, channel: &str, host: Option<&str>, caps: Caps) -> bool {
-        self.total < caps.total
-            && self.channels.get(channel).copied().unwrap_or(0) < caps.per_channel
-            && host.is_none_or(|h| self.hosts.get(h).copied().unwrap_or(0) < caps.per_host)
+        self.room(channel, host, caps) > 0
     }
+
+    /// How many jobs on `channel` (to `host`) could start now, as every cap allows.
+    pub fn room(&self, channel: &str, host: Option<&str>, caps: Caps) -> usize {
+        let total = caps.total.saturating_sub(self.total);
+        let channel = caps
+            .per_channel
+            .saturating_sub(self.channels.get(channel).copied().unwrap_or(0));
+        let host = host.map_or(usize::MAX, |h| {
+            caps.per_host
+                .saturating_sub(self.hosts.get(h).copied().unwrap_or(0))
+        });
+        total.min(channel).min(host)
+    }
+}
+
+/// How many due pages to read for a channel where `room` jobs could start: one more than can
+/// start, so a full read tells that more are waiting (the store gives the most urgent first,
+/// so those are the ones that start). On a rate-limited channel a job takes every due page of
+/// one person, so more are read for them to go together.
+pub fn read_limit(room: usize, rate_limited: bool) -> usize {
+    if rate_limited {
+        (room * 2 + 16).min(512)
+    } else {
+        room + 1
+    }
+}
+
+/// Whether a channel may still have due pages no job took, after a read of `limit` that gave
+/// `read` pages of which `started` were started: then it is read again when it has room.
+/// Otherwise only something new (a wake from the store, a page coming due, a job whose pages
+/// are due again) makes it worth reading.
+pub fn more_due(read: usize, limit: usize, started: usize) -> bool {
+    started < read || read >= limit
 }
 
 fn decrement(map: &mut HashMap<String, usize>, key: &str) {
@@ -307,6 +338,63 @@ mod tests {
             f.recorded(c.rate_limited.then_some(&lane));
         }
         assert_eq!(f, InFlight::default());
+    }
+
+    #[test]
+    fn room_is_the_tightest_cap() {
+        let caps = Caps {
+            total: 10,
+            per_channel: 4,
+            per_host: 3,
+        };
+        let f = InFlight {
+            total: 7,
+            channels: HashMap::from([("webhook".to_string(), 2), ("email".to_string(), 4)]),
+            hosts: HashMap::from([("h:1".to_string(), 2)]),
+            lanes: HashSet::new(),
+        };
+        // (why, channel, host, room)
+        let table = [
+            ("the channel's cap", "webhook", None, 2),
+            ("the host's cap", "webhook", Some("h:1"), 1),
+            ("an idle host: the channel's", "webhook", Some("h:2"), 2),
+            ("a full channel", "email", None, 0),
+            ("an idle channel: the total's", "log", None, 3),
+        ];
+        for (why, channel, host, want) in table {
+            assert_eq!(f.room(channel, host, caps), want, "{why}");
+            assert_eq!(f.has_room(channel, host, caps), want > 0, "{why}");
+        }
+        let full = InFlight {
+            total: 10,
+            ..InFlight::default()
+        };
+        assert_eq!(full.room("log", None, caps), 0, "the total cap reached");
+    }
+
+    #[test]
+    fn a_read_asks_for_what_can_start_and_tells_if_more_wait() {
+        // (why, room, rate limited, limit)
+        let limits = [
+            ("one slot: one page and one to tell", 1, false, 2),
+            ("32 slots", 32, false, 33),
+            ("rate-limited: room for a person's pages", 1, true, 18),
+            ("rate-limited, bounded", 400, true, 512),
+        ];
+        for (why, room, rate_limited, want) in limits {
+            assert_eq!(read_limit(room, rate_limited), want, "{why}");
+        }
+        // (why, read, limit, started, more may be due)
+        let reads = [
+            ("nothing due", 0, 33, 0, false),
+            ("all read and all started", 5, 33, 5, false),
+            ("a full read: more may wait", 2, 2, 1, true),
+            ("a full read, all started (rate-limited)", 18, 18, 18, true),
+            ("some read but not started (another cap)", 5, 33, 3, true),
+        ];
+        for (why, read, limit, started, want) in reads {
+            assert_eq!(more_due(read, limit, started), want, "{why}");
+        }
     }
 
     proptest::proptest! {

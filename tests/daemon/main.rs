@@ -27,6 +27,9 @@ mod simulate;
 mod sms_inbound;
 mod tls;
 mod ui;
+// Dashboard maintenance and reports pages (issue 15).
+mod ui_ops;
+mod ui_schedules;
 mod validation;
 // Hardening (issue 12): deliveries, a full disk, hostile input, escaping, secrets, repeats
 // and the threshold rule, Watch order and resume, connections, logs.

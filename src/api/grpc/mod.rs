@@ -9,7 +9,7 @@ mod incidents;
 mod intake;
 mod reports;
 mod revocable;
-mod schedules;
+pub(crate) mod schedules;
 pub(crate) mod watch;
 pub mod watch_cap;
 

@@ -23,7 +23,7 @@ pub struct ScheduleApi {
 /// A final shift as listed: cut where the turns it joins were decided differently (one
 /// person's two turns, one by rotation and one moved to them by a limit), so each piece
 /// shows its own reason.
-fn listed_shifts(def: &ScheduleDef, s: FinalShift) -> Vec<pb::Shift> {
+pub(crate) fn listed_shifts(def: &ScheduleDef, s: FinalShift) -> Vec<pb::Shift> {
     let Source::Layer(i) = s.source else {
         let start = s.start;
         return vec![shift(def, s, start)];

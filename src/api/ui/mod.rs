@@ -7,8 +7,16 @@
 //! - `signin`: token sign-in, mailed single-use sign-in links, sign-out;
 //! - `incidents`: the incident list (live), one incident and its actions, the new-incident form;
 //! - `events`: the live-update stream (SSE, resuming by sequence);
+//! - `oncall`: who is on call now, my shifts;
+//! - `schedule`: a schedule's next weeks as a timeline, with gaps and burnout decisions;
+//! - `overrides`: the schedule page's actions (take a shift, add or remove an override);
+//! - `timeline`: pure layout of the schedule timeline and times in zones;
 //! - `view`: pure helpers the templates use (ages, ordering, labels);
-//! - `assets`: the embedded stylesheet and script.
+//! - `assets`: the embedded stylesheet and script;
+//! - `maintenance`: maintenance windows, added and ended by admins;
+//! - `reports`, `reports_view`, `charts`: the on-call load and response times, with charts
+//!   drawn by the server as inline SVG;
+//! - `local_time`: the viewer's zone, times typed in forms and shown back.
 
 // Handlers refuse with a ready page (an axum `Response`), once per request: its size does
 // not matter here.
@@ -17,11 +25,21 @@
 mod assets;
 mod events;
 mod incidents;
+mod oncall;
+mod overrides;
 mod page;
+mod schedule;
 pub mod session;
 mod signin;
 pub mod signin_link;
+pub mod timeline;
 pub mod view;
+// Maintenance and reports pages.
+mod charts;
+mod local_time;
+mod maintenance;
+mod reports;
+mod reports_view;
 
 use std::sync::Arc;
 
@@ -101,5 +119,21 @@ pub fn routes(ui: Ui) -> Router {
         .route("/ui/incidents/{id}", get(incidents::show))
         .route("/ui/incidents/{id}/{action}", post(incidents::act))
         .route("/ui/{*rest}", get(page::not_found))
+        // Maintenance and reports.
+        .route(
+            "/ui/maintenance",
+            get(maintenance::page).post(maintenance::add),
+        )
+        .route("/ui/maintenance/{id}/end", post(maintenance::end))
+        .route("/ui/reports", get(reports::page))
+        // On call now and schedules.
+        .route("/ui/oncall", get(oncall::page))
+        .route("/ui/schedules/{name}", get(schedule::page))
+        .route("/ui/schedules/{name}/take", post(overrides::take))
+        .route("/ui/schedules/{name}/overrides", post(overrides::add))
+        .route(
+            "/ui/schedules/{name}/overrides/{id}/remove",
+            post(overrides::remove),
+        )
         .with_state(ui)
 }

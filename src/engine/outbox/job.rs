@@ -11,7 +11,22 @@ use super::record::{self, Outcome};
 use crate::domain::Page;
 use crate::domain::contact;
 use crate::notify::SendError;
-use crate::store::AttemptInfo;
+use crate::store::{AttemptInfo, AttemptOutcome};
+
+/// What a job's end tells the dispatcher about its pages.
+#[derive(Debug, Default)]
+pub(super) struct End {
+    /// The earliest time one of its pages is due again: a retry's, a rate-limit hold's, or
+    /// now for pages not sent at all (not the leader, recent sends not read). `None` when
+    /// every page ended for good (sent or failed), so nothing of the job's is due again.
+    pub again_at: Option<DateTime<Utc>>,
+}
+
+impl End {
+    fn again(&mut self, at: DateTime<Utc>) {
+        self.again_at = Some(self.again_at.map_or(at, |t| t.min(at)));
+    }
+}
 
 /// Runs one job. `sends_done` is told once the job's sends are over (its outcomes may still
 /// be waiting for the store), so the channel's slot frees while the claim stays.
@@ -20,14 +35,16 @@ pub(super) async fn run(
     pages: Vec<Page>,
     rate_limited: bool,
     sends_done: mpsc::UnboundedSender<tokio::task::Id>,
-) {
+) -> End {
     let id = tokio::task::id();
+    let mut end = End::default();
     let units = if rate_limited {
         match plan(&shared, pages).await {
-            Some(units) => units,
-            None => {
+            Ok(units) => units,
+            Err(again_at) => {
                 let _ = sends_done.send(id);
-                return;
+                end.again(again_at);
+                return end;
             }
         }
     } else {
@@ -39,14 +56,19 @@ pub(super) async fn run(
         // past it) sends nothing more; the pages stay queued for the node that holds it.
         if let Err(e) = shared.engine.leader_token() {
             tracing::warn!(pages = unit.len(), error = %e, "not sent: not the leader");
+            end.again(shared.engine.clock().now());
             break;
         }
         outcomes.push(send(&shared, unit).await);
     }
     let _ = sends_done.send(id);
     for o in outcomes {
+        if let AttemptOutcome::Retry { at, .. } = &o.outcome {
+            end.again(*at);
+        }
         record::record(&shared, o).await;
     }
+    end
 }
 
 /// Sends one unit and decides its outcome (not yet recorded).
@@ -84,9 +106,9 @@ async fn send(shared: &Shared, unit: Vec<Page>) -> Outcome {
 
 /// Pages to one person on a rate-limited channel: what the limit allows now (one message per
 /// page while there is room, the rest coalesced into the last), or a hold until there is room.
-/// `None` if nothing is to be sent now (held, or the recent sends could not be read: the pages
-/// are simply due again on the next pass).
-async fn plan(shared: &Shared, pages: Vec<Page>) -> Option<Vec<Vec<Page>>> {
+/// `Err` with when the pages are due again if nothing is to be sent now (held until then, or
+/// now when the recent sends could not be read: the pages are simply due again).
+async fn plan(shared: &Shared, pages: Vec<Page>) -> Result<Vec<Vec<Page>>, DateTime<Utc>> {
     let now: DateTime<Utc> = shared.engine.clock().now();
     let limit = shared
         .channels
@@ -107,19 +129,17 @@ async fn plan(shared: &Shared, pages: Vec<Page>) -> Option<Vec<Vec<Page>>> {
                 error = format!("{e:#}"),
                 "recent sends not read; retrying later"
             );
-            return None;
+            return Err(now);
         }
     };
     let (plans, hold) = contact::plan_sends(pages.len(), &sent, limit, now);
     if let Some(until) = hold {
         record::record_hold(shared, pages, until, limit).await;
-        return None;
+        return Err(until);
     }
     let mut slots: Vec<Option<Page>> = pages.into_iter().map(Some).collect();
-    Some(
-        plans
-            .into_iter()
-            .map(|plan| plan.pages.iter().filter_map(|i| slots[*i].take()).collect())
-            .collect(),
-    )
+    Ok(plans
+        .into_iter()
+        .map(|plan| plan.pages.iter().filter_map(|i| slots[*i].take()).collect())
+        .collect())
 }

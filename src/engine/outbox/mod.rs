@@ -147,7 +147,7 @@ impl OutboxWorker {
                 .await;
             match woke {
                 Woke::Stop => break,
-                Woke::Look => {}
+                Woke::Look => d.look_again(),
                 Woke::SendsDone(id) => d.sends_done(id),
                 Woke::Ended(joined) => d.ended(joined),
             }
@@ -163,8 +163,11 @@ enum Woke {
     /// New or due pages may be waiting.
     Look,
     SendsDone(tokio::task::Id),
-    Ended(Result<(tokio::task::Id, ()), tokio::task::JoinError>),
+    Ended(Joined),
 }
+
+/// A job's end as the `JoinSet` gives it.
+type Joined = Result<(tokio::task::Id, job::End), tokio::task::JoinError>;
 
 enum Pass {
     /// Jobs were started.
@@ -178,9 +181,16 @@ struct Dispatcher {
     caps: Caps,
     in_flight: InFlight,
     running: HashMap<tokio::task::Id, Running>,
-    jobs: JoinSet<()>,
+    jobs: JoinSet<job::End>,
     /// Channels with pending pages that are not enabled: their pages fail for good.
     orphans: Vec<String>,
+    /// Channels that may have due pages no job took: only these are read, each when it has
+    /// room. A read that leaves nothing behind takes its channel out (see
+    /// [`dispatch::more_due`]); a wake from the store, a page coming due and a job whose pages
+    /// are due again put channels back. So a finished send costs a read only when pages wait.
+    dirty: HashSet<String>,
+    /// When the next stored page comes due, as of the last read (or sooner, by a job's retry).
+    next: Option<DateTime<Utc>>,
 }
 
 impl Dispatcher {
@@ -198,7 +208,28 @@ impl Dispatcher {
             running: HashMap::new(),
             jobs: JoinSet::new(),
             orphans: Vec::new(),
+            dirty: HashSet::new(),
+            next: None,
         }
+    }
+
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.shared.channels.keys().chain(self.orphans.iter())
+    }
+
+    /// Something new may be due (a wake from the store, the next page's time): every channel
+    /// is read again when it has room, and the next due time with it.
+    fn look_again(&mut self) {
+        let names: Vec<String> = self.names().cloned().collect();
+        self.dirty.extend(names);
+        self.next = None;
+    }
+
+    fn rate_limited(&self, channel: &str) -> bool {
+        self.shared
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.rate_limit().is_some())
     }
 
     async fn find_orphans(&mut self) -> anyhow::Result<()> {
@@ -212,6 +243,7 @@ impl Dispatcher {
             .into_iter()
             .filter(|c| !self.shared.channels.contains_key(c))
             .collect();
+        self.look_again();
         Ok(())
     }
 
@@ -219,59 +251,73 @@ impl Dispatcher {
         self.shared.channels.get(channel).and_then(|c| c.host())
     }
 
-    /// Loads due pages of every channel with room, picks what starts, starts it.
+    /// Loads the due pages that can start on every channel with room that may have some, picks
+    /// what starts, starts it.
     async fn pass(
         &mut self,
         done: &mpsc::UnboundedSender<tokio::task::Id>,
     ) -> anyhow::Result<Pass> {
         let now = self.shared.engine.clock().now();
-        let names = self
-            .shared
-            .channels
-            .keys()
-            .chain(self.orphans.iter())
-            .cloned();
         let mut queries = Vec::new();
-        for name in names {
-            let host = self.host(&name);
-            if !self.in_flight.has_room(&name, host.as_deref(), self.caps) {
+        for name in self.names().filter(|n| self.dirty.contains(*n)) {
+            let host = self.host(name);
+            let room = self.in_flight.room(name, host.as_deref(), self.caps);
+            if room == 0 {
+                // Read once a job on it (or, for the total cap, any job) has sent.
                 continue;
             }
             let mut skip_ids = Vec::new();
             let mut skip_people = Vec::new();
-            for r in self.running.values().filter(|r| r.channel == name) {
+            for r in self.running.values().filter(|r| &r.channel == name) {
                 skip_ids.extend(&r.pages);
                 if let Some((_, person)) = &r.lane {
                     skip_people.push(person.clone());
                 }
             }
-            let free = self.caps.per_channel - self.in_flight.channels.get(&name).unwrap_or(&0);
-            let limit = (free * 2 + 16).min(512);
-            queries.push((name, skip_ids, skip_people, limit));
+            let limit = dispatch::read_limit(room, self.rate_limited(name));
+            queries.push((name.clone(), skip_ids, skip_people, limit));
         }
         if queries.is_empty() {
-            // Everything is full: a job ending wakes the loop.
-            return Ok(Pass::Idle(None));
+            // Nothing may be waiting that could start: a wake, the next due time or a job
+            // ending brings the loop back.
+            return Ok(Pass::Idle(self.next));
         }
-        let (pages, next) = self
+        let (read, next) = self
             .shared
             .engine
             .store()
             .read(move |r| {
-                let mut pages = Vec::new();
-                for (name, skip_ids, skip_people, limit) in &queries {
-                    pages.extend(r.pending_pages(name, now, skip_ids, skip_people, *limit)?);
+                let mut read = Vec::with_capacity(queries.len());
+                for (name, skip_ids, skip_people, limit) in queries {
+                    let pages = r.pending_pages(&name, now, &skip_ids, &skip_people, limit)?;
+                    read.push((name, limit, pages));
                 }
-                Ok((pages, r.next_page_after(now)?))
+                Ok((read, r.next_page_after(now)?))
             })
             .await?;
-        if pages.is_empty() {
-            return Ok(Pass::Idle(next));
+        self.next = next;
+        let mut counts = Vec::with_capacity(read.len());
+        let mut pages = Vec::new();
+        for (name, limit, p) in read {
+            counts.push((name, limit, p.len()));
+            pages.extend(p);
         }
         let candidates: Vec<Candidate> = pages.iter().map(|p| self.candidate(p)).collect();
         let jobs = dispatch::select(&candidates, &mut self.in_flight, self.caps);
+        for (name, limit, n) in counts {
+            let started = jobs
+                .iter()
+                .flatten()
+                .filter(|&&i| candidates[i].channel == name)
+                .count();
+            if dispatch::more_due(n, limit, started) {
+                self.dirty.insert(name);
+            } else {
+                self.dirty.remove(&name);
+            }
+        }
         if jobs.is_empty() {
-            return Ok(Pass::Idle(next));
+            return Ok(Pass::Idle(self.next));
         }
         let mut slots: Vec<Option<Page>> = pages.into_iter().map(Some).collect();
         for job in jobs {
@@ -321,20 +367,29 @@ impl Dispatcher {
         }
     }
 
-    /// A job ended (its outcomes recorded, or it panicked): its pages are free again.
-    fn ended(&mut self, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
-        let id = match joined {
-            Ok((id, ())) => id,
+    /// A job ended (its outcomes recorded, or it panicked): its pages are free again, and
+    /// those not ended for good are due again now or later.
+    fn ended(&mut self, joined: Joined) {
+        let (id, again_at) = match joined {
+            Ok((id, end)) => (id, end.again_at),
             Err(e) => {
                 if e.is_panic() {
                     tracing::error!(error = %e, "a delivery job panicked; its pages stay queued");
                 }
-                e.id()
+                (e.id(), Some(self.shared.engine.clock().now()))
             }
         };
         self.sends_done(id);
-        if let Some(r) = self.running.remove(&id) {
-            self.in_flight.recorded(r.lane.as_ref());
+        let Some(r) = self.running.remove(&id) else {
+            return;
+        };
+        self.in_flight.recorded(r.lane.as_ref());
+        if let Some(at) = again_at {
+            if at <= self.shared.engine.clock().now() {
+                self.dirty.insert(r.channel);
+            } else {
+                self.next = Some(self.next.map_or(at, |n| n.min(at)));
+            }
         }
     }
 

@@ -142,21 +142,7 @@ impl Tx<'_> {
         skip_people: &[String],
         limit: usize,
     ) -> Result<Vec<Page>> {
-        // Most urgent first, then oldest: under a full channel the order is what goes first.
-        // The skip lists are small (pages in flight, people with a send in flight on a
-        // rate-limited channel), passed as JSON arrays.
-        let sql = format!(
-            "SELECT {INCIDENT_COLUMNS}, p.id,
-                    (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
-                    p.kind, p.person, p.channel,
-                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
-                    p.reply_code
-             FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
-             WHERE p.status = 'pending' AND p.channel = ?2 AND p.next_attempt_at <= ?1
-               AND p.id NOT IN (SELECT value FROM json_each(?3))
-               AND p.person NOT IN (SELECT value FROM json_each(?4))
-             ORDER BY p.priority, p.next_attempt_at, p.id LIMIT {limit}"
-        );
+        let sql = pending_pages_sql(limit);
         let skip_ids = serde_json::to_string(skip_ids)?;
         let skip_people = serde_json::to_string(skip_people)?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -400,4 +386,54 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         actor: r.get(8)?,
         message: r.get(9)?,
     })
+}
+
+/// The due-pages query of [`Tx::pending_pages`] for `limit` rows.
+fn pending_pages_sql(limit: usize) -> String {
+    // Most urgent first, then oldest: under a full channel the order is what goes first.
+    // The skip lists are small (pages in flight, people with a send in flight on a
+    // rate-limited channel), passed as JSON arrays. The channel is `CAST(?2 AS TEXT)`, not
+    // a bare `?2`: SQLite plans a bare `?2` here by its value, so the statement cache's
+    // `clear_bindings` expired it and every read re-prepared it (half of this read's
+    // instructions, by callgrind; the plan is the same). The limit stays a literal for
+    // the same reason (a bound LIMIT is planned by its value too).
+    format!(
+        "SELECT {INCIDENT_COLUMNS}, p.id,
+                    (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
+                    p.kind, p.person, p.channel,
+                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
+                    p.reply_code
+             FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
+             WHERE p.status = 'pending' AND p.channel = CAST(?2 AS TEXT)
+               AND p.next_attempt_at <= ?1
+               AND p.id NOT IN (SELECT value FROM json_each(?3))
+               AND p.person NOT IN (SELECT value FROM json_each(?4))
+             ORDER BY p.priority, p.next_attempt_at, p.id LIMIT {limit}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use rusqlite::{Connection, StatementStatus};
+
+    use super::{Tx, pending_pages_sql};
+
+    /// The outbox reads due pages after every wake; a cached statement that SQLite re-prepares
+    /// on each run costs as much again as the read (see `pending_pages_sql`).
+    #[test]
+    fn the_due_pages_read_is_not_re_prepared_on_each_run() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate_for_tests(&mut conn).unwrap();
+        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        for round in 0..5i64 {
+            let tx = Tx::new(&conn);
+            let skip: Vec<i64> = (0..round).collect();
+            let people = vec![format!("p{round}")];
+            tx.pending_pages(&format!("ch{round}"), now, &skip, &people, 7)
+                .unwrap();
+        }
+        let stmt = conn.prepare_cached(&pending_pages_sql(7)).unwrap();
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+    }
 }
