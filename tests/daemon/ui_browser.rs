@@ -15,16 +15,16 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// A daemon with the example policies, a browser, and (for sign-in links) a mail server.
-pub(crate) struct Ui {
-    pub(crate) app: TestApp,
-    pub(crate) browser: Browser,
+struct Ui {
+    app: TestApp,
+    browser: Browser,
     smtp: Option<SmtpSink>,
     _sink: WebhookSink,
     _dirs: AppDirs,
 }
 
 impl Ui {
-    pub(crate) async fn start() -> Self {
+    async fn start() -> Self {
         Self::start_with(false).await
     }
 
@@ -53,12 +53,12 @@ impl Ui {
         }
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
+    fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.app.http_addr)
     }
 
     /// A new API token made by the admin through gRPC (`person` empty: a service token).
-    pub(crate) async fn token(&self, name: &str, role: &str, person: &str) -> String {
+    async fn token(&self, name: &str, role: &str, person: &str) -> String {
         DaemonServiceClient::new(self.app.channel.clone())
             .create_token(pb::CreateTokenRequest {
                 name: name.into(),
@@ -73,7 +73,7 @@ impl Ui {
     }
 
     /// Signs in through the sign-in form; ends on the incident list.
-    pub(crate) async fn sign_in(&self, token: &str) {
+    async fn sign_in(&self, token: &str) {
         let b = &self.browser;
         b.goto(&self.url("/ui/signin")).await;
         b.fill("#signin-token-form #token", token).await;
@@ -138,7 +138,7 @@ impl Ui {
         }
     }
 
-    pub(crate) async fn stop(self) {
+    async fn stop(self) {
         self.browser.close().await;
         self.app.stop().await;
     }
@@ -374,7 +374,7 @@ async fn a_viewer_sees_no_acknowledge_button_and_a_forged_post_is_refused() {
 }
 
 /// Fails when the page is wider than the viewport (a phone would scroll sideways).
-pub(crate) async fn assert_fits(ui: &Ui, page: &str) {
+async fn assert_fits(ui: &Ui, page: &str) {
     let fits = ui
         .browser
         .js(
@@ -387,7 +387,7 @@ pub(crate) async fn assert_fits(ui: &Ui, page: &str) {
 }
 
 /// A realistic list: three open incidents of different severities, one acknowledged.
-pub(crate) async fn some_incidents(ui: &mut Ui) {
+async fn some_incidents(ui: &mut Ui) {
     ui.trigger("checkout-api", Severity::Critical, "Payments failing in EU")
         .await;
     let acked = ui
@@ -398,7 +398,7 @@ pub(crate) async fn some_incidents(ui: &mut Ui) {
     ui.app.ack(acked, "alice").await;
 }
 
-pub(crate) const SIZES: [(u32, u32, &str); 2] = [(360, 740, "phone"), (1280, 800, "desktop")];
+const SIZES: [(u32, u32, &str); 2] = [(360, 740, "phone"), (1280, 800, "desktop")];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_incident_list_and_an_incident_at_phone_and_desktop_sizes() {
@@ -423,6 +423,34 @@ async fn the_incident_list_and_an_incident_at_phone_and_desktop_sizes() {
         ui.browser.wait_for("ol#timeline", BROWSER_WAIT).await;
         assert_fits(&ui, "an incident's page").await;
         ui.browser.screenshot(&format!("incident-{size}")).await;
+    }
+    ui.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_on_call_page_at_phone_and_desktop_sizes() {
+    let mut ui = Ui::start().await;
+    let alice = ui.token("alice-phone", "responder", "alice").await;
+    some_incidents(&mut ui).await;
+    ui.sign_in(&alice).await;
+    for (w, h, size) in SIZES {
+        ui.browser.set_size(w, h).await;
+        ui.browser.goto(&ui.url("/ui/oncall")).await;
+        ui.browser.wait_for("table#oncall", BROWSER_WAIT).await;
+        // Every schedule of the example policy files.
+        for schedule in [
+            "support-evenings",
+            "engineering",
+            "vp",
+            "sre-follow-the-sun",
+            "platform",
+        ] {
+            let row = format!("tr[data-schedule='{schedule}']");
+            assert!(ui.browser.find(&row).await.is_some(), "no {row} ({size})");
+        }
+        assert_fits(&ui, "/ui/oncall").await;
+        let png = std::fs::read(ui.browser.screenshot(&format!("oncall-{size}")).await).unwrap();
+        assert_eq!(png_size(&png), (w, h));
     }
     ui.stop().await;
 }
