@@ -1,8 +1,9 @@
 //! `GET /ui/events`: the dashboard's live updates, a Server-Sent Events stream of the
 //! committed events (the `Watch` stream's, in commit order). Each event's SSE `id` is its
 //! sequence, so a browser that reconnects sends `Last-Event-ID` and gets what it missed from
-//! the store first (`?after=N` does the same). The data names only the incident; the page
-//! re-reads what it shows. A stream ends after [`STREAM_FOR`] (the browser reconnects, and
+//! the store first (`?after=N` does the same). Events are coalesced into at most a few
+//! messages a second; each message's `id` is the last sequence it covers and its data names
+//! only the incidents that changed; the page re-reads what it shows. A stream ends after [`STREAM_FOR`] (the browser reconnects, and
 //! its session is checked again) or when it falls behind (it resumes from where it was).
 
 use std::convert::Infallible;
@@ -22,6 +23,28 @@ use crate::api::grpc::watch::{self, WatchFilter};
 
 /// How long one stream lasts before the browser reconnects (and is authenticated again).
 const STREAM_FOR: Duration = Duration::from_secs(300);
+/// Events committed within this long of the first go out as one message.
+const BATCH_EVERY: Duration = Duration::from_millis(250);
+/// At most this many events per message (the rest follow at once).
+const BATCH_MAX: usize = 1024;
+/// A message names at most this many incidents; past it, it says `"many": true`.
+const BATCH_IDS: usize = 50;
+
+/// A message's data: the incidents that changed, each once, in order; or `many` when there
+/// were more than [`BATCH_IDS`].
+fn batch_data(ids: &[i64]) -> String {
+    let mut unique: Vec<i64> = Vec::new();
+    for id in ids {
+        if !unique.contains(id) {
+            if unique.len() == BATCH_IDS {
+                return "{\"incidents\":[],\"many\":true}".into();
+            }
+            unique.push(*id);
+        }
+    }
+    let list: Vec<String> = unique.iter().map(i64::to_string).collect();
+    format!("{{\"incidents\":[{}],\"many\":false}}", list.join(","))
+}
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
@@ -79,17 +102,23 @@ pub async fn stream(
     let start = futures::stream::once(async {
         Ok::<_, Infallible>(Event::default().event("ready").data("{}"))
     });
-    let live = events
+    let events = events
         // A lagging stream ends; the browser resumes from the last id it got.
         .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(|r| async move { r.ok() })
-        .map(move |ev| {
+        .filter_map(|r| async move { r.ok() });
+    // Coalesced: one message per [`BATCH_EVERY`] at most, naming the incidents that changed;
+    // a page re-reads what it shows anyway, and a storm costs each browser a few messages a
+    // second instead of one per event.
+    let live =
+        tokio_stream::StreamExt::chunks_timeout(events, BATCH_MAX, BATCH_EVERY).map(move |batch| {
             let _held = &permit;
+            let last = batch.last().map_or(0, |e| e.sequence);
+            let ids: Vec<i64> = batch.iter().map(|e| e.incident_id).collect();
             Ok::<_, Infallible>(
                 Event::default()
-                    .id(ev.sequence.to_string())
-                    .event("incident")
-                    .data(format!("{{\"incident\":{}}}", ev.incident_id)),
+                    .id(last.to_string())
+                    .event("incidents")
+                    .data(batch_data(&ids)),
             )
         });
     let bounded = start.chain(live).take_until(tokio::time::sleep(STREAM_FOR));
@@ -106,6 +135,19 @@ pub async fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_names_each_incident_once_or_says_many() {
+        assert_eq!(
+            batch_data(&[3, 1, 3, 2]),
+            "{\"incidents\":[3,1,2],\"many\":false}"
+        );
+        assert_eq!(batch_data(&[]), "{\"incidents\":[],\"many\":false}");
+        let fifty: Vec<i64> = (0..50).chain(0..50).collect();
+        assert!(batch_data(&fifty).contains("\"many\":false"));
+        let more: Vec<i64> = (0..51).collect();
+        assert_eq!(batch_data(&more), "{\"incidents\":[],\"many\":true}");
+    }
 
     #[test]
     fn last_event_id_wins_over_the_query_and_must_be_a_sequence() {

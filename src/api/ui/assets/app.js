@@ -46,9 +46,13 @@
   var id = incident ? incident.getAttribute("data-live-incident") : null;
   // EventSource reconnects by itself and sends Last-Event-ID: nothing is missed.
   var es = new EventSource("/ui/events");
-  es.addEventListener("incident", function (ev) {
+  // One message names the incidents that changed since the last (or says "many").
+  es.addEventListener("incidents", function (ev) {
     if (id) {
-      try { if (String(JSON.parse(ev.data).incident) !== id) return; } catch (e) { return; }
+      try {
+        var d = JSON.parse(ev.data);
+        if (!d.many && d.incidents.map(String).indexOf(id) < 0) return;
+      } catch (e) { return; }
     }
     refresh();
   });
