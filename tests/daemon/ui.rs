@@ -441,3 +441,47 @@ async fn hostile_input_gets_a_clean_refusal_and_the_daemon_stays_healthy() {
     assert_eq!(health.status(), StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_session_cannot_hold_every_live_update_stream() {
+    let (_dirs, _sink, app) = app_and_sink().await;
+    let admin = app.daemon.admin_token().await;
+    let a = UiClient::signed_in(app.http_addr, &admin).await;
+    let b = UiClient::signed_in(app.http_addr, &admin).await;
+    let http = reqwest::Client::new();
+    let open = |c: &UiClient| {
+        http.get(format!("{}/ui/events", c.base))
+            .header("cookie", format!("pagerd_session={}", c.cookie().unwrap()))
+            .send()
+    };
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let r = open(&a).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        held.push(r);
+    }
+    assert_eq!(
+        open(&a).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        open(&b).await.unwrap().status(),
+        StatusCode::OK,
+        "another session still can"
+    );
+    // A closed stream frees its place (the server notices on its next write or keep-alive;
+    // an ended request is enough here).
+    drop(held.pop());
+    let mut freed = false;
+    for _ in 0..100 {
+        let r = open(&a).await.unwrap();
+        if r.status() == StatusCode::OK {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(freed, "the slot of a closed stream comes back");
+    drop(held);
+    app.stop().await;
+}

@@ -46,6 +46,47 @@ fn batch_data(ids: &[i64]) -> String {
     format!("{{\"incidents\":[{}],\"many\":false}}", list.join(","))
 }
 
+/// Streams one session may hold open at once (a few tabs; more are refused).
+pub const PER_SESSION: usize = 8;
+
+/// Live-update streams open per session.
+#[derive(Default)]
+pub struct PerSession(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One session's stream; counted until dropped.
+pub struct SessionSlot {
+    of: std::sync::Arc<PerSession>,
+    session: String,
+}
+
+impl PerSession {
+    /// A slot for `session`, or `None` when it already holds [`PER_SESSION`] streams.
+    pub fn take(self: &std::sync::Arc<Self>, session: &str) -> Option<SessionSlot> {
+        let mut open = self.0.lock().expect("stream counts");
+        let n = open.entry(session.to_string()).or_default();
+        if *n >= PER_SESSION {
+            return None;
+        }
+        *n += 1;
+        Some(SessionSlot {
+            of: self.clone(),
+            session: session.to_string(),
+        })
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut open = self.of.0.lock().expect("stream counts");
+        if let Some(n) = open.get_mut(&self.session) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.session);
+            }
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct EventsQuery {
     after: Option<i64>,
@@ -66,7 +107,7 @@ fn resume_after(headers: &HeaderMap, q: &EventsQuery) -> Result<Option<i64>, ()>
 }
 
 pub async fn stream(
-    _viewer: Viewer,
+    viewer: Viewer,
     State(ui): State<Ui>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
@@ -77,6 +118,18 @@ pub async fn stream(
             "Bad request",
             "Last-Event-ID: not a sequence",
         );
+    };
+    let Some(slot) = ui.session_streams.take(&viewer.id_hash) else {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many streams",
+            &format!(
+                "This session already follows {PER_SESSION} live-update streams; close a tab."
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+        return r;
     };
     let Ok(permit) = ui.streams.clone().try_acquire_owned() else {
         let mut r = error(
@@ -111,7 +164,7 @@ pub async fn stream(
     // second instead of one per event.
     let live =
         tokio_stream::StreamExt::chunks_timeout(events, BATCH_MAX, BATCH_EVERY).map(move |batch| {
-            let _held = &permit;
+            let _held = (&permit, &slot);
             let last = batch.last().map_or(0, |e| e.sequence);
             let ids: Vec<i64> = batch.iter().map(|e| e.incident_id).collect();
             Ok::<_, Infallible>(
@@ -135,6 +188,18 @@ pub async fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_holds_at_most_its_share_of_streams() {
+        let per = std::sync::Arc::new(PerSession::default());
+        let mut held: Vec<SessionSlot> = (0..PER_SESSION).map(|_| per.take("a").unwrap()).collect();
+        assert!(per.take("a").is_none());
+        assert!(per.take("b").is_some(), "another session is not affected");
+        held.pop();
+        assert!(per.take("a").is_some(), "a closed stream frees its slot");
+        drop(held);
+        assert!(per.0.lock().unwrap().get("a").is_none_or(|n| *n == 0));
+    }
 
     #[test]
     fn a_batch_names_each_incident_once_or_says_many() {

@@ -67,6 +67,8 @@ pub struct UiState {
     pub secure_cookies: bool,
     /// Bounds the live-update streams open at once.
     pub streams: Arc<Semaphore>,
+    /// Streams open per session, so one browser cannot take them all.
+    pub session_streams: Arc<events::PerSession>,
     /// Ends live-update streams when the daemon stops.
     pub stop: CancellationToken,
     /// Who asked for a sign-in link lately (one mail per person per minute).
@@ -89,6 +91,7 @@ impl UiState {
             auth,
             signin_links: links.derive("pagerd ui sign-in link", settings.signin_link_ttl),
             streams: Arc::new(Semaphore::new(settings.max_event_streams)),
+            session_streams: Default::default(),
             settings,
             secure_cookies,
             stop,
