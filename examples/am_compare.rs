@@ -295,8 +295,18 @@ async fn saturation(
                 let id = format!("{prefix}-{i}");
                 match system.request(&client, &url, &id).send().await {
                     Ok(r) if r.status().is_success() => {}
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    other => {
+                        // The first failure is printed: an error count alone hides its cause.
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            match other {
+                                Ok(r) => {
+                                    let status = r.status();
+                                    let body = r.text().await.unwrap_or_default();
+                                    eprintln!("  first error: {status} {body}");
+                                }
+                                Err(e) => eprintln!("  first error: {e:#}"),
+                            }
+                        }
                     }
                 }
             }

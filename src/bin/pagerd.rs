@@ -17,6 +17,11 @@ use pagerd::domain::access::Role;
 use pagerd::domain::simulate;
 use pagerd::store::Store;
 
+// mimalloc, and (feature `override`) for SQLite's C allocations too: glibc's malloc/free was
+// about an eighth of the daemon's CPU at saturation (BENCHMARKS.md, "allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "pagerd", version, about = "On-call paging daemon")]
 struct Cli {
