@@ -2,9 +2,8 @@
 //!
 //! Writes go through one writer task that groups queued jobs into one transaction (each job in
 //! its own savepoint, so a failing job rolls back alone) and answers every job only after the
-//! transaction has committed and been synced (by the sync thread, `syncer.rs`, while the writer
-//! runs the next batch): a caller that got `Ok` knows its change is durable, and one fsync
-//! covers every batch committed meanwhile. The blocking SQLite work runs in `spawn_blocking`, so the async runtime
+//! transaction has committed: a caller that got `Ok` knows its change is durable, and one fsync
+//! covers a whole batch. The blocking SQLite work runs in `spawn_blocking`, so the async runtime
 //! never blocks (and tokio's paused test clock does not jump while a batch is in flight).
 //!
 //! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
@@ -22,7 +21,6 @@ mod schedules;
 mod schema;
 mod secrets;
 mod snapshot;
-mod syncer;
 mod testing;
 mod tokens;
 mod tx;
@@ -186,7 +184,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
     }
     let path_buf = path.to_path_buf();
     let settings = settings.clone();
-    let conn = tokio::task::spawn_blocking(move || -> Result<(Connection, Option<std::fs::File>)> {
+    let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
         let mut conn = Connection::open(&path_buf)
             .with_context(|| format!("opening database {}", path_buf.display()))?;
         conn.busy_timeout(settings.busy_timeout)?;
@@ -203,34 +201,16 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)
             .with_context(|| format!("migrating database {}", path_buf.display()))?;
-        // A committed batch must survive power loss, which is what "accepted" promises: the
-        // sync thread syncs the WAL before answering (the commit itself only writes it, so
-        // the writer goes on meanwhile). Without the WAL file to sync, SQLite syncs in the
-        // commit (FULL).
-        let wal = match settings.synchronous {
-            Synchronous::Full => {
-                let mut name = path_buf.clone().into_os_string();
-                name.push("-wal");
-                match std::fs::OpenOptions::new().read(true).write(true).open(&name) {
-                    Ok(f) => Some(f),
-                    Err(e) => {
-                        tracing::warn!(error = %e, wal = ?name, "WAL file not opened; commits sync in the writer");
-                        None
-                    }
-                }
-            }
-            Synchronous::Normal => None,
-        };
-        let sync = match (settings.synchronous, &wal) {
-            (Synchronous::Full, None) => "FULL",
-            _ => "NORMAL",
+        // FULL: a committed batch survives power loss, which is what "accepted" promises.
+        let sync = match settings.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
-        Ok((conn, wal))
+        Ok(conn)
     })
     .await
     .map_err(|e| Error::backend(e).context("opening the database"))??;
-    let (conn, wal) = conn;
 
     let checkpointer = Checkpointer::start(path)?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -243,17 +223,15 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         )
         .context("reading the last event sequence")?;
     let events = Arc::new(EventFeed::new(settings.event_buffer, last_event));
-    let syncer = syncer::Syncer::start(wal, events.clone())
-        .map_err(|e| Error::backend(e).context("starting the sync thread"))?;
     let close = tokio_util::sync::CancellationToken::new();
     let stats = WriteStats::default();
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
         settings.max_batch,
-        (checkpointer, syncer),
+        checkpointer,
         limits,
-        stats.clone(),
+        (events.clone(), stats.clone()),
         close.clone(),
     ));
     let readers = Arc::new(ReadPool {
@@ -331,12 +309,11 @@ async fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
-    (checkpointer, syncer): (Checkpointer, syncer::Syncer),
+    checkpointer: Checkpointer,
     mut limits: testing::LimitWatch,
-    stats: WriteStats,
+    (events, stats): (Arc<EventFeed>, WriteStats),
     close: tokio_util::sync::CancellationToken,
 ) {
-    let mut syncer = Some(syncer);
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
     let mut last = 0;
     let mut closed = false;
@@ -369,21 +346,18 @@ async fn writer_loop(
         }
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
+        let events = events.clone();
         let stats = stats.clone();
-        let sync = syncer
-            .take()
-            .expect("the sync thread is back after every batch");
         let result = tokio::task::spawn_blocking(move || {
             limits.apply(&conn);
-            sync.hand(run_batch(&mut conn, jobs, &stats));
-            (conn, limits, sync)
+            run_batch(&mut conn, jobs, &events, &stats);
+            (conn, limits)
         })
         .await;
         match result {
-            Ok((c, l, s)) => {
+            Ok((c, l)) => {
                 conn = c;
                 limits = l;
-                syncer = Some(s);
                 checkpointer.poke();
             }
             Err(e) => {
@@ -395,13 +369,7 @@ async fn writer_loop(
         }
     }
     drop(conn);
-    let _ = tokio::task::spawn_blocking(move || {
-        if let Some(s) = syncer {
-            s.finish();
-        }
-        checkpointer.finish()
-    })
-    .await;
+    let _ = tokio::task::spawn_blocking(move || checkpointer.finish()).await;
     tracing::debug!("store writer drained and stopped");
 }
 
@@ -479,13 +447,13 @@ impl Checkpointer {
     }
 }
 
-/// Runs the jobs in one transaction and commits it; the sync thread then publishes the events
-/// of the kept jobs and answers every job with the outcome.
+/// Runs the jobs in one transaction, commits it, publishes the events of the kept jobs, then
+/// answers every job with the outcome.
 ///
-/// Publishing there, in the order the one writer committed, before any caller hears back, is
+/// Publishing here, on the one writer, after the commit and before any caller hears back, is
 /// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
 /// sees them in this order (callers finishing in any order publish nothing themselves).
-fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, stats: &WriteStats) -> syncer::Batch {
+fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, events: &EventFeed, stats: &WriteStats) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     let mut t_commit = t0;
@@ -530,14 +498,12 @@ fn run_batch(conn: &mut Connection, jobs: Vec<WriteJob>, stats: &WriteStats) -> 
     let err = outcome.err();
     if let Some(e) = &err {
         tracing::error!(error = %e, jobs = completions.len(), "write batch failed to commit");
-        committed.clear();
     } else {
         stats.batch(n, t0.elapsed().as_secs_f64());
+        events.publish(committed);
     }
-    syncer::Batch {
-        events: committed,
-        completions,
-        err,
+    for done in completions {
+        done(err.as_ref());
     }
 }
 
