@@ -119,6 +119,33 @@ async fn am_notification(State(s): State<Arc<SinkState>>, body: Bytes) -> &'stat
     "ok"
 }
 
+impl SinkState {
+    /// How many ids starting with `prefix` were delivered.
+    fn delivered(&self, prefix: &str) -> usize {
+        let r = self.received.lock().expect("sink lock");
+        r.keys().filter(|k| k.starts_with(prefix)).count()
+    }
+
+    /// Waits (up to `limit`) until `total` ids of `prefix` were delivered; how long it took
+    /// from `since`, or `None` on the limit.
+    async fn all_delivered(
+        &self,
+        prefix: &str,
+        total: usize,
+        since: Instant,
+        limit: Duration,
+    ) -> Option<Duration> {
+        let give_up = Instant::now() + limit;
+        while Instant::now() < give_up {
+            if self.delivered(prefix) >= total {
+                return Some(since.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
 async fn start_sink(state: Arc<SinkState>) -> anyhow::Result<SocketAddr> {
     let app = axum::Router::new()
         .route("/page", axum::routing::post(pagerd_page))
@@ -292,7 +319,7 @@ async fn saturation(
                 if i >= total {
                     return;
                 }
-                let id = format!("{prefix}-{i}");
+                let id = format!("{prefix}{i}");
                 match system.request(&client, &url, &id).send().await {
                     Ok(r) if r.status().is_success() => {}
                     other => {
@@ -318,6 +345,20 @@ async fn saturation(
         (total - errors) as f64 / started.elapsed().as_secs_f64(),
         errors,
     ))
+}
+
+/// User + system CPU seconds a process has used (Linux `/proc`).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| f.get(i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    // USER_HZ is 100 on Linux.
+    ticks / 100.0
 }
 
 fn alertmanager_binary(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -411,7 +452,8 @@ async fn main() -> anyhow::Result<()> {
     let daemon: DaemonProcess = DaemonProcess::start(&spec).await?;
     let pagerd_url = format!("{}/v2/enqueue", daemon.http_url());
     let am_dir = tempfile::tempdir()?;
-    let (_am, am_base) = start_alertmanager(&am_bin, am_dir.path(), sink_addr).await?;
+    let (am, am_base) = start_alertmanager(&am_bin, am_dir.path(), sink_addr).await?;
+    let pids = [daemon.pid, am.id().context("Alertmanager's pid")?];
     let am_url = format!("{am_base}/api/v2/alerts");
     let systems = [
         (System::Pagerd, pagerd_url.as_str()),
@@ -439,16 +481,29 @@ async fn main() -> anyhow::Result<()> {
         args.clients, args.saturation
     );
     for (i, (system, url)) in systems.iter().enumerate() {
-        let (rate, errors) = saturation(
-            *system,
-            url,
-            &format!("sat{i}"),
-            args.clients,
-            args.saturation,
-        )
-        .await?;
+        let prefix = format!("sat{i}-");
+        let started = Instant::now();
+        let cpu_before = cpu_secs(pids[i]);
+        let (rate, errors) =
+            saturation(*system, url, &prefix, args.clients, args.saturation).await?;
+        // The next system's phase starts only once this one's deliveries are done, so
+        // neither measures beside the other's backlog.
+        let done = sink
+            .all_delivered(
+                &prefix,
+                (args.saturation - errors) as usize,
+                started,
+                Duration::from_secs(120),
+            )
+            .await;
+        let done = done.map_or("not all within 120 s".to_string(), |d| {
+            format!("all delivered {:.1} s after the first", d.as_secs_f64())
+        });
+        // CPU time the system spent on the phase, accepting and delivering: less noisy than
+        // throughput on a shared machine.
+        let cpu_us = (cpu_secs(pids[i]) - cpu_before) * 1e6 / args.saturation as f64;
         println!(
-            "  {:<32} {rate:.0} alerts/s accepted; errors {errors}",
+            "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}; CPU {cpu_us:.0} us/alert",
             system.name()
         );
     }
