@@ -89,6 +89,11 @@ impl InFlight {
         self.room(channel, host, caps) > 0
     }
 
+    /// Sends in flight on `channel`.
+    pub fn sending(&self, channel: &str) -> usize {
+        self.channels.get(channel).copied().unwrap_or(0)
+    }
+
     /// How many jobs on `channel` (to `host`) could start now, as every cap allows.
     pub fn room(&self, channel: &str, host: Option<&str>, caps: Caps) -> usize {
         let total = caps.total.saturating_sub(self.total);
@@ -101,6 +106,16 @@ impl InFlight {
         });
         total.min(channel).min(host)
     }
+}
+
+/// Whether a channel where `room` jobs could start now, with `sending` sends in flight, is
+/// worth a read, `full` being its room with nothing in flight. An idle channel is, at once: a
+/// page never waits for company. A busy one is once half of what it can run is free, so under
+/// load one read starts several pages instead of one read per finished send (a read costs
+/// about the same whatever it returns: BENCHMARKS.md). Its sends in flight end, each waking
+/// the dispatcher, so the read is only put off, never skipped.
+pub fn worth_reading(room: usize, sending: usize, full: usize) -> bool {
+    room > 0 && (sending == 0 || room >= (full / 2).max(1))
 }
 
 /// How many due pages to read for a channel where `room` jobs could start: one more than can
@@ -338,6 +353,31 @@ mod tests {
             f.recorded(c.rate_limited.then_some(&lane));
         }
         assert_eq!(f, InFlight::default());
+    }
+
+    #[test]
+    fn an_idle_channel_is_read_at_once_a_busy_one_once_half_is_free() {
+        // (room, sending, full) → read now?
+        let cases = [
+            (0, 0, 16, false), // no room (the total cap)
+            (1, 0, 16, true),  // idle: at once, even with little room
+            (16, 0, 16, true),
+            (1, 15, 16, false), // busy: wait for more to finish
+            (7, 9, 16, false),
+            (8, 8, 16, true), // half free
+            (12, 4, 16, true),
+            (1, 1, 2, true), // tiny caps: one free is half
+            (1, 3, 4, false),
+            (2, 2, 4, true),
+            (1, 0, 1, true),
+        ];
+        for (room, sending, full, want) in cases {
+            assert_eq!(
+                worth_reading(room, sending, full),
+                want,
+                "room {room}, sending {sending}, full {full}"
+            );
+        }
     }
 
     #[test]

@@ -262,7 +262,8 @@ impl Dispatcher {
         for name in self.names().filter(|n| self.dirty.contains(*n)) {
             let host = self.host(name);
             let room = self.in_flight.room(name, host.as_deref(), self.caps);
-            if room == 0 {
+            let full = InFlight::default().room(name, host.as_deref(), self.caps);
+            if !dispatch::worth_reading(room, self.in_flight.sending(name), full) {
                 // Read once a job on it (or, for the total cap, any job) has sent.
                 continue;
             }
