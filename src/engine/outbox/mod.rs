@@ -264,7 +264,8 @@ impl Dispatcher {
             let room = self.in_flight.room(name, host.as_deref(), self.caps);
             let full = InFlight::default().room(name, host.as_deref(), self.caps);
             if !dispatch::worth_reading(room, self.in_flight.sending(name), full) {
-                // Read once a job on it (or, for the total cap, any job) has sent.
+                // Read once a job on it (or, for the total cap, any job) has sent; while it is
+                // busy, once half of its room is free.
                 continue;
             }
             let mut skip_ids = Vec::new();
