@@ -422,7 +422,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX ui_used_links_expires ON ui_used_links (expires_at);
     "#,
+    // 14: `CHECK (x IN (…))` becomes `CHECK (x = … OR …)`: done in Rust, `checks_as_equalities`.
+    "SELECT 1;",
 ];
+
+/// Migration 14, after its (empty) SQL.
+const CHECKS_AS_EQUALITIES: usize = 13;
 
 /// The schema version this binary writes (read-only readers check it instead of migrating).
 pub(super) fn known_version() -> i64 {
@@ -441,6 +446,9 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if i == CHECKS_AS_EQUALITIES {
+            checks_as_equalities(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
         tracing::info!(version = i + 1, "applied database migration");
@@ -448,9 +456,178 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// `CHECK (x IN ('a', 'b', 'c'))` becomes `CHECK (x = 'a' OR x = 'b' OR x = 'c')` in every
+/// table. The same rule, but SQLite checks an `IN` list of three or more by building an
+/// ephemeral table each time a row is written: about four per trigger, 11 % of the daemon's
+/// instructions (BENCHMARKS.md). The rows already satisfy it, so only the schema text
+/// changes, the way SQLite documents for constraints ("Making Other Kinds Of Table Schema
+/// Changes"): `writable_schema`, then a new `schema_version` so every connection re-reads it.
+fn checks_as_equalities(tx: &rusqlite::Transaction) -> Result<()> {
+    let tables: Vec<(String, String)> = tx
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%CHECK%'")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let changed: Vec<(String, String)> = tables
+        .into_iter()
+        .filter_map(|(name, sql)| {
+            let new = in_checks_as_equalities(&sql);
+            (new != sql).then_some((name, new))
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let version: i64 = tx.pragma_query_value(None, "schema_version", |r| r.get(0))?;
+    tx.pragma_update(None, "writable_schema", true)?;
+    for (name, sql) in &changed {
+        tx.execute(
+            "UPDATE sqlite_schema SET sql = ?2 WHERE type = 'table' AND name = ?1",
+            rusqlite::params![name, sql],
+        )?;
+    }
+    tx.pragma_update(None, "schema_version", version + 1)?;
+    // RESET, not OFF: this connection re-reads the schema too.
+    tx.execute_batch("PRAGMA writable_schema = RESET")?;
+    Ok(())
+}
+
+/// Rewrites each `CHECK (column IN ('a', …))` of a `CREATE TABLE` text; anything else (and
+/// any check it does not recognise whole) is left as it is.
+fn in_checks_as_equalities(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find("CHECK (") {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        match in_check(&from["CHECK (".len()..]) {
+            Some((column, values, len)) => {
+                let alternatives: Vec<String> =
+                    values.iter().map(|v| format!("{column} = '{v}'")).collect();
+                out.push_str(&format!("CHECK ({})", alternatives.join(" OR ")));
+                rest = &from["CHECK (".len() + len..];
+            }
+            None => {
+                out.push_str("CHECK (");
+                rest = &from["CHECK (".len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// After `CHECK (`: `column IN ('a', 'b'))` → (column, [a, b], bytes up to and including the
+/// check's closing parenthesis).
+fn in_check(s: &str) -> Option<(&str, Vec<&str>, usize)> {
+    let column_len = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|&n| n > 0)?;
+    let column = &s[..column_len];
+    let after = s[column_len..].trim_start();
+    let list = after.strip_prefix("IN")?.trim_start().strip_prefix('(')?;
+    let close = list.find(')')?;
+    let values = list[..close]
+        .split(',')
+        .map(|v| {
+            let v = v.trim();
+            let inner = v.strip_prefix('\'')?.strip_suffix('\'')?;
+            (!inner.contains('\'')).then_some(inner)
+        })
+        .collect::<Option<Vec<&str>>>()?;
+    let tail = list[close + 1..].trim_start().strip_prefix(')')?;
+    Some((column, values, s.len() - tail.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_checks_become_equalities_and_nothing_else_changes() {
+        let cases = [
+            (
+                "state TEXT NOT NULL CHECK (state IN ('triggered', 'acknowledged', 'resolved')),",
+                "state TEXT NOT NULL CHECK (state = 'triggered' OR state = 'acknowledged' OR state = 'resolved'),",
+            ),
+            (
+                "kind TEXT NOT NULL\n    CHECK (kind IN ('escalate', 'ack_timeout',\n        'heartbeat')),\n x",
+                "kind TEXT NOT NULL\n    CHECK (kind = 'escalate' OR kind = 'ack_timeout' OR kind = 'heartbeat'),\n x",
+            ),
+            // Not an IN list of plain literals: left alone.
+            (
+                "CHECK (a > 0), CHECK (b IN (1, 2))",
+                "CHECK (a > 0), CHECK (b IN (1, 2))",
+            ),
+            (
+                "CHECK (held IN ('a''b', 'c'))",
+                "CHECK (held IN ('a''b', 'c'))",
+            ),
+            ("no checks here", "no checks here"),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(in_checks_as_equalities(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn after_migration_14_a_status_change_builds_no_ephemeral_table_and_checks_still_hold() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..CHECKS_AS_EQUALITIES].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        let ephemeral = |conn: &Connection| -> bool {
+            let mut stmt = conn
+                .prepare("EXPLAIN UPDATE pages SET status = 'sent' WHERE id = 1")
+                .unwrap();
+            let ops: Vec<String> = stmt
+                .query_map([], |r| r.get::<_, String>(1))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            ops.iter().any(|op| op == "OpenEphemeral")
+        };
+        assert!(
+            ephemeral(&conn),
+            "version 13 builds one (the test can fail)"
+        );
+        conn.execute(
+            "INSERT INTO pages (kind, person, channel, level, loop_no, status, due_at,
+                 next_attempt_at, created_at) VALUES ('page', 'ann', 'email', 0, 0, 'pending', 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert!(!ephemeral(&conn));
+        let schema: Vec<String> = conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!schema.iter().any(|s| s.contains(" IN (")), "{schema:?}");
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        // The rules hold as before, and the row is still there.
+        conn.execute("UPDATE pages SET status = 'sent' WHERE id = 1", [])
+            .unwrap();
+        let bad = conn.execute("UPDATE pages SET status = 'lost' WHERE id = 1", []);
+        assert!(bad.is_err(), "{bad:?}");
+        let bad = conn.execute(
+            "INSERT INTO incidents (service, dedup_key, state, severity, summary, created_at, updated_at)
+             VALUES ('s', 'k', 'sleeping', 'low', 'x', 1, 1)",
+            [],
+        );
+        assert!(bad.is_err(), "{bad:?}");
+        let status: String = conn
+            .query_row("SELECT status FROM pages WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(status, "sent");
+    }
 
     #[test]
     fn migrations_apply_once_and_are_idempotent() {
