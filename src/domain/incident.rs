@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{EventKind, IncidentState, PageKind, Position, Severity};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Link {
     pub href: String,
     pub text: String,
@@ -128,8 +128,9 @@ pub struct Page {
     /// When the decision that produced this page was due (for lateness).
     pub due_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
-    /// The incident as it was when the page was taken from the outbox; `None` for
-    /// notifications that belong to no incident (handoffs).
+    /// The incident as it was when the page was taken from the outbox (without its
+    /// `next_action_at`, which no channel shows); `None` for notifications that belong to no
+    /// incident (handoffs).
     pub incident: Option<Incident>,
     /// The text of a notification without an incident.
     pub notice: Option<Notice>,

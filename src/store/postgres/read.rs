@@ -12,12 +12,24 @@ use crate::domain::{
 };
 use crate::store::{Error, IncidentFilter, Result};
 
-pub(super) const INCIDENT_COLUMNS: &str = "i.id, i.service, i.dedup_key, i.severity, i.summary, \
-     i.source, i.details, i.links, i.state, i.policy, i.level, i.loop_no, i.alert_count, \
-     i.created_at, i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, \
-     i.resolved_by, i.resolve_note, \
-     (SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id), \
-     i.last_summary, i.last_details, i.postmortem_required, i.postmortem_url";
+/// An incident's columns, with `$next` as its next action's time.
+macro_rules! incident_columns {
+    ($next:literal) => {
+        concat!(
+            "i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, i.details, i.links, \
+             i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
+             i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
+             i.resolve_note, ",
+            $next,
+            ", i.last_summary, i.last_details, i.postmortem_required, i.postmortem_url"
+        )
+    };
+}
+pub(super) const INCIDENT_COLUMNS: &str =
+    incident_columns!("(SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id)");
+/// A page's incident, as channels render it: no channel shows the next action's time (as
+/// in the SQLite backend, which saves a due-actions search per page read).
+const PAGE_INCIDENT_COLUMNS: &str = incident_columns!("NULL::BIGINT");
 /// How many columns `INCIDENT_COLUMNS` selects (what `incident_from_row` reads).
 const INCIDENT_COLUMN_COUNT: usize = 25;
 
@@ -145,7 +157,7 @@ impl Tx<'_, '_> {
         n: usize,
     ) -> Result<Vec<Page>> {
         let sql = format!(
-            "SELECT {INCIDENT_COLUMNS}, p.id,
+            "SELECT {PAGE_INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
                     p.kind, p.person, p.channel,
                     p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
