@@ -42,9 +42,11 @@ impl Engine {
         let (outcome, fx) = self
             .inner
             .store
-            .write(move |tx| {
+            // Replayable: everything it does besides the store's writes is collected in `fx`
+            // and published only after the commit.
+            .write_replayable(move |tx| {
                 let mut fx = Effects::default();
-                let outcome = open_alert(tx, &ctx, alert, &mut fx)?;
+                let outcome = open_alert(tx, &ctx, alert.clone(), &mut fx)?;
                 Ok((outcome, fx))
             })
             .await?;

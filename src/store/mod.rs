@@ -67,9 +67,51 @@ pub use types::{
 use crate::config::settings::StoreSettings;
 
 /// One write closure with its types erased: it runs inside the backend's transaction and
-/// returns whether its changes are to be kept, and a [`Completion`] to call once the outcome
-/// of the commit is known.
-pub type WriteJob = Box<dyn FnOnce(&dyn WriteTx) -> (bool, Completion) + Send>;
+/// says whether its changes are to be kept; its [`Completion`] is called once the outcome of
+/// the commit is known.
+pub struct WriteJob {
+    run: Box<dyn FnMut(&dyn WriteTx) -> bool + Send>,
+    finish: Completion,
+    replayable: bool,
+}
+
+impl WriteJob {
+    /// Runs the job once and hands back its completion (backends that never run a job twice).
+    pub fn run_once(mut self, tx: &dyn WriteTx) -> (bool, Completion) {
+        let ok = (self.run)(tx);
+        (ok, self.finish)
+    }
+
+    /// Runs the job; a replayable job may be run again after a rollback of the whole
+    /// transaction, and its last run is the one its completion reports.
+    pub fn run(&mut self, tx: &dyn WriteTx) -> bool {
+        (self.run)(tx)
+    }
+
+    /// Whether running it again is harmless: it changes nothing but the store, and a later
+    /// run replaces what an earlier one computed (see [`Store::write_replayable`]).
+    pub fn replayable(&self) -> bool {
+        self.replayable
+    }
+
+    /// Reports the commit's outcome to whoever waits for the job.
+    pub fn finish(self, commit_error: Option<&Error>) {
+        (self.finish)(commit_error)
+    }
+
+    /// The same job, with `after` run once its completion has.
+    pub fn then(self, after: impl FnOnce() + Send + 'static) -> Self {
+        let finish = self.finish;
+        Self {
+            run: self.run,
+            finish: Box::new(move |e| {
+                finish(e);
+                after();
+            }),
+            replayable: self.replayable,
+        }
+    }
+}
 
 /// Called with `None` once a job's kept changes are durably committed, or with the error
 /// that stopped the commit (then none of them are kept).
@@ -221,21 +263,59 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&dyn WriteTx) -> anyhow::Result<R> + Send + 'static,
     {
+        let mut f = Some(f);
+        self.submit(
+            move |tx| match f.take() {
+                Some(f) => f(tx),
+                // Not replayable: a backend never runs it twice.
+                None => Err(anyhow::anyhow!("a write job ran twice")),
+            },
+            false,
+        )
+        .await
+    }
+
+    /// As [`Store::write`], for a hot path: `f` may run more than once (the backend may
+    /// run a batch of such jobs without keeping each apart, and run them again, apart, if
+    /// one fails), so it must change nothing but the store; what its last run returns is
+    /// the answer. SQLite then needs no savepoint per job.
+    pub async fn write_replayable<R, F>(&self, f: F) -> anyhow::Result<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&dyn WriteTx) -> anyhow::Result<R> + Send + 'static,
+    {
+        self.submit(f, true).await
+    }
+
+    async fn submit<R, F>(&self, mut f: F, replayable: bool) -> anyhow::Result<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&dyn WriteTx) -> anyhow::Result<R> + Send + 'static,
+    {
         let (done_tx, done_rx) = oneshot::channel::<anyhow::Result<R>>();
-        let job: WriteJob = Box::new(move |tx| {
-            let result = f(tx);
-            let ok = result.is_ok();
-            let completion: Completion = Box::new(move |commit_error| {
+        // The last run's result, for the completion.
+        let slot: Arc<std::sync::Mutex<Option<anyhow::Result<R>>>> = Arc::default();
+        let kept = slot.clone();
+        let job = WriteJob {
+            run: Box::new(move |tx| {
+                let result = f(tx);
+                let ok = result.is_ok();
+                *kept.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                ok
+            }),
+            finish: Box::new(move |commit_error| {
+                let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
                 let outcome = match (commit_error, result) {
-                    (None, result) => result,
+                    (None, Some(result)) => result,
                     // Its own error says more than the batch's (nothing is kept either way).
-                    (Some(_), Err(own)) => Err(own),
-                    (Some(e), Ok(_)) => Err(Error::Commit(e.to_string()).into()),
+                    (Some(_), Some(Err(own))) => Err(own),
+                    (Some(e), _) => Err(Error::Commit(e.to_string()).into()),
+                    (None, None) => Err(anyhow::anyhow!("a write job was answered unrun")),
                 };
                 let _ = done_tx.send(outcome);
-            });
-            (ok, completion)
-        });
+            }),
+            replayable,
+        };
         let outcome = match self.backend.submit(job) {
             Ok(()) => done_rx
                 .await

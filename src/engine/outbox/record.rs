@@ -73,9 +73,10 @@ async fn record_once(shared: &Shared, o: Arc<Outcome>) -> anyhow::Result<()> {
             .iter()
             .any(|p| p.incident.is_some() && p.kind == PageKind::Page);
     let w = o.clone();
+    // Replayable: it only writes and returns what it wrote.
     let (events, queued, notices) = engine
         .store()
-        .write(move |tx| {
+        .write_replayable(move |tx| {
             let mut events = Vec::new();
             let mut notices = Vec::new();
             let mut queued = false;

@@ -384,14 +384,7 @@ impl Backend for Postgres {
         // test clock must not auto-advance (the runtime would look idle). It ends when the
         // completion has run, or when the job is dropped unrun.
         let (wake, waiting) = std::sync::mpsc::sync_channel::<()>(0);
-        let job: WriteJob = Box::new(move |tx| {
-            let (ok, done) = job(tx);
-            let done: crate::store::Completion = Box::new(move |e| {
-                done(e);
-                drop(wake);
-            });
-            (ok, done)
-        });
+        let job = job.then(move || drop(wake));
         self.jobs.send(job).map_err(|_| Error::Stopped)?;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn_blocking(move || {

@@ -207,7 +207,7 @@ fn refuse(jobs: Vec<WriteJob>, why: &str) {
 fn answer_unrun(jobs: impl IntoIterator<Item = WriteJob>, err: &Error) {
     let statements = Default::default();
     for job in jobs {
-        let (_, done) = job(&Tx::down(&statements, err.to_string()));
+        let (_, done) = job.run_once(&Tx::down(&statements, err.to_string()));
         done(Some(err));
     }
 }
@@ -240,7 +240,7 @@ fn run_batch(conn: &mut Conn, jobs: Vec<WriteJob>, pump: &Pump, stats: &WriteSta
         ))?;
         for job in jobs.by_ref() {
             let view = Tx::new(&mut tx, statements);
-            let (ok, done) = job(&view);
+            let (ok, done) = job.run_once(&view);
             let added = view.added.into_inner();
             if !ok {
                 // The savepoint stays, ready for the next job.
