@@ -66,11 +66,14 @@ pub use types::{
 
 use crate::config::settings::StoreSettings;
 
+/// A write job's body: runs in the transaction, says whether its changes are to be kept.
+type JobRun = Box<dyn FnMut(&dyn WriteTx) -> bool + Send>;
+
 /// One write closure with its types erased: it runs inside the backend's transaction and
 /// says whether its changes are to be kept; its [`Completion`] is called once the outcome of
 /// the commit is known.
 pub struct WriteJob {
-    run: Box<dyn FnMut(&dyn WriteTx) -> bool + Send>,
+    run: JobRun,
     finish: Completion,
     replayable: bool,
 }
