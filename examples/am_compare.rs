@@ -385,18 +385,15 @@ async fn saturation(
     ))
 }
 
-/// User + system CPU seconds a process has used (Linux `/proc`).
-fn cpu_secs(pid: u32) -> f64 {
+/// User and system CPU seconds a process has used (Linux `/proc`).
+fn cpu_secs(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| f.get(i).and_then(|v| v.parse::<f64>().ok()))
-        .sum();
     // USER_HZ is 100 on Linux.
-    ticks / 100.0
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
 }
 
 fn alertmanager_binary(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -540,11 +537,15 @@ async fn main() -> anyhow::Result<()> {
         });
         // CPU time the system spent on the phase, accepting and delivering: less noisy than
         // throughput on a shared machine.
-        let cpu_us = (cpu_secs(pids[i]) - cpu_before) * 1e6 / args.saturation as f64;
+        let per_alert = |(u1, s1): (f64, f64), (u0, s0): (f64, f64)| {
+            let n = args.saturation as f64;
+            ((u1 - u0 + s1 - s0) * 1e6 / n, (s1 - s0) * 1e6 / n)
+        };
+        let (cpu_us, sys_us) = per_alert(cpu_secs(pids[i]), cpu_before);
         // The loader and sink share the machine: their cost is part of what bounds the rate.
-        let own_us = (cpu_secs(std::process::id()) - own_before) * 1e6 / args.saturation as f64;
+        let (own_us, _) = per_alert(cpu_secs(std::process::id()), own_before);
         println!(
-            "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}; CPU {cpu_us:.0} us/alert (loader and sink {own_us:.0})",
+            "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}; CPU {cpu_us:.0} us/alert ({sys_us:.0} in the kernel; loader and sink {own_us:.0})",
             system.name()
         );
     }

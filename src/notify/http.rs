@@ -1,7 +1,7 @@
 //! What an HTTP answer means for a page, in one place for every HTTP channel (webhook, SMS,
 //! Slack): 2xx accepted; 429 retry after its `Retry-After` (delta-seconds or HTTP-date, RFC
-//! 9110 §10.2.3); other 4xx permanent; 5xx, and requests that got no answer at all
-//! (timeouts, refused or reset connections), retryable.
+//! 9110 §10.2.3); other 4xx, and redirects, permanent; 5xx, and requests that got no answer
+//! at all (timeouts, refused or reset connections), retryable.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,10 +12,15 @@ use super::{Delivered, SendError};
 /// How long to wait after a 429 that does not say (or says something unreadable).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// The client every HTTP channel sends with: one timeout per request, our user agent.
+/// The client every HTTP channel sends with: one timeout per request, our user agent, and no
+/// redirects followed. A provider's endpoint is configured, not discovered: following a 3xx
+/// would send the page, and headers such as an API key (reqwest strips only the standard
+/// credential headers), to wherever the answer points. Not following also spares every send
+/// the copy of the request kept for a possible redirect.
 pub(super) fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("pagerd/", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -26,7 +31,7 @@ pub(super) enum Outcome {
     Accepted,
     /// The receiver asked us to wait this long (429).
     RetryAfter(Duration),
-    /// 4xx other than 429: resending the same request will not help.
+    /// 4xx other than 429, and 3xx: resending the same request will not help.
     Permanent,
     /// 5xx (and anything else that is not a success): worth trying again.
     Retryable,
@@ -43,7 +48,8 @@ impl Outcome {
                     .and_then(|v| parse_retry_after(v, now))
                     .unwrap_or(DEFAULT_RETRY_AFTER),
             )
-        } else if status.is_client_error() {
+        } else if status.is_client_error() || status.is_redirection() {
+            // A redirect is not followed (see `client`): the configured URL needs fixing.
             Self::Permanent
         } else {
             Self::Retryable
@@ -241,6 +247,44 @@ mod tests {
         assert_eq!(r.redact("x=1 T0 B0"), "x=1 T0 B0");
     }
 
+    /// A provider answering with a redirect: the client does not follow it, so the page (and
+    /// headers such as an API key) never reach where it points, and the answer fails the page.
+    #[tokio::test]
+    async fn redirects_are_not_followed_and_fail_the_page() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let elsewhere = Arc::new(AtomicUsize::new(0));
+        let hits = elsewhere.clone();
+        let app = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(|| async {
+                    (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")])
+                }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::post(move || async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    "ok"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let resp = client(Duration::from_secs(5))
+            .unwrap()
+            .post(format!("http://{addr}/hook"))
+            .header("x-api-key", "k3y")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(Outcome::of_response(&resp), Outcome::Permanent);
+        assert_eq!(elsewhere.load(Ordering::SeqCst), 0);
+    }
+
     /// 2015-10-21T07:28:00Z, the date in RFC 9110's example.
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480)
@@ -249,7 +293,7 @@ mod tests {
     #[test]
     fn every_answer_has_one_outcome() {
         let secs = |s| Outcome::RetryAfter(Duration::from_secs(s));
-        let table: [(u16, Option<&str>, Outcome); 22] = [
+        let table: [(u16, Option<&str>, Outcome); 25] = [
             (200, None, Outcome::Accepted),
             (201, None, Outcome::Accepted),
             (202, Some("60"), Outcome::Accepted),
@@ -268,6 +312,9 @@ mod tests {
             (429, Some("Wed, 21 Oct 2015 07:28:00 GMT"), secs(0)),
             (429, Some("Tue, 20 Oct 2015 07:28:00 GMT"), secs(0)),
             (429, Some("Wed, 21 Oct 2015 07:30:00 CET"), secs(30)),
+            (301, None, Outcome::Permanent),
+            (307, Some("10"), Outcome::Permanent),
+            (308, None, Outcome::Permanent),
             (400, None, Outcome::Permanent),
             (401, Some("10"), Outcome::Permanent),
             (404, None, Outcome::Permanent),
