@@ -105,6 +105,43 @@ async fn a_held_webhook_does_not_delay_pages_on_another_channel() {
     app.stop().await;
 }
 
+/// A rate-limited channel sends one person's pages one job at a time, so a read while that
+/// job is in flight skips the person's other pages. When the job ends, a page queued
+/// meanwhile goes out at once: nothing else wakes the outbox in this test.
+#[tokio::test]
+async fn a_page_queued_while_its_person_is_busy_goes_out_when_the_send_ends() {
+    let dirs = AppDirs::new(POLICIES);
+    let mut sms = HeldSink::start().await;
+    let mut hook = Recorder::start("{}").await;
+    let mut s = settings(&dirs, &format!("{}/pages", hook.base));
+    s.notify.sms.url = Some(sms.url.clone());
+    let mut app = spawn_app_with(s, Clock::System).await;
+
+    let a = app
+        .trigger("api", pb::Severity::High, "a")
+        .await
+        .incident_id;
+    // a's SMS is held at the provider: ana's SMS lane is busy.
+    let first = sms.next().await;
+    let b = app
+        .trigger("api", pb::Severity::High, "b")
+        .await
+        .incident_id;
+    // b's webhook page went out, so the outbox has read both channels since b was queued.
+    for _ in 0..2 {
+        hook.next().await;
+    }
+    delivered(&mut app, "webhook", &[a, b]).await;
+    sms.expect_quiet("a second SMS to ana while her first is in flight")
+        .await;
+    // The first answer ends the lane's job; b's SMS follows without any other wake.
+    sms.open();
+    let second = sms.next().await;
+    assert_ne!(second.idempotency_key, first.idempotency_key);
+    delivered(&mut app, "sms", &[a, b]).await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn critical_pages_go_first_when_a_channel_is_full() {
     let dirs = AppDirs::new(POLICIES);

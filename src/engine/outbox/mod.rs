@@ -386,6 +386,12 @@ impl Dispatcher {
             return;
         };
         self.in_flight.recorded(r.lane.as_ref());
+        if r.lane.is_some() {
+            // While the lane was busy, reads skipped its person's other pages on the channel
+            // and could find it empty: read it again now, or a page queued meanwhile would
+            // wait for an unrelated wake.
+            self.dirty.insert(r.channel.clone());
+        }
         if let Some(at) = again_at {
             if at <= self.shared.engine.clock().now() {
                 self.dirty.insert(r.channel);
