@@ -31,6 +31,21 @@
 //! into one database transaction, each closure in a savepoint of its own, and commits once for
 //! the whole batch (one fsync for many writes: what the throughput figures rest on).
 
+/// An incident's columns as both backends select them (`incident_from_row` reads them in
+/// this order), with `$next` as its next action's time.
+macro_rules! incident_columns {
+    ($next:literal) => {
+        concat!(
+            "i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, i.details, i.links, \
+             i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
+             i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
+             i.resolve_note, ",
+            $next,
+            ", i.last_summary, i.last_details, i.postmortem_required, i.postmortem_url"
+        )
+    };
+}
+
 pub mod cluster;
 #[cfg(test)]
 mod contract_tests;

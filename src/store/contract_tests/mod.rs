@@ -63,7 +63,7 @@ impl Opened {
     }
 }
 
-fn alert(key: &str) -> NewAlert {
+pub(super) fn alert(key: &str) -> NewAlert {
     alert_of("svc", key, Severity::High)
 }
 

@@ -8,21 +8,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 use super::{run_batch, schema};
-use crate::domain::{NewAlert, Position, Severity};
+use crate::domain::Position;
 use crate::metrics::WriteStats;
+use crate::store::contract_tests::alert;
 use crate::store::{EventFeed, WriteJob};
-
-fn alert(key: &str) -> NewAlert {
-    NewAlert {
-        service: "svc".into(),
-        dedup_key: key.into(),
-        severity: Severity::High,
-        summary: "s".into(),
-        source: String::new(),
-        details: Default::default(),
-        links: vec![],
-    }
-}
 
 /// A job that inserts an incident with `key` and then fails if `fail`: how often it ran,
 /// and what its completion heard (`Some(commit error or None)`).

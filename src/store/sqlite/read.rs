@@ -14,19 +14,6 @@ use crate::store::{IncidentFilter, Result};
 // Limits are written into the SQL text rather than bound: a bound LIMIT makes SQLite
 // re-prepare the cached statement on every run.
 
-/// An incident's columns, with `$next` as its next action's time.
-macro_rules! incident_columns {
-    ($next:literal) => {
-        concat!(
-            "i.id, i.service, i.dedup_key, i.severity, i.summary, i.source, i.details, i.links, \
-             i.state, i.policy, i.level, i.loop_no, i.alert_count, i.created_at, \
-             i.last_seen_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, \
-             i.resolve_note, ",
-            $next,
-            ", i.last_summary, i.last_details, i.postmortem_required, i.postmortem_url"
-        )
-    };
-}
 const INCIDENT_COLUMNS: &str =
     incident_columns!("(SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id)");
 /// A page's incident, as channels render it: no channel shows the next action's time, and
