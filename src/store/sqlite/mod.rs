@@ -538,6 +538,7 @@ fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob]) -> Bare {
         Ok(tx) => tx,
         Err(e) => return Bare::Done(Err(e.into())),
     };
+    let t0 = std::time::Instant::now();
     let mut committed = Vec::new();
     for job in jobs.iter_mut() {
         last_unavailable::clear();
@@ -548,7 +549,16 @@ fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob]) -> Bare {
         }
         committed.extend(view.added.into_inner());
     }
-    Bare::Done(tx.commit().map(|()| committed).map_err(Into::into))
+    let t_commit = std::time::Instant::now();
+    let outcome = tx.commit().map(|()| committed).map_err(Into::into);
+    tracing::trace!(
+        jobs = jobs.len(),
+        exec_us = (t_commit - t0).as_micros() as u64,
+        commit_us = t_commit.elapsed().as_micros() as u64,
+        savepoints = false,
+        "write batch"
+    );
+    Bare::Done(outcome)
 }
 
 /// Publishes what a batch committed, then answers its jobs (in that order: see `run_batch`).
