@@ -15,8 +15,7 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The client every HTTP channel sends with: one timeout per request, our user agent, and no
 /// redirects followed. A provider's endpoint is configured, not discovered: following a 3xx
 /// would send the page, and headers such as an API key (reqwest strips only the standard
-/// credential headers), to wherever the answer points. Not following also spares every send
-/// the copy of the request kept for a possible redirect.
+/// credential headers), to wherever the answer points.
 pub(super) fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
