@@ -20,9 +20,12 @@ pub(super) fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("pagerd/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .build()
 }
+
+/// What every HTTP channel says it is.
+pub(super) const USER_AGENT: &str = concat!("pagerd/", env!("CARGO_PKG_VERSION"));
 
 /// The verdict on one HTTP answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! `Retry-After`. The contact methods (email, SMS, Slack) implement [`ContactChannel`] and get
 //! the rest of [`Channel`] from it.
 
+mod direct;
 mod email;
 #[cfg(test)]
 mod escaping_tests;

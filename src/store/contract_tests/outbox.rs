@@ -63,6 +63,15 @@ pub(super) async fn pending_pages_come_most_urgent_then_oldest_without_skipped_o
         pending(vec![high_bob], vec!["ann".into()], 50, 10).await,
         [crit_cy, high_dee, notice]
     );
+    // Either list alone (the SQLite statement leaves an empty one out).
+    assert_eq!(
+        pending(vec![high_bob, notice], vec![], 50, 10).await,
+        [crit_cy, high_dee, low_ann]
+    );
+    assert_eq!(
+        pending(vec![], vec!["cy".into(), "ann".into()], 50, 10).await,
+        [high_bob, high_dee, notice]
+    );
     assert_eq!(pending(vec![], vec![], 1000, 1).await, [crit_cy]);
     assert!(pending(vec![], vec![], 1000, 10).await.contains(&crit_eve));
 

@@ -142,11 +142,21 @@ impl Tx<'_> {
         skip_people: &[String],
         limit: usize,
     ) -> Result<Vec<Page>> {
-        let sql = pending_pages_sql(limit);
+        let now_ms = to_ms(now);
+        let (by_id, by_person) = (!skip_ids.is_empty(), !skip_people.is_empty());
+        let sql = pending_pages_sql(limit, by_id, by_person);
         let skip_ids = serde_json::to_string(skip_ids)?;
         let skip_people = serde_json::to_string(skip_people)?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![to_ms(now), channel, skip_ids, skip_people], |r| {
+        // An empty list's condition, and its parameter, is left out (see `pending_pages_sql`).
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now_ms, &channel];
+        if by_id {
+            args.push(&skip_ids);
+        }
+        if by_person {
+            args.push(&skip_people);
+        }
+        let rows = stmt.query_map(&args[..], |r| {
             let p = INCIDENT_COLUMN_COUNT;
             let incident = match r.get::<_, Option<i64>>(0)? {
                 Some(_) => Some(incident_from_row(r)?),
@@ -388,15 +398,30 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-/// The due-pages query of [`Tx::pending_pages`] for `limit` rows.
-fn pending_pages_sql(limit: usize) -> String {
+/// The due-pages query of [`Tx::pending_pages`] for `limit` rows, with the conditions for
+/// pages (`?3`) and people (`?4`) to skip only where there are some.
+fn pending_pages_sql(limit: usize, skip_ids: bool, skip_people: bool) -> String {
     // Most urgent first, then oldest: under a full channel the order is what goes first.
     // The skip lists are small (pages in flight, people with a send in flight on a
-    // rate-limited channel), passed as JSON arrays. The channel is `CAST(?2 AS TEXT)`, not
-    // a bare `?2`: SQLite plans a bare `?2` here by its value, so the statement cache's
-    // `clear_bindings` expired it and every read re-prepared it (half of this read's
-    // instructions, by callgrind; the plan is the same). The limit stays a literal for
-    // the same reason (a bound LIMIT is planned by its value too).
+    // rate-limited channel), passed as JSON arrays. An empty one is left out rather than
+    // matched against `[]`: SQLite builds each `NOT IN` list afresh on every run, with a
+    // 10,000-byte Bloom filter to clear (about a tenth of a read's instructions, by
+    // callgrind), and most reads have no people to skip. The channel is
+    // `CAST(?2 AS TEXT)`, not a bare `?2`: SQLite plans a bare `?2` here by its value, so
+    // the statement cache's `clear_bindings` expired it and every read re-prepared it (half
+    // of this read's instructions, by callgrind; the plan is the same). The limit stays a
+    // literal for the same reason (a bound LIMIT is planned by its value too).
+    // The lists are bound in this order after the time and the channel.
+    let ids = if skip_ids {
+        "AND p.id NOT IN (SELECT value FROM json_each(?3))"
+    } else {
+        ""
+    };
+    let people = match (skip_ids, skip_people) {
+        (_, false) => "",
+        (true, true) => "AND p.person NOT IN (SELECT value FROM json_each(?4))",
+        (false, true) => "AND p.person NOT IN (SELECT value FROM json_each(?3))",
+    };
     format!(
         "SELECT {PAGE_INCIDENT_COLUMNS}, p.id,
                     (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
@@ -405,9 +430,7 @@ fn pending_pages_sql(limit: usize) -> String {
                     p.reply_code
              FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
              WHERE p.status = 'pending' AND p.channel = CAST(?2 AS TEXT)
-               AND p.next_attempt_at <= ?1
-               AND p.id NOT IN (SELECT value FROM json_each(?3))
-               AND p.person NOT IN (SELECT value FROM json_each(?4))
+               AND p.next_attempt_at <= ?1 {ids} {people}
              ORDER BY p.priority, p.next_attempt_at, p.id LIMIT {limit}"
     )
 }
@@ -433,7 +456,11 @@ mod tests {
             tx.pending_pages(&format!("ch{round}"), now, &skip, &people, 7)
                 .unwrap();
         }
-        let stmt = conn.prepare_cached(&pending_pages_sql(7)).unwrap();
-        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+        for (ids, people) in [(false, true), (true, true)] {
+            let stmt = conn
+                .prepare_cached(&pending_pages_sql(7, ids, people))
+                .unwrap();
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+        }
     }
 }
