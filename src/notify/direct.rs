@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
@@ -66,10 +66,12 @@ impl Direct {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(https),
-            timeout,
-        })
+        // The timer expires idle pooled connections (after 90 s, as reqwest's pool does).
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Ok(Self { client, timeout })
     }
 
     /// POSTs `body` with `headers`; the answer, or what went wrong (without the URL, which

@@ -56,6 +56,9 @@ impl WebhookChannel {
             reqwest::header::CONTENT_TYPE,
             reqwest::header::HeaderValue::from_static("application/json"),
         );
+        headers
+            .entry(reqwest::header::ACCEPT)
+            .or_insert(reqwest::header::HeaderValue::from_static("*/*"));
         let host = url
             .host_str()
             .map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0)));
