@@ -10,7 +10,9 @@
 //!   (p50/p99/max), the HTTP answer time (p99/max) and the most requests in flight — a
 //!   stall shows as a long answer and a growing in-flight count;
 //! - saturation: `--clients` closed-loop clients sending `--saturation` alerts as fast as
-//!   they are answered (alerts/s).
+//!   they are answered (alerts/s), in `--rounds` rounds that alternate which system goes
+//!   first; the summary gives each round's ratio and the medians, since on a shared machine
+//!   one phase can be slowed by a neighbour that the other phase never meets.
 //!
 //! ```sh
 //! cargo build --release --bins --examples
@@ -68,9 +70,12 @@ struct Args {
     /// Closed-loop clients in the saturation phase.
     #[arg(long, default_value_t = 64)]
     clients: usize,
-    /// Alerts sent in the saturation phase.
+    /// Alerts sent in each saturation phase.
     #[arg(long, default_value_t = 30_000)]
     saturation: u64,
+    /// Saturation rounds; each runs both systems, alternating which goes first.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// The daemon's log filter, e.g. `pagerd::store=trace` for each write batch's timings
     /// (`exec_us`, `commit_us`); the log is kept in `--keep-log`.
     #[arg(long, default_value = "warn")]
@@ -484,6 +489,12 @@ async fn main() -> anyhow::Result<()> {
     let mut spec = ProcessSpec::new(&args.pagerd, &dirs);
     spec.webhook_url = Some(format!("http://{sink_addr}/page"));
     spec.log_filter = args.log_filter.clone();
+    // One integration key sends every alert of every phase, beyond the default 60,000 a
+    // minute (Alertmanager has no such limit).
+    spec.env.push((
+        "PAGERD_INTEGRATIONS__EVENTS_PER_MINUTE".into(),
+        "100000000".into(),
+    ));
     let daemon: DaemonProcess = DaemonProcess::start(&spec).await?;
     let pagerd_url = format!("{}/v2/enqueue", daemon.http_url());
     let am_dir = tempfile::tempdir()?;
@@ -512,45 +523,94 @@ async fn main() -> anyhow::Result<()> {
         print_open(*system, &r);
     }
     println!(
-        "saturation: {} closed-loop clients, {} alerts",
-        args.clients, args.saturation
+        "saturation: {} closed-loop clients, {} alerts, {} round(s)",
+        args.clients, args.saturation, args.rounds
     );
-    for (i, (system, url)) in systems.iter().enumerate() {
-        let prefix = format!("sat{i}-");
-        let started = Instant::now();
-        let cpu_before = cpu_secs(pids[i]);
-        let own_before = cpu_secs(std::process::id());
-        let (rate, errors) =
-            saturation(*system, url, &prefix, args.clients, args.saturation).await?;
-        // The next system's phase starts only once this one's deliveries are done, so
-        // neither measures beside the other's backlog.
-        let done = sink
-            .all_delivered(
-                &prefix,
-                (args.saturation - errors) as usize,
-                started,
-                Duration::from_secs(120),
-            )
-            .await;
-        let done = done.map_or("not all within 120 s".to_string(), |d| {
-            format!("all delivered {:.1} s after the first", d.as_secs_f64())
-        });
-        // CPU time the system spent on the phase, accepting and delivering: less noisy than
-        // throughput on a shared machine.
-        let per_alert = |(u1, s1): (f64, f64), (u0, s0): (f64, f64)| {
-            let n = args.saturation as f64;
-            ((u1 - u0 + s1 - s0) * 1e6 / n, (s1 - s0) * 1e6 / n)
-        };
-        let (cpu_us, sys_us) = per_alert(cpu_secs(pids[i]), cpu_before);
-        // The loader and sink share the machine: their cost is part of what bounds the rate.
-        let (own_us, _) = per_alert(cpu_secs(std::process::id()), own_before);
-        println!(
-            "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}; CPU {cpu_us:.0} us/alert ({sys_us:.0} in the kernel; loader and sink {own_us:.0})",
-            system.name()
-        );
+    // (alerts/s, CPU µs per alert) of each system, per round.
+    let mut results: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..args.rounds {
+        // Round 1 pagerd first, round 2 Alertmanager first, and so on.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let (system, url) = systems[i];
+            let prefix = format!("sat{round}-{i}-");
+            let r = saturation_phase(&args, &sink, system, url, &prefix, pids[i]).await?;
+            results[i].push(r);
+        }
     }
+    let ratios: Vec<f64> = (0..args.rounds)
+        .map(|r| results[0][r].0 / results[1][r].0)
+        .collect();
+    let cpu_ratios: Vec<f64> = (0..args.rounds)
+        .map(|r| results[1][r].1 / results[0][r].1)
+        .collect();
+    let show = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    println!(
+        "  saturation ratio pagerd / Alertmanager: median {:.2} (rounds {}); CPU per alert, Alertmanager / pagerd: median {:.2} (rounds {})",
+        median(&ratios),
+        show(&ratios),
+        median(&cpu_ratios),
+        show(&cpu_ratios)
+    );
     if let Some(to) = &args.keep_log {
         std::fs::copy(&daemon.log, to).context("copying the daemon's log")?;
     }
     Ok(())
+}
+
+/// One system's saturation phase: its rate and CPU per alert, printed with the rest.
+async fn saturation_phase(
+    args: &Args,
+    sink: &Arc<SinkState>,
+    system: System,
+    url: &str,
+    prefix: &str,
+    pid: u32,
+) -> anyhow::Result<(f64, f64)> {
+    let started = Instant::now();
+    let cpu_before = cpu_secs(pid);
+    let own_before = cpu_secs(std::process::id());
+    let (rate, errors) = saturation(system, url, prefix, args.clients, args.saturation).await?;
+    // The next phase starts only once this one's deliveries are done, so neither system is
+    // measured beside the other's backlog.
+    let done = sink
+        .all_delivered(
+            prefix,
+            (args.saturation - errors) as usize,
+            started,
+            Duration::from_secs(120),
+        )
+        .await;
+    let done = done.map_or("not all within 120 s".to_string(), |d| {
+        format!("all delivered {:.1} s after the first", d.as_secs_f64())
+    });
+    // CPU time the system spent on the phase, accepting and delivering: less noisy than
+    // throughput on a shared machine.
+    let per_alert = |(u1, s1): (f64, f64), (u0, s0): (f64, f64)| {
+        let n = args.saturation as f64;
+        ((u1 - u0 + s1 - s0) * 1e6 / n, (s1 - s0) * 1e6 / n)
+    };
+    let (cpu_us, sys_us) = per_alert(cpu_secs(pid), cpu_before);
+    // The loader and sink share the machine: their cost is part of what bounds the rate.
+    let (own_us, _) = per_alert(cpu_secs(std::process::id()), own_before);
+    println!(
+        "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}; CPU {cpu_us:.0} us/alert ({sys_us:.0} in the kernel; loader and sink {own_us:.0})",
+        system.name()
+    );
+    Ok((rate, cpu_us))
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
