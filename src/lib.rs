@@ -65,6 +65,7 @@
 //!   alive / ready / may ping).
 //!   `app::cluster` is a PostgreSQL node's lease loop (win, renew, report the node).
 
+pub mod alloc;
 pub mod api;
 pub mod app;
 pub mod clock;

@@ -18,9 +18,10 @@ use pagerd::domain::simulate;
 use pagerd::store::Store;
 
 // mimalloc, and (feature `override`) for SQLite's C allocations too: glibc's malloc/free was
-// about an eighth of the daemon's CPU at saturation (BENCHMARKS.md, "allocator").
+// about an eighth of the daemon's CPU at saturation (BENCHMARKS.md, "allocator"); see
+// `pagerd::alloc` for why not the `mimalloc` crate's own `GlobalAlloc`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: pagerd::alloc::Mimalloc = pagerd::alloc::Mimalloc;
 
 #[derive(Parser)]
 #[command(name = "pagerd", version, about = "On-call paging daemon")]
