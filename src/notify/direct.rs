@@ -1,10 +1,11 @@
 //! The webhook channel's HTTP client: hyper's pooled client over rustls, without reqwest's
 //! layers. The webhook carries every page of a busy integration, and per request reqwest's
 //! redirect support parsed the URL twice (even with redirects off) and its proxy matcher ran:
-//! about a third of a send's instructions (BENCHMARKS.md, "webhook client"). What it keeps
-//! from the reqwest client of the other channels (`http::client`): one timeout per request,
-//! TLS verified against the platform's roots, HTTP/2 where the server offers it, TCP_NODELAY,
-//! keep-alive pooling, our user agent, and no redirect followed (hyper follows none).
+//! about a third of a send's instructions (BENCHMARKS.md, "The webhook on hyper directly").
+//! What it keeps from the reqwest client of the other channels (`http::client`): one timeout
+//! per request, TLS verified against the platform's roots, HTTP/2 where the server offers it,
+//! TCP_NODELAY, keep-alive pooling, our user agent, and no redirect followed (hyper follows
+//! none).
 //!
 //! A proxy is reqwest's to handle: where the environment names one for the URL
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), the channel keeps to reqwest.
