@@ -8,7 +8,6 @@ use crate::domain::{Page, Person};
 
 pub struct WebhookChannel {
     client: Client,
-    url: reqwest::Url,
     /// The configured headers, our user agent and the content type: every request's.
     headers: reqwest::header::HeaderMap,
     secrets: Redactor,
@@ -20,7 +19,7 @@ enum Client {
     /// hyper directly (see `direct`), with the URL parsed for it once.
     Direct(Box<Direct>, ::http::Uri),
     /// reqwest, where the environment names a proxy for the URL.
-    Proxied(reqwest::Client),
+    Proxied(reqwest::Client, reqwest::Url),
 }
 
 impl WebhookChannel {
@@ -44,7 +43,7 @@ impl WebhookChannel {
             .map_err(|e| anyhow::anyhow!("url: {}", secrets.redact(&format!("{e}"))))?;
         let proxies = hyper_util::client::proxy::matcher::Matcher::from_env();
         let client = if direct::proxied(&proxies, &uri) {
-            Client::Proxied(http::client(settings.timeout)?)
+            Client::Proxied(http::client(settings.timeout)?, url.clone())
         } else {
             Client::Direct(Box::new(Direct::new(settings.timeout)?), uri)
         };
@@ -65,7 +64,6 @@ impl WebhookChannel {
         Ok(Self {
             client,
             secrets,
-            url,
             headers,
             host,
         })
@@ -182,9 +180,9 @@ impl Channel for WebhookChannel {
                 let outcome = Outcome::of(answer.status, retry_after, std::time::SystemTime::now());
                 (answer.status, outcome)
             }
-            Client::Proxied(client) => {
+            Client::Proxied(client, url) => {
                 let resp = client
-                    .post(self.url.clone())
+                    .post(url.clone())
                     .headers(headers)
                     .body(body)
                     .send()
