@@ -89,6 +89,8 @@ struct Args {
 #[derive(Default)]
 struct SinkState {
     received: Mutex<HashMap<String, Instant>>,
+    /// Ids delivered more than once (pagerd sends each page once unless it restarts).
+    repeated: Mutex<Vec<String>>,
 }
 
 impl SinkState {
@@ -96,7 +98,16 @@ impl SinkState {
         let now = Instant::now();
         let mut r = self.received.lock().expect("sink lock");
         for id in ids {
-            r.entry(id).or_insert(now);
+            match r.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => self
+                    .repeated
+                    .lock()
+                    .expect("sink lock")
+                    .push(e.key().clone()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(now);
+                }
+            }
         }
     }
 }
@@ -148,6 +159,12 @@ async fn am_notification(State(s): State<Arc<SinkState>>, body: Bytes) -> &'stat
 }
 
 impl SinkState {
+    /// How many ids starting with `prefix` were delivered more than once.
+    fn repeated(&self, prefix: &str) -> usize {
+        let r = self.repeated.lock().expect("sink lock");
+        r.iter().filter(|k| k.starts_with(prefix)).count()
+    }
+
     /// How many ids starting with `prefix` were delivered.
     fn delivered(&self, prefix: &str) -> usize {
         let r = self.received.lock().expect("sink lock");
@@ -589,6 +606,7 @@ async fn saturation_phase(
     let done = done.map_or("not all within 120 s".to_string(), |d| {
         format!("all delivered {:.1} s after the first", d.as_secs_f64())
     });
+    let repeated = sink.repeated(prefix);
     // CPU time the system spent on the phase, accepting and delivering: less noisy than
     // throughput on a shared machine.
     let per_alert = |(u1, s1): (f64, f64), (u0, s0): (f64, f64)| {
@@ -599,7 +617,7 @@ async fn saturation_phase(
     // The loader and sink share the machine: their cost is part of what bounds the rate.
     let (own_us, _) = per_alert(cpu_secs(std::process::id()), own_before);
     println!(
-        "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}; CPU {cpu_us:.0} us/alert ({sys_us:.0} in the kernel; loader and sink {own_us:.0})",
+        "  {:<32} {rate:.0} alerts/s accepted; errors {errors}; {done}, {repeated} twice; CPU {cpu_us:.0} us/alert ({sys_us:.0} in the kernel; loader and sink {own_us:.0})",
         system.name()
     );
     Ok((rate, cpu_us))

@@ -89,6 +89,9 @@ struct Inner {
     notice_outcomes: broadcast::Sender<outbox::NoticeOutcome>,
     timer: TimerHandle,
     outbox_wake: Notify,
+    /// The pages this process's writer commits, handed to the outbox (SQLite); without it,
+    /// queueing a page wakes the outbox to read them.
+    page_feed: Option<Arc<crate::store::PageFeed>>,
     /// Serializes installs and override changes; holds the serving set's parts.
     installed: tokio::sync::Mutex<reload::Installed>,
     reload: std::sync::Mutex<ReloadStatus>,
@@ -135,8 +138,10 @@ impl Engine {
         if let Some(stats) = store.write_stats() {
             metrics.set_write_stats(stats);
         }
+        let page_feed = store.page_feed();
         Self {
             inner: Arc::new(Inner {
+                page_feed,
                 store,
                 installed: tokio::sync::Mutex::new(reload::Installed::new(policies.clone())),
                 reload: std::sync::Mutex::new(ReloadStatus::default()),
@@ -196,6 +201,18 @@ impl Engine {
         &self.inner.outbox_wake
     }
 
+    pub(crate) fn page_feed(&self) -> Option<&Arc<crate::store::PageFeed>> {
+        self.inner.page_feed.as_ref()
+    }
+
+    /// A committed write queued pages: the outbox is to take them. A store with a page feed
+    /// has already handed them over (or told the outbox to look).
+    pub(crate) fn pages_queued(&self) {
+        if self.inner.page_feed.is_none() {
+            self.inner.outbox_wake.notify_one();
+        }
+    }
+
     pub(crate) fn notice_outcomes(&self) -> &broadcast::Sender<outbox::NoticeOutcome> {
         &self.inner.notice_outcomes
     }
@@ -223,7 +240,7 @@ impl Engine {
             self.inner.timer.hint(due);
         }
         if fx.pages {
-            self.inner.outbox_wake.notify_one();
+            self.pages_queued();
         }
         self.inner.metrics.observe(fx.obs);
         self.publish_events(fx.events);

@@ -74,7 +74,7 @@ impl Engine {
                     .map_err(Into::into)
             })
             .await?;
-        self.inner.outbox_wake.notify_one();
+        self.pages_queued();
         let mut got: std::collections::HashMap<i64, outbox::NoticeOutcome> = Default::default();
         let _ = tokio::time::timeout(wait, async {
             while got.len() < ids.len() {

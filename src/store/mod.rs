@@ -52,6 +52,7 @@ mod contract_tests;
 mod error;
 mod feed;
 mod health;
+pub mod page_feed;
 pub mod pg_server;
 pub mod sqlite;
 // `pagerd migrate`: SQLite -> PostgreSQL (issue 13).
@@ -73,6 +74,7 @@ use crate::domain::Event;
 
 pub use error::{Error, Result, fenced, unavailable};
 pub use feed::EventFeed;
+pub use page_feed::{FreshPage, PageFeed};
 pub use tx::{ReadTx, WriteTx};
 pub use types::{
     AttemptInfo, AttemptOutcome, DeliveredPage, HeartbeatState, IncidentFilter, LedgerEntry,
@@ -158,6 +160,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a read job on one consistent snapshot, off the async runtime. Resolves after the
     /// job ran; `Err` if it could not run.
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>>;
+
+    /// The feed of pages this process's writer committed, if the backend hands them over
+    /// (see [`PageFeed`]). A backend with a feed publishes to it after every commit that
+    /// queued pages, so the outbox needs no other wake for them; without one, whoever queued
+    /// pages wakes the outbox.
+    fn page_feed(&self) -> Option<Arc<PageFeed>> {
+        None
+    }
 
     /// The writer's commit latency and batch sizes, for `/metrics`, if the backend keeps them.
     fn write_stats(&self) -> Option<crate::metrics::WriteStats> {
@@ -369,6 +379,12 @@ impl Store {
     /// [`Backend::on_schedules_changed`]).
     pub fn on_schedules_changed(&self, waker: Arc<dyn Fn() + Send + Sync>) {
         self.backend.on_schedules_changed(waker)
+    }
+
+    /// The feed of pages this process committed, if the backend hands them over (see
+    /// [`Backend::page_feed`]).
+    pub fn page_feed(&self) -> Option<Arc<PageFeed>> {
+        self.backend.page_feed()
     }
 
     /// The backend's commit latency and batch sizes, if it keeps them.

@@ -16,6 +16,12 @@
 //! flight). A graceful stop starts nothing new and lets jobs in flight finish and record, for
 //! at most `outbox.drain_timeout`.
 //!
+//! New pages come from the store's page feed where it has one (SQLite: the writer reads a
+//! batch's pages back before its commit and hands them over after it), else from reading the
+//! store after a wake. A fresh page starts at once only on a channel with nothing known to
+//! be waiting and no coalescing; otherwise its channel is read, so priority order and
+//! coalescing stay the database's.
+//!
 //! What to start next is [`crate::domain::dispatch::select`], a pure function.
 
 mod job;
@@ -37,7 +43,7 @@ use crate::domain::dispatch::{self, Candidate, Caps, InFlight};
 use crate::domain::health::Loop;
 use crate::domain::{Page, Severity};
 use crate::notify::Channel;
-use crate::store::AttemptOutcome;
+use crate::store::{AttemptOutcome, FreshPage, PageFeed};
 
 pub use record::decide;
 
@@ -93,7 +99,9 @@ impl OutboxWorker {
     /// Runs until `shutdown`, then drains. Store errors never end it: they are retried with
     /// backoff (see [`Failures`]).
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut d = Dispatcher::new(self.shared.clone());
+        let feed = self.shared.engine.page_feed().cloned();
+        let _open = feed.as_ref().map(|f| FeedOpen::new(f.clone()));
+        let mut d = Dispatcher::new(self.shared.clone(), feed.clone());
         let (done_tx, mut done_rx) = mpsc::unbounded_channel();
         let beats = self.shared.engine.loop_beats().clone();
         let mut failures = Failures::new("outbox worker").beating(beats.clone(), Loop::Outbox);
@@ -110,6 +118,7 @@ impl OutboxWorker {
         }
         loop {
             beats.turn(Loop::Outbox);
+            d.take_fresh();
             while let Ok(id) = done_rx.try_recv() {
                 d.sends_done(id);
             }
@@ -137,6 +146,7 @@ impl OutboxWorker {
                     tokio::select! {
                         _ = shutdown.cancelled() => Woke::Stop,
                         _ = self.shared.engine.outbox_wake().notified() => Woke::Look,
+                        _ = published(feed.as_deref()) => Woke::Fresh,
                         _ = clock.sleep_until(next) => Woke::Look,
                         Some(id) = done_rx.recv() => Woke::SendsDone(id),
                         Some(joined) = d.jobs.join_next_with_id(), if !d.jobs.is_empty() => {
@@ -148,6 +158,7 @@ impl OutboxWorker {
             match woke {
                 Woke::Stop => break,
                 Woke::Look => d.look_again(),
+                Woke::Fresh => d.take_fresh(),
                 Woke::SendsDone(id) => d.sends_done(id),
                 Woke::Ended(joined) => d.ended(joined),
             }
@@ -157,11 +168,37 @@ impl OutboxWorker {
     }
 }
 
+/// Resolves when the feed has something (never without a feed).
+async fn published(feed: Option<&PageFeed>) {
+    match feed {
+        Some(f) => f.published().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The outbox takes from the page feed while this lives.
+struct FeedOpen(Arc<PageFeed>);
+
+impl FeedOpen {
+    fn new(feed: Arc<PageFeed>) -> Self {
+        feed.open();
+        Self(feed)
+    }
+}
+
+impl Drop for FeedOpen {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// What ended the dispatcher's wait.
 enum Woke {
     Stop,
     /// New or due pages may be waiting.
     Look,
+    /// The page feed has pages (or says to look).
+    Fresh,
     SendsDone(tokio::task::Id),
     Ended(Joined),
 }
@@ -191,10 +228,13 @@ struct Dispatcher {
     dirty: HashSet<String>,
     /// When the next stored page comes due, as of the last read (or sooner, by a job's retry).
     next: Option<DateTime<Utc>>,
+    feed: Option<Arc<PageFeed>>,
+    /// Pages from the feed not yet considered; none of them is in a running job.
+    fresh: Vec<FreshPage>,
 }
 
 impl Dispatcher {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(shared: Arc<Shared>, feed: Option<Arc<PageFeed>>) -> Self {
         let s = &shared.settings;
         let caps = Caps {
             total: s.concurrency,
@@ -210,7 +250,37 @@ impl Dispatcher {
             orphans: Vec::new(),
             dirty: HashSet::new(),
             next: None,
+            feed,
+            fresh: Vec::new(),
         }
+    }
+
+    /// Takes what the page feed has. Runs before every job's end is handled: a page a read
+    /// started can be in the feed still (the writer publishes right after the commit, and
+    /// the job's outcome is recorded by a later commit), and it must be seen in its running
+    /// job, not started again.
+    fn take_fresh(&mut self) {
+        let Some(feed) = &self.feed else {
+            return;
+        };
+        let taken = feed.take();
+        if taken.look {
+            self.look_again();
+        }
+        if taken.pages.is_empty() {
+            return;
+        }
+        let running: HashSet<i64> = self
+            .running
+            .values()
+            .flat_map(|r| r.pages.iter().copied())
+            .collect();
+        self.fresh.extend(
+            taken
+                .pages
+                .into_iter()
+                .filter(|f| !running.contains(&f.page.id)),
+        );
     }
 
     fn names(&self) -> impl Iterator<Item = &String> {
@@ -258,6 +328,23 @@ impl Dispatcher {
         done: &mpsc::UnboundedSender<tokio::task::Id>,
     ) -> anyhow::Result<Pass> {
         let now = self.shared.engine.clock().now();
+        // Fresh pages start now only where nothing is known to wait: on a channel to be read
+        // anyway (or coalesced per person) they go with the read, which sees them.
+        let mut ready = Vec::new();
+        for f in std::mem::take(&mut self.fresh) {
+            let name = &f.page.channel;
+            if self.dirty.contains(name)
+                || self.rate_limited(name)
+                || !self.shared.channels.contains_key(name)
+            {
+                self.dirty.insert(name.clone());
+            } else if f.next_attempt_at > now {
+                let at = f.next_attempt_at;
+                self.next = Some(self.next.map_or(at, |n| n.min(at)));
+            } else {
+                ready.push(f.page);
+            }
+        }
         let mut queries = Vec::new();
         for name in self.names().filter(|n| self.dirty.contains(*n)) {
             let host = self.host(name);
@@ -279,33 +366,46 @@ impl Dispatcher {
             let limit = dispatch::read_limit(room, self.rate_limited(name));
             queries.push((name.clone(), skip_ids, skip_people, limit));
         }
-        if queries.is_empty() {
+        if queries.is_empty() && ready.is_empty() {
             // Nothing may be waiting that could start: a wake, the next due time or a job
             // ending brings the loop back.
             return Ok(Pass::Idle(self.next));
         }
-        let (read, next) = self
-            .shared
-            .engine
-            .store()
-            .read(move |r| {
-                let mut read = Vec::with_capacity(queries.len());
-                for (name, skip_ids, skip_people, limit) in queries {
-                    let pages = r.pending_pages(&name, now, &skip_ids, &skip_people, limit)?;
-                    read.push((name, limit, pages));
-                }
-                Ok((read, r.next_page_after(now)?))
-            })
-            .await?;
-        self.next = next;
+        let read = if queries.is_empty() {
+            Vec::new()
+        } else {
+            let (read, next) = self
+                .shared
+                .engine
+                .store()
+                .read(move |r| {
+                    let mut read = Vec::with_capacity(queries.len());
+                    for (name, skip_ids, skip_people, limit) in queries {
+                        let pages = r.pending_pages(&name, now, &skip_ids, &skip_people, limit)?;
+                        read.push((name, limit, pages));
+                    }
+                    Ok((read, r.next_page_after(now)?))
+                })
+                .await?;
+            self.next = next;
+            read
+        };
         let mut counts = Vec::with_capacity(read.len());
-        let mut pages = Vec::new();
+        // The fresh pages' channels were not read: disjoint from the read ones.
+        let mut pages = ready;
         for (name, limit, p) in read {
             counts.push((name, limit, p.len()));
             pages.extend(p);
         }
         let candidates: Vec<Candidate> = pages.iter().map(|p| self.candidate(p)).collect();
         let jobs = dispatch::select(&candidates, &mut self.in_flight, self.caps);
+        // A fresh page that did not start waits in the store: its channel is read next.
+        let started: HashSet<usize> = jobs.iter().flatten().copied().collect();
+        for (i, c) in candidates.iter().enumerate() {
+            if !started.contains(&i) && !counts.iter().any(|(n, _, _)| n == &c.channel) {
+                self.dirty.insert(c.channel.clone());
+            }
+        }
         for (name, limit, n) in counts {
             let started = jobs
                 .iter()
@@ -372,6 +472,7 @@ impl Dispatcher {
     /// A job ended (its outcomes recorded, or it panicked): its pages are free again, and
     /// those not ended for good are due again now or later.
     fn ended(&mut self, joined: Joined) {
+        self.take_fresh();
         let (id, again_at) = match joined {
             Ok((id, end)) => (id, end.again_at),
             Err(e) => {

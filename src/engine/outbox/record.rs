@@ -127,7 +127,7 @@ async fn record_once(shared: &Shared, o: Arc<Outcome>) -> anyhow::Result<()> {
         let _ = engine.notice_outcomes().send(n);
     }
     if queued {
-        engine.outbox_wake().notify_one();
+        engine.pages_queued();
     }
     Ok(())
 }

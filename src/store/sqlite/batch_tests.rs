@@ -1,20 +1,22 @@
 //! How the writer runs one batch: replayable jobs without a savepoint each, run again apart
-//! when one of them fails; other batches with a savepoint per job. Driven on `run_batch`
-//! itself, so which jobs share a batch is exact.
+//! when one of them fails; other batches with a savepoint per job; the kept jobs' pages
+//! handed to the page feed. Driven on `run_batch` itself, so which jobs share a batch is
+//! exact.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-use super::{run_batch, schema};
-use crate::domain::Position;
+use super::{Feeds, Tx, run_batch, schema};
+use crate::domain::{PageKind, Position};
 use crate::metrics::WriteStats;
 use crate::store::contract_tests::alert;
-use crate::store::{EventFeed, WriteJob};
+use crate::store::{EventFeed, PageFeed, WriteJob};
 
-/// A job that inserts an incident with `key` and then fails if `fail`: how often it ran,
-/// and what its completion heard (`Some(commit error or None)`).
+/// A job that inserts an incident with `key`, queues a page for it to a person named `key`,
+/// and then fails if `fail`: how often it ran, and what its completion heard
+/// (`Some(commit error or None)`).
 struct Probe {
     runs: Arc<AtomicUsize>,
     heard: Arc<Mutex<Option<Option<String>>>>,
@@ -28,7 +30,9 @@ fn job(key: &'static str, fail: bool, replayable: bool) -> (WriteJob, Probe) {
         run: Box::new(move |tx| {
             r.fetch_add(1, Ordering::SeqCst);
             let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-            tx.insert_incident(&alert(key), "p", Position::default(), now)
+            let pos = Position::default();
+            tx.insert_incident(&alert(key), "p", pos, now)
+                .and_then(|id| tx.enqueue_page(id, PageKind::Page, key, "webhook", pos, now, now))
                 .is_ok()
                 && !fail
         }),
@@ -48,8 +52,15 @@ fn keys(conn: &Connection) -> Vec<String> {
         .unwrap()
 }
 
-/// Runs `jobs` as one batch on a fresh database: the keys committed and each job's probe.
-fn batch(jobs: Vec<(&'static str, bool, bool)>) -> (Vec<String>, Vec<(usize, Option<String>)>) {
+/// What one batch left: the keys committed, each job's probe, and the pages the feed got.
+struct Outcome {
+    keys: Vec<String>,
+    seen: Vec<(usize, Option<String>)>,
+    fed: Vec<String>,
+}
+
+/// Runs `jobs` as one batch on a fresh database, with an outbox taking the page feed.
+fn batch(jobs: Vec<(&'static str, bool, bool)>) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
     schema::migrate(&mut conn).unwrap();
@@ -57,12 +68,28 @@ fn batch(jobs: Vec<(&'static str, bool, bool)>) -> (Vec<String>, Vec<(usize, Opt
         .into_iter()
         .map(|(key, fail, replayable)| job(key, fail, replayable))
         .unzip();
-    run_batch(
-        &mut conn,
-        jobs,
-        &EventFeed::new(16, 0),
-        &WriteStats::default(),
-    );
+    let feeds = Feeds {
+        events: Arc::new(EventFeed::new(16, 0)),
+        pages: Arc::new(PageFeed::new(16)),
+        stats: WriteStats::default(),
+    };
+    feeds.pages.open();
+    run_batch(&mut conn, jobs, &feeds);
+    let taken = feeds.pages.take();
+    assert!(!taken.look, "every page read back");
+    // As the outbox's own read gives them.
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let read = Tx::new(&conn)
+        .pending_pages("webhook", now, &[], &[], 100)
+        .unwrap();
+    let fed: Vec<_> = taken
+        .pages
+        .iter()
+        .map(|f| format!("{:?}", f.page))
+        .collect();
+    let read: Vec<_> = read.iter().map(|p| format!("{p:?}")).collect();
+    assert_eq!(fed, read);
+    assert!(taken.pages.iter().all(|f| f.next_attempt_at == now));
     let seen = probes
         .iter()
         .map(|p| {
@@ -73,23 +100,28 @@ fn batch(jobs: Vec<(&'static str, bool, bool)>) -> (Vec<String>, Vec<(usize, Opt
             )
         })
         .collect();
-    (keys(&conn), seen)
+    Outcome {
+        keys: keys(&conn),
+        seen,
+        fed: taken.pages.into_iter().map(|f| f.page.person).collect(),
+    }
 }
 
 #[test]
 fn replayable_jobs_that_all_succeed_run_once_each_in_one_transaction() {
-    let (keys, seen) = batch(vec![
+    let Outcome { keys, seen, fed } = batch(vec![
         ("a", false, true),
         ("b", false, true),
         ("c", false, true),
     ]);
     assert_eq!(keys, ["a", "b", "c"]);
+    assert_eq!(fed, ["a", "b", "c"]);
     assert_eq!(seen, vec![(1, None), (1, None), (1, None)]);
 }
 
 #[test]
 fn a_failing_replayable_job_rolls_back_alone_the_batch_running_again_apart() {
-    let (keys, seen) = batch(vec![
+    let Outcome { keys, seen, fed } = batch(vec![
         ("a", false, true),
         ("b", true, true),
         ("c", false, true),
@@ -97,16 +129,36 @@ fn a_failing_replayable_job_rolls_back_alone_the_batch_running_again_apart() {
     // b's insert is gone; a and c are kept. a and b ran twice: bare, rolled back at b's
     // failure, then apart; c was not reached by the bare run.
     assert_eq!(keys, ["a", "c"]);
+    assert_eq!(fed, ["a", "c"]);
     assert_eq!(seen, vec![(2, None), (2, None), (1, None)]);
 }
 
 #[test]
 fn a_batch_with_a_job_that_must_run_once_keeps_every_job_apart() {
-    let (keys, seen) = batch(vec![
+    let Outcome { keys, seen, fed } = batch(vec![
         ("a", false, true),
         ("b", true, false),
         ("c", false, true),
     ]);
     assert_eq!(keys, ["a", "c"]);
+    // b's page took an id that c's then reused: the span read back holds only kept pages.
+    assert_eq!(fed, ["a", "c"]);
     assert_eq!(seen, vec![(1, None), (1, None), (1, None)]);
+}
+
+#[test]
+fn without_an_outbox_taking_them_pages_are_not_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+    schema::migrate(&mut conn).unwrap();
+    let feeds = Feeds {
+        events: Arc::new(EventFeed::new(16, 0)),
+        pages: Arc::new(PageFeed::new(16)),
+        stats: WriteStats::default(),
+    };
+    run_batch(&mut conn, vec![job("a", false, true).0], &feeds);
+    feeds.pages.open();
+    let taken = feeds.pages.take();
+    assert!(taken.pages.is_empty() && !taken.look);
+    assert_eq!(keys(&conn), ["a"]);
 }

@@ -54,6 +54,7 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) -> Result<()> {
 use crate::config::settings::{StoreSettings, Synchronous};
 use crate::domain::Event;
 use crate::metrics::WriteStats;
+use crate::store::page_feed::{FreshPage, PageFeed};
 use crate::store::{Backend, BoxFuture, Error, EventFeed, ReadJob, Result, WriteJob, WriterDone};
 
 /// One transaction's view of a connection: a read snapshot, or a write job's savepoint.
@@ -64,6 +65,9 @@ pub(crate) struct Tx<'a> {
     /// Events this job appended (or moved to the end of the sequence), in id order: the
     /// writer publishes them once the batch has committed.
     added: std::cell::RefCell<Vec<crate::domain::Event>>,
+    /// The first and last id of the pages this job queued: the writer hands them to the
+    /// outbox (see [`PageFeed`]).
+    queued: std::cell::Cell<Option<(i64, i64)>>,
 }
 
 impl<'a> Tx<'a> {
@@ -71,7 +75,13 @@ impl<'a> Tx<'a> {
         Self {
             conn,
             added: Default::default(),
+            queued: Default::default(),
         }
+    }
+
+    /// Remembers a page queued, for the outbox after the commit.
+    fn queued(&self, id: i64) {
+        self.queued.set(Some(span(self.queued.get(), (id, id))));
     }
 
     /// Remembers an event for publication after the commit.
@@ -167,13 +177,24 @@ impl<T> Context<T> for Option<T> {
 /// (2 % of the daemon's CPU at saturation).
 const STATEMENT_CACHE: usize = 128;
 
-/// The backend handle: the writer's queue, the read pool and the committed-event feed.
+/// The backend handle: the writer's queue, the read pool and the feeds.
 struct Sqlite {
     jobs: mpsc::UnboundedSender<WriteJob>,
     readers: Arc<ReadPool>,
+    feeds: Feeds,
+}
+
+/// What the writer tells after each commit: the events and pages it committed, and the
+/// commit's latency and size.
+#[derive(Clone)]
+struct Feeds {
     events: Arc<EventFeed>,
+    pages: Arc<PageFeed>,
     stats: WriteStats,
 }
+
+/// Pages the page feed holds for the outbox at most (see [`PageFeed`]).
+const PAGE_FEED_CAPACITY: usize = 1024;
 
 struct ReadPool {
     path: PathBuf,
@@ -228,16 +249,19 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
             |r| r.get(0),
         )
         .context("reading the last event sequence")?;
-    let events = Arc::new(EventFeed::new(settings.event_buffer, last_event));
+    let feeds = Feeds {
+        events: Arc::new(EventFeed::new(settings.event_buffer, last_event)),
+        pages: Arc::new(PageFeed::new(PAGE_FEED_CAPACITY)),
+        stats: WriteStats::default(),
+    };
     let close = tokio_util::sync::CancellationToken::new();
-    let stats = WriteStats::default();
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
         settings.max_batch,
         checkpointer,
         limits,
-        (events.clone(), stats.clone()),
+        feeds.clone(),
         close.clone(),
     ));
     let readers = Arc::new(ReadPool {
@@ -248,8 +272,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
     let backend: Arc<dyn Backend> = Arc::new(Sqlite {
         jobs: tx,
         readers,
-        events,
-        stats,
+        feeds,
     });
     Ok((backend, WriterDone::new(writer, close)))
 }
@@ -260,11 +283,15 @@ impl Backend for Sqlite {
     }
 
     fn subscribe(&self) -> (broadcast::Receiver<Event>, i64) {
-        self.events.subscribe()
+        self.feeds.events.subscribe()
+    }
+
+    fn page_feed(&self) -> Option<Arc<PageFeed>> {
+        Some(self.feeds.pages.clone())
     }
 
     fn write_stats(&self) -> Option<WriteStats> {
-        Some(self.stats.clone())
+        Some(self.feeds.stats.clone())
     }
 
     fn read(&self, job: ReadJob) -> BoxFuture<Result<()>> {
@@ -318,7 +345,7 @@ async fn writer_loop(
     max_batch: usize,
     checkpointer: Checkpointer,
     mut limits: testing::LimitWatch,
-    (events, stats): (Arc<EventFeed>, WriteStats),
+    feeds: Feeds,
     close: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(max_batch);
@@ -353,11 +380,10 @@ async fn writer_loop(
         }
         last = batch.len();
         let jobs = std::mem::take(&mut batch);
-        let events = events.clone();
-        let stats = stats.clone();
+        let feeds = feeds.clone();
         let result = tokio::task::spawn_blocking(move || {
             limits.apply(&conn);
-            run_batch(&mut conn, jobs, &events, &stats);
+            run_batch(&mut conn, jobs, &feeds);
             (conn, limits)
         })
         .await;
@@ -460,12 +486,7 @@ impl Checkpointer {
 /// Publishing here, on the one writer, after the commit and before any caller hears back, is
 /// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
 /// sees them in this order (callers finishing in any order publish nothing themselves).
-fn run_batch(
-    conn: &mut Connection,
-    mut jobs: Vec<WriteJob>,
-    events: &EventFeed,
-    stats: &WriteStats,
-) {
+fn run_batch(conn: &mut Connection, mut jobs: Vec<WriteJob>, feeds: &Feeds) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     // Jobs that may run again need no savepoint each: the batch runs bare, and only if one of
@@ -473,16 +494,16 @@ fn run_batch(
     // job cost about 7 % of the daemon's instructions under load (SQLite copies every page a
     // job touches that an earlier job of the batch had already changed).
     if jobs.iter().all(WriteJob::replayable) {
-        match run_bare(conn, &mut jobs) {
+        match run_bare(conn, &mut jobs, &feeds.pages) {
             Bare::JobFailed => {}
             Bare::Done(outcome) => {
-                return answer(jobs, outcome, events, stats, (n, t0));
+                return answer(jobs, outcome, feeds, (n, t0));
             }
         }
     }
     let mut t_commit = t0;
     let mut ran: Vec<WriteJob> = Vec::with_capacity(jobs.len());
-    let mut committed: Vec<Event> = Vec::new();
+    let mut committed = Committed::default();
     let outcome = (|| -> Result<()> {
         // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
         // checkpoint that holds it; a deferred upgrade would fail at once instead.
@@ -494,11 +515,13 @@ fn run_batch(
             last_unavailable::clear();
             let view = Tx::new(&tx);
             let ok = job.run(&view);
+            let queued = view.queued.get();
             let added = view.added.into_inner();
             ran.push(job);
             if ok {
                 savepoint(&tx, "RELEASE job")?;
-                committed.extend(added);
+                committed.events.extend(added);
+                committed.queued(queued);
             } else if tx.is_autocommit() {
                 // SQLite rolled the whole transaction back (disk full, I/O error): the batch is
                 // lost, and the jobs not yet run are answered unrun.
@@ -512,6 +535,7 @@ fn run_batch(
                 savepoint(&tx, "RELEASE job")?;
             }
         }
+        committed.read_back(&tx, &feeds.pages);
         t_commit = std::time::Instant::now();
         Ok(tx.commit()?)
     })();
@@ -521,25 +545,66 @@ fn run_batch(
         commit_us = t_commit.elapsed().as_micros() as u64,
         "write batch"
     );
-    answer(ran, outcome.map(|()| committed), events, stats, (n, t0));
+    answer(ran, outcome.map(|()| committed), feeds, (n, t0));
+}
+
+/// What a batch committed, for the feeds.
+#[derive(Default)]
+struct Committed {
+    events: Vec<Event>,
+    /// The first and last id of the pages the kept jobs queued.
+    queued: Option<(i64, i64)>,
+    /// Those pages still pending at the end of the batch, if they were read back.
+    pages: Option<Vec<FreshPage>>,
+}
+
+impl Committed {
+    fn queued(&mut self, ids: Option<(i64, i64)>) {
+        if let Some(ids) = ids {
+            self.queued = Some(span(self.queued, ids));
+        }
+    }
+
+    /// Reads the queued pages back in the batch's transaction, if an outbox takes them.
+    /// Every page in the span is this batch's: the writer is the only one, and SQLite gives a
+    /// new row the highest id yet (a rolled-back job's ids are reused within the batch, by
+    /// its kept jobs).
+    fn read_back(&mut self, conn: &Connection, feed: &PageFeed) {
+        let Some((first, last)) = self.queued else {
+            return;
+        };
+        if !feed.is_open() {
+            return;
+        }
+        match Tx::new(conn).fresh_pages(first, last) {
+            Ok(pages) => self.pages = Some(pages),
+            // The outbox reads them from the database instead.
+            Err(e) => tracing::debug!(error = %e, "new pages not read back"),
+        }
+    }
+}
+
+/// The smallest span holding both.
+fn span(a: Option<(i64, i64)>, (first, last): (i64, i64)) -> (i64, i64) {
+    a.map_or((first, last), |(f, l)| (f.min(first), l.max(last)))
 }
 
 /// How a batch run without savepoints ended.
 enum Bare {
     /// A job failed: nothing is kept, and the batch is to be run again job by job.
     JobFailed,
-    /// Every job ran; the commit's outcome and the events to publish.
-    Done(Result<Vec<Event>>),
+    /// Every job ran; the commit's outcome and what to publish.
+    Done(Result<Committed>),
 }
 
 /// Runs replayable jobs in one transaction without a savepoint each, and commits.
-fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob]) -> Bare {
+fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob], pages: &PageFeed) -> Bare {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return Bare::Done(Err(e.into())),
     };
     let t0 = std::time::Instant::now();
-    let mut committed = Vec::new();
+    let mut committed = Committed::default();
     for job in jobs.iter_mut() {
         last_unavailable::clear();
         let view = Tx::new(&tx);
@@ -547,8 +612,10 @@ fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob]) -> Bare {
             // Dropping `tx` rolls everything back (unless SQLite already did).
             return Bare::JobFailed;
         }
-        committed.extend(view.added.into_inner());
+        committed.queued(view.queued.get());
+        committed.events.extend(view.added.into_inner());
     }
+    committed.read_back(&tx, pages);
     let t_commit = std::time::Instant::now();
     let outcome = tx.commit().map(|()| committed).map_err(Into::into);
     tracing::trace!(
@@ -564,15 +631,17 @@ fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob]) -> Bare {
 /// Publishes what a batch committed, then answers its jobs (in that order: see `run_batch`).
 fn answer(
     jobs: Vec<WriteJob>,
-    outcome: Result<Vec<Event>>,
-    events: &EventFeed,
-    stats: &WriteStats,
+    outcome: Result<Committed>,
+    feeds: &Feeds,
     (n, t0): (usize, std::time::Instant),
 ) {
     let err = match outcome {
         Ok(committed) => {
-            stats.batch(n, t0.elapsed().as_secs_f64());
-            events.publish(committed);
+            feeds.stats.batch(n, t0.elapsed().as_secs_f64());
+            feeds.events.publish(committed.events);
+            if committed.queued.is_some() {
+                feeds.pages.publish(committed.pages);
+            }
             None
         }
         Err(e) => {

@@ -9,16 +9,13 @@ use super::{Context, Tx, from_ms, to_ms};
 use crate::domain::{
     Event, EventKind, Incident, IncidentState, Link, Notice, Page, PageKind, Position, Severity,
 };
-use crate::store::{IncidentFilter, Result};
+use crate::store::{FreshPage, IncidentFilter, Result};
 
 // Limits are written into the SQL text rather than bound: a bound LIMIT makes SQLite
 // re-prepare the cached statement on every run.
 
 const INCIDENT_COLUMNS: &str =
     incident_columns!("(SELECT MIN(d.due_at) FROM due_actions d WHERE d.incident_id = i.id)");
-/// A page's incident, as channels render it: no channel shows the next action's time, and
-/// looking it up cost a due-actions search per page read.
-const PAGE_INCIDENT_COLUMNS: &str = incident_columns!("NULL");
 /// How many columns `INCIDENT_COLUMNS` selects (what `incident_from_row` reads).
 const INCIDENT_COLUMN_COUNT: usize = 25;
 
@@ -156,39 +153,27 @@ impl Tx<'_> {
         if by_person {
             args.push(&skip_people);
         }
-        let rows = stmt.query_map(&args[..], |r| {
-            let p = INCIDENT_COLUMN_COUNT;
-            let incident = match r.get::<_, Option<i64>>(0)? {
-                Some(_) => Some(incident_from_row(r)?),
-                None => None,
-            };
-            let notice = match (
-                r.get::<_, Option<String>>(p + 10)?,
-                r.get::<_, Option<String>>(p + 11)?,
-            ) {
-                (Some(subject), Some(body)) => Some(Notice { subject, body }),
-                _ => None,
-            };
-            Ok(Page {
-                incident,
-                notice,
-                reply_code: r.get(p + 12)?,
-                id: r.get(p)?,
-                idempotency_key: r.get(p + 1)?,
-                kind: PageKind::parse(&r.get::<_, String>(p + 2)?).unwrap_or(PageKind::Page),
-                person: r.get(p + 3)?,
-                channel: r.get(p + 4)?,
-                pos: Position {
-                    level: r.get(p + 5)?,
-                    loop_no: r.get(p + 6)?,
-                },
-                attempts: r.get(p + 7)?,
-                due_at: from_ms(r.get(p + 8)?),
-                created_at: from_ms(r.get(p + 9)?),
-            })
-        })?;
+        let rows = stmt.query_map(&args[..], page_from_row)?;
         rows.collect::<Result<_, _>>()
             .context("loading pending pages")
+    }
+
+    /// The pages with ids in `first..=last` that are still pending, with the time of their
+    /// next attempt: the writer hands a batch's new pages to the outbox this way (see
+    /// `store::PageFeed`), in the batch's transaction, where they are in its page cache.
+    pub fn fresh_pages(&self, first: i64, last: i64) -> Result<Vec<FreshPage>> {
+        let sql = format!(
+            "{PAGE_SELECT}, p.next_attempt_at {PAGE_FROM}
+             WHERE p.id BETWEEN ?1 AND ?2 AND p.status = 'pending' ORDER BY p.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([first, last], |r| {
+            Ok(FreshPage {
+                next_attempt_at: from_ms(r.get(INCIDENT_COLUMN_COUNT + 13)?),
+                page: page_from_row(r)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>().context("loading new pages")
     }
 
     /// When messages went to `person` on `channel` since `since` (a coalesced message once).
@@ -400,6 +385,50 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
 
 /// The due-pages query of [`Tx::pending_pages`] for `limit` rows, with the conditions for
 /// pages (`?3`) and people (`?4`) to skip only where there are some.
+/// A page as the outbox gets it (read by `page_from_row`), and where it is selected from.
+/// Its incident's next action's time is `NULL`: no channel shows it, and looking it up cost
+/// a due-actions search per page read.
+const PAGE_SELECT: &str = concat!(
+    "SELECT ",
+    incident_columns!("NULL"),
+    ", p.id, (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
+        p.kind, p.person, p.channel, p.level, p.loop_no, p.attempts, p.due_at, p.created_at,
+        p.subject, p.body, p.reply_code"
+);
+const PAGE_FROM: &str = "FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id";
+
+fn page_from_row(r: &Row<'_>) -> rusqlite::Result<Page> {
+    let p = INCIDENT_COLUMN_COUNT;
+    let incident = match r.get::<_, Option<i64>>(0)? {
+        Some(_) => Some(incident_from_row(r)?),
+        None => None,
+    };
+    let notice = match (
+        r.get::<_, Option<String>>(p + 10)?,
+        r.get::<_, Option<String>>(p + 11)?,
+    ) {
+        (Some(subject), Some(body)) => Some(Notice { subject, body }),
+        _ => None,
+    };
+    Ok(Page {
+        incident,
+        notice,
+        reply_code: r.get(p + 12)?,
+        id: r.get(p)?,
+        idempotency_key: r.get(p + 1)?,
+        kind: PageKind::parse(&r.get::<_, String>(p + 2)?).unwrap_or(PageKind::Page),
+        person: r.get(p + 3)?,
+        channel: r.get(p + 4)?,
+        pos: Position {
+            level: r.get(p + 5)?,
+            loop_no: r.get(p + 6)?,
+        },
+        attempts: r.get(p + 7)?,
+        due_at: from_ms(r.get(p + 8)?),
+        created_at: from_ms(r.get(p + 9)?),
+    })
+}
+
 fn pending_pages_sql(limit: usize, skip_ids: bool, skip_people: bool) -> String {
     // Most urgent first, then oldest: under a full channel the order is what goes first.
     // The skip lists are small (pages in flight, people with a send in flight on a
@@ -423,12 +452,7 @@ fn pending_pages_sql(limit: usize, skip_ids: bool, skip_people: bool) -> String 
         (false, true) => "AND p.person NOT IN (SELECT value FROM json_each(?3))",
     };
     format!(
-        "SELECT {PAGE_INCIDENT_COLUMNS}, p.id,
-                    (SELECT value FROM meta WHERE key = 'store_id') || '-' || p.id,
-                    p.kind, p.person, p.channel,
-                    p.level, p.loop_no, p.attempts, p.due_at, p.created_at, p.subject, p.body,
-                    p.reply_code
-             FROM pages p LEFT JOIN incidents i ON i.id = p.incident_id
+        "{PAGE_SELECT} {PAGE_FROM}
              WHERE p.status = 'pending' AND p.channel = CAST(?2 AS TEXT)
                AND p.next_attempt_at <= ?1 {ids} {people}
              ORDER BY p.priority, p.next_attempt_at, p.id LIMIT {limit}"

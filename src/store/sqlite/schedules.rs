@@ -199,6 +199,8 @@ impl Tx<'_> {
                 body
             ])
             .context("queueing notification")?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        self.queued(id);
+        Ok(id)
     }
 }

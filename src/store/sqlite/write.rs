@@ -236,7 +236,9 @@ impl Tx<'_> {
                 to_ms(now),
             ])
             .context("queueing page")?;
-        Ok(self.conn().last_insert_rowid())
+        let id = self.conn().last_insert_rowid();
+        self.queued(id);
+        Ok(id)
     }
 
     /// Acknowledged or resolved: pages not yet sent are not wanted any more.
