@@ -27,6 +27,7 @@ mod testing;
 mod tokens;
 mod tx;
 mod ui;
+mod wal_vfs;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -211,7 +212,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
     let path_buf = path.to_path_buf();
     let settings = settings.clone();
     let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
-        let mut conn = Connection::open(&path_buf)
+        let mut conn = open_writer(&path_buf, settings.synchronous)
             .with_context(|| format!("opening database {}", path_buf.display()))?;
         conn.busy_timeout(settings.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -275,6 +276,24 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         feeds,
     });
     Ok((backend, WriterDone::new(writer, close)))
+}
+
+/// The writer's connection: under `synchronous = FULL` through the VFS that writes each
+/// commit's WAL frames in one call (see [`wal_vfs`]).
+fn open_writer(path: &Path, sync: Synchronous) -> rusqlite::Result<Connection> {
+    if sync == Synchronous::Full {
+        match wal_vfs::register() {
+            Ok(()) => {
+                return Connection::open_with_flags_and_vfs(
+                    path,
+                    rusqlite::OpenFlags::default(),
+                    wal_vfs::NAME,
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "WAL writes go frame by frame"),
+        }
+    }
+    Connection::open(path)
 }
 
 impl Backend for Sqlite {
