@@ -128,9 +128,12 @@ impl OutboxWorker {
             let next = match d.pass(&done_tx).await {
                 Ok(Pass::Started) => {
                     failures.reset();
-                    // More may be due; let the jobs run first.
-                    tokio::task::yield_now().await;
-                    continue;
+                    if d.waiting() {
+                        // More may be due; let the jobs run first.
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    d.next
                 }
                 Ok(Pass::Idle(next)) => {
                     failures.reset();
@@ -141,6 +144,9 @@ impl OutboxWorker {
                     continue;
                 }
             };
+            // A job's sends ending frees room; only worth a wake while pages wait for room.
+            // Otherwise the next turn counts them.
+            let waiting = d.waiting();
             let woke = beats
                 .idle(Loop::Outbox, async {
                     tokio::select! {
@@ -148,7 +154,7 @@ impl OutboxWorker {
                         _ = self.shared.engine.outbox_wake().notified() => Woke::Look,
                         _ = published(feed.as_deref()) => Woke::Fresh,
                         _ = clock.sleep_until(next) => Woke::Look,
-                        Some(id) = done_rx.recv() => Woke::SendsDone(id),
+                        Some(id) = done_rx.recv(), if waiting => Woke::SendsDone(id),
                         Some(joined) = d.jobs.join_next_with_id(), if !d.jobs.is_empty() => {
                             Woke::Ended(joined)
                         }
@@ -281,6 +287,11 @@ impl Dispatcher {
                 .into_iter()
                 .filter(|f| !running.contains(&f.page.id)),
         );
+    }
+
+    /// Whether pages may wait for room: fresh ones not yet looked at, or channels to read.
+    fn waiting(&self) -> bool {
+        !self.fresh.is_empty() || !self.dirty.is_empty()
     }
 
     fn names(&self) -> impl Iterator<Item = &String> {
