@@ -39,22 +39,41 @@ struct State {
     /// Whether an outbox takes from the feed (only then is reading pages back worth it).
     open: bool,
     taken: Taken,
+    /// About how many bytes `taken.pages` holds (see [`size`]).
+    bytes: usize,
 }
 
 pub struct PageFeed {
     state: Mutex<State>,
     notify: Notify,
-    /// Pages held at most; more are dropped for a "look". A page's incident carries up to
-    /// 64 KiB of details, so this bounds the feed at a few MiB even then.
+    /// Pages held at most; more are dropped for a "look".
     capacity: usize,
+    /// Bytes held at most (by [`size`]): a page's incident carries up to 64 KiB of details.
+    max_bytes: usize,
+}
+
+/// A page's size in the feed, about: its text fields, which bound the rest.
+fn size(p: &FreshPage) -> usize {
+    let page = &p.page;
+    let incident = page.incident.as_ref().map_or(0, |i| {
+        let details: usize = i.details.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let links: usize = i.links.iter().map(|l| l.href.len() + l.text.len()).sum();
+        i.summary.len() + i.source.len() + i.dedup_key.len() + details + links
+    });
+    let notice = page
+        .notice
+        .as_ref()
+        .map_or(0, |n| n.subject.len() + n.body.len());
+    std::mem::size_of::<FreshPage>() + incident + notice
 }
 
 impl PageFeed {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             state: Mutex::default(),
             notify: Notify::new(),
             capacity,
+            max_bytes,
         }
     }
 
@@ -72,7 +91,7 @@ impl PageFeed {
     pub fn open(&self) {
         *self.state() = State {
             open: true,
-            taken: Taken::default(),
+            ..State::default()
         };
     }
 
@@ -89,9 +108,14 @@ impl PageFeed {
             if !s.open {
                 return;
             }
+            let bytes = pages.as_ref().map_or(0, |p| p.iter().map(size).sum());
             match pages {
-                Some(p) if s.taken.pages.len() + p.len() <= self.capacity => {
-                    s.taken.pages.extend(p)
+                Some(p)
+                    if s.taken.pages.len() + p.len() <= self.capacity
+                        && s.bytes + bytes <= self.max_bytes =>
+                {
+                    s.taken.pages.extend(p);
+                    s.bytes += bytes;
                 }
                 _ => s.taken.look = true,
             }
@@ -106,7 +130,9 @@ impl PageFeed {
 
     /// Everything published since the last take.
     pub fn take(&self) -> Taken {
-        std::mem::take(&mut self.state().taken)
+        let mut s = self.state();
+        s.bytes = 0;
+        std::mem::take(&mut s.taken)
     }
 }
 
@@ -141,7 +167,7 @@ mod tests {
 
     #[test]
     fn pages_pass_in_commit_order_while_open_and_a_take_empties_the_feed() {
-        let feed = PageFeed::new(8);
+        let feed = PageFeed::new(8, 1 << 20);
         feed.publish(Some(vec![page(1)]));
         feed.open();
         assert!(feed.is_open());
@@ -155,7 +181,7 @@ mod tests {
 
     #[test]
     fn what_the_feed_cannot_carry_becomes_a_look() {
-        let feed = PageFeed::new(3);
+        let feed = PageFeed::new(3, 1 << 20);
         feed.open();
         feed.publish(Some(vec![page(1), page(2)]));
         // Two more would pass the capacity: dropped, the database is read instead.
@@ -170,8 +196,27 @@ mod tests {
     }
 
     #[test]
+    fn big_pages_are_bounded_by_bytes_too() {
+        let mut big = page(1);
+        big.page.notice = Some(crate::domain::Notice {
+            subject: String::new(),
+            body: "x".repeat(1000),
+        });
+        let one = size(&big);
+        let feed = PageFeed::new(100, 2 * one);
+        feed.open();
+        feed.publish(Some(vec![big.clone(), big.clone()]));
+        feed.publish(Some(vec![big.clone()]));
+        let t = feed.take();
+        assert_eq!((ids(&t), t.look), (vec![1, 1], true));
+        // A take frees the room.
+        feed.publish(Some(vec![big]));
+        assert_eq!(ids(&feed.take()), vec![1]);
+    }
+
+    #[test]
     fn a_closed_feed_keeps_nothing() {
-        let feed = PageFeed::new(8);
+        let feed = PageFeed::new(8, 1 << 20);
         feed.open();
         feed.publish(Some(vec![page(1)]));
         feed.close();
@@ -185,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_publish_wakes_a_waiting_outbox() {
-        let feed = std::sync::Arc::new(PageFeed::new(8));
+        let feed = std::sync::Arc::new(PageFeed::new(8, 1 << 20));
         feed.open();
         let waiter = {
             let feed = feed.clone();

@@ -70,7 +70,7 @@ fn batch(jobs: Vec<(&'static str, bool, bool)>) -> Outcome {
         .unzip();
     let feeds = Feeds {
         events: Arc::new(EventFeed::new(16, 0)),
-        pages: Arc::new(PageFeed::new(16)),
+        pages: Arc::new(PageFeed::new(16, 1 << 20)),
         stats: WriteStats::default(),
     };
     feeds.pages.open();
@@ -153,7 +153,7 @@ fn without_an_outbox_taking_them_pages_are_not_read_back() {
     schema::migrate(&mut conn).unwrap();
     let feeds = Feeds {
         events: Arc::new(EventFeed::new(16, 0)),
-        pages: Arc::new(PageFeed::new(16)),
+        pages: Arc::new(PageFeed::new(16, 1 << 20)),
         stats: WriteStats::default(),
     };
     run_batch(&mut conn, vec![job("a", false, true).0], &feeds);

@@ -194,8 +194,9 @@ struct Feeds {
     stats: WriteStats,
 }
 
-/// Pages the page feed holds for the outbox at most (see [`PageFeed`]).
-const PAGE_FEED_CAPACITY: usize = 1024;
+/// Pages, and bytes of their text, the page feed holds for the outbox at most (see
+/// [`PageFeed`]); beyond them, the outbox reads the database.
+const PAGE_FEED_CAPACITY: (usize, usize) = (1024, 16 << 20);
 
 struct ReadPool {
     path: PathBuf,
@@ -252,7 +253,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
         .context("reading the last event sequence")?;
     let feeds = Feeds {
         events: Arc::new(EventFeed::new(settings.event_buffer, last_event)),
-        pages: Arc::new(PageFeed::new(PAGE_FEED_CAPACITY)),
+        pages: Arc::new(PageFeed::new(PAGE_FEED_CAPACITY.0, PAGE_FEED_CAPACITY.1)),
         stats: WriteStats::default(),
     };
     let close = tokio_util::sync::CancellationToken::new();
