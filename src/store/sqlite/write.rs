@@ -275,16 +275,23 @@ impl Tx<'_> {
             | Due::Rebalance { schedule: s } => schedule = Some(s.as_str()),
             Due::HeartbeatExpiry { heartbeat: h } => heartbeat = Some(h.as_str()),
         }
+        // An incident's actions are never unique (only a schedule's or heartbeat's are), so
+        // theirs, one or more per alert, skip the upsert's conflict handling.
+        let sql = if incident.is_some() {
+            "INSERT INTO due_actions (incident_id, schedule, heartbeat, kind, due_at, person,
+                 channel, level, loop_no)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        } else {
+            "INSERT INTO due_actions (incident_id, schedule, heartbeat, kind, due_at, person,
+                 channel, level, loop_no)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (schedule, kind) WHERE schedule IS NOT NULL
+             DO UPDATE SET due_at = excluded.due_at
+             ON CONFLICT (heartbeat, kind) WHERE heartbeat IS NOT NULL
+             DO UPDATE SET due_at = excluded.due_at"
+        };
         self.conn()
-            .prepare_cached(
-                "INSERT INTO due_actions (incident_id, schedule, heartbeat, kind, due_at, person,
-                     channel, level, loop_no)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (schedule, kind) WHERE schedule IS NOT NULL
-                 DO UPDATE SET due_at = excluded.due_at
-                 ON CONFLICT (heartbeat, kind) WHERE heartbeat IS NOT NULL
-                 DO UPDATE SET due_at = excluded.due_at",
-            )?
+            .prepare_cached(sql)?
             .execute(params![
                 incident,
                 schedule,
