@@ -397,7 +397,13 @@ impl Dispatcher {
                     }
                     Ok((read, r.next_page_after(now)?))
                 })
-                .await?;
+                .await
+                .inspect_err(|_| {
+                    // The fresh pages wait in the store: their channels are read on the retry.
+                    for p in &ready {
+                        self.dirty.insert(p.channel.clone());
+                    }
+                })?;
             self.next = next;
             read
         };
