@@ -176,6 +176,66 @@ async fn critical_pages_go_first_when_a_channel_is_full() {
     app.stop().await;
 }
 
+/// Under a burst, pages start from two places: the writer hands each batch's new pages to
+/// the outbox, and a channel that was full is read from the store. Every page goes out, and
+/// none twice.
+#[tokio::test]
+async fn a_burst_on_a_full_channel_sends_every_page_once() {
+    const PLAIN: &str = r#"
+[[person]]
+name = "ana"
+time_zone = "UTC"
+
+[[service]]
+name = "api"
+escalation_policy = "p"
+
+[[escalation_policy]]
+name = "p"
+levels = [{ targets = ["ana"], delay = "30m" }]
+"#;
+    let dirs = AppDirs::new(PLAIN);
+    let mut sink = WebhookSink::start().await;
+    let mut s = settings(&dirs, &sink.url);
+    // Full at once, so reads of the store and handed-over pages interleave.
+    s.outbox.per_channel = 2;
+    let app = spawn_app_with(s, Clock::System).await;
+    let (writers, each) = (8, 25);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let mut alerts = app.alerts.clone();
+        tasks.spawn(async move {
+            for i in 0..each {
+                alerts
+                    .trigger(pb::TriggerRequest {
+                        service: "api".into(),
+                        dedup_key: format!("burst-{w}-{i}"),
+                        severity: pb::Severity::High as i32,
+                        summary: "api is down".into(),
+                        source: "test".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("trigger accepted");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let mut keys = HashSet::new();
+    for _ in 0..writers * each {
+        let page = sink.next().await;
+        assert!(
+            keys.insert(page.idempotency_key.clone()),
+            "page {} sent twice",
+            page.idempotency_key
+        );
+    }
+    sink.expect_quiet("a page sent twice").await;
+    app.stop().await;
+}
+
 /// Polls until the daemon's HTTP listener stops answering: the shutdown has begun.
 async fn wait_until_closed(addr: std::net::SocketAddr) {
     let url = format!("http://{addr}/healthz");
