@@ -462,8 +462,21 @@ impl Checkpointer {
                     // alerts/s (BENCHMARKS.md); the file stays at its size and is reused.
                     // How much of the WAL is in use (frames), not the file's size: a
                     // restarted file keeps its size.
-                    let frames = conn
-                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+                    let t0 = std::time::Instant::now();
+                    let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    // Beside the writer's batch trace: a slow commit during a checkpoint's
+                    // sync shows here.
+                    if let Ok((log, copied)) = &frames {
+                        tracing::trace!(
+                            log,
+                            copied,
+                            us = t0.elapsed().as_micros() as u64,
+                            "checkpoint"
+                        );
+                    }
+                    let frames = frames.map(|(log, _)| log);
                     let page_size: i64 = conn
                         .query_row("PRAGMA page_size", [], |r| r.get(0))
                         .unwrap_or(4096);
