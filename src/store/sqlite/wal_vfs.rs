@@ -274,6 +274,15 @@ fn gather(buf: &mut Vec<u8>, at: &mut i64, src: &[u8], offset: i64) -> Gather {
     Gather::Taken
 }
 
+/// Writes the buffer, then (if that worked) runs `call`: what every method but a write does
+/// first, so it sees the file as SQLite wrote it.
+unsafe fn after_flush(f: *mut ffi::sqlite3_file, call: impl FnOnce() -> c_int) -> c_int {
+    match unsafe { flush(f) } {
+        ffi::SQLITE_OK => call(),
+        rc => rc,
+    }
+}
+
 unsafe extern "C" fn x_close(f: *mut ffi::sqlite3_file) -> c_int {
     let flushed = unsafe { flush(f) };
     // SAFETY: the buffer was written at open and is dropped once, here.
@@ -292,32 +301,30 @@ unsafe extern "C" fn x_read(
     amount: c_int,
     offset: i64,
 ) -> c_int {
-    match unsafe { flush(f) } {
-        ffi::SQLITE_OK => unsafe {
+    unsafe {
+        after_flush(f, || {
             (inner().xRead.expect("files are read"))(f, data, amount, offset)
-        },
-        rc => rc,
+        })
     }
 }
 
 unsafe extern "C" fn x_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    match unsafe { flush(f) } {
-        ffi::SQLITE_OK => unsafe { (inner().xTruncate.expect("files are truncated"))(f, size) },
-        rc => rc,
+    unsafe {
+        after_flush(f, || {
+            (inner().xTruncate.expect("files are truncated"))(f, size)
+        })
     }
 }
 
 unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    match unsafe { flush(f) } {
-        ffi::SQLITE_OK => unsafe { (inner().xSync.expect("files are synced"))(f, flags) },
-        rc => rc,
-    }
+    unsafe { after_flush(f, || (inner().xSync.expect("files are synced"))(f, flags)) }
 }
 
 unsafe extern "C" fn x_file_size(f: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    match unsafe { flush(f) } {
-        ffi::SQLITE_OK => unsafe { (inner().xFileSize.expect("files have sizes"))(f, size) },
-        rc => rc,
+    unsafe {
+        after_flush(f, || {
+            (inner().xFileSize.expect("files have sizes"))(f, size)
+        })
     }
 }
 
@@ -326,11 +333,10 @@ unsafe extern "C" fn x_file_control(
     op: c_int,
     arg: *mut c_void,
 ) -> c_int {
-    match unsafe { flush(f) } {
-        ffi::SQLITE_OK => unsafe {
+    unsafe {
+        after_flush(f, || {
             (inner().xFileControl.expect("files take controls"))(f, op, arg)
-        },
-        rc => rc,
+        })
     }
 }
 
@@ -340,11 +346,10 @@ unsafe extern "C" fn x_fetch(
     amount: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    match unsafe { flush(f) } {
-        ffi::SQLITE_OK => unsafe {
+    unsafe {
+        after_flush(f, || {
             (inner().xFetch.expect("version 3 methods fetch"))(f, offset, amount, out)
-        },
-        rc => rc,
+        })
     }
 }
 
