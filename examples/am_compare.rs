@@ -259,6 +259,106 @@ struct OpenLoop {
     answer_ms: Vec<f64>,
     errors: u64,
     peak_in_flight: i64,
+    /// The slowest deliveries over 10 ms, one per stall: (offset into the phase, ms,
+    /// the probe's worst lateness meanwhile).
+    stalls: Vec<(f64, f64, f64)>,
+    /// CPU time the host took from this machine during the phase (`steal` in /proc/stat).
+    steal_ms: f64,
+}
+
+/// A thread of the loader that sleeps 1 ms at a time and notes each wake-up more than 2 ms
+/// late. A stall it saw too was the machine's (the host or another process held the CPU),
+/// not only the system's under test.
+struct Probe {
+    late: Arc<Mutex<Vec<(Instant, f64)>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Probe {
+    fn start() -> Self {
+        let late: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (l, s) = (late.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                std::thread::sleep(Duration::from_millis(1));
+                let over = t.elapsed().as_secs_f64() * 1e3 - 1.0;
+                if over > 2.0 {
+                    l.lock().expect("probe lock").push((Instant::now(), over));
+                }
+            }
+        });
+        Self { late, stop }
+    }
+
+    /// The worst lateness of a wake-up within `from..=to`, in ms (0 if none).
+    fn worst(&self, from: Instant, to: Instant) -> f64 {
+        let late = self.late.lock().expect("probe lock");
+        late.iter()
+            .filter(|(at, ms)| {
+                *at >= from
+                    && at
+                        .checked_sub(Duration::from_secs_f64(ms / 1e3))
+                        .is_some_and(|s| s <= to)
+            })
+            .map(|(_, ms)| *ms)
+            .fold(0.0, f64::max)
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The machine's steal time so far, in ms (/proc/stat's eighth `cpu` column).
+fn steal_ms() -> f64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()?
+                .split_whitespace()
+                .nth(8)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |ticks| ticks * 10.0)
+}
+
+/// The slowest deliveries over 10 ms, at most five, one per stall (a delivery sent while an
+/// earlier-listed one waited belongs to that stall).
+fn stalls(
+    phase_start: Instant,
+    deliveries: &[(Instant, f64)],
+    probe: &Probe,
+) -> Vec<(f64, f64, f64)> {
+    let mut slow: Vec<&(Instant, f64)> = deliveries.iter().filter(|d| d.1 > 10.0).collect();
+    slow.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut out: Vec<(Instant, f64)> = Vec::new();
+    for &(t0, ms) in slow {
+        let within = |(s, m): &(Instant, f64)| {
+            t0 + Duration::from_millis(100) >= *s && t0 <= *s + Duration::from_secs_f64(m / 1e3)
+        };
+        if !out.iter().any(within) {
+            out.push((t0, ms));
+        }
+        if out.len() == 5 {
+            break;
+        }
+    }
+    out.iter()
+        .map(|&(t0, ms)| {
+            let end = t0 + Duration::from_secs_f64(ms / 1e3);
+            (
+                t0.duration_since(phase_start).as_secs_f64(),
+                ms,
+                probe.worst(t0, end),
+            )
+        })
+        .collect()
 }
 
 /// Sends `rate` alerts/s for `secs`, each in its own task (so a stall piles up requests in
@@ -275,11 +375,16 @@ async fn open_loop(
         .pool_max_idle_per_host(256)
         .build()?;
     let total = rate * secs;
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let answers: Arc<Mutex<Vec<f64>>> = Arc::default();
+    // Sized up front: growing a map of thousands of entries mid-phase would pause the
+    // loader and show as the system's latency.
+    let sent_at = Arc::new(Mutex::new(HashMap::with_capacity(total as usize)));
+    let answers = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
     let errors = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(AtomicI64::new(0));
     let peak = Arc::new(AtomicI64::new(0));
+    let probe = Probe::start();
+    let steal_before = steal_ms();
+    let phase_start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
@@ -325,15 +430,18 @@ async fn open_loop(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let steal_ms = steal_ms() - steal_before;
     let received = sink.received.lock().expect("sink lock");
-    let mut deliver_ms: Vec<f64> = sent_at
+    let deliveries: Vec<(Instant, f64)> = sent_at
         .iter()
         .filter_map(|(id, t0)| {
             received
                 .get(id)
-                .map(|t| t.duration_since(*t0).as_secs_f64() * 1e3)
+                .map(|t| (*t0, t.duration_since(*t0).as_secs_f64() * 1e3))
         })
         .collect();
+    let stalls = stalls(phase_start, &deliveries, &probe);
+    let mut deliver_ms: Vec<f64> = deliveries.iter().map(|d| d.1).collect();
     deliver_ms.sort_by(f64::total_cmp);
     let mut answer_ms = std::mem::take(&mut *answers.lock().expect("lock"));
     answer_ms.sort_by(f64::total_cmp);
@@ -344,6 +452,8 @@ async fn open_loop(
         answer_ms,
         errors: errors.load(Ordering::Relaxed),
         peak_in_flight: peak.load(Ordering::Relaxed),
+        stalls,
+        steal_ms,
     })
 }
 
@@ -493,6 +603,21 @@ fn print_open(system: System, r: &OpenLoop) {
         r.peak_in_flight,
         r.errors,
     );
+    let stalls: Vec<String> = r
+        .stalls
+        .iter()
+        .map(|(at, ms, probe)| format!("+{at:.2} s {ms:.1} ms (probe {probe:.1})"))
+        .collect();
+    println!(
+        "  {:<32} deliveries over 10 ms, one per stall: {}; steal {:.0} ms",
+        "",
+        if stalls.is_empty() {
+            "none".to_string()
+        } else {
+            stalls.join(", ")
+        },
+        r.steal_ms
+    );
 }
 
 #[tokio::main]
@@ -500,6 +625,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let am_bin = alertmanager_binary(args.alertmanager.clone())?;
     let sink = Arc::new(SinkState::default());
+    // Every id of the run, so the sink's map never grows (and pauses) during a phase.
+    let ids = 2 * (args.rate * args.secs + args.saturation * args.rounds as u64);
+    sink.received
+        .lock()
+        .expect("sink lock")
+        .reserve(ids as usize);
     let sink_addr = start_sink(sink.clone()).await?;
 
     let dirs = AppDirs::new(POLICIES);

@@ -18,6 +18,7 @@ mod health;
 mod ingest;
 mod ledger;
 mod metrics;
+mod prealloc;
 mod read;
 mod schedules;
 mod schema;
@@ -236,6 +237,13 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
             Synchronous::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
+        // Best effort: without it commits extend the WAL as they go, as before.
+        if let Err(e) = prealloc::wal(&path_buf, Checkpointer::WAL_PREALLOCATE) {
+            tracing::warn!(
+                error = %e,
+                "could not write the WAL out to its working size; commits will extend it"
+            );
+        }
         Ok(conn)
     })
     .await
@@ -436,6 +444,9 @@ struct Checkpointer {
 impl Checkpointer {
     const PAUSE: Duration = Duration::from_millis(200);
     const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+    /// What the WAL is written out to at start: the limit, and what a checkpoint's pause
+    /// adds before the restart at 1,000 alerts/s (about 3.4 MiB).
+    const WAL_PREALLOCATE: u64 = Self::WAL_LIMIT + Self::WAL_LIMIT / 8;
 
     fn start(path: &Path) -> Result<Self> {
         let mut conn = Connection::open(path)
