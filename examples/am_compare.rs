@@ -8,7 +8,10 @@
 //!
 //! - open loop at `--rate` alerts/s for `--secs`: alert → first delivery at the sink
 //!   (p50/p99/max), the HTTP answer time (p99/max) and the most requests in flight — a
-//!   stall shows as a long answer and a growing in-flight count;
+//!   stall shows as a long answer and a growing in-flight count — after `--warmup` seconds
+//!   of the same load that are not counted. Each phase also lists its slowest deliveries
+//!   with how late a 1 ms sleeper thread of the loader woke meanwhile, and the CPU time
+//!   the host took from the machine (steal): a stall the sleeper saw too was the machine's;
 //! - saturation: `--clients` closed-loop clients sending `--saturation` alerts as fast as
 //!   they are answered (alerts/s), in `--rounds` rounds that alternate which system goes
 //!   first; the summary gives each round's ratio and the medians, since on a shared machine
@@ -67,6 +70,10 @@ struct Args {
     /// Seconds of the open-loop phase.
     #[arg(long, default_value_t = 20)]
     secs: u64,
+    /// Seconds of open loop at `--rate` before each system's measured phase, not counted:
+    /// the first alerts after a start compile statements and open connections.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
     /// Closed-loop clients in the saturation phase.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -626,7 +633,7 @@ async fn main() -> anyhow::Result<()> {
     let am_bin = alertmanager_binary(args.alertmanager.clone())?;
     let sink = Arc::new(SinkState::default());
     // Every id of the run, so the sink's map never grows (and pauses) during a phase.
-    let ids = 2 * (args.rate * args.secs + args.saturation * args.rounds as u64);
+    let ids = 2 * (args.rate * (args.secs + args.warmup) + args.saturation * args.rounds as u64);
     sink.received
         .lock()
         .expect("sink lock")
@@ -655,10 +662,21 @@ async fn main() -> anyhow::Result<()> {
     ];
 
     println!(
-        "open loop: {} alerts/s for {} s, each alert its own page",
-        args.rate, args.secs
+        "open loop: {} alerts/s for {} s after {} s not counted, each alert its own page",
+        args.rate, args.secs, args.warmup
     );
     for (i, (system, url)) in systems.iter().enumerate() {
+        if args.warmup > 0 {
+            open_loop(
+                *system,
+                url,
+                &sink,
+                &format!("warm{i}"),
+                args.rate,
+                args.warmup,
+            )
+            .await?;
+        }
         let r = open_loop(
             *system,
             url,
