@@ -319,11 +319,13 @@ pub(super) fn open_alert(
     }
     // The threshold rule: a key that keeps opening again, or related open alerts, open the
     // new incident one step more urgent.
+    // A critical alert cannot be raised, so its openings are not even looked up.
     let raise = match &service.threshold {
-        Some(threshold) => ingest::threshold_raise(tx, ctx, service, threshold, &alert)?
-            .filter(|_| alert.severity.raised() != alert.severity)
-            .map(|why| (why, *threshold)),
-        None => None,
+        Some(threshold) if alert.severity.raised() != alert.severity => {
+            ingest::threshold_raise(tx, ctx, service, threshold, &alert)?
+                .map(|why| (why, *threshold))
+        }
+        _ => None,
     };
     let mut alert = alert;
     let alerted = alert.severity;
