@@ -318,8 +318,8 @@ pub(super) fn open_alert(
         });
     }
     // The threshold rule: a key that keeps opening again, or related open alerts, open the
-    // new incident one step more urgent.
-    // A critical alert cannot be raised, so its openings are not even looked up.
+    // new incident one step more urgent. A critical alert cannot be raised, so nothing is
+    // looked up for it.
     let raise = match &service.threshold {
         Some(threshold) if alert.severity.raised() != alert.severity => {
             ingest::threshold_raise(tx, ctx, service, threshold, &alert)?
