@@ -112,6 +112,19 @@ mod tests {
         assert_eq!(rows(&image), (100, "ok".to_string()));
     }
 
+    #[tokio::test]
+    async fn the_store_writes_its_wal_out_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let (store, writer) = crate::store::Store::open(&db, &Default::default())
+            .await
+            .unwrap();
+        let len = std::fs::metadata(wal_path(&db)).unwrap().len();
+        assert!(len >= super::super::Checkpointer::WAL_PREALLOCATE, "{len}");
+        drop(store);
+        writer.wait().await;
+    }
+
     #[test]
     fn a_missing_wal_is_an_error_and_nothing_is_created() {
         let dir = tempfile::tempdir().unwrap();
