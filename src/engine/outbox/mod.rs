@@ -24,6 +24,8 @@
 //!
 //! What to start next is [`crate::domain::dispatch::select`], a pure function.
 
+#[cfg(test)]
+mod feed_tests;
 mod job;
 mod record;
 
