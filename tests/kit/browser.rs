@@ -146,12 +146,12 @@ impl Browser {
     pub async fn set_size(&self, width: u32, height: u32) {
         let mut outer = (width, height);
         // The outer window may be larger than the viewport: correct by what is measured.
-        for _ in 0..3 {
+        for _ in 0..5 {
             self.client
                 .set_window_size(outer.0, outer.1)
                 .await
                 .unwrap_or_else(|e| panic!("setting the window to {outer:?}: {e}"));
-            let (w, h) = self.viewport().await;
+            let (w, h) = self.settled_viewport().await;
             if (w, h) == (width, height) {
                 return;
             }
@@ -161,6 +161,22 @@ impl Browser {
         }
         let got = self.viewport().await;
         panic!("the viewport is {got:?}, not {width}×{height}");
+    }
+
+    /// The viewport once a resize has taken effect: Chromium applies a new window size
+    /// asynchronously, and correcting by a size read too early overshoots (a CI run saw
+    /// 1280×939 for 1280×800). Two equal reads 25 ms apart, for at most about a second.
+    async fn settled_viewport(&self) -> (u32, u32) {
+        let mut last = self.viewport().await;
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            let now = self.viewport().await;
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
     }
 
     /// The viewport's size in CSS pixels.
