@@ -271,6 +271,9 @@ struct OpenLoop {
     stalls: Vec<(f64, f64, f64)>,
     /// CPU time the host took from this machine during the phase (`steal` in /proc/stat).
     steal_ms: f64,
+    /// When the phase began, in seconds since the epoch: places the stalls in the daemon's
+    /// log and in a `perf` trace.
+    started_unix: f64,
 }
 
 /// A thread of the loader that sleeps 1 ms at a time and notes each wake-up more than 2 ms
@@ -392,6 +395,9 @@ async fn open_loop(
     let probe = Probe::start();
     let steal_before = steal_ms();
     let phase_start = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
@@ -461,6 +467,7 @@ async fn open_loop(
         peak_in_flight: peak.load(Ordering::Relaxed),
         stalls,
         steal_ms,
+        started_unix,
     })
 }
 
@@ -613,17 +620,18 @@ fn print_open(system: System, r: &OpenLoop) {
     let stalls: Vec<String> = r
         .stalls
         .iter()
-        .map(|(at, ms, probe)| format!("+{at:.2} s {ms:.1} ms (probe {probe:.1})"))
+        .map(|(at, ms, probe)| format!("+{at:.3} s {ms:.1} ms (probe {probe:.1})"))
         .collect();
     println!(
-        "  {:<32} deliveries over 10 ms, one per stall: {}; steal {:.0} ms",
+        "  {:<32} deliveries over 10 ms, one per stall: {}; steal {:.0} ms; phase from unix {:.3}",
         "",
         if stalls.is_empty() {
             "none".to_string()
         } else {
             stalls.join(", ")
         },
-        r.steal_ms
+        r.steal_ms,
+        r.started_unix
     );
 }
 

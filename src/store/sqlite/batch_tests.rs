@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -74,7 +75,7 @@ fn batch(jobs: Vec<(&'static str, bool, bool)>) -> Outcome {
         stats: WriteStats::default(),
     };
     feeds.pages.open();
-    run_batch(&mut conn, jobs, &feeds);
+    run_batch(&mut conn, jobs, &feeds, Duration::from_secs(5));
     let taken = feeds.pages.take();
     assert!(!taken.look, "every page read back");
     // As the outbox's own read gives them.
@@ -156,9 +157,66 @@ fn without_an_outbox_taking_them_pages_are_not_read_back() {
         pages: Arc::new(PageFeed::new(16, 1 << 20)),
         stats: WriteStats::default(),
     };
-    run_batch(&mut conn, vec![job("a", false, true).0], &feeds);
+    run_batch(
+        &mut conn,
+        vec![job("a", false, true).0],
+        &feeds,
+        Duration::from_secs(5),
+    );
     feeds.pages.open();
     let taken = feeds.pages.take();
     assert!(taken.pages.is_empty() && !taken.look);
     assert_eq!(keys(&conn), ["a"]);
+}
+
+/// A WAL database, and its write lock held from another connection.
+fn locked_db() -> (tempfile::TempDir, Connection, super::testing::WriteLock) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let mut conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    schema::migrate(&mut conn).unwrap();
+    let lock = super::testing::WriteLock::take(&path).unwrap();
+    (dir, conn, lock)
+}
+
+/// The writer's BEGIN waits for a write lock another connection holds (a WAL restart, a
+/// backup), takes it once released, and gives the connection its busy timeout back.
+#[test]
+fn begin_waits_for_a_held_write_lock_and_takes_it_when_released() {
+    let (_dir, conn, lock) = locked_db();
+    let held = std::time::Instant::now();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        lock.release().unwrap();
+    });
+    let tx = super::begin_immediate(&conn, Duration::from_secs(30)).unwrap();
+    assert!(
+        held.elapsed() >= Duration::from_millis(50),
+        "BEGIN did not wait for the lock"
+    );
+    tx.commit().unwrap();
+    releaser.join().unwrap();
+    let timeout: i64 = conn
+        .pragma_query_value(None, "busy_timeout", |r| r.get(0))
+        .unwrap();
+    assert_eq!(timeout, 30_000, "the connection's busy timeout is back");
+}
+
+/// A lock held past the wait: BEGIN gives up with SQLITE_BUSY after waiting it out.
+#[test]
+fn begin_gives_up_after_its_wait() {
+    let (_dir, conn, lock) = locked_db();
+    let t0 = std::time::Instant::now();
+    let err = super::begin_immediate(&conn, Duration::from_millis(100))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(t0.elapsed() >= Duration::from_millis(100), "gave up early");
+    assert_eq!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy),
+        "{err}"
+    );
+    lock.release().unwrap();
+    assert!(super::begin_immediate(&conn, Duration::from_millis(100)).is_ok());
 }

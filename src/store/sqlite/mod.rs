@@ -268,7 +268,7 @@ pub async fn open(path: &Path, settings: &StoreSettings) -> Result<(Arc<dyn Back
     let writer = tokio::spawn(writer_loop(
         conn,
         rx,
-        settings.max_batch,
+        (settings.max_batch, settings.busy_timeout),
         checkpointer,
         limits,
         feeds.clone(),
@@ -370,7 +370,8 @@ impl ReadPool {
 async fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
-    max_batch: usize,
+    // Jobs per batch at most; how long a BEGIN waits for a write lock another connection holds.
+    (max_batch, lock_wait): (usize, Duration),
     checkpointer: Checkpointer,
     mut limits: testing::LimitWatch,
     feeds: Feeds,
@@ -411,7 +412,7 @@ async fn writer_loop(
         let feeds = feeds.clone();
         let result = tokio::task::spawn_blocking(move || {
             limits.apply(&conn);
-            run_batch(&mut conn, jobs, &feeds);
+            run_batch(&mut conn, jobs, &feeds, lock_wait);
             (conn, limits)
         })
         .await;
@@ -493,9 +494,11 @@ impl Checkpointer {
                         .unwrap_or(4096);
                     match frames {
                         Ok(n) if n.saturating_mul(page_size) as u64 > Self::WAL_LIMIT => {
-                            if let Err(e) =
-                                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-                            {
+                            let t0 = std::time::Instant::now();
+                            let restarted =
+                                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+                            tracing::trace!(us = t0.elapsed().as_micros() as u64, "WAL restart");
+                            if let Err(e) = restarted {
                                 tracing::warn!(error = %e, "WAL restart failed; will retry");
                             }
                         }
@@ -530,7 +533,7 @@ impl Checkpointer {
 /// Publishing here, on the one writer, after the commit and before any caller hears back, is
 /// what keeps `Watch` in commit order: event ids are assigned in this order, and the feed
 /// sees them in this order (callers finishing in any order publish nothing themselves).
-fn run_batch(conn: &mut Connection, mut jobs: Vec<WriteJob>, feeds: &Feeds) {
+fn run_batch(conn: &mut Connection, mut jobs: Vec<WriteJob>, feeds: &Feeds, lock_wait: Duration) {
     let t0 = std::time::Instant::now();
     let n = jobs.len();
     // Jobs that may run again need no savepoint each: the batch runs bare, and only if one of
@@ -538,7 +541,7 @@ fn run_batch(conn: &mut Connection, mut jobs: Vec<WriteJob>, feeds: &Feeds) {
     // job cost about 7 % of the daemon's instructions under load (SQLite copies every page a
     // job touches that an earlier job of the batch had already changed).
     if jobs.iter().all(WriteJob::replayable) {
-        match run_bare(conn, &mut jobs, &feeds.pages) {
+        match run_bare(conn, &mut jobs, &feeds.pages, lock_wait) {
             Bare::JobFailed => {}
             Bare::Done(outcome) => {
                 return answer(jobs, outcome, feeds, (n, t0));
@@ -549,9 +552,7 @@ fn run_batch(conn: &mut Connection, mut jobs: Vec<WriteJob>, feeds: &Feeds) {
     let mut ran: Vec<WriteJob> = Vec::with_capacity(jobs.len());
     let mut committed = Committed::default();
     let outcome = (|| -> Result<()> {
-        // IMMEDIATE: take the write lock at BEGIN, where SQLite waits (busy_timeout) for a
-        // checkpoint that holds it; a deferred upgrade would fail at once instead.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = begin_immediate(conn, lock_wait)?;
         for mut job in jobs {
             // Cached statements, not rusqlite's `savepoint()`: that parses the SQL text anew
             // for every job.
@@ -633,6 +634,33 @@ fn span(a: Option<(i64, i64)>, (first, last): (i64, i64)) -> (i64, i64) {
     a.map_or((first, last), |(f, l)| (f.min(first), l.max(last)))
 }
 
+/// BEGIN IMMEDIATE, waiting up to `wait` for the write lock in steps of 100 µs.
+///
+/// IMMEDIATE takes the lock at BEGIN, where a checkpoint holding it is waited for; a deferred
+/// upgrade would fail at once instead. The wait is ours, not SQLite's busy handler: that
+/// sleeps 1, 2, 5, 10 ms in turn, so a WAL restart holding the lock 9 ms kept the writer away
+/// 18 ms (BENCHMARKS.md). Every other statement keeps the connection's busy timeout.
+fn begin_immediate(
+    conn: &Connection,
+    wait: Duration,
+) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let deadline = std::time::Instant::now() + wait;
+    let tx = loop {
+        match rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            r => break r,
+        }
+    };
+    conn.busy_timeout(wait)?;
+    tx
+}
+
 /// How a batch run without savepoints ended.
 enum Bare {
     /// A job failed: nothing is kept, and the batch is to be run again job by job.
@@ -642,8 +670,14 @@ enum Bare {
 }
 
 /// Runs replayable jobs in one transaction without a savepoint each, and commits.
-fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob], pages: &PageFeed) -> Bare {
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+fn run_bare(
+    conn: &mut Connection,
+    jobs: &mut [WriteJob],
+    pages: &PageFeed,
+    lock_wait: Duration,
+) -> Bare {
+    let t_lock = std::time::Instant::now();
+    let tx = match begin_immediate(conn, lock_wait) {
         Ok(tx) => tx,
         Err(e) => return Bare::Done(Err(e.into())),
     };
@@ -666,6 +700,7 @@ fn run_bare(conn: &mut Connection, jobs: &mut [WriteJob], pages: &PageFeed) -> B
         jobs = jobs.len(),
         exec_us = (t_commit - t0).as_micros() as u64,
         commit_us = t_commit.elapsed().as_micros() as u64,
+        lock_us = (t0 - t_lock).as_micros() as u64,
         savepoints = false,
         "write batch"
     );
