@@ -209,7 +209,11 @@ impl Postmaster {
             .args(["-p", &port.to_string(), "-k"])
             .arg(dir)
             .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", &format!("max_connections={}", opts.max_connections)]);
+            .args(["-c", &format!("max_connections={}", opts.max_connections)])
+            // Dynamic shared memory in files under the data directory, not /dev/shm: a
+            // postmaster killed with its process cannot remove its segments, and /dev/shm is
+            // memory; the directory goes with the next start's sweep.
+            .args(["-c", "dynamic_shared_memory_type=mmap"]);
         if !opts.durable {
             for setting in [
                 "fsync=off",
@@ -566,6 +570,17 @@ mod tests {
         })
         .unwrap();
         assert_eq!(fsync, "on");
+    }
+
+    /// What a killed server leaves behind is all in its directory: its dynamic shared memory
+    /// too (PostgreSQL's default puts it in /dev/shm, where killed test servers left 80 MB).
+    #[test]
+    fn a_server_keeps_its_dynamic_shared_memory_in_its_directory() {
+        let server = PgServer::start(PgOptions::testing()).unwrap();
+        let segments = fs::read_dir(server.dir.join("data/pg_dynshmem"))
+            .unwrap()
+            .count();
+        assert!(segments > 0, "no segment in the data directory");
     }
 
     /// Run by `a_killed_process_takes_its_server_with_it` in a child process: starts a
