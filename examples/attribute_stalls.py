@@ -139,6 +139,7 @@ def attribute(out, log, perf_data, offset, threshold):
                 found.append(f"the writer had no job for {(start_next - end) * 1e3:.1f} ms")
         slices = sched_slices(perf_data, a - offset - 0.01, b - offset)
         pids = {s[3] for s in slices if s[2].startswith("pagerd-")}
+        loader = {s[3] for s in slices if s[2].startswith("am_compare")}
         idle_ms = sum(s[6] for s in slices if s[2] == "<idle>")
         waits = [s for s in slices if s[3] in pids and s[5] >= 4]
         if waits:
@@ -149,7 +150,8 @@ def attribute(out, log, perf_data, offset, threshold):
             )
         long_runs = [s for s in slices if s[6] >= 8 and s[2] != "<idle>"]
         for s in long_runs:
-            found.append(f"{s[2]}[{s[3]}] held cpu{s[1]} for {s[6]:.1f} ms")
+            who = "pagerd's " if s[3] in pids else "the loader's " if s[3] in loader else ""
+            found.append(f"{who}{s[2]}[{s[3]}] held cpu{s[1]} for {s[6]:.1f} ms")
         if probe >= 5:
             found.append(f"the loader's 1 ms sleeper woke {probe:.1f} ms late")
         report.append(f"  +{at:.3f} s {ms:.1f} ms: " + ("; ".join(found) or "not attributed"))
@@ -161,6 +163,9 @@ def main():
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--threshold", type=float, default=15.0, help="ms")
     p.add_argument("--keep", help="directory for each run's output and log")
+    p.add_argument(
+        "--keep-perf", action="store_true", help="leave each run's perf data in /dev/shm"
+    )
     args = p.parse_args()
     out_dir = args.keep or tempfile.mkdtemp(prefix="pagerd-stalls-")
     os.makedirs(out_dir, exist_ok=True)
@@ -172,7 +177,10 @@ def main():
             print("\n".join(lines[1:5]))
             print("\n".join(attribute(out, log, perf_data, offset, args.threshold)))
         finally:
-            os.remove(perf_data)
+            if args.keep_perf:
+                print(f"  perf data: {perf_data} (offset {offset:.6f})")
+            else:
+                os.remove(perf_data)
         sys.stdout.flush()
 
 
