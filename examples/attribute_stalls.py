@@ -11,12 +11,18 @@ threshold, reports what the writer, the disk and the CPUs were doing:
 - lock wait: a batch's BEGIN waited 5 ms or more for the write lock (a WAL restart holds it);
 - waited for a CPU: a pagerd thread runnable 4 ms or more before it ran, and what the CPUs
   did meanwhile (idle CPUs while a thread waits mean the host did not run this machine);
-- long slices: a task on a CPU for 8 ms or more without a switch (a guest task that long
-  is usually the host holding the vCPU, which the guest counts as the task's run time);
+- long slices: a task on a CPU for 8 ms or more without a switch, labelled pagerd's or the
+  loader's (a guest task that long is usually the host holding the vCPU, which the guest
+  counts as the task's run time);
+- the gaps between batches: 5 ms or more with no job at the writer (requests not reaching it);
 - otherwise: not attributed.
 
 Usage (as root, from the checkout, after `cargo build --release --bins --examples`):
-    python3 examples/attribute_stalls.py [--runs N] [--threshold MS] [--keep DIR]
+    python3 examples/attribute_stalls.py [--runs N] [--threshold MS] [--keep DIR] [--keep-perf]
+
+Each run's perf recording (~300 MB in /dev/shm) is removed after its report unless
+--keep-perf; then `perf sched timehist -i FILE --time A,B` (monotonic seconds: wall clock
+minus the printed offset) shows the scheduler around a stall.
 """
 
 import argparse
