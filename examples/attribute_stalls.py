@@ -26,6 +26,7 @@ minus the printed offset) shows the scheduler around a stall.
 """
 
 import argparse
+import collections
 import datetime
 import os
 import re
@@ -100,6 +101,27 @@ def sched_slices(perf_data, start, end):
     return slices
 
 
+def process_ids(perf_data):
+    """pagerd's pid and the loader's, from the whole recording (a stall's window may hold no
+    thread with a telling name). pagerd's is its checkpoint thread's; the loader's the pid
+    most seen as `am_compare` (the children it forks carry that name until they exec)."""
+    text = subprocess.run(
+        ["perf", "script", "-i", perf_data, "--comms", "pagerd-checkpoi,am_compare",
+         "-F", "comm,pid"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    pagerd, seen = set(), collections.Counter()
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 2:
+            if f[0] == "am_compare":
+                seen[f[1]] += 1
+            else:
+                pagerd.add(f[1])
+    return pagerd, {pid for pid, _ in seen.most_common(1)}
+
+
 def attribute(out, log, perf_data, offset, threshold):
     lines = out.splitlines()
     pagerd_stalls = next(l for l in lines[2:] if "one per stall" in l)
@@ -116,7 +138,7 @@ def attribute(out, log, perf_data, offset, threshold):
             checkpoints.append((log_time(l), int(m.group(1))))
         elif m := RESTART.search(l):
             restarts.append((log_time(l), int(m.group(1))))
-    # The daemon's pid: the one whose threads include the checkpointer.
+    pids, loader = process_ids(perf_data)
     report = []
     for at, ms, probe in ((float(a), float(m), float(p)) for a, m, p in STALL.findall(pagerd_stalls)):
         if ms < threshold:
@@ -144,8 +166,6 @@ def attribute(out, log, perf_data, offset, threshold):
             if start_next - end >= 0.005 and end < b and start_next > a:
                 found.append(f"the writer had no job for {(start_next - end) * 1e3:.1f} ms")
         slices = sched_slices(perf_data, a - offset - 0.01, b - offset)
-        pids = {s[3] for s in slices if s[2].startswith("pagerd-")}
-        loader = {s[3] for s in slices if s[2].startswith("am_compare")}
         idle_ms = sum(s[6] for s in slices if s[2] == "<idle>")
         waits = [s for s in slices if s[3] in pids and s[5] >= 4]
         if waits:
